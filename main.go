@@ -1,0 +1,84 @@
+// Command stackpilot runs a Docker Compose stack for the people who look
+// after it: guided menus in a terminal, the same operations as flag-mode
+// commands for scripts and CI.
+//
+// main owns the process: signals become context cancellation, the shared
+// dependencies are built once, and errors become exit codes.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/stackpilot/stackpilot/steps"
+	"github.com/stackpilot/stackpilot/wizard"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise
+// it comes from the module's build information.
+var version = ""
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	ios := steps.System()
+	interrupts := wizard.NewInterrupts()
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	ctx, done := interrupts.Job(context.Background())
+	defer done()
+	go func() {
+		for sig := range sigs {
+			if !interrupts.Signal(sig) {
+				os.Exit(wizard.ExitCancelled)
+			}
+		}
+	}()
+
+	f := wizard.NewFactory(ios, buildVersion(), interrupts)
+	cmd := wizard.NewRootCmd(f)
+	err := cmd.ExecuteContext(ctx)
+	if msg := wizard.Message(err); msg != "" {
+		cs := ios.ErrColorScheme()
+		fmt.Fprintf(ios.ErrOut, "%s %s\n", cs.Red("error:"), msg)
+	}
+	return wizard.ExitCode(err)
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	v := info.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "dev"
+	}
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev != "" && len(rev) >= 12 {
+		v += " (" + rev[:12] + dirty + ")"
+	}
+	return v
+}

@@ -1,0 +1,209 @@
+package stackops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/engine"
+)
+
+// DoctorCheck is one line of the doctor's report.
+type DoctorCheck struct {
+	// Name is what was checked: "docker CLI", "docker daemon", …
+	Name string `json:"name"`
+	// OK is true when the check passed (or does not apply).
+	OK bool `json:"ok"`
+	// Detail is what was found: a path, a version, the services.
+	Detail string `json:"detail"`
+	// Fix says what to do when the check failed.
+	Fix string `json:"fix,omitempty"`
+	// Skipped is true when an earlier failure made the check meaningless.
+	Skipped bool `json:"skipped,omitempty"`
+}
+
+// DoctorResult is the doctor's whole report.
+type DoctorResult struct {
+	Checks []DoctorCheck `json:"checks"`
+	OK     bool          `json:"ok"`
+	// Stack is the loaded stack when the compose file was valid (not in JSON).
+	Stack *Stack `json:"-"`
+}
+
+// DoctorOptions configures Doctor.
+type DoctorOptions struct {
+	Load LoadOptions
+	// Runner runs docker/compose for the version checks; ExecRunner when nil.
+	Runner Runner
+	// LookPath finds binaries; exec.LookPath when nil (tests replace it).
+	LookPath func(string) (string, error)
+}
+
+// Doctor checks everything stackpilot needs, independently, so one failure
+// does not hide the others: the docker CLI, the daemon (and why it cannot be
+// reached), the engine version, the Compose variant, the compose file and the
+// .env file. Every failed check carries the fix.
+func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
+	runner := opts.Runner
+	if runner == nil {
+		runner = &ExecRunner{}
+	}
+	lookPath := opts.LookPath
+	if lookPath == nil {
+		lookPath = exec.LookPath
+	}
+	environ := opts.Load.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	res := &DoctorResult{}
+
+	var (
+		wg          sync.WaitGroup
+		daemonCheck DoctorCheck
+		engineCheck DoctorCheck
+		composeChk  DoctorCheck
+	)
+	dockerCheck := DoctorCheck{Name: "docker CLI"}
+	if p, err := lookPath("docker"); err == nil {
+		dockerCheck.OK, dockerCheck.Detail = true, p
+	} else {
+		dockerCheck.Detail = "docker not found in PATH"
+		dockerCheck.Fix = "install Docker (Debian: apt-get install docker.io) and make sure docker is in PATH"
+	}
+
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		daemonCheck, engineCheck = checkDaemon(ctx, environMap(environ)["DOCKER_HOST"])
+	}()
+	go func() {
+		defer wg.Done()
+		composeChk = DoctorCheck{Name: "compose"}
+		c, err := DetectCompose(ctx, runner, environ)
+		if err != nil {
+			composeChk.Detail = err.Error()
+			composeChk.Fix = "install the Compose v2 plugin (docker compose) or Compose v1 (Debian: apt-get install docker-compose)"
+			if strings.Contains(err.Error(), ComposeEnvVar) {
+				composeChk.Fix = fmt.Sprintf("install the Compose variant %s forces, or unset %s", ComposeEnvVar, ComposeEnvVar)
+			}
+			return
+		}
+		composeChk.OK = true
+		composeChk.Detail = fmt.Sprintf("Compose %s %s (%s)", c.Variant, c.Version, strings.Join(c.Command, " "))
+	}()
+
+	fileCheck := DoctorCheck{Name: "compose file"}
+	envCheck := DoctorCheck{Name: ".env file"}
+	loadOpts := opts.Load
+	loadOpts.Runner = runner
+	st, err := Load(ctx, loadOpts)
+	if err != nil {
+		fileCheck.Detail = err.Error()
+		switch {
+		case errors.Is(err, ErrNoComposeFile):
+			fileCheck.Fix = "run stackpilot in the project directory, or pass -C DIR or -f FILE"
+		case errors.Is(err, ErrInvalidConfig):
+			fileCheck.Fix = "fix the x-stackpilot block (its keys are listed in the README)"
+		default:
+			fileCheck.Fix = "fix the compose file at the place named above"
+		}
+		envCheck = checkDotEnvFile(ctx, guessDotEnv(opts.Load, environ))
+	} else {
+		res.Stack = st
+		fileCheck.OK = true
+		fileCheck.Detail = fmt.Sprintf("%s — project %q, %d services: %s", strings.Join(st.ComposeFiles, ", "), st.Name, len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "))
+		envCheck = checkDotEnvFile(ctx, st.DotEnvPath())
+	}
+	wg.Wait()
+	res.Checks = []DoctorCheck{dockerCheck, daemonCheck, engineCheck, composeChk, fileCheck, envCheck}
+	res.OK = true
+	for _, c := range res.Checks {
+		if !c.OK {
+			res.OK = false
+		}
+	}
+	return res
+}
+
+func checkDaemon(ctx context.Context, host string) (DoctorCheck, DoctorCheck) {
+	daemon := DoctorCheck{Name: "docker daemon"}
+	ver := DoctorCheck{Name: "engine version"}
+	eng, err := engine.New(host)
+	if err != nil {
+		daemon.Detail = err.Error()
+		daemon.Fix = "set DOCKER_HOST to unix:///var/run/docker.sock or tcp://HOST:PORT"
+		ver.Skipped, ver.OK, ver.Detail = true, true, "skipped: daemon not reachable"
+		return daemon, ver
+	}
+	defer eng.Close()
+	if _, err := eng.Ping(ctx); err != nil {
+		daemon.Detail = describeDockerError(err)
+		switch {
+		case errors.Is(err, engine.ErrPermissionDenied):
+			daemon.Fix = "add your user to the docker group (sudo usermod -aG docker $USER, then log in again) or run with sudo"
+		case errors.Is(err, engine.ErrDaemonDown):
+			daemon.Fix = "start the daemon: sudo systemctl start docker (or sudo dockerd &)"
+		default:
+			daemon.Fix = "check DOCKER_HOST and that the daemon is running"
+		}
+		ver.Skipped, ver.OK, ver.Detail = true, true, "skipped: daemon not reachable"
+		return daemon, ver
+	}
+	daemon.OK, daemon.Detail = true, "reachable at "+eng.Host()
+	v, err := eng.ServerVersion(ctx)
+	if err != nil {
+		ver.Detail = err.Error()
+		ver.Fix = "check the daemon's log"
+		return daemon, ver
+	}
+	ver.OK = true
+	ver.Detail = fmt.Sprintf("Docker Engine %s (API %s, %s/%s)", v.Version, v.APIVersion, v.Os, v.Arch)
+	return daemon, ver
+}
+
+// guessDotEnv finds the .env a project would use when the compose file could not be loaded.
+func guessDotEnv(o LoadOptions, environ []string) string {
+	if len(o.EnvFiles) > 0 {
+		return o.EnvFiles[0]
+	}
+	dir := o.ProjectDir
+	if dir == "" {
+		dir = o.WorkDir
+	}
+	if dir == "" {
+		dir, _ = os.Getwd()
+	}
+	return filepath.Join(dir, ".env")
+}
+
+func checkDotEnvFile(_ context.Context, path string) DoctorCheck {
+	c := DoctorCheck{Name: ".env file"}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		c.OK, c.Detail = true, "no "+path+" (optional)"
+		return c
+	}
+	if err != nil {
+		c.Detail = err.Error()
+		c.Fix = "make the file readable by this user"
+		return c
+	}
+	defer f.Close()
+	vars, err := dotenv.ParseWithLookup(f, func(string) (string, bool) { return "", false })
+	if err != nil {
+		c.Detail = fmt.Sprintf("%s: %v", path, err)
+		c.Fix = "fix the line named above (KEY=VALUE, quote values with spaces or #)"
+		return c
+	}
+	c.OK = true
+	c.Detail = fmt.Sprintf("%s parses: %d variables", path, len(vars))
+	return c
+}

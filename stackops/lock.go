@@ -1,0 +1,137 @@
+package stackops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// LockHolder says who holds a lock, written into the lock file by the holder.
+type LockHolder struct {
+	User    string    `json:"user"`
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Command string    `json:"command"`
+	Op      string    `json:"op"`
+	Since   time.Time `json:"since"`
+}
+
+func (h LockHolder) String() string {
+	return fmt.Sprintf("%s by %s@%s (pid %d, %q) since %s", h.Op, h.User, h.Host, h.PID, h.Command, h.Since.Local().Format("2006-01-02 15:04:05"))
+}
+
+// LockedError is ErrLocked with the holder's identity.
+type LockedError struct {
+	Path   string
+	Holder *LockHolder // nil when the holder wrote nothing (yet)
+}
+
+func (e *LockedError) Error() string {
+	if e.Holder == nil {
+		return fmt.Sprintf("the stack is locked by another stackpilot (%s) — wait for it to finish, or pass --lock-wait", e.Path)
+	}
+	return fmt.Sprintf("the stack is locked: %s — wait for it to finish, or pass --lock-wait 5m", e.Holder)
+}
+
+// Is matches ErrLocked.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// FileLock is an exclusive flock on a persistent sidecar file. The kernel
+// releases it when the holder exits, however it exits, so a killed holder
+// never leaves a stale lock; the file itself stays (deleting it would let two
+// processes lock two different inodes).
+type FileLock struct {
+	f    *os.File
+	path string
+}
+
+// AcquireFileLock takes an exclusive lock on path, creating it 0600. With
+// wait 0 it fails at once with a *LockedError; otherwise it retries until
+// wait has passed or ctx ends. op describes the holder's job ("deploy").
+func AcquireFileLock(ctx context.Context, path, op string, wait time.Duration) (*FileLock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if wait <= 0 || time.Now().After(deadline) {
+			holder := readLockHolder(path)
+			f.Close()
+			return nil, &LockedError{Path: path, Holder: holder}
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, context.Cause(ctx)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	l := &FileLock{f: f, path: path}
+	l.writeHolder(op)
+	return l, nil
+}
+
+func (l *FileLock) writeHolder(op string) {
+	h := LockHolder{PID: os.Getpid(), Op: op, Since: time.Now().UTC(), Command: strings.Join(os.Args, " ")}
+	if u, err := user.Current(); err == nil {
+		h.User = u.Username
+	}
+	h.Host, _ = os.Hostname()
+	b, _ := json.Marshal(h)
+	_ = l.f.Truncate(0)
+	_, _ = l.f.WriteAt(append(b, '\n'), 0)
+}
+
+func readLockHolder(path string) *LockHolder {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	var h LockHolder
+	if json.Unmarshal(b, &h) != nil || h.PID == 0 {
+		return nil
+	}
+	return &h
+}
+
+// Release unlocks. The holder record is cleared so a later reader does not
+// mistake it for a live holder.
+func (l *FileLock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = l.f.Truncate(0)
+	err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	cerr := l.f.Close()
+	l.f = nil
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+// LockStack takes the stack lock that keeps deploys, restores and other
+// state-changing operations from interleaving. It lives in .stackpilot/stack.lock.
+func (s *Stack) LockStack(ctx context.Context, op string, wait time.Duration) (*FileLock, error) {
+	dir, err := s.StateDir()
+	if err != nil {
+		return nil, err
+	}
+	return AcquireFileLock(ctx, filepath.Join(dir, "stack.lock"), op, wait)
+}

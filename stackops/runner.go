@@ -1,0 +1,151 @@
+package stackops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Cmd is one external program to run: argv, never a shell string.
+type Cmd struct {
+	Args   []string // Args[0] is the program, looked up in PATH
+	Dir    string
+	Env    []string // added to the current environment (secrets go here, never in Args)
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// String renders the command for -v output and dry runs, quoting where a shell would need it.
+func (c Cmd) String() string {
+	parts := make([]string, len(c.Args))
+	for i, a := range c.Args {
+		parts[i] = shellQuote(a)
+	}
+	return strings.Join(parts, " ")
+}
+
+func shellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	if strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Runner runs external programs. It is the seam tests replace to assert argv
+// without running docker.
+type Runner interface {
+	Run(ctx context.Context, c Cmd) error
+}
+
+// ExitError is a program that ran and exited non-zero.
+type ExitError struct {
+	Cmd  string
+	Code int
+}
+
+func (e *ExitError) Error() string { return fmt.Sprintf("%s exited with status %d", e.Cmd, e.Code) }
+
+// ExecRunner runs programs for real.
+//
+// Children stay in stackpilot's process group, so a Ctrl-C typed at the
+// terminal reaches them exactly once, from the kernel; ExecRunner never
+// forwards a second interrupt. When ctx is cancelled it waits for the child to
+// finish on its own. If the cancellation did not come from the terminal (a
+// SIGTERM, or a deadline) it sends the child SIGTERM once; the child is only
+// killed when the context's kill switch fires (a second Ctrl-C: the user
+// insisting) or it ignores the signal for 30 seconds.
+type ExecRunner struct {
+	// Trace, when set, receives each command line before it runs (-v).
+	Trace func(line string)
+}
+
+type killSwitchKey struct{}
+
+// WithKillSwitch attaches a channel that, when closed, makes ExecRunner kill
+// running children at once instead of waiting for them to wind down.
+func WithKillSwitch(ctx context.Context, kill <-chan struct{}) context.Context {
+	return context.WithValue(ctx, killSwitchKey{}, kill)
+}
+
+func killSwitch(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(killSwitchKey{}).(<-chan struct{})
+	return ch
+}
+
+// CancelCause values that tell ExecRunner whether the child already got the signal.
+var (
+	// ErrInterrupted is the context cause for a Ctrl-C delivered to the process group.
+	ErrInterrupted = errors.New("interrupted")
+)
+
+// Run implements Runner.
+func (r *ExecRunner) Run(ctx context.Context, c Cmd) error {
+	if len(c.Args) == 0 {
+		return errors.New("empty command")
+	}
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	if r.Trace != nil {
+		r.Trace(c.String())
+	}
+	cmd := exec.Command(c.Args[0], c.Args[1:]...)
+	cmd.Dir = c.Dir
+	if len(c.Env) > 0 {
+		cmd.Env = append(os.Environ(), c.Env...)
+	}
+	cmd.Stdin = c.Stdin
+	cmd.Stdout = c.Stdout
+	cmd.Stderr = c.Stderr
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("%s: not found in PATH", c.Args[0])
+		}
+		return fmt.Errorf("start %s: %w", c.Args[0], err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		if !errors.Is(context.Cause(ctx), ErrInterrupted) {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		}
+		select {
+		case err = <-done:
+		case <-killSwitch(ctx):
+			_ = cmd.Process.Kill()
+			err = <-done
+		case <-time.After(30 * time.Second):
+			// A child that ignores the interrupt for this long is stuck; do not leave it behind.
+			_ = cmd.Process.Kill()
+			err = <-done
+		}
+		if err == nil {
+			// It finished its work despite the interrupt; report that truthfully.
+			return nil
+		}
+		return context.Cause(ctx)
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return &ExitError{Cmd: c.Args[0], Code: ee.ExitCode()}
+		}
+		return err
+	}
+	return nil
+}

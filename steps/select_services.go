@@ -1,0 +1,50 @@
+package steps
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ServiceChoice is a service offered in a selection, with its current state shown beside it.
+type ServiceChoice struct {
+	Name  string
+	State string // e.g. "running, healthy" or "not created"
+}
+
+// ErrNothingSelected is returned when a person deselects everything.
+var ErrNothingSelected = errors.New("no service selected")
+
+// SelectServices asks which services to act on: all of them, or a
+// multi-select showing each with its state. It returns nil for "all".
+func SelectServices(p Prompter, verb string, choices []ServiceChoice) ([]string, error) {
+	if len(choices) == 0 {
+		return nil, errors.New("the stack has no services")
+	}
+	all := fmt.Sprintf("All services (%d)", len(choices))
+	idx, err := p.Select(fmt.Sprintf("Which services do you want to %s?", verb), []string{all, "Choose services…"}, all)
+	if err != nil {
+		return nil, err
+	}
+	if idx == 0 {
+		return nil, nil
+	}
+	options := make([]string, len(choices))
+	for i, c := range choices {
+		options[i] = c.Name
+		if c.State != "" {
+			options[i] = fmt.Sprintf("%s (%s)", c.Name, c.State)
+		}
+	}
+	picked, err := p.MultiSelect(fmt.Sprintf("Services to %s (space to select, enter to confirm):", verb), options, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(picked) == 0 {
+		return nil, ErrNothingSelected
+	}
+	out := make([]string, len(picked))
+	for i, j := range picked {
+		out[i] = choices[j].Name
+	}
+	return out, nil
+}

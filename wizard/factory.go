@@ -1,0 +1,183 @@
+// Package wizard is stackpilot's command layer: the cobra command tree (flag
+// mode), the main menu, and one runX function per operation that both the
+// menu and the flags call. The two differ only in how missing inputs are
+// filled: a flag, an obvious default, a prompt when a terminal allows it, or
+// an error naming the flag.
+package wizard
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/steps"
+)
+
+// GlobalOptions are the flags every command shares.
+type GlobalOptions struct {
+	ProjectDir  string
+	Files       []string
+	ProjectName string
+	EnvFiles    []string
+	Profiles    []string
+	Yes         bool
+	NoInput     bool
+	NoColor     bool
+	Verbose     bool
+}
+
+// Factory builds what commands need, once, from the global options.
+type Factory struct {
+	IO         *steps.IOStreams
+	Prompter   steps.Prompter
+	Global     GlobalOptions
+	Version    string
+	Interrupts *Interrupts
+	// WorkDir overrides the working directory for stack discovery (tests).
+	WorkDir string
+	// Environ overrides os.Environ (tests).
+	Environ []string
+	// Runner overrides the command runner (tests); an ExecRunner otherwise.
+	Runner stackops.Runner
+
+	mu       sync.Mutex
+	stack    *stackops.Stack
+	stackErr error
+}
+
+// NewFactory returns a factory on the given streams.
+func NewFactory(ios *steps.IOStreams, version string, interrupts *Interrupts) *Factory {
+	f := &Factory{IO: ios, Version: version, Interrupts: interrupts}
+	if interrupts == nil {
+		f.Interrupts = NewInterrupts()
+	}
+	return f
+}
+
+// applyGlobal copies the global flags onto the streams after parsing.
+func (f *Factory) applyGlobal() {
+	if f.Global.NoInput {
+		f.IO.NoInput = true
+	}
+	if f.Global.NoColor {
+		f.IO.NoColor = true
+	}
+	if f.Prompter == nil && f.IO.CanPrompt() {
+		f.Prompter = steps.NewSurveyPrompter(f.IO)
+	}
+}
+
+// CanPrompt says whether a question may be asked.
+func (f *Factory) CanPrompt() bool { return f.IO.CanPrompt() && f.Prompter != nil }
+
+func (f *Factory) runner() stackops.Runner {
+	if f.Runner != nil {
+		return f.Runner
+	}
+	r := &stackops.ExecRunner{}
+	if f.Global.Verbose {
+		cs := f.IO.ErrColorScheme()
+		r.Trace = func(line string) { fmt.Fprintln(f.IO.ErrOut, cs.Gray("$ "+line)) }
+	}
+	return r
+}
+
+func (f *Factory) loadOptions() stackops.LoadOptions {
+	return stackops.LoadOptions{
+		ProjectDir:  f.Global.ProjectDir,
+		Files:       f.Global.Files,
+		ProjectName: f.Global.ProjectName,
+		EnvFiles:    f.Global.EnvFiles,
+		Profiles:    f.Global.Profiles,
+		WorkDir:     f.WorkDir,
+		Environ:     f.Environ,
+		Runner:      f.runner(),
+	}
+}
+
+// Stack loads the stack once per command (the menu reloads it for each job,
+// so edits to the compose file between jobs are seen).
+func (f *Factory) Stack(ctx context.Context) (*stackops.Stack, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stack == nil && f.stackErr == nil {
+		f.stack, f.stackErr = stackops.Load(ctx, f.loadOptions())
+		if f.stack != nil {
+			for _, w := range f.stack.Warnings {
+				fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.ErrColorScheme().WarningIcon(), w)
+			}
+		}
+	}
+	return f.stack, f.stackErr
+}
+
+// forgetStack drops the cached stack so the next job reloads it.
+func (f *Factory) forgetStack() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stack, f.stackErr = nil, nil
+}
+
+// Confirm returns the consent hook for this command: --yes agrees, a terminal
+// asks, otherwise consent is refused naming --yes.
+func (f *Factory) Confirm(before func()) stackops.ConfirmFunc {
+	var p steps.Prompter
+	if f.CanPrompt() {
+		p = f.Prompter
+	}
+	return steps.ConfirmFunc(f.IO, p, f.Global.Yes, before)
+}
+
+// Progress returns the renderer for an operation's events on stderr.
+func (f *Factory) Progress(jsonOutput bool) *steps.Progress {
+	mode := steps.ProgressAuto
+	if jsonOutput && !f.IO.IsStderrTTY() {
+		mode = steps.ProgressPlain
+	}
+	return steps.NewProgress(f.IO, mode)
+}
+
+// Equivalent prints the flag-mode command a wizard flow just ran, so a
+// newcomer learns the scripted form.
+func (f *Factory) Equivalent(args ...string) {
+	cs := f.IO.ErrColorScheme()
+	parts := []string{"stackpilot"}
+	parts = append(parts, f.globalArgs()...)
+	parts = append(parts, args...)
+	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.Gray("Equivalent command:"), cs.Cyan(strings.Join(parts, " ")))
+}
+
+// globalArgs renders the global flags that were given, for Equivalent.
+func (f *Factory) globalArgs() []string {
+	var out []string
+	g := f.Global
+	if g.ProjectDir != "" {
+		out = append(out, "-C", quoteArg(g.ProjectDir))
+	}
+	for _, file := range g.Files {
+		out = append(out, "-f", quoteArg(file))
+	}
+	if g.ProjectName != "" {
+		out = append(out, "-p", quoteArg(g.ProjectName))
+	}
+	for _, e := range g.EnvFiles {
+		out = append(out, "--env-file", quoteArg(e))
+	}
+	for _, p := range g.Profiles {
+		out = append(out, "--profile", quoteArg(p))
+	}
+	return out
+}
+
+func quoteArg(s string) string {
+	c := stackops.Cmd{Args: []string{s}}
+	return c.String()
+}
+
+func getwd() string {
+	wd, _ := os.Getwd()
+	return wd
+}

@@ -1,0 +1,100 @@
+package wizard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/steps"
+)
+
+// menuEntry is one job of the main menu. Run is the same run function the
+// job's command calls, with nothing filled in, so the menu and the flags
+// share one code path.
+type menuEntry struct {
+	Label string
+	// Equivalent is the flag-mode command shown after the job ran.
+	Equivalent []string
+	Run        func(ctx context.Context, f *Factory) error
+}
+
+// menuEntries lists the jobs that exist. A job appears here only once it works.
+func menuEntries() []menuEntry {
+	return []menuEntry{
+		{Label: "Status — what is running and healthy", Equivalent: []string{"status"}, Run: func(ctx context.Context, f *Factory) error {
+			return runStatus(ctx, f, &statusOptions{})
+		}},
+		{Label: "Watch status — refresh until Ctrl-C", Equivalent: []string{"status", "--watch"}, Run: func(ctx context.Context, f *Factory) error {
+			return runStatus(ctx, f, &statusOptions{Watch: true, Interval: defaultWatchInterval})
+		}},
+		{Label: "Doctor — check docker, compose and the project", Equivalent: []string{"doctor"}, Run: func(ctx context.Context, f *Factory) error {
+			return runDoctor(ctx, f, &doctorOptions{})
+		}},
+	}
+}
+
+const quitLabel = "Quit"
+
+// runMenu is the main menu loop. A job's Ctrl-C cancels the job and brings
+// the menu back; Ctrl-C or Quit at the menu leaves (130 for Ctrl-C).
+func runMenu(ctx context.Context, f *Factory) error {
+	entries := menuEntries()
+	labels := make([]string, 0, len(entries)+1)
+	for _, e := range entries {
+		labels = append(labels, e.Label)
+	}
+	labels = append(labels, quitLabel)
+	cs := f.IO.ErrColorScheme()
+	last := ""
+	for {
+		f.forgetStack()
+		fmt.Fprintln(f.IO.ErrOut, menuHeader(ctx, f, cs))
+		idx, err := f.Prompter.Select("What do you want to do?", labels, last)
+		if err != nil {
+			return err
+		}
+		if idx == len(entries) {
+			return nil
+		}
+		e := entries[idx]
+		last = e.Label
+		jobCtx, done := f.Interrupts.Job(ctx)
+		err = e.Run(jobCtx, f)
+		done()
+		switch {
+		case err == nil:
+			f.Equivalent(e.Equivalent...)
+		case errors.Is(err, stackops.ErrInterrupted) || errors.Is(err, steps.ErrInterrupted):
+			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.Gray("—"), "stopped; back to the menu")
+		case errors.Is(err, ErrTerminated):
+			return err
+		default:
+			if msg := Message(err); msg != "" {
+				fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.FailureIcon(), msg)
+			}
+			if ExitCode(err) == ExitDegraded || ExitCode(err) == ExitFailure {
+				f.Equivalent(e.Equivalent...)
+			}
+		}
+		fmt.Fprintln(f.IO.ErrOut)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// menuHeader names the stack the menu acts on, or why there is none.
+func menuHeader(ctx context.Context, f *Factory, cs *steps.ColorScheme) string {
+	st, err := f.Stack(ctx)
+	if err != nil {
+		msg := Message(err)
+		if i := strings.Index(msg, " — "); i > 0 && errors.Is(err, stackops.ErrNoComposeFile) {
+			msg = msg[:i]
+		}
+		return fmt.Sprintf("%s %s %s", cs.Bold("stackpilot"), cs.WarningIcon(), msg)
+	}
+	return fmt.Sprintf("%s %s %s", cs.Bold("stackpilot"), cs.Gray("·"),
+		fmt.Sprintf("project %s · %d services (%s) · %s", cs.Cyan(st.Name), len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "), st.Dir))
+}

@@ -1,0 +1,103 @@
+package wizard
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// NewRootCmd builds the command tree. With no arguments on a terminal it
+// opens the main menu; without one it prints usage and exits 2.
+func NewRootCmd(f *Factory) *cobra.Command {
+	g := &f.Global
+	root := &cobra.Command{
+		Use:   "stackpilot [command]",
+		Short: "Run a Docker Compose stack: status, deploy, logs, backups and .env edits",
+		Long: `stackpilot runs a Docker Compose stack for the people who look after it.
+
+Run it with no arguments in a terminal for guided menus. Every menu job is
+also a command with flags, for scripts and CI: no prompt without a terminal,
+--yes for confirmations, --json for data.
+
+Exit codes: 0 ok, 1 failure, 2 usage error or missing input without a
+terminal, 3 stack degraded, 130 cancelled.`,
+		Example: `  stackpilot                       # the menu (in a terminal)
+  stackpilot status                # what is running, healthy, published
+  stackpilot status api --json     # one service, as JSON
+  stackpilot doctor                # check docker, compose, the compose file and .env
+  stackpilot -C ~/apps/shop status # a stack in another directory`,
+		Version:       f.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			f.applyGlobal()
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr("unknown command %q — run stackpilot --help for the list", args[0])
+			}
+			if !f.CanPrompt() {
+				fmt.Fprintln(f.IO.ErrOut, "stackpilot: no command given, and the menu needs a terminal (stdin and stdout) — pass a command:")
+				fmt.Fprintln(f.IO.ErrOut)
+				cmd.SetOut(f.IO.ErrOut)
+				_ = cmd.Usage()
+				return silentExit(ExitUsage)
+			}
+			return runMenu(cmd.Context(), f)
+		},
+	}
+	root.SetVersionTemplate("stackpilot {{.Version}}\n")
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageErr("%v — see %s --help", err, cmd.CommandPath())
+	})
+
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.ProjectDir, "project-dir", "C", "", "the project directory (default: where the compose file is found)")
+	pf.StringArrayVarP(&g.Files, "file", "f", nil, "compose file (repeatable; default: compose.yaml etc. searched upward)")
+	pf.StringVarP(&g.ProjectName, "project-name", "p", "", "Compose project name (default: COMPOSE_PROJECT_NAME, the name: key, or the directory)")
+	pf.StringArrayVar(&g.EnvFiles, "env-file", nil, "env file for interpolation (repeatable; default: the project's .env)")
+	pf.StringArrayVar(&g.Profiles, "profile", nil, "Compose profile to enable (repeatable; default: COMPOSE_PROFILES)")
+	pf.BoolVarP(&g.Yes, "yes", "y", false, "agree to every confirmation (needed for destructive steps without a terminal)")
+	pf.BoolVar(&g.NoInput, "no-input", false, "never prompt, even in a terminal (also STACKPILOT_NO_INPUT=1)")
+	pf.BoolVar(&g.NoColor, "no-color", false, "no color (also NO_COLOR=1 or TERM=dumb)")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "show the docker commands run")
+
+	root.AddCommand(
+		newStatusCmd(f),
+		newDoctorCmd(f),
+	)
+	root.CompletionOptions.HiddenDefaultCmd = false
+	return root
+}
+
+// completeServices completes service names from the compose model.
+func completeServices(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		f.applyGlobal()
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		st, err := f.Stack(ctx)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		taken := map[string]bool{}
+		for _, a := range args {
+			taken[a] = true
+		}
+		var out []string
+		for _, n := range st.ServiceNames() {
+			if !taken[n] && strings.HasPrefix(n, toComplete) {
+				out = append(out, n)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
