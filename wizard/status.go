@@ -278,6 +278,5 @@ func distinctServices(res *stackops.StatusResult) []string {
 	return out
 }
 
-
 // defaultWatchInterval is how often status --watch refreshes.
 const defaultWatchInterval = 2 * time.Second
