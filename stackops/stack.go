@@ -173,9 +173,19 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if len(po.ConfigPaths) == 0 {
 		return nil, &NoComposeFileError{Searched: parentDirs(searchFrom), Names: DefaultComposeFileNames}
 	}
+	cacheKey := validationCacheKey(po.ConfigPaths, po.Environment)
+	cached := knownValid(cacheKey)
+	if cached {
+		if err := skipValidation()(po); err != nil {
+			return nil, err
+		}
+	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
 		return nil, wrapLoadError(err)
+	}
+	if !cached {
+		rememberValid(cacheKey)
 	}
 	s := &Stack{
 		Name:         project.Name,

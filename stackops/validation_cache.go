@@ -1,0 +1,104 @@
+package stackops
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
+)
+
+// Validating a compose file against the compose-spec JSON schema costs about
+// 30 ms (compiling the schema), more than everything else `status` does. The
+// result only depends on the files' bytes and the variables they interpolate,
+// so a successful validation is remembered under a hash of exactly those, and
+// the next load of the same input skips it. Any change to a file or to a
+// referenced variable changes the hash and validates again. Files that pull in
+// other files (include, extends) are always validated, since their
+// dependencies are not hashed.
+
+var varRefRe = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+
+// validationCacheKey returns the key for the given compose files and
+// environment, or "" when the input cannot be cached.
+func validationCacheKey(files []string, env map[string]string) string {
+	h := sha256.New()
+	h.Write([]byte("stackpilot-validation-v1\x00"))
+	names := map[string]bool{}
+	for _, f := range files {
+		if f == "-" {
+			return ""
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return ""
+		}
+		s := string(b)
+		if strings.Contains(s, "include") || strings.Contains(s, "extends") {
+			return ""
+		}
+		h.Write([]byte(f + "\x00"))
+		h.Write(b)
+		h.Write([]byte{0})
+		for _, m := range varRefRe.FindAllStringSubmatch(s, -1) {
+			names[m[1]] = true
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	for _, n := range sorted {
+		if v, ok := env[n]; ok {
+			h.Write([]byte(n + "=" + v + "\x00"))
+		} else {
+			h.Write([]byte(n + "\x01\x00"))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func validationCacheDir() string {
+	if d := os.Getenv("STACKPILOT_CACHE_DIR"); d != "" {
+		return filepath.Join(d, "validated")
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "stackpilot", "validated")
+}
+
+// knownValid reports whether key was validated before.
+func knownValid(key string) bool {
+	dir := validationCacheDir()
+	if key == "" || dir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, key))
+	return err == nil
+}
+
+// rememberValid records a successful validation; failures to write are ignored
+// (the cache only saves time).
+func rememberValid(key string) {
+	dir := validationCacheDir()
+	if key == "" || dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return
+	}
+	_ = os.WriteFile(filepath.Join(dir, key), nil, 0o600)
+}
+
+// skipValidation is the load option used on a cache hit.
+func skipValidation() cli.ProjectOptionsFn {
+	return cli.WithLoadOptions(func(o *loader.Options) { o.SkipValidation = true })
+}
