@@ -22,6 +22,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/sirupsen/logrus"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
@@ -182,7 +183,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
-		return nil, wrapLoadError(err)
+		return nil, wrapLoadError(nameFileInYAMLError(err, po.ConfigPaths))
 	}
 	if !cached {
 		rememberValid(cacheKey)
@@ -192,7 +193,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		Dir:          project.WorkingDir,
 		ComposeFiles: project.ComposeFiles,
 		EnvFiles:     po.EnvFiles,
-		Profiles:     project.Profiles,
+		Profiles:     nonEmpty(project.Profiles),
 		Project:      project,
 		Runner:       opts.Runner,
 		opts:         opts,
@@ -348,6 +349,44 @@ func cleanLogrusLine(line string) string {
 		return strings.ReplaceAll(msg, `\"`, `"`)
 	}
 	return line
+}
+
+// nameFileInYAMLError prefixes a YAML syntax error with the file it is in:
+// compose-go reports the line but not which of the compose files it is.
+func nameFileInYAMLError(err error, files []string) error {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "yaml:") {
+		return err
+	}
+	for _, f := range files {
+		if strings.Contains(msg, f) {
+			return err
+		}
+	}
+	for _, f := range files {
+		b, rerr := os.ReadFile(f)
+		if rerr != nil {
+			continue
+		}
+		var v any
+		if yerr := yaml.Unmarshal(b, &v); yerr != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	if len(files) == 1 {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	return err
+}
+
+func nonEmpty(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // wrapLoadError marks compose-go's errors as ErrInvalidCompose, keeping Compose's

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -145,7 +147,7 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 					row.Probe = p
 				}
 			}
-			judgeRow(&row, c)
+			judgeRow(&row, c, IsOneShot(svcModel))
 			if !row.OK {
 				degraded = true
 			}
@@ -250,8 +252,18 @@ func rowFromContainer(service string, c *engine.ContainerJSON, now time.Time) Se
 	return row
 }
 
+// IsOneShot reports whether a service is a job that is meant to finish (a
+// migration, a seed): its compose restart policy says explicitly "no" or
+// "on-failure". Such a container that exited 0 did its work. A service with no
+// restart policy at all is taken for a server: Compose's default is "no" too,
+// but a stopped server must not pass for a finished job.
+func IsOneShot(svc types.ServiceConfig) bool {
+	r := strings.Trim(svc.Restart, `"'`)
+	return r == "no" || r == "on-failure" || strings.HasPrefix(r, "on-failure:")
+}
+
 // judgeRow decides whether a container counts as up.
-func judgeRow(row *ServiceStatus, c *engine.ContainerJSON) {
+func judgeRow(row *ServiceStatus, c *engine.ContainerJSON, oneShot bool) {
 	switch row.State {
 	case StateRunning:
 		switch {
@@ -265,8 +277,7 @@ func judgeRow(row *ServiceStatus, c *engine.ContainerJSON) {
 			row.OK = true
 		}
 	case StateExited:
-		policy := c.HostConfig.RestartPolicy.Name
-		if row.ExitCode == 0 && (policy == "" || policy == "no" || policy == "on-failure") {
+		if row.ExitCode == 0 && oneShot {
 			// A one-shot job (a migration) that finished its work.
 			row.OK = true
 			return

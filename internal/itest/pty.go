@@ -1,0 +1,167 @@
+package itest
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	expect "github.com/Netflix/go-expect"
+	"github.com/creack/pty"
+	"github.com/hinshun/vt10x"
+)
+
+// Terminal is stackpilot running in a pseudo-terminal, driven like a person
+// would: wait for text, press keys, read the screen.
+type Terminal struct {
+	t       testing.TB
+	Console *expect.Console
+	screen  vt10x.Terminal
+	raw     *lockedBuffer
+	cmd     *exec.Cmd
+	done    chan struct{}
+	waitErr error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Keys for Send.
+const (
+	KeyEnter = "\r"
+	KeyDown  = "\x1b[B"
+	KeyUp    = "\x1b[A"
+	KeySpace = " "
+	KeyCtrlC = "\x03"
+)
+
+// StartTerminal starts the stackpilot binary with args in dir, in a 120×40 pseudo-terminal.
+func StartTerminal(t testing.TB, dir string, env []string, args ...string) *Terminal {
+	t.Helper()
+	screen := vt10x.New(vt10x.WithSize(120, 40))
+	raw := &lockedBuffer{}
+	c, err := expect.NewConsole(expect.WithStdout(screen, raw), expect.WithDefaultTimeout(60*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pty.Setsize(c.Tty(), &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(BaseEnv(), append([]string{"TERM=xterm-256color"}, env...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Tty(), c.Tty(), c.Tty()
+	// A session with the pty as controlling terminal, as a shell would do, so
+	// Ctrl-C typed on the terminal becomes SIGINT for the foreground group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	term := &Terminal{t: t, Console: c, screen: screen, raw: raw, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		term.waitErr = cmd.Wait()
+		close(term.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-term.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-term.done
+		}
+		c.Close()
+	})
+	return term
+}
+
+// Expect waits until s appears in the output (escape codes and all).
+func (term *Terminal) Expect(s string) {
+	term.t.Helper()
+	if _, err := term.Console.ExpectString(s); err != nil {
+		term.t.Fatalf("waiting for %q: %v\n--- screen ---\n%s\n--- raw tail ---\n%q", s, err, term.Screen(), tail(term.raw.String(), 2000))
+	}
+}
+
+// Send types keys.
+func (term *Terminal) Send(keys ...string) {
+	term.t.Helper()
+	for _, k := range keys {
+		if _, err := term.Console.Send(k); err != nil {
+			term.t.Fatalf("send %q: %v", k, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// SendLine types text and Enter.
+func (term *Terminal) SendLine(s string) {
+	term.t.Helper()
+	term.Send(s, KeyEnter)
+}
+
+// Screen is the rendered terminal contents.
+func (term *Terminal) Screen() string {
+	return term.screen.String()
+}
+
+// Raw is everything the program wrote, escape codes included.
+func (term *Terminal) Raw() string { return term.raw.String() }
+
+// Wait waits for the program to exit and returns its exit code.
+func (term *Terminal) Wait(timeout time.Duration) int {
+	term.t.Helper()
+	// Keep draining the pty so the program never blocks on a full buffer.
+	go func() { _, _ = term.Console.ExpectEOF() }()
+	select {
+	case <-term.done:
+	case <-time.After(timeout):
+		term.t.Fatalf("program did not exit within %s\n--- screen ---\n%s", timeout, term.Screen())
+	}
+	var ee *exec.ExitError
+	if errors.As(term.waitErr, &ee) {
+		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+			return 128 + int(st.Signal())
+		}
+		return ee.ExitCode()
+	}
+	if term.waitErr != nil {
+		term.t.Fatalf("wait: %v", term.waitErr)
+	}
+	return 0
+}
+
+// Signal sends sig to the program's process group (as the terminal would).
+func (term *Terminal) Signal(sig os.Signal) {
+	_ = syscall.Kill(-term.cmd.Process.Pid, sig.(syscall.Signal))
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// ScreenContains reports whether the rendered screen shows s.
+func (term *Terminal) ScreenContains(s string) bool {
+	return strings.Contains(term.Screen(), s)
+}

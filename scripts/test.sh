@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# test.sh — the one command that runs every stackpilot test on a fresh machine.
+#
+# Installs what is missing (Docker Engine, Compose v1 and v2, busybox), starts
+# the daemon, builds the fixture images, then runs `go vet` and `go test ./...`
+# with the integration tests required (a missing engine fails instead of
+# skipping), once with Compose v2 and the integration suite again with v1.
+# Extra arguments go to both `go test` runs (e.g. -run Status -v).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+start=$(date +%s)
+say() { printf '==> %s\n' "$*" >&2; }
+
+scripts/ensure-docker.sh
+scripts/build-fixtures.sh
+
+export STACKPILOT_REQUIRE_DOCKER=1
+export STACKPILOT_CACHE_DIR="${STACKPILOT_CACHE_DIR:-$(mktemp -d)}"
+
+say "go vet"
+go vet ./...
+
+say "go test ./... (Compose v2)"
+STACKPILOT_COMPOSE=v2 go test -count=1 -timeout 20m "$@" ./...
+
+say "integration tests again with Compose v1"
+STACKPILOT_COMPOSE=v1 go test -count=1 -timeout 20m -run 'Integration' "$@" ./...
+
+say "all tests passed in $(( $(date +%s) - start )) s"

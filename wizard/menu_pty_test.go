@@ -1,0 +1,56 @@
+package wizard_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackpilot/stackpilot/internal/itest"
+)
+
+// A person opens the menu, picks Status, sees the table, comes back to the
+// menu and leaves with Ctrl-C (exit 130).
+func TestIntegrationMenuStatusThenCtrlC(t *testing.T) {
+	itest.Require(t)
+	p := itest.NewProject(t, "services:\n  api:\n    image: stackpilot-fixture:latest\n    command: [\"wait\"]\n", nil)
+	p.Compose("up", "-d")
+
+	term := itest.StartTerminal(t, p.Dir, nil)
+	term.Expect("What do you want to do?")
+	if !term.ScreenContains("project " + p.Name) {
+		t.Errorf("menu header does not name the project:\n%s", term.Screen())
+	}
+	term.Send(itest.KeyEnter) // Status is the first entry
+	term.Expect("SERVICE")
+	term.Expect("Equivalent command:")
+	term.Expect("What do you want to do?")
+	screen := term.Screen()
+	if !strings.Contains(screen, "api") || !strings.Contains(screen, "running") {
+		t.Errorf("status table not on screen:\n%s", screen)
+	}
+	term.Send(itest.KeyCtrlC)
+	if code := term.Wait(10 * time.Second); code != 130 {
+		t.Fatalf("Ctrl-C at the menu: exit %d, want 130\n%s", code, term.Screen())
+	}
+}
+
+// Ctrl-C inside a job (watching status) returns to the menu; Quit leaves with 0.
+func TestIntegrationMenuCtrlCInJobReturnsToMenu(t *testing.T) {
+	itest.Require(t)
+	p := itest.NewProject(t, "services:\n  api:\n    image: stackpilot-fixture:latest\n    command: [\"wait\"]\n", nil)
+	p.Compose("up", "-d")
+
+	term := itest.StartTerminal(t, p.Dir, nil)
+	term.Expect("What do you want to do?")
+	term.Send(itest.KeyDown, itest.KeyEnter) // Watch status
+	term.Expect("Ctrl-C to stop")
+	time.Sleep(300 * time.Millisecond)
+	term.Send(itest.KeyCtrlC)
+	term.Expect("back to the menu")
+	term.Expect("What do you want to do?")
+	// The menu remembers the last job; typing filters the entries.
+	term.Send("Quit", itest.KeyEnter)
+	if code := term.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("Quit: exit %d, want 0\n%s", code, term.Screen())
+	}
+}
