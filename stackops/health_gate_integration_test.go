@@ -1,0 +1,78 @@
+package stackops_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackpilot/stackpilot/internal/itest"
+	"github.com/stackpilot/stackpilot/stackops"
+)
+
+func loadProject(t *testing.T, p *itest.Project) *stackops.Stack {
+	t.Helper()
+	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: p.Dir, Environ: itest.BaseEnv()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestIntegrationHealthGate(t *testing.T) {
+	itest.Require(t)
+	p := itest.NewProject(t, `
+services:
+  ok:
+    image: stackpilot-fixture:latest
+    command: ["serve=:8080"]
+    healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 1s, retries: 2}
+  plain:
+    image: stackpilot-fixture:latest
+    command: ["wait"]
+  migrate:
+    image: stackpilot-fixture:latest
+    command: ["print=migrating", "sleep=1s", "exit=0"]
+    restart: "no"
+  crash:
+    image: stackpilot-fixture:latest
+    command: ["print=starting up", "eprint=fatal: cannot open /data/db", "sleep=2s", "exit=3"]
+    restart: "no"
+    profiles: [bad]
+`, nil)
+	st := loadProject(t, p)
+	p.Compose("up", "-d")
+	res, err := st.WaitHealthy(context.Background(), stackops.HealthGateOptions{Timeout: time.Minute, Settle: time.Second})
+	if err != nil {
+		t.Fatalf("healthy stack: %v", err)
+	}
+	if !res.Ready || len(res.Services) != 3 {
+		t.Fatalf("result %+v", res)
+	}
+
+	// A service that exits 3 two seconds after start fails the gate fast, with its logs.
+	bad, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: p.Dir, Environ: append(itest.BaseEnv(), "COMPOSE_PROFILES=bad")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Compose("--profile", "bad", "up", "-d", "crash")
+	start := time.Now()
+	res, err = bad.WaitHealthy(context.Background(), stackops.HealthGateOptions{Services: []string{"crash", "ok"}, Timeout: 5 * time.Minute})
+	if !errors.Is(err, stackops.ErrNotHealthy) {
+		t.Fatalf("crashing service passed the gate: %v", err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("fail fast took %s", took)
+	}
+	f := res.NotReady()
+	if len(f) != 1 || f[0].Service != "crash" || !f[0].Failed || f[0].ExitCode != 3 || !strings.Contains(f[0].Reason, "status 3") {
+		t.Fatalf("report %+v", f)
+	}
+	if logs := strings.Join(f[0].Logs, "\n"); !strings.Contains(logs, "starting up") || !strings.Contains(logs, "cannot open /data/db") {
+		t.Fatalf("report lacks stdout and stderr lines: %q", logs)
+	}
+	if !strings.Contains(err.Error(), "crash: exited with status 3") {
+		t.Fatalf("error %q", err)
+	}
+}
