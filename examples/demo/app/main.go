@@ -392,4 +392,3 @@ func webHandler() http.Handler {
 	})
 	return mux
 }
-
