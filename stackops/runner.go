@@ -109,6 +109,9 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) error {
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = c.Stdout
 	cmd.Stderr = c.Stderr
+	// A grandchild that outlives the child may hold our output pipes open;
+	// do not wait for it forever once the child itself has exited.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			return fmt.Errorf("%s: not found in PATH", c.Args[0])

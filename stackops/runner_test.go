@@ -1,0 +1,109 @@
+package stackops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCmdStringQuotes(t *testing.T) {
+	c := Cmd{Args: []string{"docker", "compose", "--file", "/a b/c.yml", "it's", ""}}
+	if got, want := c.String(), `docker compose --file '/a b/c.yml' 'it'\''s' ''`; got != want {
+		t.Fatalf("got %s want %s", got, want)
+	}
+}
+
+func TestExecRunnerExitCode(t *testing.T) {
+	err := (&ExecRunner{}).Run(context.Background(), Cmd{Args: []string{"sh", "-c", "exit 3"}})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 3 {
+		t.Fatalf("got %v", err)
+	}
+	if err := (&ExecRunner{}).Run(context.Background(), Cmd{Args: []string{"no-such-program-xyz"}}); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("missing program: %v", err)
+	}
+}
+
+func TestExecRunnerTrace(t *testing.T) {
+	var lines []string
+	r := &ExecRunner{Trace: func(l string) { lines = append(lines, l) }}
+	if err := r.Run(context.Background(), Cmd{Args: []string{"true", "a b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 1 || lines[0] != "true 'a b'" {
+		t.Fatalf("trace %q", lines)
+	}
+}
+
+// An interrupt from the terminal reaches the child from the kernel; the runner
+// must not send it a second one, and must wait for it to finish.
+func TestExecRunnerWaitsOnInterruptWithoutSignalling(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		// The child ignores nothing: a SIGTERM/SIGINT from the runner would make it print "signalled".
+		done <- (&ExecRunner{}).Run(ctx, Cmd{Args: []string{"sh", "-c", `trap 'echo signalled; exit 9' TERM INT; sleep 0.6; echo finished`}, Stdout: &out})
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancel(ErrInterrupted)
+	err := <-done
+	if strings.Contains(out.String(), "signalled") || !strings.Contains(out.String(), "finished") {
+		t.Fatalf("child output %q: the runner signalled it or did not wait", out.String())
+	}
+	if err != nil {
+		t.Fatalf("a child that finished its work is a success: %v", err)
+	}
+}
+
+func TestExecRunnerTerminatesOnOtherCancellation(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- (&ExecRunner{}).Run(ctx, Cmd{Args: []string{"sh", "-c", `trap 'echo terminated; exit 9' TERM; sleep 5 & wait`}, Stdout: &out})
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancel(errors.New("deadline"))
+	select {
+	case err := <-done:
+		if !strings.Contains(out.String(), "terminated") || err == nil {
+			t.Fatalf("out %q err %v", out.String(), err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("child not terminated")
+	}
+}
+
+func TestExecRunnerKillSwitch(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	kill := make(chan struct{})
+	ctx = WithKillSwitch(ctx, kill)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- (&ExecRunner{}).Run(ctx, Cmd{Args: []string{"sh", "-c", `trap '' INT TERM; sleep 5`}})
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancel(ErrInterrupted)
+	time.Sleep(100 * time.Millisecond)
+	close(kill)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("err %v", err)
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("kill switch did not kill")
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("kill switch did not kill")
+	}
+}

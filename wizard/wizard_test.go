@@ -1,0 +1,166 @@
+package wizard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/steps"
+)
+
+// testFactory is a factory on in-memory streams, in an empty directory.
+func testFactory(t *testing.T) *Factory {
+	ios, _, _, _ := steps.Test()
+	f := NewFactory(ios, "test", nil)
+	f.WorkDir = t.TempDir()
+	f.Environ = []string{}
+	return f
+}
+
+func execute(f *Factory, args ...string) error {
+	cmd := NewRootCmd(f)
+	cmd.SetArgs(args)
+	return cmd.ExecuteContext(context.Background())
+}
+
+func TestNoArgsWithoutTerminalIsUsageError(t *testing.T) {
+	ios, _, out, errOut := steps.Test()
+	f := NewFactory(ios, "test", nil)
+	err := execute(f)
+	if ExitCode(err) != ExitUsage || Message(err) != "" {
+		t.Fatalf("exit %d message %q", ExitCode(err), Message(err))
+	}
+	if out.Len() != 0 || !strings.Contains(errOut.String(), "Usage:") || !strings.Contains(errOut.String(), "needs a terminal") {
+		t.Fatalf("stdout %q stderr %q", out.String(), errOut.String())
+	}
+}
+
+func TestNoInputFlagBlocksTheMenu(t *testing.T) {
+	ios, _, _, errOut := steps.Test()
+	ios.SetTTY(true, true, true)
+	f := NewFactory(ios, "test", nil)
+	err := execute(f, "--no-input")
+	if ExitCode(err) != ExitUsage || !strings.Contains(errOut.String(), "Usage:") {
+		t.Fatalf("exit %d", ExitCode(err))
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	ios, _, out, _ := steps.Test()
+	f := NewFactory(ios, "1.2.3", nil)
+	if err := execute(f, "--version"); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "stackpilot 1.2.3\n" {
+		t.Fatalf("%q", out.String())
+	}
+}
+
+func TestEveryCommandHasHelpWithExamples(t *testing.T) {
+	ios, _, _, _ := steps.Test()
+	root := NewRootCmd(NewFactory(ios, "test", nil))
+	for _, c := range root.Commands() {
+		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {
+			continue
+		}
+		if c.Short == "" || c.Example == "" {
+			t.Errorf("%s: needs Short and Example", c.Name())
+		}
+		for _, sub := range c.Commands() {
+			if sub.Short == "" || sub.Example == "" {
+				t.Errorf("%s %s: needs Short and Example", c.Name(), sub.Name())
+			}
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	cases := []struct {
+		err  error
+		code int
+	}{
+		{nil, 0},
+		{errors.New("x"), 1},
+		{fmt.Errorf("deploy: %w", stackops.ErrInterrupted), 130},
+		{context.Canceled, 130},
+		{ErrTerminated, 143},
+		{fmt.Errorf("down: %w", stackops.ErrConfirmationRequired), 2},
+		{missingInput("the key", "--key"), 2},
+		{silentExit(3), 3},
+		{stackops.ErrDegraded, 3},
+		{usageErr("bad"), 2},
+	}
+	for _, c := range cases {
+		if got := ExitCode(c.err); got != c.code {
+			t.Errorf("%v: exit %d, want %d", c.err, got, c.code)
+		}
+	}
+	if !strings.Contains(Message(missingInput("the key", "--key")), "pass --key") {
+		t.Error("missing input message must name the flag")
+	}
+}
+
+func TestInterruptsRouteToInnermostJob(t *testing.T) {
+	in := NewInterrupts()
+	if in.Signal(os.Interrupt) {
+		t.Fatal("a signal with no job must be reported unhandled")
+	}
+	outer, endOuter := in.Job(context.Background())
+	defer endOuter()
+	inner, endInner := in.Job(outer)
+	in.Signal(os.Interrupt)
+	if !errors.Is(context.Cause(inner), stackops.ErrInterrupted) || outer.Err() != nil {
+		t.Fatalf("first Ctrl-C: inner %v outer %v", context.Cause(inner), outer.Err())
+	}
+	endInner()
+	in.Signal(os.Interrupt)
+	if !errors.Is(context.Cause(outer), stackops.ErrInterrupted) {
+		t.Fatal("Ctrl-C after the job ended must reach the outer scope")
+	}
+	j, end := in.Job(context.Background())
+	defer end()
+	in.Signal(syscall.SIGTERM)
+	if !errors.Is(context.Cause(j), ErrTerminated) {
+		t.Fatalf("SIGTERM: %v", context.Cause(j))
+	}
+}
+
+func TestStatusOutsideAProject(t *testing.T) {
+	f := testFactory(t)
+	err := execute(f, "status")
+	if ExitCode(err) != 1 || !strings.Contains(Message(err), "not a compose project") {
+		t.Fatalf("exit %d %q", ExitCode(err), Message(err))
+	}
+}
+
+func TestEquivalentIncludesGlobalFlags(t *testing.T) {
+	ios, _, _, errOut := steps.Test()
+	f := NewFactory(ios, "test", nil)
+	f.Global.ProjectDir = "/srv/my app"
+	f.Global.Files = []string{"a.yml"}
+	f.Equivalent("status", "api")
+	if got := errOut.String(); !strings.Contains(got, "stackpilot -C '/srv/my app' -f a.yml status api") {
+		t.Fatalf("%q", got)
+	}
+}
+
+func TestCompletionListsServices(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("services:\n  api: {image: a}\n  web: {image: b}\n"), 0o644)
+	ios, _, out, _ := steps.Test()
+	f := NewFactory(ios, "test", nil)
+	f.WorkDir = dir
+	f.Environ = []string{}
+	if err := execute(f, "__complete", "status", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "api") || strings.Contains(out.String(), "web") {
+		t.Fatalf("%q", out.String())
+	}
+}
