@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/briandowns/spinner"
+	"github.com/fatih/color"
 	"golang.org/x/term"
 
 	"github.com/stackpilot/stackpilot/stackops"
@@ -302,6 +303,9 @@ func Spin(ios *IOStreams, msg string) func() {
 	if !ok || !ios.Animate() {
 		return func() {}
 	}
+	// The spinner colors through fatih/color's global switch, which only
+	// knows about stdout and NO_COLOR; decide for stderr and --no-color here.
+	color.NoColor = !ios.ErrColorEnabled()
 	s := spinner.New(spinnerFrames, 100*time.Millisecond, spinner.WithWriterFile(f))
 	s.Suffix = " " + msg
 	s.Start()

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/AlecAivazis/survey/v2"
+	"github.com/AlecAivazis/survey/v2/core"
 	"github.com/AlecAivazis/survey/v2/terminal"
 
 	"github.com/stackpilot/stackpilot/stackops"
@@ -52,6 +53,8 @@ type SurveyPrompter struct {
 // on stderr when it is a terminal (stdout stays for results), else stdout.
 func NewSurveyPrompter(ios *IOStreams) *SurveyPrompter {
 	p := &SurveyPrompter{err: ios.ErrOut}
+	// survey colors its prompts itself; --no-color, NO_COLOR and TERM=dumb apply to it too.
+	core.DisableColor = ios.NoColor
 	if f, ok := ios.In.(fileReader); ok {
 		p.in = f
 	} else {

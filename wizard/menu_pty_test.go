@@ -54,3 +54,26 @@ func TestIntegrationMenuCtrlCInJobReturnsToMenu(t *testing.T) {
 		t.Fatalf("Quit: exit %d, want 0\n%s", code, term.Screen())
 	}
 }
+
+// On a terminal the table is colored; NO_COLOR (and --no-color) turn color off.
+func TestIntegrationColorOnTerminalAndNoColor(t *testing.T) {
+	itest.Require(t)
+	p := itest.NewProject(t, "services:\n  api:\n    image: stackpilot-fixture:latest\n    command: [\"wait\"]\n", nil)
+	p.Compose("up", "-d")
+	colored := itest.StartTerminal(t, p.Dir, nil, "status")
+	colored.Wait(30 * time.Second)
+	if !strings.Contains(colored.Raw(), "\x1b[32mrunning") {
+		t.Fatalf("no color on a terminal: %q", colored.Raw())
+	}
+	for _, c := range []struct {
+		env  []string
+		args []string
+	}{{[]string{"NO_COLOR=1"}, []string{"status"}}, {nil, []string{"--no-color", "status"}}} {
+		term := itest.StartTerminal(t, p.Dir, c.env, c.args...)
+		term.Wait(30 * time.Second)
+		raw := term.Raw()
+		if !strings.Contains(raw, "running") || strings.Contains(raw, "\x1b[3") || strings.Contains(raw, "\x1b[1m") {
+			t.Fatalf("%v %v: color despite the setting: %q", c.env, c.args, raw)
+		}
+	}
+}

@@ -130,11 +130,22 @@ func (term *Terminal) Raw() string { return term.raw.String() }
 func (term *Terminal) Wait(timeout time.Duration) int {
 	term.t.Helper()
 	// Keep draining the pty so the program never blocks on a full buffer.
-	go func() { _, _ = term.Console.ExpectEOF() }()
+	drained := make(chan struct{})
+	go func() {
+		_, _ = term.Console.Expect(expect.EOF, expect.PTSClosed, expect.WithTimeout(timeout+10*time.Second))
+		close(drained)
+	}()
 	select {
 	case <-term.done:
 	case <-time.After(timeout):
 		term.t.Fatalf("program did not exit within %s\n--- screen ---\n%s", timeout, term.Screen())
+	}
+	// The program is gone: close our end of the terminal so reading hits the
+	// end, and everything it wrote is in Raw and Screen.
+	_ = term.Console.Tty().Close()
+	select {
+	case <-drained:
+	case <-time.After(5 * time.Second):
 	}
 	var ee *exec.ExitError
 	if errors.As(term.waitErr, &ee) {

@@ -1,0 +1,2 @@
+FROM stackpilot-fixture:latest
+LABEL v=1
