@@ -50,6 +50,10 @@ type LoadOptions struct {
 	Environ []string
 	// Runner runs external programs; an ExecRunner when nil.
 	Runner Runner
+	// Lenient skips reading .env and interpolating ${VARS}: what the env
+	// commands fall back to when a broken .env or an unset required
+	// variable keeps Compose from loading the project, so it can be repaired.
+	Lenient bool
 }
 
 // Stack is a loaded compose project: the model Compose would build, plus the
@@ -154,28 +158,33 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	// profiles and the name. compose-go's own helpers resolve paths against
 	// the process's working directory; ours use workDir so -C and tests need
 	// no chdir.
+	dotEnv := cli.WithDotEnv
+	if opts.Lenient {
+		dotEnv = func(*cli.ProjectOptions) error { return nil }
+	}
 	optFns := []cli.ProjectOptionsFn{
 		cli.WithWorkingDirectory(projectDir),
 		cli.WithEnv(environ),
 		withEnvFilesFrom(envFiles, searchFrom),
-		cli.WithDotEnv,
+		dotEnv,
 		withConfigFileEnvFrom(workDir),
 		withDefaultConfigPathFrom(searchFrom),
 		withEnvFilesFrom(envFiles, ""),
-		cli.WithDotEnv,
+		dotEnv,
 		cli.WithDefaultProfiles(opts.Profiles...),
 		cli.WithName(opts.ProjectName),
+		cli.WithInterpolation(!opts.Lenient),
 	}
 	po, err := cli.NewProjectOptions(files, optFns...)
 	if err != nil {
-		return nil, wrapLoadError(err)
+		return nil, wrapLoadError(sanitizeLoadError(err, environ))
 	}
 	if len(po.ConfigPaths) == 0 {
 		return nil, &NoComposeFileError{Searched: parentDirs(searchFrom), Names: DefaultComposeFileNames}
 	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
-		return nil, wrapLoadError(err)
+		return nil, wrapLoadError(sanitizeLoadError(err, environ))
 	}
 	s := &Stack{
 		Name:         project.Name,

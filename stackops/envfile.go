@@ -1,0 +1,894 @@
+package stackops
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/compose-spec/compose-go/v2/template"
+)
+
+// This file is the .env document model: the exact bytes of a file plus the
+// statements Compose finds in them, so that an edit rewrites only the lines
+// of the key it touches and every other byte (comments, blank lines, order,
+// quoting, `export `, CRLF, a missing final newline, a BOM) stays as it was.
+//
+// The scanner mirrors compose-go's dotenv parser (compose-go/v2/dotenv,
+// parser.go) statement by statement, quirks included, because Compose is the
+// reader that counts. The fuzz tests hold it to that: on any input, the keys
+// and values it finds are the ones compose-go finds, and it fails exactly when
+// compose-go fails. Values are expanded with compose-go's own template
+// package.
+
+// EnvMask replaces a secret value wherever stackpilot would show it.
+const EnvMask = "********"
+
+var (
+	// ErrEnvSyntax means a .env line cannot be read the way Compose reads it.
+	ErrEnvSyntax = errors.New("invalid .env syntax")
+	// ErrInvalidEnvKey means a key does not match ^[A-Za-z_][A-Za-z0-9_]*$.
+	ErrInvalidEnvKey = errors.New("invalid .env key")
+	// ErrInvalidEnvValue means a value cannot be stored in a .env file (it holds a NUL byte).
+	ErrInvalidEnvValue = errors.New("invalid .env value")
+	// ErrEnvUneditable means a key's line cannot be rewritten without touching another key.
+	ErrEnvUneditable = errors.New("cannot edit this .env line safely")
+)
+
+var envKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidEnvKey checks a key stackpilot is asked to write. Compose reads more
+// (dots, dashes, brackets), but such names cannot be used in ${…}
+// interpolation or by most shells, so stackpilot does not create them.
+func ValidEnvKey(key string) error {
+	if !envKeyRe.MatchString(key) {
+		shown := key
+		if len(shown) > 40 {
+			shown = shown[:40] + "…"
+		}
+		return fmt.Errorf("%w %q: a key starts with a letter or _ and holds only letters, digits and _", ErrInvalidEnvKey, shown)
+	}
+	return nil
+}
+
+// EnvSyntaxError is a .env line Compose cannot read. It never carries a
+// secret value: Snippet is the line with a secret-looking value masked.
+type EnvSyntaxError struct {
+	Path    string // the file, when known
+	Line    int    // 1-based
+	Key     string // the key of the statement, when one was read
+	Msg     string
+	Snippet string // the line as written, value masked when secret; may be empty
+}
+
+func (e *EnvSyntaxError) Error() string {
+	var b strings.Builder
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(":")
+	} else {
+		b.WriteString("line ")
+	}
+	fmt.Fprintf(&b, "%d: ", e.Line)
+	if e.Key != "" {
+		fmt.Fprintf(&b, "%s: ", e.Key)
+	}
+	b.WriteString(e.Msg)
+	if e.Snippet != "" {
+		fmt.Fprintf(&b, " (the line reads: %s)", e.Snippet)
+	}
+	b.WriteString(" — Compose cannot read this file either; fix that line by hand")
+	return b.String()
+}
+
+// Is matches ErrEnvSyntax.
+func (e *EnvSyntaxError) Is(target error) bool { return target == ErrEnvSyntax }
+
+// EnvEntry is one assignment in a .env file, as written.
+type EnvEntry struct {
+	// Key is the variable name.
+	Key string `json:"key"`
+	// Line and EndLine are the 1-based lines the statement spans.
+	Line    int `json:"line"`
+	EndLine int `json:"end_line"`
+	// Raw is the value's literal text, quotes included ("" for a bare KEY line).
+	Raw string `json:"-"`
+	// Quote is the quoting style: "", "'" or "\"".
+	Quote string `json:"quote,omitempty"`
+	// Inherited is a bare `KEY` line: Compose takes the value from the environment.
+	Inherited bool `json:"inherited,omitempty"`
+	// Export is true when the line starts with `export `.
+	Export bool `json:"export,omitempty"`
+}
+
+// envStmt is a statement with its byte offsets in the document's text.
+type envStmt struct {
+	key       string
+	lineStart int // start of the statement's first line
+	start     int // first byte of the statement (`export` or the key)
+	keyStart  int
+	valStart  int // the value's literal text, quotes included; valStart==valEnd for an empty value
+	valEnd    int
+	stmtEnd   int // for unquoted and bare statements: the '\n' (or EOF) ending it; for quoted: valEnd
+	lineEnd   int // just past the '\n' ending the statement's last line, or EOF
+	quote     byte
+	inherited bool
+	export    bool
+	content   string // quoted: the characters between the quotes after \-processing; unquoted: the trimmed text
+	record    int    // index into doc.records
+}
+
+// envRecord is a run of whole lines holding one or more statements.
+type envRecord struct {
+	start, end int // byte range: whole lines, terminator included
+	stmts      []int
+}
+
+// EnvDocument is a .env file held as its exact bytes plus the statements in
+// them. Edits rewrite only the lines of the statement concerned.
+type EnvDocument struct {
+	bom        bool
+	src        string // the text after a UTF-8 BOM
+	stmts      []envStmt
+	records    []envRecord
+	lineStarts []int
+	// intent records, per key, the value each Set asked for (nil: unset), so
+	// a write can verify that Compose reads exactly that back.
+	intent map[string]*string
+	order  []string // keys of intent, in edit order
+	// isSecret masks values in syntax errors.
+	isSecret func(string) bool
+}
+
+var utf8BOM = "\uFEFF"
+
+// ParseEnvDocument reads .env bytes the way Compose does. isSecret (may be
+// nil) says which keys' values must be masked in error messages.
+func ParseEnvDocument(data []byte, isSecret func(key string) bool) (*EnvDocument, error) {
+	d := &EnvDocument{src: string(data), isSecret: isSecret}
+	if strings.HasPrefix(d.src, utf8BOM) {
+		d.bom = true
+		d.src = d.src[len(utf8BOM):]
+	}
+	if err := d.scan(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Bytes returns the document's content, as it would be written.
+func (d *EnvDocument) Bytes() []byte {
+	if d.bom {
+		return []byte(utf8BOM + d.src)
+	}
+	return []byte(d.src)
+}
+
+// Entries returns the statements in file order, duplicates included.
+func (d *EnvDocument) Entries() []EnvEntry {
+	out := make([]EnvEntry, 0, len(d.stmts))
+	for i := range d.stmts {
+		out = append(out, d.entry(i))
+	}
+	return out
+}
+
+func (d *EnvDocument) entry(i int) EnvEntry {
+	st := &d.stmts[i]
+	e := EnvEntry{
+		Key:       st.key,
+		Line:      d.lineOf(st.start),
+		EndLine:   d.lineOf(max(st.stmtEnd-1, st.start)),
+		Inherited: st.inherited,
+		Export:    st.export,
+	}
+	if !st.inherited {
+		e.Raw = d.src[st.valStart:st.valEnd]
+		if st.quote != 0 {
+			e.Quote = string(st.quote)
+		}
+	}
+	return e
+}
+
+// Has reports whether key is defined (a bare KEY line counts).
+func (d *EnvDocument) Has(key string) bool { return d.last(key) >= 0 }
+
+func (d *EnvDocument) last(key string) int {
+	for i := len(d.stmts) - 1; i >= 0; i-- {
+		if d.stmts[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// lineOf is the 1-based line number of a byte offset.
+func (d *EnvDocument) lineOf(off int) int {
+	lo, hi := 0, len(d.lineStarts)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if d.lineStarts[mid] <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo + 1
+}
+
+// ---- scanning (mirrors compose-go/v2/dotenv/parser.go) ----
+
+var exportRe = regexp.MustCompile(`^export\s+`)
+
+// isSpace is compose-go's: a space character but not a line break.
+func isSpace(r rune) bool {
+	switch r {
+	case '\t', '\v', '\f', '\r', ' ', 0x85, 0xA0:
+		return true
+	}
+	return false
+}
+
+func notUnicodeSpace(r rune) bool { return !unicode.IsSpace(r) }
+
+func (d *EnvDocument) scan() error {
+	src := d.src
+	d.lineStarts = d.lineStarts[:0]
+	d.lineStarts = append(d.lineStarts, 0)
+	for i := 0; i < len(src); i++ {
+		if src[i] == '\n' {
+			d.lineStarts = append(d.lineStarts, i+1)
+		}
+	}
+	d.stmts = d.stmts[:0]
+	d.records = d.records[:0]
+	pos := 0
+	for {
+		start, ok := statementStart(src, pos)
+		if !ok {
+			break
+		}
+		st, next, err := d.scanStatement(start)
+		if err != nil {
+			return err
+		}
+		d.stmts = append(d.stmts, st)
+		pos = next
+	}
+	// Group statements into records: whole lines; statements sharing a line share a record.
+	for i := range d.stmts {
+		st := &d.stmts[i]
+		if n := len(d.records); n > 0 && st.lineStart < d.records[n-1].end {
+			r := &d.records[n-1]
+			r.stmts = append(r.stmts, i)
+			if st.lineEnd > r.end {
+				r.end = st.lineEnd
+			}
+			st.record = n - 1
+			continue
+		}
+		d.records = append(d.records, envRecord{start: st.lineStart, end: st.lineEnd, stmts: []int{i}})
+		st.record = len(d.records) - 1
+	}
+	return nil
+}
+
+// statementStart skips whitespace and comment lines (getStatementStart).
+func statementStart(src string, pos int) (int, bool) {
+	for {
+		i := strings.IndexFunc(src[pos:], notUnicodeSpace)
+		if i < 0 {
+			return 0, false
+		}
+		pos += i
+		if src[pos] != '#' {
+			return pos, true
+		}
+		j := strings.IndexByte(src[pos:], '\n')
+		if j < 0 {
+			return 0, false
+		}
+		pos += j
+	}
+}
+
+func (d *EnvDocument) lineStartOf(off int) int {
+	return strings.LastIndexByte(d.src[:off], '\n') + 1
+}
+
+func (d *EnvDocument) lineEndFrom(off int) int {
+	if j := strings.IndexByte(d.src[off:], '\n'); j >= 0 {
+		return off + j + 1
+	}
+	return len(d.src)
+}
+
+// scanStatement reads one statement at start (locateKeyName + extractVarValue).
+func (d *EnvDocument) scanStatement(start int) (envStmt, int, error) {
+	src := d.src
+	st := envStmt{start: start, lineStart: d.lineStartOf(start)}
+	s := src[start:]
+	off := start
+	if exportRe.MatchString(s) {
+		t := strings.TrimLeftFunc(strings.TrimPrefix(s, "export"), isSpace)
+		off += len(s) - len(t)
+		s = t
+		st.export = true
+	}
+	st.keyStart = off
+	key, offset := "", 0
+loop:
+	for i, r := range s {
+		if isSpace(r) {
+			continue
+		}
+		switch r {
+		case '=', ':', '\n':
+			key = s[:i]
+			offset = i + 1
+			st.inherited = r == '\n'
+			break loop
+		case '_', '.', '-', '[', ']':
+		default:
+			if unicode.IsLetter(r) || unicode.IsNumber(r) {
+				continue
+			}
+			line := d.lineOf(off + i)
+			shown := strings.TrimSpace(s[:i])
+			return st, 0, &EnvSyntaxError{Line: line, Msg: fmt.Sprintf("unexpected character %q in the variable name %q (names hold letters, digits and _ . - [ ])", string(r), shown+string(r))}
+		}
+	}
+	if s == "" {
+		return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Msg: "`export` without a variable name"}
+	}
+	key = strings.TrimRightFunc(key, unicode.IsSpace)
+	st.key = key
+	if strings.Contains(key, " ") {
+		return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Msg: fmt.Sprintf("the variable name %q contains a space", key)}
+	}
+	restFull := s[offset:]
+	rest := strings.TrimLeftFunc(restFull, isSpace)
+	restOff := off + offset + (len(restFull) - len(rest))
+
+	if st.inherited {
+		// the '\n' that ended the key
+		st.stmtEnd = off + offset - 1
+		st.valStart, st.valEnd = st.stmtEnd, st.stmtEnd
+		st.lineEnd = off + offset
+		return st, restOff, nil
+	}
+
+	if rest == "" || (rest[0] != '"' && rest[0] != '\'') {
+		value, _, hasNL := strings.Cut(rest, "\n")
+		line := value
+		value, _, _ = strings.Cut(value, " #")
+		value = strings.TrimRightFunc(value, unicode.IsSpace)
+		st.valStart, st.valEnd = restOff, restOff+len(value)
+		st.stmtEnd = restOff + len(line)
+		st.content = value
+		next := st.stmtEnd
+		if hasNL {
+			next++
+			st.lineEnd = next
+		} else {
+			st.lineEnd = len(src)
+		}
+		return st, next, nil
+	}
+
+	quote := rest[0]
+	st.quote = quote
+	prevEscape := false
+	var chars []byte
+	for i := 1; i < len(rest); i++ {
+		c := rest[i]
+		if c != quote {
+			if !prevEscape && c == '\\' {
+				prevEscape = true
+				continue
+			}
+			if prevEscape {
+				prevEscape = false
+				chars = append(chars, '\\')
+			}
+			chars = append(chars, c)
+			continue
+		}
+		if prevEscape {
+			prevEscape = false
+			chars = append(chars, c)
+			continue
+		}
+		st.content = string(chars)
+		st.valStart, st.valEnd = restOff, restOff+i+1
+		st.stmtEnd = st.valEnd
+		st.lineEnd = d.lineEndFrom(st.valEnd)
+		return st, st.valEnd, nil
+	}
+	return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Key: key,
+		Msg:     fmt.Sprintf("the value opens with %s but never closes it", string(quote)),
+		Snippet: d.snippet(key, start)}
+}
+
+// snippet is the statement's first line for an error message, the value
+// masked when the key looks secret.
+func (d *EnvDocument) snippet(key string, start int) string {
+	line := d.src[d.lineStartOf(start):]
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	line = strings.TrimRight(line, "\r")
+	if d.isSecret == nil || d.isSecret(key) {
+		if i := strings.IndexAny(line, "=:"); i >= 0 {
+			return strings.TrimSpace(line[:i+1]) + EnvMask
+		}
+		return EnvMask
+	}
+	if utf8.RuneCountInString(line) > 60 {
+		r := []rune(line)
+		line = string(r[:60]) + "…"
+	}
+	return strconv.Quote(line)
+}
+
+// ---- values ----
+
+// EnvValue is an entry with its value as Compose reads it.
+type EnvValue struct {
+	EnvEntry
+	// Value is the value after Compose's unquoting, escapes and ${…} expansion.
+	Value string
+	// Set is false for a bare KEY line whose variable is not in the environment:
+	// Compose then leaves the key out.
+	Set bool
+	// Err is why Compose fails on this value (a ${VAR:?} whose VAR is unset,
+	// a malformed ${…}); Compose refuses the whole file then.
+	Err error
+	// Unresolved lists variables the value refers to that are not set
+	// (Compose substitutes an empty string and warns).
+	Unresolved []string
+}
+
+// Evaluate computes every statement's value in file order, the way Compose
+// does: a ${VAR} refers to the environment (lookup) first, then to keys
+// defined earlier in the file. lookup may be nil (an empty environment).
+func (d *EnvDocument) Evaluate(lookup func(string) (string, bool)) []EnvValue {
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	out := make([]EnvValue, len(d.stmts))
+	vars := make(map[string]string, len(d.stmts))
+	for i := range d.stmts {
+		st := &d.stmts[i]
+		ev := EnvValue{EnvEntry: d.entry(i)}
+		switch {
+		case st.inherited:
+			if v, ok := lookup(st.key); ok {
+				ev.Value, ev.Set = v, true
+				vars[st.key] = v
+			}
+		case st.quote == '\'':
+			ev.Value, ev.Set = st.content, true
+			vars[st.key] = ev.Value
+		default:
+			text := st.content
+			if st.quote == '"' {
+				text = expandEscapes(text)
+			}
+			v, unresolved, err := expandEnvTemplate(text, vars, lookup)
+			ev.Value, ev.Set, ev.Unresolved = v, true, unresolved
+			if err != nil {
+				ev.Err = &EnvSyntaxError{Line: ev.Line, Key: st.key, Msg: describeTemplateError(err)}
+			}
+			vars[st.key] = v
+		}
+		out[i] = ev
+	}
+	return out
+}
+
+// describeTemplateError words a template error without quoting the value
+// (compose-go's InvalidTemplateError prints the whole value).
+func describeTemplateError(err error) string {
+	var missing *template.MissingRequiredError
+	if errors.As(err, &missing) {
+		return missing.Error()
+	}
+	var invalid *template.InvalidTemplateError
+	if errors.As(err, &invalid) {
+		return "the value holds a malformed ${…} (write $$ for a literal $)"
+	}
+	return "the value cannot be interpolated"
+}
+
+func expandEnvTemplate(value string, vars map[string]string, lookup func(string) (string, bool)) (string, []string, error) {
+	if strings.IndexByte(value, '$') < 0 {
+		return value, nil, nil
+	}
+	var unresolved []string
+	mapping := func(k string) (string, bool) {
+		if v, ok := lookup(k); ok {
+			return v, true
+		}
+		v, ok := vars[k]
+		if !ok {
+			unresolved = append(unresolved, k)
+		}
+		return v, ok
+	}
+	v, err := template.SubstituteWithOptions(value, mapping, template.WithoutLogging)
+	return v, unresolved, err
+}
+
+var escapeSeqRe = regexp.MustCompile(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`)
+
+// expandEscapes is compose-go's handling of backslash escapes in a
+// double-quoted value.
+func expandEscapes(str string) string {
+	if strings.IndexByte(str, '\\') < 0 {
+		return str
+	}
+	return escapeSeqRe.ReplaceAllStringFunc(str, func(match string) string {
+		if match == `\$` {
+			return "$$"
+		}
+		if strings.HasPrefix(match, `\0`) {
+			match = strings.Replace(match, `\0`, `\`, 1)
+		}
+		v, _, _, err := strconv.UnquoteChar(match, '"')
+		if err != nil {
+			return match
+		}
+		return string(v)
+	})
+}
+
+// ---- editing ----
+
+// Set gives key the value, read back by Compose exactly as given (no
+// interpolation, escapes or trimming). The key's last definition is
+// rewritten in place, keeping its indentation, `export `, separator,
+// quoting style where it can hold the value, trailing comment and line
+// ending; a new key is appended at the end.
+func (d *EnvDocument) Set(key, value string) error {
+	if err := ValidEnvKey(key); err != nil {
+		return err
+	}
+	if strings.IndexByte(value, 0) >= 0 {
+		return fmt.Errorf("%w for %s: it contains a NUL byte, which no environment variable can hold", ErrInvalidEnvValue, key)
+	}
+	i := d.last(key)
+	var text string
+	var start, end int
+	if i >= 0 {
+		st := &d.stmts[i]
+		rec := &d.records[st.record]
+		if len(rec.stmts) > 1 {
+			return d.compoundErr(key, st)
+		}
+		var prefix, suffix string
+		if st.inherited {
+			prefix = d.src[st.lineStart:st.keyStart] + key + "="
+			// a bare line holds nothing after the key but spaces; keep its CR (CRLF files)
+			if st.stmtEnd > st.keyStart+len(key) && d.src[st.stmtEnd-1] == '\r' {
+				suffix = "\r"
+			}
+		} else {
+			prefix = d.src[st.lineStart:st.valStart]
+			suffix = d.src[st.valEnd:st.stmtEnd]
+		}
+		tail := d.src[st.stmtEnd:rec.end]
+		if st.quote != 0 {
+			// after a closing quote: the rest of the line, terminator included
+			suffix, tail = splitTerminator(d.src[st.valEnd:rec.end])
+		}
+		enc := encodeEnvValue(value, st.quote, st.inherited || st.quote == 0, suffix)
+		text = prefix + enc + suffix + tail
+		start, end = rec.start, rec.end
+	} else {
+		eol := d.eol()
+		enc := encodeEnvValue(value, 0, true, "")
+		line := key + "=" + enc
+		start, end = len(d.src), len(d.src)
+		switch {
+		case d.src == "":
+			text = line + eol
+		case strings.HasSuffix(d.src, "\n"):
+			text = line + eol
+		default:
+			// keep the missing final newline missing
+			text = eol + line
+		}
+	}
+	d.src = d.src[:start] + text + d.src[end:]
+	d.note(key, &value)
+	return d.rescan()
+}
+
+// splitTerminator splits "…\r\n" into ("…\r", "\n"); a text without '\n' is all suffix.
+func splitTerminator(s string) (string, string) {
+	if strings.HasSuffix(s, "\n") {
+		return s[:len(s)-1], "\n"
+	}
+	return s, ""
+}
+
+// Unset removes every definition of key. It reports whether there was one.
+func (d *EnvDocument) Unset(key string) (bool, error) {
+	if err := ValidEnvKey(key); err != nil {
+		return false, err
+	}
+	var recs []int
+	for i := range d.stmts {
+		st := &d.stmts[i]
+		if st.key != key {
+			continue
+		}
+		if len(d.records[st.record].stmts) > 1 {
+			return false, d.compoundErr(key, st)
+		}
+		recs = append(recs, st.record)
+	}
+	if len(recs) == 0 {
+		return false, nil
+	}
+	// remove from the end so earlier offsets stay valid
+	for k := len(recs) - 1; k >= 0; k-- {
+		r := d.records[recs[k]]
+		start, end := r.start, r.end
+		if end == len(d.src) && !strings.HasSuffix(d.src, "\n") && start > 0 {
+			// the last line had no terminator: drop the one before it, so
+			// the file still ends without a newline
+			start--
+			if start > 0 && d.src[start-1] == '\r' {
+				start--
+			}
+		}
+		d.src = d.src[:start] + d.src[end:]
+		if err := d.rescan(); err != nil {
+			return false, err
+		}
+	}
+	d.note(key, nil)
+	return true, nil
+}
+
+func (d *EnvDocument) compoundErr(key string, st *envStmt) error {
+	rec := d.records[st.record]
+	var others []string
+	for _, j := range rec.stmts {
+		if d.stmts[j].key != key {
+			others = append(others, d.stmts[j].key)
+		}
+	}
+	return fmt.Errorf("%w: line %d: %s shares its line with %s — put each on its own line, then run this again",
+		ErrEnvUneditable, d.lineOf(st.start), key, strings.Join(others, ", "))
+}
+
+func (d *EnvDocument) note(key string, v *string) {
+	if d.intent == nil {
+		d.intent = map[string]*string{}
+	}
+	if _, ok := d.intent[key]; !ok {
+		d.order = append(d.order, key)
+	}
+	d.intent[key] = v
+}
+
+func (d *EnvDocument) rescan() error {
+	if err := d.scan(); err != nil {
+		// an edit produced text Compose cannot read: a bug, never written
+		return fmt.Errorf("internal error: the edited .env does not parse (%v); nothing was written", err)
+	}
+	return nil
+}
+
+// eol is the file's line ending: CRLF when its first line ends so.
+func (d *EnvDocument) eol() string {
+	if i := strings.IndexByte(d.src, '\n'); i > 0 && d.src[i-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// clone copies the document for editing.
+func (d *EnvDocument) clone() *EnvDocument {
+	c := &EnvDocument{bom: d.bom, src: d.src, isSecret: d.isSecret}
+	c.stmts = append([]envStmt(nil), d.stmts...)
+	c.records = make([]envRecord, len(d.records))
+	for i, r := range d.records {
+		c.records[i] = envRecord{start: r.start, end: r.end, stmts: append([]int(nil), r.stmts...)}
+	}
+	c.lineStarts = append([]int(nil), d.lineStarts...)
+	return c
+}
+
+// ---- encoding ----
+
+// encodeEnvValue returns the text to write after `KEY=` so that Compose
+// reads back exactly value. prefer is the line's current quoting (0, ' or
+// "), kept when it can hold the value; unquotedOK says whether the old
+// spot allows an unquoted value; suffix is what follows the value on its
+// line.
+func encodeEnvValue(value string, prefer byte, unquotedOK bool, suffix string) string {
+	canBare := unquotedOK && bareSafe(value) && bareSuffixOK(value, suffix)
+	canSingle := singleSafe(value)
+	switch {
+	case prefer == 0 && canBare:
+		return value
+	case prefer == '\'' && canSingle:
+		return "'" + value + "'"
+	case prefer == '"':
+		return doubleQuote(value)
+	case canBare:
+		return value
+	case canSingle:
+		return "'" + value + "'"
+	default:
+		return doubleQuote(value)
+	}
+}
+
+// EncodeEnvValue is the text stackpilot writes after `KEY=` for value on a
+// new line. It fails only for a value no environment can hold (NUL).
+func EncodeEnvValue(value string) (string, error) {
+	if strings.IndexByte(value, 0) >= 0 {
+		return "", fmt.Errorf("%w: it contains a NUL byte", ErrInvalidEnvValue)
+	}
+	return encodeEnvValue(value, 0, true, ""), nil
+}
+
+// bareSafe: characters that mean the same to Compose and to a shell
+// sourcing the file, with nothing to trim, interpolate or cut as a comment.
+func bareSafe(v string) bool {
+	for _, r := range v {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("_-.,:/@%+=", r):
+		case r >= 0x80 && r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// bareSuffixOK: an unquoted value ends at the first " #" or the line end,
+// trailing spaces trimmed. What follows it on the line must not join it.
+func bareSuffixOK(v, suffix string) bool {
+	if suffix == "" {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(suffix)
+	if !unicode.IsSpace(r) {
+		return false
+	}
+	if v == "" {
+		// `KEY=   # c` reads "# c": an empty value needs quotes before a comment
+		return strings.TrimFunc(suffix, unicode.IsSpace) == ""
+	}
+	return true
+}
+
+// singleSafe: single quotes keep everything literally except a quote or a
+// backslash next to one; newlines would make the value span lines.
+func singleSafe(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\'' || c == '\\' || c == '\n' || c == '\r':
+			return false
+		case c < 0x20 && c != '\t', c == 0x7f:
+			return false
+		}
+	}
+	return utf8.ValidString(v)
+}
+
+// doubleQuote writes a double-quoted value: backslash escapes for \ " and
+// line breaks, $$ for $ (which Compose would otherwise interpolate).
+func doubleQuote(v string) string {
+	var b strings.Builder
+	b.Grow(len(v) + 8)
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '$':
+			b.WriteString(`$$`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// ---- verification ----
+
+// symbolicLookup answers every variable with a token naming it, so a
+// value's expansion depends only on its own text, never on other keys:
+// comparing two versions of a file this way shows exactly which statements
+// changed meaning.
+func symbolicLookup(k string) (string, bool) { return "\x00$" + k + "\x00", true }
+
+// symbolicValues maps each key to its last definition's symbolic value.
+func (d *EnvDocument) symbolicValues() (map[string]string, error) {
+	m := make(map[string]string, len(d.stmts))
+	for _, v := range d.Evaluate(symbolicLookup) {
+		if v.Err != nil {
+			return nil, v.Err
+		}
+		if v.Set {
+			m[v.Key] = v.Value
+		}
+	}
+	return m, nil
+}
+
+// verifyEdit proves an edited document says what was asked and nothing
+// else: every key Set reads back (through compose-go's parser, the
+// reference) as exactly its value, every key Unset is gone, and every other
+// key keeps its meaning.
+func verifyEdit(before, after *EnvDocument, composeParse func([]byte, func(string) (string, bool)) (map[string]string, error)) error {
+	old, err := before.symbolicValues()
+	if err != nil {
+		return err
+	}
+	ours, err := after.symbolicValues()
+	if err != nil {
+		return fmt.Errorf("internal error: the edited .env does not read back (%v); nothing was written", err)
+	}
+	ref, err := composeParse(after.Bytes(), symbolicLookup)
+	if err != nil {
+		return fmt.Errorf("internal error: Compose's parser rejects the edited .env; nothing was written")
+	}
+	if len(ref) != len(ours) {
+		return fmt.Errorf("internal error: Compose reads %d keys in the edited .env, stackpilot %d; nothing was written", len(ref), len(ours))
+	}
+	for k, v := range ours {
+		if rv, ok := ref[k]; !ok || rv != v {
+			return fmt.Errorf("internal error: Compose would read %s differently from what stackpilot wrote; nothing was written", k)
+		}
+	}
+	for k, v := range after.intent {
+		got, ok := ours[k]
+		switch {
+		case v == nil && ok:
+			return fmt.Errorf("internal error: %s is still defined after unset; nothing was written", k)
+		case v != nil && (!ok || got != *v):
+			return fmt.Errorf("internal error: %s would not read back as the value given; nothing was written", k)
+		}
+	}
+	for k, v := range old {
+		if _, touched := after.intent[k]; touched {
+			continue
+		}
+		if got, ok := ours[k]; !ok || got != v {
+			return fmt.Errorf("internal error: the edit would change %s too; nothing was written", k)
+		}
+	}
+	for k := range ours {
+		if _, touched := after.intent[k]; touched {
+			continue
+		}
+		if _, ok := old[k]; !ok {
+			return fmt.Errorf("internal error: the edit would define %s too; nothing was written", k)
+		}
+	}
+	return nil
+}
+
+// sameBytes reports whether two documents hold identical content.
+func sameBytes(a, b *EnvDocument) bool { return bytes.Equal(a.Bytes(), b.Bytes()) }
