@@ -214,13 +214,14 @@ func replaceFile(path string, data []byte, old *envSnapshot, unchanged func() er
 	if dir == "" {
 		dir = "."
 	}
+	pattern := "." + strings.TrimPrefix(base, ".") + ".stackpilot-*.tmp"
 	// leftovers of writers killed mid-write (we hold the lock: none is live)
-	if stale, _ := filepath.Glob(filepath.Join(dir, "."+base+".stackpilot-*.tmp")); len(stale) > 0 {
+	if stale, _ := filepath.Glob(filepath.Join(dir, pattern)); len(stale) > 0 {
 		for _, f := range stale {
 			_ = os.Remove(f)
 		}
 	}
-	f, err := os.CreateTemp(dir, "."+base+".stackpilot-*.tmp")
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -621,11 +622,9 @@ func (s *Stack) EnvGet(ctx context.Context, opts EnvGetOptions) (*EnvGetResult, 
 	env := environMap(s.environ)
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	var found *EnvValue
-	vals := doc.Evaluate(lookup)
-	for i := range vals {
-		if vals[i].Key == opts.Key {
-			found = &vals[i]
-		}
+	if i := doc.last(opts.Key); i >= 0 {
+		v := newLazyEval(doc, lookup).value(i)
+		found = &v
 	}
 	if found == nil || (!found.Set && !opts.Raw) {
 		return nil, fmt.Errorf("%w: %s is not set in %s", ErrEnvKeyNotFound, opts.Key, t.path)
@@ -735,7 +734,10 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 	if err := edit(after); err != nil {
 		return nil, err
 	}
-	res.Changes, res.Diff, res.OtherLinesChanged = envDiff(before, after, t.cfg, opts.Reveal)
+	if after.intent == nil {
+		after.intent = map[string]*string{}
+	}
+	res.Changes, res.Diff, _ = envDiff(before, after, t.cfg, opts.Reveal, after.intent)
 	for _, k := range after.order {
 		if after.intent[k] == nil && !before.Has(k) {
 			res.Changes = append(res.Changes, EnvChange{Key: k, Action: "absent", Secret: t.cfg.IsSecret(k)})
@@ -919,7 +921,7 @@ func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResul
 	cur, cerr := ParseEnvDocument(snap.data, t.cfg.IsSecret)
 	old, oerr := ParseEnvDocument(content, t.cfg.IsSecret)
 	if cerr == nil && oerr == nil {
-		res.Changes, res.Diff, res.OtherLinesChanged = envDiff(cur, old, t.cfg, opts.Reveal)
+		res.Changes, res.Diff, res.OtherLinesChanged = envDiff(cur, old, t.cfg, opts.Reveal, nil)
 	} else {
 		res.OtherLinesChanged = true
 	}
@@ -967,12 +969,15 @@ func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResul
 
 // envDiff compares two documents key by key: each key whose definitions'
 // lines differ gets its old lines (-) and new lines (+), secret values
-// masked. otherLines reports differences outside any key's lines.
-func envDiff(a, b *EnvDocument, cfg EnvConfig, reveal bool) (changes []EnvChange, diff []EnvDiffLine, otherLines bool) {
+// masked. otherLines reports differences outside any key's lines. only,
+// when not nil, limits the comparison to those keys (an edit verified to
+// touch nothing else).
+func envDiff(a, b *EnvDocument, cfg EnvConfig, reveal bool, only map[string]*string) (changes []EnvChange, diff []EnvDiffLine, otherLines bool) {
 	changes, diff = []EnvChange{}, []EnvDiffLine{}
 	type defs struct {
 		text  string
-		lines []EnvDiffLine
+		texts []string        // each definition's record text
+		lines [][]EnvDiffLine // each definition's lines
 		first int
 		last  int
 	}
@@ -982,6 +987,11 @@ func envDiff(a, b *EnvDocument, cfg EnvConfig, reveal bool) (changes []EnvChange
 		for i := range d.stmts {
 			st := &d.stmts[i]
 			k := st.key
+			if only != nil {
+				if _, ok := only[k]; !ok {
+					continue
+				}
+			}
 			df, ok := m[k]
 			if !ok {
 				df = &defs{}
@@ -992,19 +1002,22 @@ func envDiff(a, b *EnvDocument, cfg EnvConfig, reveal bool) (changes []EnvChange
 			rec := d.records[st.record]
 			text := strings.TrimRight(d.src[rec.start:rec.end], "\r\n")
 			df.text += text + "\x00"
+			df.texts = append(df.texts, text)
 			line := d.lineOf(rec.start)
 			if df.first == 0 {
 				df.first = line
 			}
 			df.last = d.lineOf(st.start)
+			var lines []EnvDiffLine
 			if secret && !st.inherited {
 				shown := d.src[st.lineStart:st.valStart] + EnvMask + strings.TrimRight(d.src[st.valEnd:d.lineEndFrom(st.valEnd)], "\r\n")
-				df.lines = append(df.lines, EnvDiffLine{Op: op, Line: line, Key: k, Text: shown, Secret: true})
-				continue
+				lines = append(lines, EnvDiffLine{Op: op, Line: line, Key: k, Text: shown, Secret: true})
+			} else {
+				for j, l := range strings.Split(text, "\n") {
+					lines = append(lines, EnvDiffLine{Op: op, Line: line + j, Key: k, Text: strings.TrimRight(l, "\r"), Secret: cfg.IsSecret(k)})
+				}
 			}
-			for j, l := range strings.Split(text, "\n") {
-				df.lines = append(df.lines, EnvDiffLine{Op: op, Line: line + j, Key: k, Text: strings.TrimRight(l, "\r"), Secret: cfg.IsSecret(k)})
-			}
+			df.lines = append(df.lines, lines)
 		}
 		return m, order
 	}
@@ -1026,17 +1039,38 @@ func envDiff(a, b *EnvDocument, cfg EnvConfig, reveal bool) (changes []EnvChange
 		switch {
 		case ad == nil:
 			changes = append(changes, EnvChange{Key: k, Action: "added", Line: bd.last, Secret: cfg.IsSecret(k)})
-			diff = append(diff, bd.lines...)
+			diff = append(diff, flatten(bd.lines)...)
 		case bd == nil:
 			changes = append(changes, EnvChange{Key: k, Action: "removed", Line: ad.last, Secret: cfg.IsSecret(k)})
-			diff = append(diff, ad.lines...)
+			diff = append(diff, flatten(ad.lines)...)
 		case ad.text != bd.text:
 			changes = append(changes, EnvChange{Key: k, Action: "updated", Line: bd.last, Secret: cfg.IsSecret(k)})
-			diff = append(diff, ad.lines...)
-			diff = append(diff, bd.lines...)
+			if len(ad.texts) == len(bd.texts) {
+				// the same definitions: show only those that differ
+				for i := range ad.texts {
+					if ad.texts[i] != bd.texts[i] {
+						diff = append(diff, ad.lines[i]...)
+						diff = append(diff, bd.lines[i]...)
+					}
+				}
+				continue
+			}
+			diff = append(diff, flatten(ad.lines)...)
+			diff = append(diff, flatten(bd.lines)...)
 		}
 	}
+	if only != nil {
+		return changes, diff, false
+	}
 	return changes, diff, trivia(a) != trivia(b)
+}
+
+func flatten(l [][]EnvDiffLine) []EnvDiffLine {
+	var out []EnvDiffLine
+	for _, x := range l {
+		out = append(out, x...)
+	}
+	return out
 }
 
 // trivia is a document's text outside its statements' lines, with line

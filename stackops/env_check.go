@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/joho/godotenv"
 	"go.yaml.in/yaml/v4"
@@ -50,25 +49,17 @@ func (u *envUsage) ref(name string) *envRef {
 	return r
 }
 
-// rawComposeModel is the stack's compose model before interpolation, so
-// ${VAR} references are still visible: compose-go's merged model when it
-// loads, else each file's YAML.
-func (s *Stack) rawComposeModel(ctx context.Context) ([]map[string]any, error) {
-	po, err := cli.NewProjectOptions(s.ComposeFiles,
-		cli.WithWorkingDirectory(s.Dir),
-		cli.WithEnv(s.environ),
-		cli.WithInterpolation(false),
-		cli.WithNormalization(false),
-		cli.WithConsistency(false),
-		cli.WithName(s.Name),
-	)
-	if err == nil {
-		if m, err := po.LoadModel(ctx); err == nil {
-			return []map[string]any{m}, nil
-		}
-	}
+// rawComposeModel is each compose file's YAML before interpolation, so
+// ${VAR} references are visible. Files are read as written (YAML anchors
+// resolved; include/extends of other files not followed): enough to see
+// which variables each service refers to, in a millisecond rather than a
+// full validated load.
+func (s *Stack) rawComposeModel() ([]map[string]any, error) {
 	var out []map[string]any
 	for _, f := range s.ComposeFiles {
+		if f == "-" {
+			continue
+		}
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
@@ -85,7 +76,7 @@ func (s *Stack) rawComposeModel(ctx context.Context) ([]map[string]any, error) {
 // envUsage finds every variable the compose file refers to, and which
 // services use it.
 func (s *Stack) envUsage(ctx context.Context) (*envUsage, error) {
-	models, err := s.rawComposeModel(ctx)
+	models, err := s.rawComposeModel()
 	if err != nil {
 		return nil, err
 	}

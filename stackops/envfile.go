@@ -1,7 +1,6 @@
 package stackops
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -122,10 +121,11 @@ type envStmt struct {
 	record    int    // index into doc.records
 }
 
-// envRecord is a run of whole lines holding one or more statements.
+// envRecord is a run of whole lines holding one or more statements
+// (consecutive: stmts[first : first+count]).
 type envRecord struct {
-	start, end int // byte range: whole lines, terminator included
-	stmts      []int
+	start, end   int // byte range: whole lines, terminator included
+	first, count int
 }
 
 // EnvDocument is a .env file held as its exact bytes plus the statements in
@@ -223,7 +223,31 @@ func (d *EnvDocument) lineOf(off int) int {
 
 // ---- scanning (mirrors compose-go/v2/dotenv/parser.go) ----
 
-var exportRe = regexp.MustCompile(`^export\s+`)
+// nameByte marks the ASCII characters compose-go accepts in a name.
+var nameByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "_.-[]" {
+		t[c] = true
+	}
+	return t
+}()
+
+// hasExportPrefix is compose-go's ^export\s+ (RE2's \s: tab, LF, FF, CR, space).
+func hasExportPrefix(s string) bool {
+	if len(s) < 7 || s[:6] != "export" {
+		return false
+	}
+	switch s[6] {
+	case ' ', '\t', '\n', '\f', '\r':
+		return true
+	}
+	return false
+}
 
 // isSpace is compose-go's: a space character but not a line break.
 func isSpace(r rune) bool {
@@ -238,15 +262,18 @@ func notUnicodeSpace(r rune) bool { return !unicode.IsSpace(r) }
 
 func (d *EnvDocument) scan() error {
 	src := d.src
-	d.lineStarts = d.lineStarts[:0]
-	d.lineStarts = append(d.lineStarts, 0)
-	for i := 0; i < len(src); i++ {
-		if src[i] == '\n' {
-			d.lineStarts = append(d.lineStarts, i+1)
+	lines := strings.Count(src, "\n") + 1
+	d.lineStarts = make([]int, 1, lines)
+	for i := 0; ; {
+		j := strings.IndexByte(src[i:], '\n')
+		if j < 0 {
+			break
 		}
+		i += j + 1
+		d.lineStarts = append(d.lineStarts, i)
 	}
-	d.stmts = d.stmts[:0]
-	d.records = d.records[:0]
+	d.stmts = make([]envStmt, 0, lines)
+	d.records = make([]envRecord, 0, lines)
 	pos := 0
 	for {
 		start, ok := statementStart(src, pos)
@@ -265,14 +292,14 @@ func (d *EnvDocument) scan() error {
 		st := &d.stmts[i]
 		if n := len(d.records); n > 0 && st.lineStart < d.records[n-1].end {
 			r := &d.records[n-1]
-			r.stmts = append(r.stmts, i)
+			r.count++
 			if st.lineEnd > r.end {
 				r.end = st.lineEnd
 			}
 			st.record = n - 1
 			continue
 		}
-		d.records = append(d.records, envRecord{start: st.lineStart, end: st.lineEnd, stmts: []int{i}})
+		d.records = append(d.records, envRecord{start: st.lineStart, end: st.lineEnd, first: i, count: 1})
 		st.record = len(d.records) - 1
 	}
 	return nil
@@ -314,7 +341,7 @@ func (d *EnvDocument) scanStatement(start int) (envStmt, int, error) {
 	st := envStmt{start: start, lineStart: d.lineStartOf(start)}
 	s := src[start:]
 	off := start
-	if exportRe.MatchString(s) {
+	if hasExportPrefix(s) {
 		t := strings.TrimLeftFunc(strings.TrimPrefix(s, "export"), isSpace)
 		off += len(s) - len(t)
 		s = t
@@ -322,8 +349,15 @@ func (d *EnvDocument) scanStatement(start int) (envStmt, int, error) {
 	}
 	st.keyStart = off
 	key, offset := "", 0
+	// fast path over ASCII name characters; anything else goes through the
+	// rune loop below, which is compose-go's
+	i0 := 0
+	for i0 < len(s) && nameByte[s[i0]] {
+		i0++
+	}
 loop:
-	for i, r := range s {
+	for i, r := range s[i0:] {
+		i += i0
 		if isSpace(r) {
 			continue
 		}
@@ -383,6 +417,14 @@ loop:
 
 	quote := rest[0]
 	st.quote = quote
+	// fast path: no backslash before the closing quote
+	if j := strings.IndexByte(rest[1:], quote); j >= 0 && strings.IndexByte(rest[1:1+j], '\\') < 0 {
+		st.content = rest[1 : 1+j]
+		st.valStart, st.valEnd = restOff, restOff+j+2
+		st.stmtEnd = st.valEnd
+		st.lineEnd = d.lineEndFrom(st.valEnd)
+		return st, st.valEnd, nil
+	}
 	prevEscape := false
 	var chars []byte
 	for i := 1; i < len(rest); i++ {
@@ -437,6 +479,105 @@ func (d *EnvDocument) snippet(key string, start int) string {
 }
 
 // ---- values ----
+
+// Value returns key's value as Compose reads it (the last definition), with
+// lookup as the environment (nil: empty). ok is false when key is not set.
+// Only the statements the value depends on are evaluated.
+func (d *EnvDocument) Value(key string, lookup func(string) (string, bool)) (value string, ok bool, err error) {
+	i := d.last(key)
+	if i < 0 {
+		return "", false, nil
+	}
+	v := newLazyEval(d, lookup).value(i)
+	return v.Value, v.Set, v.Err
+}
+
+// lazyEval computes statement values on demand: a ${VAR} in statement i
+// needs only the last definition of VAR before i (when the environment
+// does not have it), so reading one key of a 10,000-line file evaluates a
+// handful of statements. It gives exactly Evaluate's results (fuzzed).
+type lazyEval struct {
+	d      *EnvDocument
+	lookup func(string) (string, bool)
+	memo   map[int]*EnvValue
+	byKey  map[string][]int
+}
+
+func newLazyEval(d *EnvDocument, lookup func(string) (string, bool)) *lazyEval {
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	return &lazyEval{d: d, lookup: lookup, memo: map[int]*EnvValue{}}
+}
+
+// definedBefore is the last statement before i that gives key a value in
+// the file (a bare KEY line does so only from the environment, which the
+// lookup answers first anyway).
+func (e *lazyEval) definedBefore(key string, i int) int {
+	if e.byKey == nil {
+		e.byKey = map[string][]int{}
+		for j := range e.d.stmts {
+			if !e.d.stmts[j].inherited {
+				k := e.d.stmts[j].key
+				e.byKey[k] = append(e.byKey[k], j)
+			}
+		}
+	}
+	idx := e.byKey[key]
+	for n := len(idx) - 1; n >= 0; n-- {
+		if idx[n] < i {
+			return idx[n]
+		}
+	}
+	return -1
+}
+
+func (e *lazyEval) value(i int) EnvValue {
+	if v, ok := e.memo[i]; ok {
+		return *v
+	}
+	d := e.d
+	st := &d.stmts[i]
+	ev := EnvValue{EnvEntry: d.entry(i)}
+	switch {
+	case st.inherited:
+		if v, ok := e.lookup(st.key); ok {
+			ev.Value, ev.Set = v, true
+		}
+	case st.quote == '\'':
+		ev.Value, ev.Set = st.content, true
+	default:
+		text := st.content
+		if st.quote == '"' {
+			text = expandEscapes(text)
+		}
+		var unresolved []string
+		mapping := func(k string) (string, bool) {
+			if v, ok := e.lookup(k); ok {
+				return v, true
+			}
+			if j := e.definedBefore(k, i); j >= 0 {
+				return e.value(j).Value, true
+			}
+			unresolved = append(unresolved, k)
+			return "", false
+		}
+		v, err := substitute(text, mapping)
+		ev.Value, ev.Set, ev.Unresolved = v, true, unresolved
+		if err != nil {
+			ev.Err = &EnvSyntaxError{Line: ev.Line, Key: st.key, Msg: describeTemplateError(err)}
+		}
+	}
+	e.memo[i] = &ev
+	return ev
+}
+
+func substitute(text string, mapping func(string) (string, bool)) (string, error) {
+	if strings.IndexByte(text, '$') < 0 {
+		return text, nil
+	}
+	return template.SubstituteWithOptions(text, mapping, template.WithoutLogging)
+}
 
 // EnvValue is an entry with its value as Compose reads it.
 type EnvValue struct {
@@ -568,7 +709,7 @@ func (d *EnvDocument) Set(key, value string) error {
 	if i >= 0 {
 		st := &d.stmts[i]
 		rec := &d.records[st.record]
-		if len(rec.stmts) > 1 {
+		if rec.count > 1 {
 			return d.compoundErr(key, st)
 		}
 		var prefix, suffix string
@@ -629,7 +770,7 @@ func (d *EnvDocument) Unset(key string) (bool, error) {
 		if st.key != key {
 			continue
 		}
-		if len(d.records[st.record].stmts) > 1 {
+		if d.records[st.record].count > 1 {
 			return false, d.compoundErr(key, st)
 		}
 		recs = append(recs, st.record)
@@ -661,7 +802,7 @@ func (d *EnvDocument) Unset(key string) (bool, error) {
 func (d *EnvDocument) compoundErr(key string, st *envStmt) error {
 	rec := d.records[st.record]
 	var others []string
-	for _, j := range rec.stmts {
+	for j := rec.first; j < rec.first+rec.count; j++ {
 		if d.stmts[j].key != key {
 			others = append(others, d.stmts[j].key)
 		}
@@ -700,10 +841,7 @@ func (d *EnvDocument) eol() string {
 func (d *EnvDocument) clone() *EnvDocument {
 	c := &EnvDocument{bom: d.bom, src: d.src, isSecret: d.isSecret}
 	c.stmts = append([]envStmt(nil), d.stmts...)
-	c.records = make([]envRecord, len(d.records))
-	for i, r := range d.records {
-		c.records[i] = envRecord{start: r.start, end: r.end, stmts: append([]int(nil), r.stmts...)}
-	}
+	c.records = append([]envRecord(nil), d.records...)
 	c.lineStarts = append([]int(nil), d.lineStarts...)
 	return c
 }
@@ -818,77 +956,142 @@ func doubleQuote(v string) string {
 // ---- verification ----
 
 // symbolicLookup answers every variable with a token naming it, so a
-// value's expansion depends only on its own text, never on other keys:
-// comparing two versions of a file this way shows exactly which statements
-// changed meaning.
+// value's expansion depends only on its own text, never on other keys.
 func symbolicLookup(k string) (string, bool) { return "\x00$" + k + "\x00", true }
 
-// symbolicValues maps each key to its last definition's symbolic value.
-func (d *EnvDocument) symbolicValues() (map[string]string, error) {
-	m := make(map[string]string, len(d.stmts))
-	for _, v := range d.Evaluate(symbolicLookup) {
-		if v.Err != nil {
-			return nil, v.Err
-		}
-		if v.Set {
-			m[v.Key] = v.Value
-		}
-	}
-	return m, nil
-}
-
-// verifyEdit proves an edited document says what was asked and nothing
-// else: every key Set reads back (through compose-go's parser, the
-// reference) as exactly its value, every key Unset is gone, and every other
-// key keeps its meaning.
-func verifyEdit(before, after *EnvDocument, composeParse func([]byte, func(string) (string, bool)) (map[string]string, error)) error {
-	old, err := before.symbolicValues()
-	if err != nil {
-		return err
-	}
-	ours, err := after.symbolicValues()
-	if err != nil {
-		return fmt.Errorf("internal error: the edited .env does not read back (%v); nothing was written", err)
-	}
-	ref, err := composeParse(after.Bytes(), symbolicLookup)
-	if err != nil {
-		return fmt.Errorf("internal error: Compose's parser rejects the edited .env; nothing was written")
-	}
-	if len(ref) != len(ours) {
-		return fmt.Errorf("internal error: Compose reads %d keys in the edited .env, stackpilot %d; nothing was written", len(ref), len(ours))
-	}
-	for k, v := range ours {
-		if rv, ok := ref[k]; !ok || rv != v {
-			return fmt.Errorf("internal error: Compose would read %s differently from what stackpilot wrote; nothing was written", k)
-		}
-	}
-	for k, v := range after.intent {
-		got, ok := ours[k]
-		switch {
-		case v == nil && ok:
-			return fmt.Errorf("internal error: %s is still defined after unset; nothing was written", k)
-		case v != nil && (!ok || got != *v):
-			return fmt.Errorf("internal error: %s would not read back as the value given; nothing was written", k)
-		}
-	}
-	for k, v := range old {
-		if _, touched := after.intent[k]; touched {
+// templateErrors returns the first value Compose would refuse whatever the
+// environment (a malformed ${…}): a file with one is never written.
+func (d *EnvDocument) templateErrors() error {
+	for i := range d.stmts {
+		st := &d.stmts[i]
+		if st.inherited || st.quote == '\'' || strings.IndexByte(st.content, '$') < 0 {
 			continue
 		}
-		if got, ok := ours[k]; !ok || got != v {
-			return fmt.Errorf("internal error: the edit would change %s too; nothing was written", k)
+		text := st.content
+		if st.quote == '"' {
+			text = expandEscapes(text)
 		}
-	}
-	for k := range ours {
-		if _, touched := after.intent[k]; touched {
+		if simpleTemplates(text) {
 			continue
 		}
-		if _, ok := old[k]; !ok {
-			return fmt.Errorf("internal error: the edit would define %s too; nothing was written", k)
+		if _, err := substitute(text, symbolicLookup); err != nil {
+			return &EnvSyntaxError{Line: d.lineOf(st.start), Key: st.key, Msg: describeTemplateError(err)}
 		}
 	}
 	return nil
 }
 
-// sameBytes reports whether two documents hold identical content.
-func sameBytes(a, b *EnvDocument) bool { return bytes.Equal(a.Bytes(), b.Bytes()) }
+// simpleTemplates reports whether every ${ in text opens a plain
+// ${NAME} or ${NAME<op>literal} (op one of :- - :+ + :? ?, the literal
+// free of $ { }), which compose-go's template accepts whatever the
+// environment — so the costly check can be skipped (fuzzed against it).
+func simpleTemplates(text string) bool {
+	for {
+		i := strings.Index(text, "${")
+		if i < 0 {
+			return true
+		}
+		if i > 0 && text[i-1] == '$' {
+			// "$${" may be an escaped $ followed by "{": let the template decide
+			return false
+		}
+		text = text[i+2:]
+		n := 0
+		for n < len(text) && (text[n] == '_' || text[n] >= 'a' && text[n] <= 'z' || text[n] >= 'A' && text[n] <= 'Z' || n > 0 && text[n] >= '0' && text[n] <= '9') {
+			n++
+		}
+		if n == 0 {
+			return false
+		}
+		text = text[n:]
+		switch {
+		case strings.HasPrefix(text, "}"):
+			text = text[1:]
+			continue
+		case strings.HasPrefix(text, ":-"), strings.HasPrefix(text, ":+"), strings.HasPrefix(text, ":?"):
+			text = text[2:]
+		case strings.HasPrefix(text, "-"), strings.HasPrefix(text, "+"), strings.HasPrefix(text, "?"):
+			text = text[1:]
+		default:
+			return false
+		}
+		end := strings.IndexAny(text, "${}")
+		if end < 0 || text[end] != '}' {
+			return false
+		}
+		text = text[end+1:]
+	}
+}
+
+// stmtSig is what a statement means, independent of the environment and of
+// the other keys: comparing signatures compares meanings.
+type stmtSig struct {
+	key       string
+	quote     byte
+	inherited bool
+	content   string
+}
+
+// verifyEdit proves an edited document says what was asked and nothing
+// else, before it is written:
+//
+//   - the statements of every key not edited are the same, in the same
+//     order (so each keeps its meaning: a value depends only on its own
+//     text and on the statements before it);
+//   - every key Set has, as its last definition, a line that compose-go's
+//     own parser (the reference) reads back as exactly the value given;
+//   - every key Unset has no definition left.
+//
+// The scanner's statement boundaries are compose-go's (fuzzed), so this
+// holds for Compose reading the whole file.
+func verifyEdit(before, after *EnvDocument, composeParse func([]byte, func(string) (string, bool)) (map[string]string, error)) error {
+	if err := before.templateErrors(); err != nil {
+		return err
+	}
+	sigs := func(d *EnvDocument) []stmtSig {
+		out := make([]stmtSig, 0, len(d.stmts))
+		for i := range d.stmts {
+			st := &d.stmts[i]
+			if _, touched := after.intent[st.key]; touched {
+				continue
+			}
+			out = append(out, stmtSig{st.key, st.quote, st.inherited, st.content})
+		}
+		return out
+	}
+	a, b := sigs(before), sigs(after)
+	if len(a) != len(b) {
+		return fmt.Errorf("internal error: the edit would add or remove other settings; nothing was written")
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return fmt.Errorf("internal error: the edit would change %s too; nothing was written", a[i].key)
+		}
+	}
+	for _, k := range after.order {
+		want := after.intent[k]
+		i := after.last(k)
+		if want == nil {
+			if i >= 0 {
+				return fmt.Errorf("internal error: %s is still defined after unset; nothing was written", k)
+			}
+			continue
+		}
+		if i < 0 {
+			return fmt.Errorf("internal error: %s is not defined after set; nothing was written", k)
+		}
+		st := &after.stmts[i]
+		rec := after.records[st.record]
+		ref, err := composeParse([]byte(after.src[rec.start:rec.end]), symbolicLookup)
+		if err != nil || len(ref) != 1 {
+			return fmt.Errorf("internal error: Compose would not read the new line of %s as one setting; nothing was written", k)
+		}
+		if got, ok := ref[k]; !ok || got != *want {
+			return fmt.Errorf("internal error: Compose would read %s back differently from the value given; nothing was written", k)
+		}
+		if v, ok, _ := after.Value(k, symbolicLookup); !ok || v != *want {
+			return fmt.Errorf("internal error: %s would not read back as the value given; nothing was written", k)
+		}
+	}
+	return nil
+}

@@ -135,6 +135,31 @@ func FuzzEnvParse(f *testing.F) {
 				t.Fatalf("bad lines for %q: %d-%d", e.Key, e.Line, e.EndLine)
 			}
 		}
+		// the write path's fast template check agrees with the template package
+		symErr := false
+		for _, v := range d.Evaluate(symbolicLookup) {
+			symErr = symErr || v.Err != nil
+		}
+		if (d.templateErrors() != nil) != symErr {
+			t.Fatalf("templateErrors %v, symbolic evaluation error %v", d.templateErrors(), symErr)
+		}
+		// lazy evaluation (env get) agrees with full evaluation (env list)
+		env := func(k string) (string, bool) {
+			if k == "HOME" {
+				return "/root", true
+			}
+			return "", false
+		}
+		full := d.Evaluate(env)
+		for i := range full {
+			if d.last(full[i].Key) != i {
+				continue
+			}
+			v, ok, err := d.Value(full[i].Key, env)
+			if v != full[i].Value || ok != full[i].Set || (err == nil) != (full[i].Err == nil) {
+				t.Fatalf("%q: lazy %q %v %v, full %q %v %v", full[i].Key, v, ok, err, full[i].Value, full[i].Set, full[i].Err)
+			}
+		}
 	})
 }
 

@@ -50,9 +50,12 @@ type LoadOptions struct {
 	Environ []string
 	// Runner runs external programs; an ExecRunner when nil.
 	Runner Runner
-	// Lenient skips reading .env and interpolating ${VARS}: what the env
-	// commands fall back to when a broken .env or an unset required
-	// variable keeps Compose from loading the project, so it can be repaired.
+	// Lenient finds the project (directory, compose files, env files,
+	// x-stackpilot) without loading the compose model: no interpolation,
+	// no validation, and .env read only for its COMPOSE_* settings. The env
+	// commands use it: they edit files, must work when .env or an unset
+	// required variable keeps Compose from loading, and must be fast.
+	// The Stack's Project then has no services.
 	Lenient bool
 }
 
@@ -160,7 +163,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	// no chdir.
 	dotEnv := cli.WithDotEnv
 	if opts.Lenient {
-		dotEnv = func(*cli.ProjectOptions) error { return nil }
+		dotEnv = withComposeSettingsFromDotEnv
 	}
 	optFns := []cli.ProjectOptionsFn{
 		cli.WithWorkingDirectory(projectDir),
@@ -173,7 +176,6 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		dotEnv,
 		cli.WithDefaultProfiles(opts.Profiles...),
 		cli.WithName(opts.ProjectName),
-		cli.WithInterpolation(!opts.Lenient),
 	}
 	po, err := cli.NewProjectOptions(files, optFns...)
 	if err != nil {
@@ -181,6 +183,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	}
 	if len(po.ConfigPaths) == 0 {
 		return nil, &NoComposeFileError{Searched: parentDirs(searchFrom), Names: DefaultComposeFileNames}
+	}
+	if opts.Lenient {
+		return loadLenient(po, opts, environ)
 	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {

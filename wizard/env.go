@@ -3,7 +3,6 @@ package wizard
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -53,24 +52,15 @@ Run "stackpilot env" in a terminal for the guided editor.`,
 	return cmd
 }
 
-// envStack loads the stack for an env command. When Compose cannot load the
-// project because of .env itself or an unset required variable — exactly
-// what the user may be here to fix — it falls back to a lenient load that
-// neither reads .env nor interpolates, and says so.
+// envStack finds the stack for an env command with a lenient load: the
+// project directory, env file and x-stackpilot settings, without loading
+// the compose model. Env commands edit a file: they must work when .env or
+// an unset required variable keeps Compose from loading the project — the
+// very thing the user may be here to fix — and must start fast.
 func envStack(ctx context.Context, f *Factory) (*stackops.Stack, error) {
-	st, err := f.Stack(ctx)
-	if err == nil || !errors.Is(err, stackops.ErrInvalidCompose) {
-		return st, err
-	}
 	lo := f.loadOptions()
 	lo.Lenient = true
-	lenient, lerr := stackops.Load(ctx, lo)
-	if lerr != nil {
-		return nil, err
-	}
-	cs := f.IO.ErrColorScheme()
-	fmt.Fprintf(f.IO.ErrOut, "%s Compose cannot load the project as it stands: %s\n  editing the .env file directly\n", cs.WarningIcon(), Message(err))
-	return lenient, nil
+	return stackops.Load(ctx, lo)
 }
 
 // completeEnvKeys completes the keys of .env.
