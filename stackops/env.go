@@ -1101,9 +1101,18 @@ func sanitizeLoadError(err error, environ []string) error {
 	if m == nil {
 		return err
 	}
-	path := m[1]
-	data, rerr := os.ReadFile(path)
-	if rerr != nil {
+	if _, rerr := os.Stat(m[1]); rerr != nil {
+		return err
+	}
+	return MaskedEnvFileError(m[1], environ)
+}
+
+// MaskedEnvFileError explains why Compose cannot read the env file at path,
+// naming the line and key but never a secret-looking value. Use it instead
+// of printing compose-go's dotenv errors, which quote the value.
+func MaskedEnvFileError(path string, environ []string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
 		return err
 	}
 	isSecret := EnvConfig{Secrets: DefaultEnvSecretPatterns}.IsSecret
