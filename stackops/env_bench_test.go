@@ -85,3 +85,14 @@ func BenchmarkEnvSetBig(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkEnvGet(b *testing.B) {
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, ".env"), bigEnv(), 0o644)
+	st := helperStack(dir)
+	for b.Loop() {
+		if _, err := st.EnvGet(context.Background(), EnvGetOptions{Key: "KEY_05001"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -64,6 +64,8 @@ type EnvSyntaxError struct {
 	Snippet string // the line as written, value masked when secret; may be empty
 }
 
+// Error names the file, line and key and says what to do; it never quotes
+// a secret-looking value.
 func (e *EnvSyntaxError) Error() string {
 	var b strings.Builder
 	if e.Path != "" {
@@ -324,13 +326,15 @@ func statementStart(src string, pos int) (int, bool) {
 	}
 }
 
+// lineStartOf and lineEndFrom use the line index, not a scan of the line:
+// a file with thousands of statements on one line stays linear.
 func (d *EnvDocument) lineStartOf(off int) int {
-	return strings.LastIndexByte(d.src[:off], '\n') + 1
+	return d.lineStarts[d.lineOf(off)-1]
 }
 
 func (d *EnvDocument) lineEndFrom(off int) int {
-	if j := strings.IndexByte(d.src[off:], '\n'); j >= 0 {
-		return off + j + 1
+	if n := d.lineOf(off); n < len(d.lineStarts) {
+		return d.lineStarts[n]
 	}
 	return len(d.src)
 }
@@ -778,24 +782,29 @@ func (d *EnvDocument) Unset(key string) (bool, error) {
 	if len(recs) == 0 {
 		return false, nil
 	}
-	// remove from the end so earlier offsets stay valid
-	for k := len(recs) - 1; k >= 0; k-- {
-		r := d.records[recs[k]]
+	var b strings.Builder
+	b.Grow(len(d.src))
+	pos := 0
+	for _, ri := range recs {
+		r := d.records[ri]
 		start, end := r.start, r.end
-		if end == len(d.src) && !strings.HasSuffix(d.src, "\n") && start > 0 {
+		if end == len(d.src) && !strings.HasSuffix(d.src, "\n") && start > pos {
 			// the last line had no terminator: drop the one before it, so
 			// the file still ends without a newline
 			start--
-			if start > 0 && d.src[start-1] == '\r' {
+			if start > pos && d.src[start-1] == '\r' {
 				start--
 			}
 		}
-		d.src = d.src[:start] + d.src[end:]
-		if err := d.rescan(); err != nil {
-			return false, err
-		}
+		b.WriteString(d.src[pos:start])
+		pos = end
 	}
+	b.WriteString(d.src[pos:])
+	d.src = b.String()
 	d.note(key, nil)
+	if err := d.rescan(); err != nil {
+		return false, err
+	}
 	return true, nil
 }
 
