@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -179,8 +180,45 @@ func envRevision(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
+// envParseCache keeps the last parse of each file, keyed by its exact
+// content, so one command that reads the same .env several times (project
+// discovery, then the operation) scans it once. Cached documents are never
+// edited: edits work on a clone.
+var envParseCache struct {
+	sync.Mutex
+	byPath map[string]cachedEnvDoc
+}
+
+type cachedEnvDoc struct {
+	data []byte
+	doc  *EnvDocument
+}
+
+func parseEnvCached(path string, data []byte, isSecret func(string) bool) (*EnvDocument, error) {
+	envParseCache.Lock()
+	c, ok := envParseCache.byPath[path]
+	envParseCache.Unlock()
+	if ok && bytes.Equal(c.data, data) {
+		d := *c.doc
+		d.isSecret = isSecret
+		return &d, nil
+	}
+	d, err := ParseEnvDocument(data, isSecret)
+	if err != nil {
+		return nil, err
+	}
+	envParseCache.Lock()
+	if envParseCache.byPath == nil {
+		envParseCache.byPath = map[string]cachedEnvDoc{}
+	}
+	envParseCache.byPath[path] = cachedEnvDoc{data: data, doc: d}
+	envParseCache.Unlock()
+	cp := *d
+	return &cp, nil
+}
+
 func (t *envTarget) parse(snap *envSnapshot) (*EnvDocument, error) {
-	d, err := ParseEnvDocument(snap.data, t.cfg.IsSecret)
+	d, err := parseEnvCached(t.real, snap.data, t.cfg.IsSecret)
 	if err != nil {
 		var se *EnvSyntaxError
 		if errors.As(err, &se) {

@@ -96,3 +96,43 @@ func BenchmarkEnvGet(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEnvGetCommand is what `stackpilot env get` does after start-up:
+// the lenient project load, then the read.
+func BenchmarkEnvGetCommand(b *testing.B) {
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(envTestCompose), 0o644)
+	os.WriteFile(filepath.Join(dir, ".env"), bigEnv(), 0o644)
+	for b.Loop() {
+		envParseCache.byPath = nil // a new process starts with an empty cache
+		st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}, Lenient: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.EnvGet(context.Background(), EnvGetOptions{Key: "KEY_05001"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEnvSetCommand is what `stackpilot env set` does after start-up.
+func BenchmarkEnvSetCommand(b *testing.B) {
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(envTestCompose), 0o644)
+	os.WriteFile(filepath.Join(dir, ".env"), bigEnv(), 0o644)
+	i := 0
+	for b.Loop() {
+		i++
+		envParseCache.byPath = nil
+		st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}, Lenient: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.EnvSet(context.Background(), EnvSetOptions{Values: []EnvAssignment{{"KEY_05001", fmt.Sprint(i)}}}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.EnvKeyServices(context.Background(), []string{"KEY_05001"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

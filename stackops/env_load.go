@@ -23,7 +23,11 @@ func withComposeSettingsFromDotEnv(o *cli.ProjectOptions) error {
 		if err != nil {
 			continue
 		}
-		d, err := ParseEnvDocument(b, nil)
+		real := f
+		if r, err := filepath.EvalSymlinks(f); err == nil {
+			real = r
+		}
+		d, err := parseEnvCached(real, b, nil)
 		if err != nil {
 			continue
 		}

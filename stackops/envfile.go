@@ -289,6 +289,27 @@ func (d *EnvDocument) scan() error {
 		d.stmts = append(d.stmts, st)
 		pos = next
 	}
+	// Line bounds, in one forward pass (statements come in file order).
+	ls := d.lineStarts
+	cur, endCur := 0, 0
+	for i := range d.stmts {
+		st := &d.stmts[i]
+		for cur+1 < len(ls) && ls[cur+1] <= st.start {
+			cur++
+		}
+		st.lineStart = ls[cur]
+		if st.quote != 0 {
+			// just past the '\n' of the line the closing quote is on
+			endCur = max(endCur, cur)
+			for endCur < len(ls) && ls[endCur] <= st.valEnd-1 {
+				endCur++
+			}
+			st.lineEnd = len(src)
+			if endCur < len(ls) {
+				st.lineEnd = ls[endCur]
+			}
+		}
+	}
 	// Group statements into records: whole lines; statements sharing a line share a record.
 	for i := range d.stmts {
 		st := &d.stmts[i]
@@ -342,7 +363,7 @@ func (d *EnvDocument) lineEndFrom(off int) int {
 // scanStatement reads one statement at start (locateKeyName + extractVarValue).
 func (d *EnvDocument) scanStatement(start int) (envStmt, int, error) {
 	src := d.src
-	st := envStmt{start: start, lineStart: d.lineStartOf(start)}
+	st := envStmt{start: start} // lineStart (and a quoted value's lineEnd) are set by scan
 	s := src[start:]
 	off := start
 	if hasExportPrefix(s) {
@@ -426,7 +447,6 @@ loop:
 		st.content = rest[1 : 1+j]
 		st.valStart, st.valEnd = restOff, restOff+j+2
 		st.stmtEnd = st.valEnd
-		st.lineEnd = d.lineEndFrom(st.valEnd)
 		return st, st.valEnd, nil
 	}
 	prevEscape := false
@@ -453,7 +473,6 @@ loop:
 		st.content = string(chars)
 		st.valStart, st.valEnd = restOff, restOff+i+1
 		st.stmtEnd = st.valEnd
-		st.lineEnd = d.lineEndFrom(st.valEnd)
 		return st, st.valEnd, nil
 	}
 	return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Key: key,
