@@ -370,7 +370,11 @@ func (s *Stack) lockEnv(ctx context.Context, op string, wait time.Duration) (*Fi
 		if wait < 0 || time.Now().After(deadline) {
 			holder := readLockHolder(path)
 			f.Close()
-			return nil, &LockedError{Path: path, Holder: holder}
+			who := "another stackpilot"
+			if holder != nil {
+				who = holder.String()
+			}
+			return nil, &envLockedError{msg: fmt.Sprintf(".env is being edited by %s, which still holds %s after %s — try again once it has finished", who, path, wait)}
 		}
 		select {
 		case <-ctx.Done():
@@ -392,6 +396,15 @@ func (s *Stack) lockEnv(ctx context.Context, op string, wait time.Duration) (*Fi
 	_, _ = f.WriteAt(append(b, '\n'), 0)
 	return &FileLock{f: f, path: path}, nil
 }
+
+// envLockedError is ErrLocked for the env lock, worded without the stack
+// lock's --lock-wait advice (env edits wait on their own).
+type envLockedError struct{ msg string }
+
+func (e *envLockedError) Error() string { return e.msg }
+
+// Is matches ErrLocked.
+func (e *envLockedError) Is(target error) bool { return target == ErrLocked }
 
 // ---- versions ----
 

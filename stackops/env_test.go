@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/env")
@@ -610,5 +611,24 @@ func TestEnvLockRecordHasNoArgv(t *testing.T) {
 	}
 	if len(record) == 0 || bytes.Contains(record, []byte(canary)) || !bytes.Contains(record, []byte("env set")) {
 		t.Errorf("lock record %q", record)
+	}
+}
+
+func TestEnvLockWaitsThenTimesOut(t *testing.T) {
+	st, dir := newEnvProject(t, map[string]string{".env": "A=1\n"})
+	l, err := st.lockEnv(context.Background(), "env set", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.EnvSet(context.Background(), EnvSetOptions{Values: []EnvAssignment{{"A", "2"}}, LockWait: 300 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) || strings.Contains(err.Error(), "--lock-wait") || !strings.Contains(err.Error(), "env set by") {
+		t.Errorf("held lock: %v", err)
+	}
+	l.Release()
+	if _, err := st.EnvSet(context.Background(), EnvSetOptions{Values: []EnvAssignment{{"A", "2"}}}); err != nil {
+		t.Errorf("after release: %v", err)
+	}
+	if got := readFile(t, filepath.Join(dir, ".env")); got != "A=2\n" {
+		t.Errorf("content %q", got)
 	}
 }
