@@ -474,9 +474,16 @@ func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckRe
 		}
 		res.Missing = append(res.Missing, item)
 	}
+	// keys other .env values refer to (URL=http://${DB_HOST}/) are used too
+	inFile := &envUsage{refs: map[string]*envRef{}}
+	for i := range doc.stmts {
+		if st := &doc.stmts[i]; !st.inherited && st.quote != '\'' {
+			scanTemplate(inFile, st.content, "")
+		}
+	}
 	for _, k := range order {
 		v := values[k]
-		if exampleKeys[k] || u.refs[k] != nil || strings.HasPrefix(k, "COMPOSE_") || strings.HasPrefix(k, "DOCKER_") {
+		if exampleKeys[k] || u.refs[k] != nil || inFile.refs[k] != nil || strings.HasPrefix(k, "COMPOSE_") || strings.HasPrefix(k, "DOCKER_") {
 			continue
 		}
 		if v.Set && v.Value == "" {

@@ -492,7 +492,7 @@ func TestEnvListGetMaskAndReveal(t *testing.T) {
 func TestEnvCheck(t *testing.T) {
 	ctx := context.Background()
 	st, _ := newEnvProject(t, map[string]string{
-		".env":         "DB_HOST=db\nDB_PASSWORD=\nUNUSED=1\nCOMPOSE_PROJECT_NAME=x\nEXTRA_EMPTY=\n",
+		".env":         "DB_HOST=db\nDB_PASSWORD=\nUNUSED=1\nCOMPOSE_PROJECT_NAME=x\nEXTRA_EMPTY=\nBASE=x\nDERIVED=${BASE}/y\n",
 		".env.example": "DB_HOST=\nDB_PASSWORD=\nAPI_URL=\nLOG_LEVEL=\n",
 	}, "ROOT_PW=from-shell")
 	res, err := st.EnvCheck(ctx, EnvCheckOptions{})
@@ -514,7 +514,8 @@ func TestEnvCheck(t *testing.T) {
 	if got := keys(res.Empty); got != "EXTRA_EMPTY" {
 		t.Errorf("empty %s", got)
 	}
-	if got := keys(res.Unused); got != "EXTRA_EMPTY,UNUSED" {
+	// BASE is used by DERIVED's value; DERIVED by nothing
+	if got := keys(res.Unused); got != "DERIVED,EXTRA_EMPTY,UNUSED" {
 		t.Errorf("unused %s", got)
 	}
 	// LOG_LEVEL has a default in compose; PASSTHROUGH is passed only when set
