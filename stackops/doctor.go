@@ -199,7 +199,7 @@ func checkDotEnvFile(_ context.Context, path string) DoctorCheck {
 	defer f.Close()
 	vars, err := dotenv.ParseWithLookup(f, func(string) (string, bool) { return "", false })
 	if err != nil {
-		c.Detail = fmt.Sprintf("%s: %v", path, err)
+		c.Detail = MaskedEnvFileError(path, nil).Error() // compose-go's error quotes the value
 		c.Fix = "fix the line named above (KEY=VALUE, quote values with spaces or #)"
 		return c
 	}

@@ -51,6 +51,13 @@ type LoadOptions struct {
 	Environ []string
 	// Runner runs external programs; an ExecRunner when nil.
 	Runner Runner
+	// Lenient finds the project (directory, compose files, env files,
+	// x-stackpilot) without loading the compose model: no interpolation,
+	// no validation, and .env read only for its COMPOSE_* settings. The env
+	// commands use it: they edit files, must work when .env or an unset
+	// required variable keeps Compose from loading, and must be fast.
+	// The Stack's Project then has no services.
+	Lenient bool
 }
 
 // Stack is a loaded compose project: the model Compose would build, plus the
@@ -155,24 +162,31 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	// profiles and the name. compose-go's own helpers resolve paths against
 	// the process's working directory; ours use workDir so -C and tests need
 	// no chdir.
+	dotEnv := cli.WithDotEnv
+	if opts.Lenient {
+		dotEnv = withComposeSettingsFromDotEnv
+	}
 	optFns := []cli.ProjectOptionsFn{
 		cli.WithWorkingDirectory(projectDir),
 		cli.WithEnv(environ),
 		withEnvFilesFrom(envFiles, searchFrom),
-		cli.WithDotEnv,
+		dotEnv,
 		withConfigFileEnvFrom(workDir),
 		withDefaultConfigPathFrom(searchFrom),
 		withEnvFilesFrom(envFiles, ""),
-		cli.WithDotEnv,
+		dotEnv,
 		cli.WithDefaultProfiles(opts.Profiles...),
 		cli.WithName(opts.ProjectName),
 	}
 	po, err := cli.NewProjectOptions(files, optFns...)
 	if err != nil {
-		return nil, wrapLoadError(err)
+		return nil, wrapLoadError(sanitizeLoadError(err, environ))
 	}
 	if len(po.ConfigPaths) == 0 {
 		return nil, &NoComposeFileError{Searched: parentDirs(searchFrom), Names: DefaultComposeFileNames}
+	}
+	if opts.Lenient {
+		return loadLenient(po, opts, environ)
 	}
 	cacheKey := validationCacheKey(po.ConfigPaths, po.Environment)
 	cached := knownValid(cacheKey)
@@ -183,7 +197,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
-		return nil, wrapLoadError(nameFileInYAMLError(err, po.ConfigPaths))
+		return nil, wrapLoadError(sanitizeLoadError(nameFileInYAMLError(err, po.ConfigPaths), environ))
 	}
 	if !cached {
 		rememberValid(cacheKey)

@@ -71,6 +71,7 @@ terminal, 3 stack degraded, 130 cancelled.`,
 	root.AddCommand(
 		newStatusCmd(f),
 		newDoctorCmd(f),
+		newEnvCmd(f),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root

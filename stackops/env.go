@@ -1,0 +1,1189 @@
+package stackops
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+)
+
+// The env operations read and edit the stack's .env without losing a byte,
+// an update or a secret:
+//
+//   - reads mean what Compose reads (see envfile.go);
+//   - a write happens under an flock on .stackpilot/env.lock, re-reads the
+//     file, verifies the edit through compose-go's parser, keeps the
+//     previous version under .stackpilot/env-versions, writes a temporary
+//     file in the same directory, fsyncs it, renames it over the target and
+//     fsyncs the directory — so the file is always either the old or the new
+//     version, never a mix;
+//   - if the file changed under us (an editor) between the read and the
+//     rename, the write is abandoned and the other writer's content kept.
+
+var _ = registerConfigSection("env")
+
+// EnvConfig is the x-stackpilot.env section.
+type EnvConfig struct {
+	// Secrets are the case-insensitive substrings that make a key
+	// secret-looking (its value masked). Setting it replaces the defaults.
+	Secrets []string `json:"secrets,omitempty"`
+	// NotSecret lists keys shown in clear even though they match Secrets
+	// (e.g. KEYCLOAK_URL matches KEY).
+	NotSecret []string `json:"not_secret,omitempty"`
+	// Example is the file `env check` compares with, relative to the project
+	// directory; .env.example by default.
+	Example string `json:"example,omitempty"`
+	// KeepVersions is how many previous versions of .env are kept for
+	// `env undo`; 10 by default.
+	KeepVersions int `json:"keep_versions,omitempty"`
+}
+
+// DefaultEnvSecretPatterns are the substrings that make a key secret-looking.
+var DefaultEnvSecretPatterns = []string{"PASSWORD", "PASSWD", "PASS", "SECRET", "TOKEN", "KEY", "PRIVATE", "CREDENTIAL"}
+
+const defaultKeepVersions = 10
+
+// defaultEnvLockWait is how long a write waits for another stackpilot's
+// edit of the same .env to finish. Edits take milliseconds, so waiting is
+// always better than failing — two scripts setting keys at once must both win.
+const defaultEnvLockWait = 30 * time.Second
+
+var (
+	// ErrEnvKeyNotFound means the key is not defined in the .env file.
+	ErrEnvKeyNotFound = errors.New("key not set in .env")
+	// ErrEnvChanged means the .env changed between the read an edit was
+	// based on and the write; nothing was written.
+	ErrEnvChanged = errors.New(".env changed while it was being edited")
+	// ErrNothingToUndo means no earlier version of .env is kept.
+	ErrNothingToUndo = errors.New("nothing to undo")
+)
+
+// EnvConfig decodes x-stackpilot.env with its defaults applied.
+func (s *Stack) EnvConfig() (EnvConfig, error) {
+	var c EnvConfig
+	if err := s.Config().Section("env", &c); err != nil {
+		return c, err
+	}
+	if len(c.Secrets) == 0 {
+		c.Secrets = DefaultEnvSecretPatterns
+	}
+	if c.KeepVersions <= 0 {
+		c.KeepVersions = defaultKeepVersions
+	}
+	if c.Example == "" {
+		c.Example = ".env.example"
+	}
+	return c, nil
+}
+
+// IsSecret reports whether key's value is masked unless revealed.
+func (c EnvConfig) IsSecret(key string) bool {
+	for _, k := range c.NotSecret {
+		if k == key {
+			return false
+		}
+	}
+	up := strings.ToUpper(key)
+	for _, p := range c.Secrets {
+		if p != "" && strings.Contains(up, strings.ToUpper(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- the file ----
+
+// envTarget is the .env being edited: the path the stack names and the
+// file the bytes really live in (a symlinked .env is edited at its target).
+type envTarget struct {
+	path string // as the stack names it
+	real string // symlinks resolved
+	cfg  EnvConfig
+}
+
+func (s *Stack) envTarget() (*envTarget, error) {
+	cfg, err := s.EnvConfig()
+	if err != nil {
+		return nil, err
+	}
+	p := s.DotEnvPath()
+	t := &envTarget{path: p, real: p, cfg: cfg}
+	if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s is a symlink whose target cannot be used: %w", p, err)
+		}
+		t.real = real
+	}
+	return t, nil
+}
+
+// envSnapshot is the file as read: its bytes, whether it existed, its metadata.
+type envSnapshot struct {
+	data   []byte
+	exists bool
+	mode   os.FileMode
+	uid    int
+	gid    int
+}
+
+func readEnvSnapshot(path string) (*envSnapshot, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &envSnapshot{mode: 0o600, uid: -1, gid: -1}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not a .env file", path)
+	}
+	snap := &envSnapshot{data: data, exists: true, mode: fi.Mode().Perm(), uid: -1, gid: -1}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		snap.uid, snap.gid = int(st.Uid), int(st.Gid)
+	}
+	return snap, nil
+}
+
+// revision names a content: the sha256 of its bytes, or "absent".
+func (s *envSnapshot) revision() string {
+	if !s.exists {
+		return "absent"
+	}
+	return envRevision(s.data)
+}
+
+func envRevision(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// envParseCache keeps the last parse of each file, keyed by its exact
+// content, so one command that reads the same .env several times (project
+// discovery, then the operation) scans it once. Cached documents are never
+// edited: edits work on a clone.
+var envParseCache struct {
+	sync.Mutex
+	byPath map[string]cachedEnvDoc
+}
+
+type cachedEnvDoc struct {
+	data []byte
+	doc  *EnvDocument
+}
+
+func parseEnvCached(path string, data []byte, isSecret func(string) bool) (*EnvDocument, error) {
+	envParseCache.Lock()
+	c, ok := envParseCache.byPath[path]
+	envParseCache.Unlock()
+	if ok && bytes.Equal(c.data, data) {
+		d := *c.doc
+		d.isSecret = isSecret
+		return &d, nil
+	}
+	d, err := ParseEnvDocument(data, isSecret)
+	if err != nil {
+		return nil, err
+	}
+	envParseCache.Lock()
+	if envParseCache.byPath == nil {
+		envParseCache.byPath = map[string]cachedEnvDoc{}
+	}
+	envParseCache.byPath[path] = cachedEnvDoc{data: data, doc: d}
+	envParseCache.Unlock()
+	cp := *d
+	return &cp, nil
+}
+
+func (t *envTarget) parse(snap *envSnapshot) (*EnvDocument, error) {
+	d, err := parseEnvCached(t.real, snap.data, t.cfg.IsSecret)
+	if err != nil {
+		var se *EnvSyntaxError
+		if errors.As(err, &se) {
+			se.Path = t.path
+		}
+		return nil, err
+	}
+	return d, nil
+}
+
+// envWriteHook, when set (tests), is called at each step of a write, so a
+// test can kill the process exactly there.
+var envWriteHook func(step string)
+
+func hook(step string) {
+	if envWriteHook != nil {
+		envWriteHook(step)
+	}
+}
+
+// composeReference parses with compose-go the way Compose reads a file.
+func composeReference(b []byte, lookup func(string) (string, bool)) (map[string]string, error) {
+	return dotenv.ParseWithLookup(bytes.NewReader(b), lookup)
+}
+
+// replaceFile writes data to path atomically and durably, keeping the old
+// file's mode and owner (a new file is 0600). unchanged is called just
+// before the rename; if it fails nothing is replaced.
+func replaceFile(path string, data []byte, old *envSnapshot, unchanged func() error) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	pattern := "." + strings.TrimPrefix(base, ".") + ".stackpilot-*.tmp"
+	// leftovers of writers killed mid-write (we hold the lock: none is live)
+	if stale, _ := filepath.Glob(filepath.Join(dir, pattern)); len(stale) > 0 {
+		for _, f := range stale {
+			_ = os.Remove(f)
+		}
+	}
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	hook("temp-created")
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(fmt.Errorf("write %s: %w", path, err))
+	}
+	hook("temp-written")
+	mode := os.FileMode(0o600)
+	if old.exists {
+		mode = old.mode
+	}
+	if err := f.Chmod(mode); err != nil {
+		return fail(fmt.Errorf("keep the mode of %s: %w", path, err))
+	}
+	if old.exists && (old.uid != os.Geteuid() || old.gid != os.Getegid()) {
+		if err := f.Chown(old.uid, old.gid); err != nil {
+			return fail(fmt.Errorf("keep the owner (uid %d, gid %d) of %s: %w — run stackpilot as that user", old.uid, old.gid, path, err))
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fail(fmt.Errorf("write %s: %w", path, err))
+	}
+	hook("temp-synced")
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if unchanged != nil {
+		if err := unchanged(); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	hook("renamed")
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("%s was replaced but its directory could not be synced: %w", path, err)
+	}
+	hook("dir-synced")
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+// unchangedSince returns a check that the file still holds snap's content.
+func (t *envTarget) unchangedSince(snap *envSnapshot) func() error {
+	return func() error {
+		now, err := readEnvSnapshot(t.real)
+		if err != nil {
+			return err
+		}
+		if now.exists != snap.exists || !bytes.Equal(now.data, snap.data) {
+			return fmt.Errorf("%w: %s was modified by another program while stackpilot was editing it — nothing was written and its new content was kept; run the command again", ErrEnvChanged, t.path)
+		}
+		return nil
+	}
+}
+
+// ---- the lock ----
+
+// lockEnv takes the env lock (.stackpilot/env.lock), polling briefly so
+// concurrent edits queue up quickly. The holder record names the operation
+// but never the command line: `env set KEY=VALUE` carries a secret in argv.
+func (s *Stack) lockEnv(ctx context.Context, op string, wait time.Duration) (*FileLock, error) {
+	dir, err := s.StateDir()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "env.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if wait == 0 {
+		wait = defaultEnvLockWait
+	}
+	deadline := time.Now().Add(wait)
+	delay := time.Millisecond
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if wait < 0 || time.Now().After(deadline) {
+			holder := readLockHolder(path)
+			f.Close()
+			who := "another stackpilot"
+			if holder != nil {
+				who = holder.String()
+			}
+			return nil, &envLockedError{msg: fmt.Sprintf(".env is being edited by %s, which still holds %s after %s — try again once it has finished", who, path, wait)}
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, context.Cause(ctx)
+		case <-time.After(delay + time.Duration(rand.Int64N(int64(delay)))):
+		}
+		if delay < 20*time.Millisecond {
+			delay *= 2
+		}
+	}
+	h := LockHolder{PID: os.Getpid(), Op: op, Since: time.Now().UTC(), Command: "stackpilot " + op}
+	if u, err := user.Current(); err == nil {
+		h.User = u.Username
+	}
+	h.Host, _ = os.Hostname()
+	b, _ := json.Marshal(h)
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt(append(b, '\n'), 0)
+	return &FileLock{f: f, path: path}, nil
+}
+
+// envLockedError is ErrLocked for the env lock, worded without the stack
+// lock's --lock-wait advice (env edits wait on their own).
+type envLockedError struct{ msg string }
+
+func (e *envLockedError) Error() string { return e.msg }
+
+// Is matches ErrLocked.
+func (e *envLockedError) Is(target error) bool { return target == ErrLocked }
+
+// ---- versions ----
+
+// EnvVersion is a previous content of .env kept for `env undo`.
+type EnvVersion struct {
+	// ID is the version's file name without extension.
+	ID string `json:"id"`
+	// Time is when it was replaced.
+	Time time.Time `json:"time"`
+	// Op is the edit that replaced it, e.g. "set DB_HOST".
+	Op string `json:"op"`
+	// Absent means the .env did not exist then (undo deletes it).
+	Absent bool `json:"absent,omitempty"`
+	// File is where the content is kept.
+	File string `json:"file"`
+}
+
+// versionsDir is .stackpilot/env-versions/<name>-<hash of the path>, one
+// history per env file.
+func (s *Stack) envVersionsDir(t *envTarget, sub string) (string, error) {
+	state, err := s.StateDir()
+	if err != nil {
+		return "", err
+	}
+	abs, _ := filepath.Abs(t.path)
+	h := sha256.Sum256([]byte(abs))
+	name := strings.TrimPrefix(filepath.Base(abs), ".")
+	dir := filepath.Join(state, "env-versions", name+"-"+hex.EncodeToString(h[:4]))
+	if sub != "" {
+		dir = filepath.Join(dir, sub)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("env versions directory: %w", err)
+	}
+	return dir, nil
+}
+
+func listVersions(dir string) ([]EnvVersion, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []EnvVersion
+	for _, e := range ents {
+		name := e.Name()
+		ext := filepath.Ext(name)
+		if e.IsDir() || (ext != ".env" && ext != ".absent") || len(name) < 21 || name[19] != '-' {
+			continue
+		}
+		ns, err := strconv.ParseInt(name[:19], 10, 64)
+		if err != nil {
+			continue
+		}
+		op := strings.TrimSuffix(name[20:], ext)
+		op = strings.Replace(op, "-", " ", 1)
+		op = strings.ReplaceAll(op, "-", ", ")
+		out = append(out, EnvVersion{ID: strings.TrimSuffix(name, ext), Time: time.Unix(0, ns), Op: op, Absent: ext == ".absent", File: filepath.Join(dir, name)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// saveVersion keeps snap's content in dir (atomically: a killed writer
+// leaves a temp file, never a torn version) and prunes to keep.
+func saveVersion(dir string, snap *envSnapshot, op string, keys []string, keep int) (*EnvVersion, error) {
+	existing, _ := listVersions(dir)
+	ns := time.Now().UnixNano()
+	if n := len(existing); n > 0 {
+		if last := existing[n-1].Time.UnixNano(); ns <= last {
+			ns = last + 1
+		}
+	}
+	slug := op
+	if len(keys) > 0 {
+		slug += "-" + strings.Join(keys, "-")
+	}
+	if len(slug) > 100 {
+		slug = slug[:100]
+	}
+	ext := ".env"
+	if !snap.exists {
+		ext = ".absent"
+	}
+	name := fmt.Sprintf("%019d-%s%s", ns, slug, ext)
+	if stale, _ := filepath.Glob(filepath.Join(dir, ".tmp-*")); len(stale) > 0 {
+		for _, f := range stale {
+			_ = os.Remove(f)
+		}
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("keep the previous .env: %w", err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(snap.data)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("keep the previous .env: %w", werr)
+	}
+	hook("version-saved")
+	all, _ := listVersions(dir)
+	for len(all) > keep {
+		os.Remove(all[0].File)
+		all = all[1:]
+	}
+	v := all[len(all)-1]
+	return &v, nil
+}
+
+// EnvVersions lists the kept versions of .env, oldest first.
+func (s *Stack) EnvVersions(ctx context.Context) ([]EnvVersion, error) {
+	t, err := s.envTarget()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := s.envVersionsDir(t, "")
+	if err != nil {
+		return nil, err
+	}
+	return listVersions(dir)
+}
+
+// ---- list / get ----
+
+// EnvListOptions selects what EnvList shows.
+type EnvListOptions struct {
+	// Reveal shows secret values instead of masking them.
+	Reveal bool
+}
+
+// EnvListEntry is one key of .env with its value as Compose reads it.
+type EnvListEntry struct {
+	Key string `json:"key"`
+	// Value is Compose's reading; empty when Masked.
+	Value string `json:"value"`
+	// Masked is true when Value was withheld because the key looks secret.
+	Masked bool `json:"masked"`
+	// Secret is true when the key looks secret.
+	Secret bool `json:"secret"`
+	// Line is where the definition that counts (the last) starts.
+	Line int `json:"line"`
+	// Inherited is a bare KEY line (the value comes from the environment).
+	Inherited bool `json:"inherited,omitempty"`
+	// Unset is a bare KEY line whose variable is not in the environment.
+	Unset bool `json:"unset,omitempty"`
+	// OverriddenByEnvironment: the variable is also set in stackpilot's
+	// environment, which Compose uses for ${KEY} instead of the file.
+	OverriddenByEnvironment bool `json:"overridden_by_environment,omitempty"`
+	// Error is why Compose would refuse this value.
+	Error string `json:"error,omitempty"`
+}
+
+// EnvListResult is the keys of a .env in file order.
+type EnvListResult struct {
+	Path     string         `json:"path"`
+	Exists   bool           `json:"exists"`
+	Revision string         `json:"revision"`
+	Entries  []EnvListEntry `json:"entries"`
+	Warnings []string       `json:"warnings,omitempty"`
+}
+
+// EnvList reads every key of the stack's .env in file order (first
+// appearance), with the value that counts (the last definition), masking
+// secret-looking values unless opts.Reveal.
+func (s *Stack) EnvList(ctx context.Context, opts EnvListOptions) (*EnvListResult, error) {
+	t, err := s.envTarget()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := readEnvSnapshot(t.real)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := t.parse(snap)
+	if err != nil {
+		return nil, err
+	}
+	env := environMap(s.environ)
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	res := &EnvListResult{Path: t.path, Exists: snap.exists, Revision: snap.revision(), Entries: []EnvListEntry{}}
+	index := map[string]int{}
+	lines := map[string][]int{}
+	for _, v := range doc.Evaluate(lookup) {
+		secret := t.cfg.IsSecret(v.Key)
+		e := EnvListEntry{Key: v.Key, Value: v.Value, Secret: secret, Line: v.Line, Inherited: v.Inherited, Unset: !v.Set}
+		if v.Err != nil {
+			e.Error = v.Err.Error()
+		}
+		if ev, ok := env[v.Key]; ok && !v.Inherited && ev != v.Value {
+			e.OverriddenByEnvironment = true
+		}
+		if secret && !opts.Reveal && e.Value != "" {
+			e.Value, e.Masked = "", true
+		}
+		lines[v.Key] = append(lines[v.Key], v.Line)
+		if i, ok := index[v.Key]; ok {
+			res.Entries[i] = e
+			continue
+		}
+		index[v.Key] = len(res.Entries)
+		res.Entries = append(res.Entries, e)
+	}
+	for _, e := range res.Entries {
+		if l := lines[e.Key]; len(l) > 1 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s is defined %d times (lines %s); line %d counts", e.Key, len(l), joinInts(l), l[len(l)-1]))
+		}
+		if e.Error != "" {
+			res.Warnings = append(res.Warnings, e.Error)
+		}
+	}
+	return res, nil
+}
+
+func joinInts(a []int) string {
+	s := make([]string, len(a))
+	for i, n := range a {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// EnvGetOptions names the key to read.
+type EnvGetOptions struct {
+	Key string
+	// Raw returns the literal text from the file (quotes included) instead
+	// of Compose's reading.
+	Raw bool
+}
+
+// EnvGetResult is one key's value.
+type EnvGetResult struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+	Line  int    `json:"line"`
+	// Secret is true when the key looks secret (callers decide whether to show it).
+	Secret bool `json:"secret"`
+	// OverriddenByEnvironment: the environment's value is what Compose interpolates.
+	OverriddenByEnvironment bool `json:"overridden_by_environment,omitempty"`
+	// Unresolved lists ${VARS} in the value that are set nowhere.
+	Unresolved []string `json:"unresolved,omitempty"`
+}
+
+// EnvGet returns one key's value as Compose reads it (or, with Raw, as written).
+func (s *Stack) EnvGet(ctx context.Context, opts EnvGetOptions) (*EnvGetResult, error) {
+	t, err := s.envTarget()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := readEnvSnapshot(t.real)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := t.parse(snap)
+	if err != nil {
+		return nil, err
+	}
+	env := environMap(s.environ)
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	var found *EnvValue
+	if i := doc.last(opts.Key); i >= 0 {
+		v := newLazyEval(doc, lookup).value(i)
+		found = &v
+	}
+	if found == nil || (!found.Set && !opts.Raw) {
+		return nil, fmt.Errorf("%w: %s is not set in %s", ErrEnvKeyNotFound, opts.Key, t.path)
+	}
+	res := &EnvGetResult{Key: opts.Key, Value: found.Value, Line: found.Line, Secret: t.cfg.IsSecret(opts.Key), Unresolved: found.Unresolved}
+	if opts.Raw {
+		res.Value = found.Raw
+		return res, nil
+	}
+	if found.Err != nil {
+		return nil, found.Err
+	}
+	if ev, ok := env[opts.Key]; ok && !found.Inherited && ev != found.Value {
+		res.OverriddenByEnvironment = true
+	}
+	return res, nil
+}
+
+// ---- edits ----
+
+// EnvChange is what an edit did to one key.
+type EnvChange struct {
+	Key string `json:"key"`
+	// Action is added, updated, removed, unchanged or absent (unset of a key not there).
+	Action string `json:"action"`
+	// Line is the key's line after the edit (before it, for removed).
+	Line   int  `json:"line,omitempty"`
+	Secret bool `json:"secret"`
+}
+
+// EnvDiffLine is a line of a change, masked when its key looks secret.
+type EnvDiffLine struct {
+	// Op is "-" (before) or "+" (after).
+	Op   string `json:"op"`
+	Line int    `json:"line"`
+	Key  string `json:"key"`
+	// Text is the line as written, with a secret value replaced by EnvMask
+	// (unless revealed).
+	Text   string `json:"text"`
+	Secret bool   `json:"secret"`
+}
+
+// EnvChangeResult is the outcome of an edit (set, unset, undo).
+type EnvChangeResult struct {
+	Path    string `json:"path"`
+	Changed bool   `json:"changed"`
+	DryRun  bool   `json:"dry_run,omitempty"`
+	// Created is true when the edit creates the file.
+	Created bool `json:"created,omitempty"`
+	// Revision is the content the edit was based on (sha256, or "absent");
+	// pass it back as IfMatch to write only if nothing changed since.
+	Revision    string        `json:"revision"`
+	NewRevision string        `json:"new_revision,omitempty"`
+	Changes     []EnvChange   `json:"changes"`
+	Diff        []EnvDiffLine `json:"diff"`
+	// OtherLinesChanged is true when comments or blank lines differ too (undo).
+	OtherLinesChanged bool `json:"other_lines_changed,omitempty"`
+	// Saved is the previous version kept for undo.
+	Saved    *EnvVersion `json:"saved_version,omitempty"`
+	Warnings []string    `json:"warnings,omitempty"`
+}
+
+// EnvUpdateOptions control a read-modify-write of .env.
+type EnvUpdateOptions struct {
+	// Op names the edit in the saved version ("set", "unset").
+	Op string
+	// IfMatch, when set, is the Revision the caller based the edit on: if
+	// the file holds anything else, nothing is written (ErrEnvChanged).
+	IfMatch string
+	// DryRun computes the change and its diff without writing.
+	DryRun bool
+	// Reveal shows secret values in the diff.
+	Reveal bool
+	// LockWait is how long to wait for another edit: 0 means 30s, <0 no wait.
+	LockWait time.Duration
+}
+
+// EnvUpdate is the locked read-modify-write every edit goes through: it
+// takes the env lock, reads and parses .env, lets edit change the document,
+// verifies through compose-go that the result says exactly what was asked,
+// keeps the previous version, and replaces the file atomically.
+func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(*EnvDocument) error) (*EnvChangeResult, error) {
+	t, err := s.envTarget()
+	if err != nil {
+		return nil, err
+	}
+	if !opts.DryRun {
+		lock, err := s.lockEnv(ctx, "env "+opts.Op, opts.LockWait)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Release()
+	}
+	snap, err := readEnvSnapshot(t.real)
+	if err != nil {
+		return nil, err
+	}
+	res := &EnvChangeResult{Path: t.path, DryRun: opts.DryRun, Revision: snap.revision(), Changes: []EnvChange{}, Diff: []EnvDiffLine{}}
+	if opts.IfMatch != "" && opts.IfMatch != res.Revision {
+		return nil, fmt.Errorf("%w: %s was modified since it was read — nothing was written and its new content was kept; look again and retry", ErrEnvChanged, t.path)
+	}
+	before, err := t.parse(snap)
+	if err != nil {
+		return nil, err
+	}
+	after := before.clone()
+	if err := edit(after); err != nil {
+		return nil, err
+	}
+	if after.intent == nil {
+		after.intent = map[string]*string{}
+	}
+	res.Changes, res.Diff, _ = envDiff(before, after, t.cfg, opts.Reveal, after.intent)
+	for _, k := range after.order {
+		if after.intent[k] == nil && !before.Has(k) {
+			res.Changes = append(res.Changes, EnvChange{Key: k, Action: "absent", Secret: t.cfg.IsSecret(k)})
+		}
+	}
+	for _, k := range after.order {
+		if after.intent[k] != nil && before.Has(k) && !changed(res.Changes, k) {
+			res.Changes = append(res.Changes, EnvChange{Key: k, Action: "unchanged", Line: after.entry(after.last(k)).Line, Secret: t.cfg.IsSecret(k)})
+		}
+	}
+	if bytes.Equal(before.Bytes(), after.Bytes()) {
+		return res, nil
+	}
+	if err := verifyEdit(before, after, composeReference); err != nil {
+		return nil, err
+	}
+	res.Changed = true
+	res.Created = !snap.exists
+	res.NewRevision = envRevision(after.Bytes())
+	if opts.DryRun {
+		return res, nil
+	}
+	vdir, err := s.envVersionsDir(t, "")
+	if err != nil {
+		return nil, err
+	}
+	res.Saved, err = saveVersion(vdir, snap, opts.Op, after.order, t.cfg.KeepVersions)
+	if err != nil {
+		return nil, err
+	}
+	if err := replaceFile(t.real, after.Bytes(), snap, t.unchangedSince(snap)); err != nil {
+		// the saved version is the content still in place: drop it
+		os.Remove(res.Saved.File)
+		return nil, err
+	}
+	return res, nil
+}
+
+func changed(cs []EnvChange, key string) bool {
+	for _, c := range cs {
+		if c.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// EnvAssignment is one KEY=VALUE to set.
+type EnvAssignment struct {
+	Key   string
+	Value string
+}
+
+// EnvSetOptions are the assignments to make, in order.
+type EnvSetOptions struct {
+	Values   []EnvAssignment
+	IfMatch  string
+	DryRun   bool
+	Reveal   bool
+	LockWait time.Duration
+}
+
+// EnvSet assigns values: each key's last definition is rewritten in place,
+// new keys are appended. Invalid keys and values are refused before
+// anything is read or locked.
+func (s *Stack) EnvSet(ctx context.Context, opts EnvSetOptions) (*EnvChangeResult, error) {
+	if len(opts.Values) == 0 {
+		return nil, errors.New("no KEY=VALUE to set")
+	}
+	for _, a := range opts.Values {
+		if err := ValidEnvKey(a.Key); err != nil {
+			return nil, err
+		}
+		if strings.IndexByte(a.Value, 0) >= 0 {
+			return nil, fmt.Errorf("%w for %s: it contains a NUL byte, which no environment variable can hold", ErrInvalidEnvValue, a.Key)
+		}
+	}
+	return s.EnvUpdate(ctx, EnvUpdateOptions{Op: "set", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *EnvDocument) error {
+		for _, a := range opts.Values {
+			if err := d.Set(a.Key, a.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// EnvUnsetOptions are the keys to remove.
+type EnvUnsetOptions struct {
+	Keys     []string
+	IfMatch  string
+	DryRun   bool
+	Reveal   bool
+	LockWait time.Duration
+}
+
+// EnvUnset removes every definition of each key. A key that is not there
+// is reported as "absent", not an error, so scripts can run it twice.
+func (s *Stack) EnvUnset(ctx context.Context, opts EnvUnsetOptions) (*EnvChangeResult, error) {
+	if len(opts.Keys) == 0 {
+		return nil, errors.New("no KEY to unset")
+	}
+	for _, k := range opts.Keys {
+		if err := ValidEnvKey(k); err != nil {
+			return nil, err
+		}
+	}
+	return s.EnvUpdate(ctx, EnvUpdateOptions{Op: "unset", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *EnvDocument) error {
+		for _, k := range opts.Keys {
+			if _, err := d.Unset(k); err != nil {
+				return err
+			}
+			d.note(k, nil)
+		}
+		return nil
+	})
+}
+
+// EnvUndoOptions control EnvUndo.
+type EnvUndoOptions struct {
+	IfMatch  string
+	DryRun   bool
+	Reveal   bool
+	LockWait time.Duration
+}
+
+// EnvUndoResult is what an undo restored.
+type EnvUndoResult struct {
+	EnvChangeResult
+	// Restored is the version put back.
+	Restored EnvVersion `json:"restored"`
+	// Kept is where the replaced content was kept (nothing is ever lost).
+	Kept string `json:"kept,omitempty"`
+	// Remaining is how many earlier versions are left to undo.
+	Remaining int `json:"remaining"`
+}
+
+// EnvUndo restores the last kept version of .env and drops it from the
+// history, so repeated undos walk back one edit at a time. The content it
+// replaces is kept under env-versions/…/undone.
+func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResult, error) {
+	t, err := s.envTarget()
+	if err != nil {
+		return nil, err
+	}
+	if !opts.DryRun {
+		lock, err := s.lockEnv(ctx, "env undo", opts.LockWait)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Release()
+	}
+	vdir, err := s.envVersionsDir(t, "")
+	if err != nil {
+		return nil, err
+	}
+	versions, err := listVersions(vdir)
+	if err != nil {
+		return nil, err
+	}
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("%w: no earlier version of %s is kept (env set, env unset and the wizard keep the last %d)", ErrNothingToUndo, t.path, t.cfg.KeepVersions)
+	}
+	v := versions[len(versions)-1]
+	snap, err := readEnvSnapshot(t.real)
+	if err != nil {
+		return nil, err
+	}
+	res := &EnvUndoResult{Restored: v, Remaining: len(versions) - 1}
+	res.Path, res.DryRun, res.Revision = t.path, opts.DryRun, snap.revision()
+	res.Changes, res.Diff = []EnvChange{}, []EnvDiffLine{}
+	if opts.IfMatch != "" && opts.IfMatch != res.Revision {
+		return nil, fmt.Errorf("%w: %s was modified since it was read — nothing was undone; look again and retry", ErrEnvChanged, t.path)
+	}
+	var content []byte
+	if !v.Absent {
+		if content, err = os.ReadFile(v.File); err != nil {
+			return nil, fmt.Errorf("read kept version: %w", err)
+		}
+	}
+	cur, cerr := ParseEnvDocument(snap.data, t.cfg.IsSecret)
+	old, oerr := ParseEnvDocument(content, t.cfg.IsSecret)
+	if cerr == nil && oerr == nil {
+		res.Changes, res.Diff, res.OtherLinesChanged = envDiff(cur, old, t.cfg, opts.Reveal, nil)
+	} else {
+		res.OtherLinesChanged = true
+	}
+	res.Changed = snap.exists != !v.Absent || !bytes.Equal(snap.data, content)
+	if v.Absent {
+		res.NewRevision = "absent"
+	} else {
+		res.NewRevision = envRevision(content)
+	}
+	if opts.DryRun {
+		return res, nil
+	}
+	if snap.exists {
+		udir, err := s.envVersionsDir(t, "undone")
+		if err != nil {
+			return nil, err
+		}
+		kept, err := saveVersion(udir, snap, "undo", nil, t.cfg.KeepVersions)
+		if err != nil {
+			return nil, err
+		}
+		res.Kept = kept.File
+	}
+	switch {
+	case v.Absent && snap.exists:
+		if err := t.unchangedSince(snap)(); err != nil {
+			return nil, err
+		}
+		if err := os.Remove(t.real); err != nil {
+			return nil, fmt.Errorf("remove %s: %w", t.path, err)
+		}
+		if err := syncDir(filepath.Dir(t.real)); err != nil {
+			return nil, err
+		}
+	case !v.Absent:
+		if err := replaceFile(t.real, content, snap, t.unchangedSince(snap)); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Remove(v.File); err != nil {
+		return nil, fmt.Errorf("%s was restored but the used version could not be dropped: %w", t.path, err)
+	}
+	return res, nil
+}
+
+// envDiff compares two documents key by key: each key whose definitions'
+// lines differ gets its old lines (-) and new lines (+), secret values
+// masked. otherLines reports differences outside any key's lines. only,
+// when not nil, limits the comparison to those keys (an edit verified to
+// touch nothing else).
+func envDiff(a, b *EnvDocument, cfg EnvConfig, reveal bool, only map[string]*string) (changes []EnvChange, diff []EnvDiffLine, otherLines bool) {
+	changes, diff = []EnvChange{}, []EnvDiffLine{}
+	type defs struct {
+		text  string
+		texts []string        // each definition's record text
+		lines [][]EnvDiffLine // each definition's lines
+		first int
+		last  int
+	}
+	collect := func(d *EnvDocument, op string) (map[string]*defs, []string) {
+		m := map[string]*defs{}
+		var order []string
+		for i := range d.stmts {
+			st := &d.stmts[i]
+			k := st.key
+			if only != nil {
+				if _, ok := only[k]; !ok {
+					continue
+				}
+			}
+			df, ok := m[k]
+			if !ok {
+				df = &defs{}
+				m[k] = df
+				order = append(order, k)
+			}
+			secret := cfg.IsSecret(k) && !reveal
+			rec := d.records[st.record]
+			text := strings.TrimRight(d.src[rec.start:rec.end], "\r\n")
+			df.text += text + "\x00"
+			df.texts = append(df.texts, text)
+			line := d.lineOf(rec.start)
+			if df.first == 0 {
+				df.first = line
+			}
+			df.last = d.lineOf(st.start)
+			var lines []EnvDiffLine
+			if secret && !st.inherited {
+				shown := d.src[st.lineStart:st.valStart] + EnvMask + strings.TrimRight(d.src[st.valEnd:d.lineEndFrom(st.valEnd)], "\r\n")
+				lines = append(lines, EnvDiffLine{Op: op, Line: line, Key: k, Text: shown, Secret: true})
+			} else {
+				for j, l := range strings.Split(text, "\n") {
+					lines = append(lines, EnvDiffLine{Op: op, Line: line + j, Key: k, Text: strings.TrimRight(l, "\r"), Secret: cfg.IsSecret(k)})
+				}
+			}
+			df.lines = append(df.lines, lines)
+		}
+		return m, order
+	}
+	am, aorder := collect(a, "-")
+	bm, border := collect(b, "+")
+	seen := map[string]bool{}
+	var keys []string
+	for _, k := range border {
+		seen[k] = true
+		keys = append(keys, k)
+	}
+	for _, k := range aorder {
+		if !seen[k] {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		ad, bd := am[k], bm[k]
+		switch {
+		case ad == nil:
+			changes = append(changes, EnvChange{Key: k, Action: "added", Line: bd.last, Secret: cfg.IsSecret(k)})
+			diff = append(diff, flatten(bd.lines)...)
+		case bd == nil:
+			changes = append(changes, EnvChange{Key: k, Action: "removed", Line: ad.last, Secret: cfg.IsSecret(k)})
+			diff = append(diff, flatten(ad.lines)...)
+		case ad.text != bd.text:
+			changes = append(changes, EnvChange{Key: k, Action: "updated", Line: bd.last, Secret: cfg.IsSecret(k)})
+			if len(ad.texts) == len(bd.texts) {
+				// the same definitions: show only those that differ
+				for i := range ad.texts {
+					if ad.texts[i] != bd.texts[i] {
+						diff = append(diff, ad.lines[i]...)
+						diff = append(diff, bd.lines[i]...)
+					}
+				}
+				continue
+			}
+			diff = append(diff, flatten(ad.lines)...)
+			diff = append(diff, flatten(bd.lines)...)
+		}
+	}
+	if only != nil {
+		return changes, diff, false
+	}
+	return changes, diff, trivia(a) != trivia(b)
+}
+
+func flatten(l [][]EnvDiffLine) []EnvDiffLine {
+	var out []EnvDiffLine
+	for _, x := range l {
+		out = append(out, x...)
+	}
+	return out
+}
+
+// trivia is a document's text outside its statements' lines, with line
+// terminators normalised away (an unset at the end may move one).
+func trivia(d *EnvDocument) string {
+	var b strings.Builder
+	pos := 0
+	for _, r := range d.records {
+		b.WriteString(d.src[pos:r.start])
+		pos = r.end
+	}
+	b.WriteString(d.src[pos:])
+	return strings.NewReplacer("\r", "", "\n", "").Replace(b.String())
+}
+
+// ---- loading a stack whose .env is broken ----
+
+var composeReadErrRe = regexp.MustCompile(`failed to read (.+?): `)
+
+// sanitizeLoadError replaces compose-go's error about an env file it cannot
+// read — which quotes the offending value, secrets included — with
+// stackpilot's own: the file, the line, the key, the value masked.
+func sanitizeLoadError(err error, environ []string) error {
+	if err == nil {
+		return nil
+	}
+	m := composeReadErrRe.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	if _, rerr := os.Stat(m[1]); rerr != nil {
+		return err
+	}
+	return MaskedEnvFileError(m[1], environ)
+}
+
+// MaskedEnvFileError explains why Compose cannot read the env file at path,
+// naming the line and key but never a secret-looking value. Use it instead
+// of printing compose-go's dotenv errors, which quote the value.
+func MaskedEnvFileError(path string, environ []string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	isSecret := EnvConfig{Secrets: DefaultEnvSecretPatterns}.IsSecret
+	doc, perr := ParseEnvDocument(data, isSecret)
+	if perr != nil {
+		var se *EnvSyntaxError
+		if errors.As(perr, &se) {
+			se.Path = path
+		}
+		return perr
+	}
+	env := environMap(environ)
+	for _, v := range doc.Evaluate(func(k string) (string, bool) { v, ok := env[k]; return v, ok }) {
+		if v.Err != nil {
+			var se *EnvSyntaxError
+			if errors.As(v.Err, &se) {
+				se.Path = path
+			}
+			return v.Err
+		}
+	}
+	return fmt.Errorf("%w: Compose cannot read %s — run stackpilot env list to find the line", ErrEnvSyntax, path)
+}

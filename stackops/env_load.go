@@ -1,0 +1,114 @@
+package stackops
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
+)
+
+// withComposeSettingsFromDotEnv is cli.WithDotEnv for a lenient load: it
+// takes from the env files only the COMPOSE_* settings that steer project
+// discovery (COMPOSE_FILE, COMPOSE_PROJECT_NAME …), read with stackpilot's
+// parser and evaluating only what they depend on. A file it cannot read is
+// skipped: the env command that follows reports it, with the line.
+func withComposeSettingsFromDotEnv(o *cli.ProjectOptions) error {
+	for _, f := range o.EnvFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		real := f
+		if r, err := filepath.EvalSymlinks(f); err == nil {
+			real = r
+		}
+		d, err := parseEnvCached(real, b, nil)
+		if err != nil {
+			continue
+		}
+		env := o.Environment
+		lazy := newLazyEval(d, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		for i := range d.stmts {
+			k := d.stmts[i].key
+			if !strings.HasPrefix(k, "COMPOSE_") || d.last(k) != i {
+				continue
+			}
+			if _, set := o.Environment[k]; set {
+				continue
+			}
+			if v := lazy.value(i); v.Set && v.Err == nil {
+				o.Environment[k] = v.Value
+			}
+		}
+	}
+	return nil
+}
+
+// loadLenient builds a Stack from the discovered options without loading
+// the model: the directory, files and x-stackpilot block (uninterpolated).
+func loadLenient(po *cli.ProjectOptions, opts LoadOptions, environ []string) (*Stack, error) {
+	dir, err := po.GetWorkingDir()
+	if err != nil {
+		return nil, err
+	}
+	name := po.Name
+	if name == "" {
+		name = po.Environment["COMPOSE_PROJECT_NAME"]
+	}
+	ext := map[string]any{}
+	for _, f := range po.ConfigPaths {
+		if f == "-" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		var top struct {
+			Name string         `yaml:"name"`
+			X    map[string]any `yaml:"x-stackpilot"`
+		}
+		if err := yaml.Unmarshal(b, &top); err != nil {
+			return nil, &composeLoadError{err: fmt.Errorf("%s: %w", f, err)}
+		}
+		if name == "" && top.Name != "" && !strings.Contains(top.Name, "$") {
+			name = top.Name
+		}
+		for k, v := range top.X {
+			ext[k] = v
+		}
+	}
+	if name == "" {
+		name = filepath.Base(dir)
+	}
+	name = loader.NormalizeProjectName(name)
+	var x any
+	if len(ext) > 0 {
+		x = ext
+	}
+	cfg, err := parseConfig(x)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{
+		Name:         name,
+		Dir:          dir,
+		ComposeFiles: po.ConfigPaths,
+		EnvFiles:     po.EnvFiles,
+		Profiles:     opts.Profiles,
+		Project:      &types.Project{Name: name, WorkingDir: dir, ComposeFiles: po.ConfigPaths},
+		Runner:       opts.Runner,
+		opts:         opts,
+		environ:      environ,
+		config:       cfg,
+	}
+	if s.Runner == nil {
+		s.Runner = &ExecRunner{}
+	}
+	return s, nil
+}

@@ -1,0 +1,1125 @@
+package stackops
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/compose-spec/compose-go/v2/template"
+)
+
+// This file is the .env document model: the exact bytes of a file plus the
+// statements Compose finds in them, so that an edit rewrites only the lines
+// of the key it touches and every other byte (comments, blank lines, order,
+// quoting, `export `, CRLF, a missing final newline, a BOM) stays as it was.
+//
+// The scanner mirrors compose-go's dotenv parser (compose-go/v2/dotenv,
+// parser.go) statement by statement, quirks included, because Compose is the
+// reader that counts. The fuzz tests hold it to that: on any input, the keys
+// and values it finds are the ones compose-go finds, and it fails exactly when
+// compose-go fails. Values are expanded with compose-go's own template
+// package.
+
+// EnvMask replaces a secret value wherever stackpilot would show it.
+const EnvMask = "********"
+
+var (
+	// ErrEnvSyntax means a .env line cannot be read the way Compose reads it.
+	ErrEnvSyntax = errors.New("invalid .env syntax")
+	// ErrInvalidEnvKey means a key does not match ^[A-Za-z_][A-Za-z0-9_]*$.
+	ErrInvalidEnvKey = errors.New("invalid .env key")
+	// ErrInvalidEnvValue means a value cannot be stored in a .env file (it holds a NUL byte).
+	ErrInvalidEnvValue = errors.New("invalid .env value")
+	// ErrEnvUneditable means a key's line cannot be rewritten without touching another key.
+	ErrEnvUneditable = errors.New("cannot edit this .env line safely")
+)
+
+var envKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidEnvKey checks a key stackpilot is asked to write. Compose reads more
+// (dots, dashes, brackets), but such names cannot be used in ${…}
+// interpolation or by most shells, so stackpilot does not create them.
+func ValidEnvKey(key string) error {
+	if !envKeyRe.MatchString(key) {
+		shown := key
+		if len(shown) > 40 {
+			shown = shown[:40] + "…"
+		}
+		return fmt.Errorf("%w %q: a key starts with a letter or _ and holds only letters, digits and _", ErrInvalidEnvKey, shown)
+	}
+	return nil
+}
+
+// EnvSyntaxError is a .env line Compose cannot read. It never carries a
+// secret value: Snippet is the line with a secret-looking value masked.
+type EnvSyntaxError struct {
+	Path    string // the file, when known
+	Line    int    // 1-based
+	Key     string // the key of the statement, when one was read
+	Msg     string
+	Snippet string // the line as written, value masked when secret; may be empty
+}
+
+// Error names the file, line and key and says what to do; it never quotes
+// a secret-looking value.
+func (e *EnvSyntaxError) Error() string {
+	var b strings.Builder
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(":")
+	} else {
+		b.WriteString("line ")
+	}
+	fmt.Fprintf(&b, "%d: ", e.Line)
+	if e.Key != "" {
+		fmt.Fprintf(&b, "%s: ", e.Key)
+	}
+	b.WriteString(e.Msg)
+	if e.Snippet != "" {
+		fmt.Fprintf(&b, " (the line reads: %s)", e.Snippet)
+	}
+	b.WriteString(" — Compose cannot read this file either; fix that line by hand")
+	return b.String()
+}
+
+// Is matches ErrEnvSyntax.
+func (e *EnvSyntaxError) Is(target error) bool { return target == ErrEnvSyntax }
+
+// EnvEntry is one assignment in a .env file, as written.
+type EnvEntry struct {
+	// Key is the variable name.
+	Key string `json:"key"`
+	// Line and EndLine are the 1-based lines the statement spans.
+	Line    int `json:"line"`
+	EndLine int `json:"end_line"`
+	// Raw is the value's literal text, quotes included ("" for a bare KEY line).
+	Raw string `json:"-"`
+	// Quote is the quoting style: "", "'" or "\"".
+	Quote string `json:"quote,omitempty"`
+	// Inherited is a bare `KEY` line: Compose takes the value from the environment.
+	Inherited bool `json:"inherited,omitempty"`
+	// Export is true when the line starts with `export `.
+	Export bool `json:"export,omitempty"`
+}
+
+// envStmt is a statement with its byte offsets in the document's text.
+type envStmt struct {
+	key       string
+	lineStart int // start of the statement's first line
+	start     int // first byte of the statement (`export` or the key)
+	keyStart  int
+	valStart  int // the value's literal text, quotes included; valStart==valEnd for an empty value
+	valEnd    int
+	stmtEnd   int // for unquoted and bare statements: the '\n' (or EOF) ending it; for quoted: valEnd
+	lineEnd   int // just past the '\n' ending the statement's last line, or EOF
+	quote     byte
+	inherited bool
+	export    bool
+	content   string // quoted: the characters between the quotes after \-processing; unquoted: the trimmed text
+	record    int    // index into doc.records
+}
+
+// envRecord is a run of whole lines holding one or more statements
+// (consecutive: stmts[first : first+count]).
+type envRecord struct {
+	start, end   int // byte range: whole lines, terminator included
+	first, count int
+}
+
+// EnvDocument is a .env file held as its exact bytes plus the statements in
+// them. Edits rewrite only the lines of the statement concerned.
+type EnvDocument struct {
+	bom        bool
+	src        string // the text after a UTF-8 BOM
+	stmts      []envStmt
+	records    []envRecord
+	lineStarts []int
+	// intent records, per key, the value each Set asked for (nil: unset), so
+	// a write can verify that Compose reads exactly that back.
+	intent map[string]*string
+	order  []string // keys of intent, in edit order
+	// isSecret masks values in syntax errors.
+	isSecret func(string) bool
+}
+
+var utf8BOM = "\uFEFF"
+
+// ParseEnvDocument reads .env bytes the way Compose does. isSecret (may be
+// nil) says which keys' values must be masked in error messages.
+func ParseEnvDocument(data []byte, isSecret func(key string) bool) (*EnvDocument, error) {
+	d := &EnvDocument{src: string(data), isSecret: isSecret}
+	if strings.HasPrefix(d.src, utf8BOM) {
+		d.bom = true
+		d.src = d.src[len(utf8BOM):]
+	}
+	if err := d.scan(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Bytes returns the document's content, as it would be written.
+func (d *EnvDocument) Bytes() []byte {
+	if d.bom {
+		return []byte(utf8BOM + d.src)
+	}
+	return []byte(d.src)
+}
+
+// Entries returns the statements in file order, duplicates included.
+func (d *EnvDocument) Entries() []EnvEntry {
+	out := make([]EnvEntry, 0, len(d.stmts))
+	for i := range d.stmts {
+		out = append(out, d.entry(i))
+	}
+	return out
+}
+
+func (d *EnvDocument) entry(i int) EnvEntry {
+	st := &d.stmts[i]
+	e := EnvEntry{
+		Key:       st.key,
+		Line:      d.lineOf(st.start),
+		EndLine:   d.lineOf(max(st.stmtEnd-1, st.start)),
+		Inherited: st.inherited,
+		Export:    st.export,
+	}
+	if !st.inherited {
+		e.Raw = d.src[st.valStart:st.valEnd]
+		if st.quote != 0 {
+			e.Quote = string(st.quote)
+		}
+	}
+	return e
+}
+
+// Has reports whether key is defined (a bare KEY line counts).
+func (d *EnvDocument) Has(key string) bool { return d.last(key) >= 0 }
+
+func (d *EnvDocument) last(key string) int {
+	for i := len(d.stmts) - 1; i >= 0; i-- {
+		if d.stmts[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// lineOf is the 1-based line number of a byte offset.
+func (d *EnvDocument) lineOf(off int) int {
+	lo, hi := 0, len(d.lineStarts)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if d.lineStarts[mid] <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo + 1
+}
+
+// ---- scanning (mirrors compose-go/v2/dotenv/parser.go) ----
+
+// nameByte marks the ASCII characters compose-go accepts in a name.
+var nameByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "_.-[]" {
+		t[c] = true
+	}
+	return t
+}()
+
+// hasExportPrefix is compose-go's ^export\s+ (RE2's \s: tab, LF, FF, CR, space).
+func hasExportPrefix(s string) bool {
+	if len(s) < 7 || s[:6] != "export" {
+		return false
+	}
+	switch s[6] {
+	case ' ', '\t', '\n', '\f', '\r':
+		return true
+	}
+	return false
+}
+
+// isSpace is compose-go's: a space character but not a line break.
+func isSpace(r rune) bool {
+	switch r {
+	case '\t', '\v', '\f', '\r', ' ', 0x85, 0xA0:
+		return true
+	}
+	return false
+}
+
+func notUnicodeSpace(r rune) bool { return !unicode.IsSpace(r) }
+
+func (d *EnvDocument) scan() error {
+	src := d.src
+	lines := strings.Count(src, "\n") + 1
+	d.lineStarts = make([]int, 1, lines)
+	for i := 0; ; {
+		j := strings.IndexByte(src[i:], '\n')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		d.lineStarts = append(d.lineStarts, i)
+	}
+	d.stmts = make([]envStmt, 0, lines)
+	d.records = make([]envRecord, 0, lines)
+	pos := 0
+	for {
+		start, ok := statementStart(src, pos)
+		if !ok {
+			break
+		}
+		st, next, err := d.scanStatement(start)
+		if err != nil {
+			return err
+		}
+		d.stmts = append(d.stmts, st)
+		pos = next
+	}
+	// Line bounds, in one forward pass (statements come in file order).
+	ls := d.lineStarts
+	cur, endCur := 0, 0
+	for i := range d.stmts {
+		st := &d.stmts[i]
+		for cur+1 < len(ls) && ls[cur+1] <= st.start {
+			cur++
+		}
+		st.lineStart = ls[cur]
+		if st.quote != 0 {
+			// just past the '\n' of the line the closing quote is on
+			endCur = max(endCur, cur)
+			for endCur < len(ls) && ls[endCur] <= st.valEnd-1 {
+				endCur++
+			}
+			st.lineEnd = len(src)
+			if endCur < len(ls) {
+				st.lineEnd = ls[endCur]
+			}
+		}
+	}
+	// Group statements into records: whole lines; statements sharing a line share a record.
+	for i := range d.stmts {
+		st := &d.stmts[i]
+		if n := len(d.records); n > 0 && st.lineStart < d.records[n-1].end {
+			r := &d.records[n-1]
+			r.count++
+			if st.lineEnd > r.end {
+				r.end = st.lineEnd
+			}
+			st.record = n - 1
+			continue
+		}
+		d.records = append(d.records, envRecord{start: st.lineStart, end: st.lineEnd, first: i, count: 1})
+		st.record = len(d.records) - 1
+	}
+	return nil
+}
+
+// statementStart skips whitespace and comment lines (getStatementStart).
+func statementStart(src string, pos int) (int, bool) {
+	for {
+		i := strings.IndexFunc(src[pos:], notUnicodeSpace)
+		if i < 0 {
+			return 0, false
+		}
+		pos += i
+		if src[pos] != '#' {
+			return pos, true
+		}
+		j := strings.IndexByte(src[pos:], '\n')
+		if j < 0 {
+			return 0, false
+		}
+		pos += j
+	}
+}
+
+// lineStartOf and lineEndFrom use the line index, not a scan of the line:
+// a file with thousands of statements on one line stays linear.
+func (d *EnvDocument) lineStartOf(off int) int {
+	return d.lineStarts[d.lineOf(off)-1]
+}
+
+func (d *EnvDocument) lineEndFrom(off int) int {
+	if n := d.lineOf(off); n < len(d.lineStarts) {
+		return d.lineStarts[n]
+	}
+	return len(d.src)
+}
+
+// scanStatement reads one statement at start (locateKeyName + extractVarValue).
+func (d *EnvDocument) scanStatement(start int) (envStmt, int, error) {
+	src := d.src
+	st := envStmt{start: start} // lineStart (and a quoted value's lineEnd) are set by scan
+	s := src[start:]
+	off := start
+	if hasExportPrefix(s) {
+		t := strings.TrimLeftFunc(strings.TrimPrefix(s, "export"), isSpace)
+		off += len(s) - len(t)
+		s = t
+		st.export = true
+	}
+	st.keyStart = off
+	key, offset := "", 0
+	// fast path over ASCII name characters; anything else goes through the
+	// rune loop below, which is compose-go's
+	i0 := 0
+	for i0 < len(s) && nameByte[s[i0]] {
+		i0++
+	}
+loop:
+	for i, r := range s[i0:] {
+		i += i0
+		if isSpace(r) {
+			continue
+		}
+		switch r {
+		case '=', ':', '\n':
+			key = s[:i]
+			offset = i + 1
+			st.inherited = r == '\n'
+			break loop
+		case '_', '.', '-', '[', ']':
+		default:
+			if unicode.IsLetter(r) || unicode.IsNumber(r) {
+				continue
+			}
+			line := d.lineOf(off + i)
+			shown := strings.TrimSpace(s[:i])
+			return st, 0, &EnvSyntaxError{Line: line, Msg: fmt.Sprintf("unexpected character %q in the variable name %q (names hold letters, digits and _ . - [ ])", string(r), shown+string(r))}
+		}
+	}
+	if s == "" {
+		return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Msg: "`export` without a variable name"}
+	}
+	key = strings.TrimRightFunc(key, unicode.IsSpace)
+	st.key = key
+	if strings.Contains(key, " ") {
+		return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Msg: fmt.Sprintf("the variable name %q contains a space", key)}
+	}
+	restFull := s[offset:]
+	rest := strings.TrimLeftFunc(restFull, isSpace)
+	restOff := off + offset + (len(restFull) - len(rest))
+
+	if st.inherited {
+		// the '\n' that ended the key
+		st.stmtEnd = off + offset - 1
+		st.valStart, st.valEnd = st.stmtEnd, st.stmtEnd
+		st.lineEnd = off + offset
+		return st, restOff, nil
+	}
+
+	if rest == "" || (rest[0] != '"' && rest[0] != '\'') {
+		value, _, hasNL := strings.Cut(rest, "\n")
+		line := value
+		value, _, _ = strings.Cut(value, " #")
+		value = strings.TrimRightFunc(value, unicode.IsSpace)
+		st.valStart, st.valEnd = restOff, restOff+len(value)
+		st.stmtEnd = restOff + len(line)
+		st.content = value
+		next := st.stmtEnd
+		if hasNL {
+			next++
+			st.lineEnd = next
+		} else {
+			st.lineEnd = len(src)
+		}
+		return st, next, nil
+	}
+
+	quote := rest[0]
+	st.quote = quote
+	// fast path: no backslash before the closing quote
+	if j := strings.IndexByte(rest[1:], quote); j >= 0 && strings.IndexByte(rest[1:1+j], '\\') < 0 {
+		st.content = rest[1 : 1+j]
+		st.valStart, st.valEnd = restOff, restOff+j+2
+		st.stmtEnd = st.valEnd
+		return st, st.valEnd, nil
+	}
+	prevEscape := false
+	var chars []byte
+	for i := 1; i < len(rest); i++ {
+		c := rest[i]
+		if c != quote {
+			if !prevEscape && c == '\\' {
+				prevEscape = true
+				continue
+			}
+			if prevEscape {
+				prevEscape = false
+				chars = append(chars, '\\')
+			}
+			chars = append(chars, c)
+			continue
+		}
+		if prevEscape {
+			prevEscape = false
+			chars = append(chars, c)
+			continue
+		}
+		st.content = string(chars)
+		st.valStart, st.valEnd = restOff, restOff+i+1
+		st.stmtEnd = st.valEnd
+		return st, st.valEnd, nil
+	}
+	return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Key: key,
+		Msg:     fmt.Sprintf("the value opens with %s but never closes it", string(quote)),
+		Snippet: d.snippet(key, start)}
+}
+
+// snippet is the statement's first line for an error message, the value
+// masked when the key looks secret.
+func (d *EnvDocument) snippet(key string, start int) string {
+	line := d.src[d.lineStartOf(start):]
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	line = strings.TrimRight(line, "\r")
+	if d.isSecret == nil || d.isSecret(key) {
+		if i := strings.IndexAny(line, "=:"); i >= 0 {
+			return strings.TrimSpace(line[:i+1]) + EnvMask
+		}
+		return EnvMask
+	}
+	if utf8.RuneCountInString(line) > 60 {
+		r := []rune(line)
+		line = string(r[:60]) + "…"
+	}
+	return strconv.Quote(line)
+}
+
+// ---- values ----
+
+// Value returns key's value as Compose reads it (the last definition), with
+// lookup as the environment (nil: empty). ok is false when key is not set.
+// Only the statements the value depends on are evaluated.
+func (d *EnvDocument) Value(key string, lookup func(string) (string, bool)) (value string, ok bool, err error) {
+	i := d.last(key)
+	if i < 0 {
+		return "", false, nil
+	}
+	v := newLazyEval(d, lookup).value(i)
+	return v.Value, v.Set, v.Err
+}
+
+// lazyEval computes statement values on demand: a ${VAR} in statement i
+// needs only the last definition of VAR before i (when the environment
+// does not have it), so reading one key of a 10,000-line file evaluates a
+// handful of statements. It gives exactly Evaluate's results (fuzzed).
+type lazyEval struct {
+	d      *EnvDocument
+	lookup func(string) (string, bool)
+	memo   map[int]*EnvValue
+	byKey  map[string][]int
+}
+
+func newLazyEval(d *EnvDocument, lookup func(string) (string, bool)) *lazyEval {
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	return &lazyEval{d: d, lookup: lookup, memo: map[int]*EnvValue{}}
+}
+
+// definedBefore is the last statement before i that gives key a value in
+// the file (a bare KEY line does so only from the environment, which the
+// lookup answers first anyway).
+func (e *lazyEval) definedBefore(key string, i int) int {
+	if e.byKey == nil {
+		e.byKey = map[string][]int{}
+		for j := range e.d.stmts {
+			if !e.d.stmts[j].inherited {
+				k := e.d.stmts[j].key
+				e.byKey[k] = append(e.byKey[k], j)
+			}
+		}
+	}
+	idx := e.byKey[key]
+	for n := len(idx) - 1; n >= 0; n-- {
+		if idx[n] < i {
+			return idx[n]
+		}
+	}
+	return -1
+}
+
+func (e *lazyEval) value(i int) EnvValue {
+	if v, ok := e.memo[i]; ok {
+		return *v
+	}
+	d := e.d
+	st := &d.stmts[i]
+	ev := EnvValue{EnvEntry: d.entry(i)}
+	switch {
+	case st.inherited:
+		if v, ok := e.lookup(st.key); ok {
+			ev.Value, ev.Set = v, true
+		}
+	case st.quote == '\'':
+		ev.Value, ev.Set = st.content, true
+	default:
+		text := st.content
+		if st.quote == '"' {
+			text = expandEscapes(text)
+		}
+		var unresolved []string
+		mapping := func(k string) (string, bool) {
+			if v, ok := e.lookup(k); ok {
+				return v, true
+			}
+			if j := e.definedBefore(k, i); j >= 0 {
+				return e.value(j).Value, true
+			}
+			unresolved = append(unresolved, k)
+			return "", false
+		}
+		v, err := substitute(text, mapping)
+		ev.Value, ev.Set, ev.Unresolved = v, true, unresolved
+		if err != nil {
+			ev.Err = &EnvSyntaxError{Line: ev.Line, Key: st.key, Msg: describeTemplateError(err)}
+		}
+	}
+	e.memo[i] = &ev
+	return ev
+}
+
+func substitute(text string, mapping func(string) (string, bool)) (string, error) {
+	if strings.IndexByte(text, '$') < 0 {
+		return text, nil
+	}
+	return template.SubstituteWithOptions(text, mapping, template.WithoutLogging)
+}
+
+// EnvValue is an entry with its value as Compose reads it.
+type EnvValue struct {
+	EnvEntry
+	// Value is the value after Compose's unquoting, escapes and ${…} expansion.
+	Value string
+	// Set is false for a bare KEY line whose variable is not in the environment:
+	// Compose then leaves the key out.
+	Set bool
+	// Err is why Compose fails on this value (a ${VAR:?} whose VAR is unset,
+	// a malformed ${…}); Compose refuses the whole file then.
+	Err error
+	// Unresolved lists variables the value refers to that are not set
+	// (Compose substitutes an empty string and warns).
+	Unresolved []string
+}
+
+// Evaluate computes every statement's value in file order, the way Compose
+// does: a ${VAR} refers to the environment (lookup) first, then to keys
+// defined earlier in the file. lookup may be nil (an empty environment).
+func (d *EnvDocument) Evaluate(lookup func(string) (string, bool)) []EnvValue {
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	out := make([]EnvValue, len(d.stmts))
+	vars := make(map[string]string, len(d.stmts))
+	for i := range d.stmts {
+		st := &d.stmts[i]
+		ev := EnvValue{EnvEntry: d.entry(i)}
+		switch {
+		case st.inherited:
+			if v, ok := lookup(st.key); ok {
+				ev.Value, ev.Set = v, true
+				vars[st.key] = v
+			}
+		case st.quote == '\'':
+			ev.Value, ev.Set = st.content, true
+			vars[st.key] = ev.Value
+		default:
+			text := st.content
+			if st.quote == '"' {
+				text = expandEscapes(text)
+			}
+			v, unresolved, err := expandEnvTemplate(text, vars, lookup)
+			ev.Value, ev.Set, ev.Unresolved = v, true, unresolved
+			if err != nil {
+				ev.Err = &EnvSyntaxError{Line: ev.Line, Key: st.key, Msg: describeTemplateError(err)}
+			}
+			vars[st.key] = v
+		}
+		out[i] = ev
+	}
+	return out
+}
+
+// describeTemplateError words a template error without quoting the value
+// (compose-go's InvalidTemplateError prints the whole value).
+func describeTemplateError(err error) string {
+	var missing *template.MissingRequiredError
+	if errors.As(err, &missing) {
+		return missing.Error()
+	}
+	var invalid *template.InvalidTemplateError
+	if errors.As(err, &invalid) {
+		return "the value holds a malformed ${…} (write $$ for a literal $)"
+	}
+	return "the value cannot be interpolated"
+}
+
+func expandEnvTemplate(value string, vars map[string]string, lookup func(string) (string, bool)) (string, []string, error) {
+	if strings.IndexByte(value, '$') < 0 {
+		return value, nil, nil
+	}
+	var unresolved []string
+	mapping := func(k string) (string, bool) {
+		if v, ok := lookup(k); ok {
+			return v, true
+		}
+		v, ok := vars[k]
+		if !ok {
+			unresolved = append(unresolved, k)
+		}
+		return v, ok
+	}
+	v, err := template.SubstituteWithOptions(value, mapping, template.WithoutLogging)
+	return v, unresolved, err
+}
+
+var escapeSeqRe = regexp.MustCompile(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`)
+
+// expandEscapes is compose-go's handling of backslash escapes in a
+// double-quoted value.
+func expandEscapes(str string) string {
+	if strings.IndexByte(str, '\\') < 0 {
+		return str
+	}
+	return escapeSeqRe.ReplaceAllStringFunc(str, func(match string) string {
+		if match == `\$` {
+			return "$$"
+		}
+		if strings.HasPrefix(match, `\0`) {
+			match = strings.Replace(match, `\0`, `\`, 1)
+		}
+		v, _, _, err := strconv.UnquoteChar(match, '"')
+		if err != nil {
+			return match
+		}
+		return string(v)
+	})
+}
+
+// ---- editing ----
+
+// Set gives key the value, read back by Compose exactly as given (no
+// interpolation, escapes or trimming). The key's last definition is
+// rewritten in place, keeping its indentation, `export `, separator,
+// quoting style where it can hold the value, trailing comment and line
+// ending; a new key is appended at the end.
+func (d *EnvDocument) Set(key, value string) error {
+	if err := ValidEnvKey(key); err != nil {
+		return err
+	}
+	if strings.IndexByte(value, 0) >= 0 {
+		return fmt.Errorf("%w for %s: it contains a NUL byte, which no environment variable can hold", ErrInvalidEnvValue, key)
+	}
+	i := d.last(key)
+	var text string
+	var start, end int
+	if i >= 0 {
+		st := &d.stmts[i]
+		rec := &d.records[st.record]
+		if rec.count > 1 {
+			return d.compoundErr(key, st)
+		}
+		var prefix, suffix string
+		if st.inherited {
+			prefix = d.src[st.lineStart:st.keyStart] + key + "="
+			// a bare line holds nothing after the key but spaces; keep its CR (CRLF files)
+			if st.stmtEnd > st.keyStart+len(key) && d.src[st.stmtEnd-1] == '\r' {
+				suffix = "\r"
+			}
+		} else {
+			prefix = d.src[st.lineStart:st.valStart]
+			suffix = d.src[st.valEnd:st.stmtEnd]
+		}
+		tail := d.src[st.stmtEnd:rec.end]
+		if st.quote != 0 {
+			// after a closing quote: the rest of the line, terminator included
+			suffix, tail = splitTerminator(d.src[st.valEnd:rec.end])
+		}
+		enc := encodeEnvValue(value, st.quote, st.inherited || st.quote == 0, suffix)
+		text = prefix + enc + suffix + tail
+		start, end = rec.start, rec.end
+	} else {
+		eol := d.eol()
+		enc := encodeEnvValue(value, 0, true, "")
+		line := key + "=" + enc
+		start, end = len(d.src), len(d.src)
+		switch {
+		case d.src == "":
+			text = line + eol
+		case strings.HasSuffix(d.src, "\n"):
+			text = line + eol
+		default:
+			// keep the missing final newline missing
+			text = eol + line
+		}
+	}
+	d.src = d.src[:start] + text + d.src[end:]
+	d.note(key, &value)
+	return d.rescan()
+}
+
+// splitTerminator splits "…\r\n" into ("…\r", "\n"); a text without '\n' is all suffix.
+func splitTerminator(s string) (string, string) {
+	if strings.HasSuffix(s, "\n") {
+		return s[:len(s)-1], "\n"
+	}
+	return s, ""
+}
+
+// Unset removes every definition of key. It reports whether there was one.
+func (d *EnvDocument) Unset(key string) (bool, error) {
+	if err := ValidEnvKey(key); err != nil {
+		return false, err
+	}
+	var recs []int
+	for i := range d.stmts {
+		st := &d.stmts[i]
+		if st.key != key {
+			continue
+		}
+		if d.records[st.record].count > 1 {
+			return false, d.compoundErr(key, st)
+		}
+		recs = append(recs, st.record)
+	}
+	if len(recs) == 0 {
+		return false, nil
+	}
+	var b strings.Builder
+	b.Grow(len(d.src))
+	pos := 0
+	for _, ri := range recs {
+		r := d.records[ri]
+		start, end := r.start, r.end
+		if end == len(d.src) && !strings.HasSuffix(d.src, "\n") && start > pos {
+			// the last line had no terminator: drop the one before it, so
+			// the file still ends without a newline
+			start--
+			if start > pos && d.src[start-1] == '\r' {
+				start--
+			}
+		}
+		b.WriteString(d.src[pos:start])
+		pos = end
+	}
+	b.WriteString(d.src[pos:])
+	d.src = b.String()
+	d.note(key, nil)
+	if err := d.rescan(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (d *EnvDocument) compoundErr(key string, st *envStmt) error {
+	rec := d.records[st.record]
+	var others []string
+	for j := rec.first; j < rec.first+rec.count; j++ {
+		if d.stmts[j].key != key {
+			others = append(others, d.stmts[j].key)
+		}
+	}
+	return fmt.Errorf("%w: line %d: %s shares its line with %s — put each on its own line, then run this again",
+		ErrEnvUneditable, d.lineOf(st.start), key, strings.Join(others, ", "))
+}
+
+func (d *EnvDocument) note(key string, v *string) {
+	if d.intent == nil {
+		d.intent = map[string]*string{}
+	}
+	if _, ok := d.intent[key]; !ok {
+		d.order = append(d.order, key)
+	}
+	d.intent[key] = v
+}
+
+func (d *EnvDocument) rescan() error {
+	if err := d.scan(); err != nil {
+		// an edit produced text Compose cannot read: a bug, never written
+		return fmt.Errorf("internal error: the edited .env does not parse (%v); nothing was written", err)
+	}
+	return nil
+}
+
+// eol is the file's line ending: CRLF when its first line ends so.
+func (d *EnvDocument) eol() string {
+	if i := strings.IndexByte(d.src, '\n'); i > 0 && d.src[i-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// clone copies the document for editing.
+func (d *EnvDocument) clone() *EnvDocument {
+	c := &EnvDocument{bom: d.bom, src: d.src, isSecret: d.isSecret}
+	c.stmts = append([]envStmt(nil), d.stmts...)
+	c.records = append([]envRecord(nil), d.records...)
+	c.lineStarts = append([]int(nil), d.lineStarts...)
+	return c
+}
+
+// ---- encoding ----
+
+// encodeEnvValue returns the text to write after `KEY=` so that Compose
+// reads back exactly value. prefer is the line's current quoting (0, ' or
+// "), kept when it can hold the value; unquotedOK says whether the old
+// spot allows an unquoted value; suffix is what follows the value on its
+// line.
+func encodeEnvValue(value string, prefer byte, unquotedOK bool, suffix string) string {
+	canBare := unquotedOK && bareSafe(value) && bareSuffixOK(value, suffix)
+	canSingle := singleSafe(value)
+	switch {
+	case prefer == 0 && canBare:
+		return value
+	case prefer == '\'' && canSingle:
+		return "'" + value + "'"
+	case prefer == '"':
+		return doubleQuote(value)
+	case canBare:
+		return value
+	case canSingle:
+		return "'" + value + "'"
+	default:
+		return doubleQuote(value)
+	}
+}
+
+// EncodeEnvValue is the text stackpilot writes after `KEY=` for value on a
+// new line. It fails only for a value no environment can hold (NUL).
+func EncodeEnvValue(value string) (string, error) {
+	if strings.IndexByte(value, 0) >= 0 {
+		return "", fmt.Errorf("%w: it contains a NUL byte", ErrInvalidEnvValue)
+	}
+	return encodeEnvValue(value, 0, true, ""), nil
+}
+
+// bareSafe: characters that mean the same to Compose and to a shell
+// sourcing the file, with nothing to trim, interpolate or cut as a comment.
+func bareSafe(v string) bool {
+	for _, r := range v {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("_-.,:/@%+=", r):
+		case r >= 0x80 && r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// bareSuffixOK: an unquoted value ends at the first " #" or the line end,
+// trailing spaces trimmed. What follows it on the line must not join it.
+func bareSuffixOK(v, suffix string) bool {
+	if suffix == "" {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(suffix)
+	if !unicode.IsSpace(r) {
+		return false
+	}
+	if v == "" {
+		// `KEY=   # c` reads "# c": an empty value needs quotes before a comment
+		return strings.TrimFunc(suffix, unicode.IsSpace) == ""
+	}
+	return true
+}
+
+// singleSafe: single quotes keep everything literally except a quote or a
+// backslash next to one; newlines would make the value span lines.
+func singleSafe(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\'' || c == '\\' || c == '\n' || c == '\r':
+			return false
+		case c < 0x20 && c != '\t', c == 0x7f:
+			return false
+		}
+	}
+	return utf8.ValidString(v)
+}
+
+// doubleQuote writes a double-quoted value: backslash escapes for \ " and
+// line breaks, $$ for $ (which Compose would otherwise interpolate).
+func doubleQuote(v string) string {
+	var b strings.Builder
+	b.Grow(len(v) + 8)
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '$':
+			b.WriteString(`$$`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// ---- verification ----
+
+// symbolicLookup answers every variable with a token naming it, so a
+// value's expansion depends only on its own text, never on other keys.
+func symbolicLookup(k string) (string, bool) { return "\x00$" + k + "\x00", true }
+
+// templateErrors returns the first value Compose would refuse whatever the
+// environment (a malformed ${…}): a file with one is never written.
+func (d *EnvDocument) templateErrors() error {
+	for i := range d.stmts {
+		st := &d.stmts[i]
+		if st.inherited || st.quote == '\'' || strings.IndexByte(st.content, '$') < 0 {
+			continue
+		}
+		text := st.content
+		if st.quote == '"' {
+			text = expandEscapes(text)
+		}
+		if simpleTemplates(text) {
+			continue
+		}
+		if _, err := substitute(text, symbolicLookup); err != nil {
+			return &EnvSyntaxError{Line: d.lineOf(st.start), Key: st.key, Msg: describeTemplateError(err)}
+		}
+	}
+	return nil
+}
+
+// simpleTemplates reports whether every ${ in text opens a plain
+// ${NAME} or ${NAME<op>literal} (op one of :- - :+ + :? ?, the literal
+// free of $ { }), which compose-go's template accepts whatever the
+// environment — so the costly check can be skipped (fuzzed against it).
+func simpleTemplates(text string) bool {
+	for {
+		i := strings.Index(text, "${")
+		if i < 0 {
+			return true
+		}
+		if i > 0 && text[i-1] == '$' {
+			// "$${" may be an escaped $ followed by "{": let the template decide
+			return false
+		}
+		text = text[i+2:]
+		n := 0
+		for n < len(text) && (text[n] == '_' || text[n] >= 'a' && text[n] <= 'z' || text[n] >= 'A' && text[n] <= 'Z' || n > 0 && text[n] >= '0' && text[n] <= '9') {
+			n++
+		}
+		if n == 0 {
+			return false
+		}
+		text = text[n:]
+		switch {
+		case strings.HasPrefix(text, "}"):
+			text = text[1:]
+			continue
+		case strings.HasPrefix(text, ":-"), strings.HasPrefix(text, ":+"), strings.HasPrefix(text, ":?"):
+			text = text[2:]
+		case strings.HasPrefix(text, "-"), strings.HasPrefix(text, "+"), strings.HasPrefix(text, "?"):
+			text = text[1:]
+		default:
+			return false
+		}
+		end := strings.IndexAny(text, "${}")
+		if end < 0 || text[end] != '}' {
+			return false
+		}
+		text = text[end+1:]
+	}
+}
+
+// stmtSig is what a statement means, independent of the environment and of
+// the other keys: comparing signatures compares meanings.
+type stmtSig struct {
+	key       string
+	quote     byte
+	inherited bool
+	content   string
+}
+
+// verifyEdit proves an edited document says what was asked and nothing
+// else, before it is written:
+//
+//   - the statements of every key not edited are the same, in the same
+//     order (so each keeps its meaning: a value depends only on its own
+//     text and on the statements before it);
+//   - every key Set has, as its last definition, a line that compose-go's
+//     own parser (the reference) reads back as exactly the value given;
+//   - every key Unset has no definition left.
+//
+// The scanner's statement boundaries are compose-go's (fuzzed), so this
+// holds for Compose reading the whole file.
+func verifyEdit(before, after *EnvDocument, composeParse func([]byte, func(string) (string, bool)) (map[string]string, error)) error {
+	if err := before.templateErrors(); err != nil {
+		return err
+	}
+	sigs := func(d *EnvDocument) []stmtSig {
+		out := make([]stmtSig, 0, len(d.stmts))
+		for i := range d.stmts {
+			st := &d.stmts[i]
+			if _, touched := after.intent[st.key]; touched {
+				continue
+			}
+			out = append(out, stmtSig{st.key, st.quote, st.inherited, st.content})
+		}
+		return out
+	}
+	a, b := sigs(before), sigs(after)
+	if len(a) != len(b) {
+		return fmt.Errorf("internal error: the edit would add or remove other settings; nothing was written")
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return fmt.Errorf("internal error: the edit would change %s too; nothing was written", a[i].key)
+		}
+	}
+	for _, k := range after.order {
+		want := after.intent[k]
+		i := after.last(k)
+		if want == nil {
+			if i >= 0 {
+				return fmt.Errorf("internal error: %s is still defined after unset; nothing was written", k)
+			}
+			continue
+		}
+		if i < 0 {
+			return fmt.Errorf("internal error: %s is not defined after set; nothing was written", k)
+		}
+		st := &after.stmts[i]
+		rec := after.records[st.record]
+		ref, err := composeParse([]byte(after.src[rec.start:rec.end]), symbolicLookup)
+		if err != nil || len(ref) != 1 {
+			return fmt.Errorf("internal error: Compose would not read the new line of %s as one setting; nothing was written", k)
+		}
+		if got, ok := ref[k]; !ok || got != *want {
+			return fmt.Errorf("internal error: Compose would read %s back differently from the value given; nothing was written", k)
+		}
+		if v, ok, _ := after.Value(k, symbolicLookup); !ok || v != *want {
+			return fmt.Errorf("internal error: %s would not read back as the value given; nothing was written", k)
+		}
+	}
+	return nil
+}
