@@ -32,6 +32,8 @@ func menuEntries() []menuEntry {
 		{Label: "Doctor — check docker, compose and the project", Equivalent: []string{"doctor"}, Run: func(ctx context.Context, f *Factory) error {
 			return runDoctor(ctx, f, &doctorOptions{})
 		}},
+		// Logs asks what to show and prints its own equivalent command.
+		{Label: "Logs — follow, last lines, summary, search", Run: logsMenu},
 	}
 }
 
@@ -64,8 +66,9 @@ func runMenu(ctx context.Context, f *Factory) error {
 		err = e.Run(jobCtx, f)
 		done()
 		switch {
-		case err == nil:
+		case err == nil && e.Equivalent != nil:
 			f.Equivalent(e.Equivalent...)
+		case err == nil:
 		case errors.Is(err, stackops.ErrInterrupted) || errors.Is(err, steps.ErrInterrupted):
 			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.Gray("—"), "stopped; back to the menu")
 		case errors.Is(err, ErrTerminated):
@@ -74,7 +77,7 @@ func runMenu(ctx context.Context, f *Factory) error {
 			if msg := Message(err); msg != "" {
 				fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.FailureIcon(), msg)
 			}
-			if ExitCode(err) == ExitDegraded || ExitCode(err) == ExitFailure {
+			if e.Equivalent != nil && (ExitCode(err) == ExitDegraded || ExitCode(err) == ExitFailure) {
 				f.Equivalent(e.Equivalent...)
 			}
 		}
