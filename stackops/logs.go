@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,6 +36,30 @@ type LogsOptions struct {
 	// those found at the start (possibly none), then for each container
 	// picked up while following. It runs on the goroutine that calls emit.
 	Containers func(found []LogContainer, initial bool)
+	// Warn, when set, is told about containers whose log cannot be read
+	// (a logging driver such as "none" or syslog keeps nothing to read back);
+	// they are skipped. Without it they are skipped silently.
+	Warn func(msg string)
+}
+
+// errLogsUnreadable marks a container whose logging driver cannot be read
+// back (the engine's 501), which is skipped rather than failing the read.
+var errLogsUnreadable = errors.New("log cannot be read back")
+
+type unreadableLogError struct{ msg string }
+
+func (e *unreadableLogError) Error() string        { return e.msg }
+func (e *unreadableLogError) Is(target error) bool { return target == errLogsUnreadable }
+
+// skipUnreadable turns an unreadable log into a warning; other errors stay.
+func skipUnreadable(err error, warn func(string)) error {
+	if !errors.Is(err, errLogsUnreadable) {
+		return err
+	}
+	if warn != nil {
+		warn(err.Error())
+	}
+	return nil
 }
 
 // LogContainer names a container whose log is read.
@@ -137,6 +162,7 @@ type logQuery struct {
 	since, until int64 // unix ns, 0 for none
 	tail         int   // negative: all
 	filter       lineFilter
+	warn         func(string) // told about unreadable logs, from the caller's goroutine
 }
 
 // lineFunc receives a line that passed the filter; text is valid only during the call.
@@ -168,6 +194,10 @@ func readSource(ctx context.Context, eng *engine.Client, src *logSource, q logQu
 	}
 	rc, err := eng.ContainerLogs(ctx, src.id, o)
 	if err != nil {
+		var apiErr *engine.APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotImplemented {
+			return 0, &unreadableLogError{msg: fmt.Sprintf("logs of %s (%s) skipped: the docker daemon says %q — its logging driver keeps nothing to read back", src.name, src.service, apiErr.Message)}
+		}
 		return 0, fmt.Errorf("logs of %s: %w", src.name, dockerErr(err))
 	}
 	defer rc.Close()
@@ -261,7 +291,8 @@ func (s *Stack) Logs(ctx context.Context, opts LogsOptions, emit func(LogLine) e
 		opts.Containers(found, true)
 	}
 
-	last, err := mergeSources(ctx, eng, sources, q, rep, emit)
+	q.warn = opts.Warn
+	last, unreadable, err := mergeSources(ctx, eng, sources, q, rep, emit)
 	if err != nil {
 		cancel(err)
 		return err
@@ -271,13 +302,17 @@ func (s *Stack) Logs(ctx context.Context, opts LogsOptions, emit func(LogLine) e
 	}
 	f := &follower{s: s, eng: eng, ctx: ctx, q: q, rep: rep, emit: emit, wanted: map[string]bool{}, announce: opts.Containers,
 		lines: make(chan LogLine, 256), done: make(chan followDone, 16),
-		active: map[string]bool{}, restartPending: map[string]bool{}, last: map[string]int64{}, known: map[string]*logSource{}}
+		active: map[string]bool{}, warned: map[string]bool{}, restartPending: map[string]bool{}, last: map[string]int64{}, known: map[string]*logSource{}}
 	for _, svc := range services {
 		f.wanted[svc] = true
 	}
 	for i, src := range sources {
 		f.known[src.id] = src
 		f.last[src.id] = last[i]
+		if unreadable[i] {
+			f.warned[src.id] = true // said once; a restart will not make it readable
+			continue
+		}
 		f.start(src)
 	}
 	err = f.run(events, eventErrs)
@@ -338,12 +373,14 @@ const mergeBatch = 512
 
 // mergeSources reads every source concurrently and emits their lines in
 // timestamp order (a k-way merge: each container's log is already in
-// order). It returns each source's last timestamp read.
-func mergeSources(ctx context.Context, eng *engine.Client, sources []*logSource, q logQuery, rep *replicaCounter, emit func(LogLine) error) ([]int64, error) {
+// order). It returns each source's last timestamp read, and which sources
+// could not be read back (reported through q.warn and skipped).
+func mergeSources(ctx context.Context, eng *engine.Client, sources []*logSource, q logQuery, rep *replicaCounter, emit func(LogLine) error) ([]int64, []bool, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	last := make([]int64, len(sources))
 	errs := make([]error, len(sources))
+	unreadable := make([]error, len(sources))
 	chans := make([]chan []LogLine, len(sources))
 	for i, src := range sources {
 		ch := make(chan []LogLine, 4)
@@ -369,6 +406,9 @@ func mergeSources(ctx context.Context, eng *engine.Client, sources []*logSource,
 			})
 			if errors.Is(errs[i], engine.ErrNotFound) {
 				errs[i] = nil // removed since it was listed (a redeploy): nothing to read
+			}
+			if errors.Is(errs[i], errLogsUnreadable) {
+				unreadable[i], errs[i] = errs[i], nil
 			}
 			if errs[i] != nil {
 				cancel(errs[i])
@@ -410,13 +450,18 @@ func mergeSources(ctx context.Context, eng *engine.Client, sources []*logSource,
 		for range ch {
 		}
 	}
+	skipped := make([]bool, len(sources))
+	for i, err := range unreadable {
+		skipped[i] = err != nil
+		_ = skipUnreadable(err, q.warn)
+	}
 	if emitErr != nil {
-		return last, emitErr
+		return last, skipped, emitErr
 	}
 	if cause := context.Cause(ctx); cause != nil {
-		return last, cause
+		return last, skipped, cause
 	}
-	return last, nil
+	return last, skipped, nil
 }
 
 type mergeCursor struct {
@@ -468,6 +513,7 @@ type follower struct {
 	active         map[string]bool
 	restartPending map[string]bool  // started again while its old stream was still open
 	last           map[string]int64 // the time of the last line read, per container
+	warned         map[string]bool  // unreadable containers already reported
 	wg             sync.WaitGroup
 }
 
@@ -520,10 +566,17 @@ func (f *follower) run(events <-chan engine.Event, eventErrs <-chan error) error
 			if d.last > f.last[d.id] {
 				f.last[d.id] = d.last
 			}
+			if errors.Is(d.err, errLogsUnreadable) {
+				if !f.warned[d.id] {
+					f.warned[d.id] = true
+					_ = skipUnreadable(d.err, f.q.warn)
+				}
+				d.err = nil
+			}
 			if d.err != nil && !errors.Is(d.err, engine.ErrNotFound) && f.ctx.Err() == nil {
 				return d.err
 			}
-			if f.restartPending[d.id] && !errors.Is(d.err, engine.ErrNotFound) {
+			if f.restartPending[d.id] && !errors.Is(d.err, engine.ErrNotFound) && !f.warned[d.id] {
 				delete(f.restartPending, d.id)
 				f.start(f.known[d.id])
 			}
@@ -553,6 +606,9 @@ func (f *follower) run(events <-chan engine.Event, eventErrs <-chan error) error
 func (f *follower) onStart(ev engine.Event) error {
 	id := ev.Actor.ID
 	if src, ok := f.known[id]; ok {
+		if f.warned[id] {
+			return nil // its log cannot be read
+		}
 		if f.active[id] {
 			f.restartPending[id] = true
 			return nil

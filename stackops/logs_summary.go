@@ -120,6 +120,7 @@ func (s *Stack) LogSummary(ctx context.Context, opts LogsOptions) (*LogSummary, 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	accs := make([]*summaryAcc, len(sources))
+	unreadable := make([]error, len(sources))
 	var wg sync.WaitGroup
 	for i, src := range sources {
 		acc := newSummaryAcc()
@@ -128,7 +129,10 @@ func (s *Stack) LogSummary(ctx context.Context, opts LogsOptions) (*LogSummary, 
 		go func() {
 			defer wg.Done()
 			_, err := readSource(ctx, eng, src, q, acc.add)
-			if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			switch {
+			case errors.Is(err, errLogsUnreadable):
+				unreadable[i] = err
+			case err != nil && !errors.Is(err, engine.ErrNotFound):
 				cancel(err)
 			}
 		}()
@@ -136,6 +140,9 @@ func (s *Stack) LogSummary(ctx context.Context, opts LogsOptions) (*LogSummary, 
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
+	}
+	for _, err := range unreadable {
+		_ = skipUnreadable(err, opts.Warn)
 	}
 
 	for _, svc := range services {

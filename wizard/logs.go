@@ -154,6 +154,9 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	if _, err := st.ResolveServices(opts.Services); err != nil {
 		return err
 	}
+	lo.Warn = func(msg string) {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.ErrColorScheme().WarningIcon(), msg)
+	}
 	if opts.Summary {
 		return runLogSummary(ctx, f, st, lo, opts)
 	}
@@ -302,8 +305,15 @@ func runLogSummary(ctx context.Context, f *Factory, st *stackops.Stack, lo stack
 	if !opts.JSON {
 		stop = steps.Spin(f.IO, "Reading the logs…")
 	}
+	// Warnings wait until the spinner is gone.
+	var warnings []string
+	warn := lo.Warn
+	lo.Warn = func(msg string) { warnings = append(warnings, msg) }
 	sum, err := st.LogSummary(ctx, lo)
 	stop()
+	for _, w := range warnings {
+		warn(w)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)

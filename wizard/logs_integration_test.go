@@ -48,7 +48,7 @@ func logsJSON(t *testing.T, p *itest.Project, args ...string) []logRow {
 // logLinesStack writes known lines at known levels in JSON (api), logfmt
 // (worker) and plain/bracket/colon/python (web), on stdout and stderr; web
 // writes "early", waits two seconds, then "late", so a time between them
-// splits its log; pair runs as two replicas.
+// splits its log; pair runs as two replicas; mute logs nowhere.
 const logLinesStack = `
 services:
   api:
@@ -63,6 +63,10 @@ services:
   pair:
     image: stackpilot-fixture:latest
     command: ["print=pair line", "wait"]
+  mute:
+    image: stackpilot-fixture:latest
+    command: ["print=never kept", "wait"]
+    logging: {driver: none}
 `
 
 // messages returns "service|message" of rows, sorted.
@@ -157,6 +161,10 @@ func TestIntegrationLogsSelectExactLines(t *testing.T) {
 	if len(containers) != 5 {
 		t.Errorf("lines came from %d containers, want 5: %v", len(containers), containers)
 	}
+	// A container whose logging driver keeps nothing is named on stderr and skipped.
+	if res := p.Run("logs", "--tail", "1"); res.Code != 0 || !strings.Contains(res.Stderr, "mute") || !strings.Contains(res.Stderr, "skipped") || strings.Contains(res.Stdout, "never kept") {
+		t.Errorf("unreadable log: exit %d\n%s", res.Code, res.Combined())
+	}
 
 	// --level error: exactly the error lines, any format.
 	got := bareMessages(logsJSON(t, p, "--level", "error"))
@@ -250,7 +258,7 @@ func TestIntegrationLogsSelectExactLines(t *testing.T) {
 			t.Errorf("logs %v: exit %d, want 2 naming the flag\n%s", args, res.Code, res.Combined())
 		}
 	}
-	if res := p.Run("logs", "nosuch"); res.Code == 0 || !strings.Contains(res.Stderr, "api, pair, web, worker") {
+	if res := p.Run("logs", "nosuch"); res.Code == 0 || !strings.Contains(res.Stderr, "api, mute, pair, web, worker") {
 		t.Errorf("unknown service: exit %d\n%s", res.Code, res.Stderr)
 	}
 }
