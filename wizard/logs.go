@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -80,8 +81,7 @@ Exit status: 0 ok, 1 failure, 2 usage error, 130 stopped with Ctrl-C.`,
 	fl.BoolVar(&opts.Summary, "summary", false, "per service: lines by level, restarts, first/last error, top 5 repeated errors")
 	// -f is --follow here, as in docker and Compose; the global --file keeps
 	// its long form (and -f before the command name: stackpilot -f x.yml logs).
-	fl.StringArrayVar(&f.Global.Files, "file", nil, "compose file (repeatable)")
-	_ = fl.MarkHidden("file")
+	fl.StringArrayVar(&f.Global.Files, "file", nil, "compose file (repeatable); here -f is --follow: write --file, or -f FILE before \"logs\"")
 	_ = cmd.RegisterFlagCompletionFunc("level", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"error", "warn", "info", "debug"}, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -154,17 +154,21 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	if _, err := st.ResolveServices(opts.Services); err != nil {
 		return err
 	}
-	lo.Warn = func(msg string) {
+	warn := func(msg string) {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.ErrColorScheme().WarningIcon(), msg)
 	}
 	if opts.Summary {
-		return runLogSummary(ctx, f, st, lo, opts)
+		return runLogSummary(ctx, f, st, lo, opts, warn)
 	}
 	w := bufio.NewWriterSize(f.IO.Out, 64<<10)
 	p := newLogPrinter(f, st, opts, w)
 	lo.Containers = p.containers
+	lo.Warn = func(msg string) {
+		_ = p.flush() // the lines before it first
+		warn(msg)
+	}
 	err = st.Logs(ctx, lo, p.print)
-	if ferr := w.Flush(); err == nil {
+	if ferr := p.flush(); err == nil {
 		err = ferr
 	}
 	if err != nil && ctx.Err() != nil {
@@ -190,6 +194,10 @@ type logPrinter struct {
 	color      map[string]int // service → palette index, stable for the stack
 	width      int
 	services   []string
+
+	mu         sync.Mutex // the writer, between print and the follow flush timer
+	flushTimer *time.Timer
+	flushErr   error
 }
 
 func newLogPrinter(f *Factory, st *stackops.Stack, opts *logsOptions, w *bufio.Writer) *logPrinter {
@@ -240,12 +248,14 @@ func (p *logPrinter) containers(found []stackops.LogContainer, initial bool) {
 		return
 	}
 	for _, c := range found {
-		_ = p.w.Flush()
+		_ = p.flush()
 		fmt.Fprintf(p.f.IO.ErrOut, "%s\n", cs.Gray(fmt.Sprintf("→ following new container %s (%s)", c.Name, c.Service)))
 	}
 }
 
 func (p *logPrinter) print(l stackops.LogLine) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.json != nil {
 		if err := p.json.Encode(l); err != nil {
 			return err
@@ -274,10 +284,34 @@ func (p *logPrinter) print(l stackops.LogLine) error {
 			return err
 		}
 	}
-	if p.follow {
-		return p.w.Flush()
+	if p.follow && p.flushTimer == nil {
+		// Following: lines show within a moment, without a write per line
+		// while a backlog pours out.
+		p.flushTimer = time.AfterFunc(followFlushDelay, func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.flushTimer = nil
+			p.flushErr = p.w.Flush()
+		})
 	}
-	return nil
+	return p.flushErr
+}
+
+// followFlushDelay is how long a followed line may wait in the buffer.
+const followFlushDelay = 20 * time.Millisecond
+
+// flush writes out what is buffered (after the last line).
+func (p *logPrinter) flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.flushTimer != nil {
+		p.flushTimer.Stop()
+		p.flushTimer = nil
+	}
+	if err := p.w.Flush(); err != nil {
+		return err
+	}
+	return p.flushErr
 }
 
 // highlight marks the pattern's matches in red.
@@ -300,14 +334,13 @@ func highlight(cs *steps.ColorScheme, re *regexp.Regexp, s string) string {
 	return b.String()
 }
 
-func runLogSummary(ctx context.Context, f *Factory, st *stackops.Stack, lo stackops.LogsOptions, opts *logsOptions) error {
+func runLogSummary(ctx context.Context, f *Factory, st *stackops.Stack, lo stackops.LogsOptions, opts *logsOptions, warn func(string)) error {
 	stop := func() {}
 	if !opts.JSON {
 		stop = steps.Spin(f.IO, "Reading the logs…")
 	}
 	// Warnings wait until the spinner is gone.
 	var warnings []string
-	warn := lo.Warn
 	lo.Warn = func(msg string) { warnings = append(warnings, msg) }
 	sum, err := st.LogSummary(ctx, lo)
 	stop()
