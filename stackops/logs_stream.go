@@ -32,7 +32,7 @@ type logDecoder struct {
 
 	pending   [3][]byte // a line's start, waiting for its end, per stream
 	pendingTS [3]int64
-	scratch   []byte
+	frameTS   int64 // the timestamp of the frame being read
 }
 
 func newLogDecoder(tty, timestamps bool) *logDecoder {
@@ -81,18 +81,24 @@ func (d *logDecoder) decodeFrames(br *bufio.Reader, fn rawLineFunc) error {
 			}
 			continue
 		}
-		if cap(d.scratch) < n {
-			d.scratch = make([]byte, n)
-		}
-		p := d.scratch[:n]
-		if _, err := io.ReadFull(br, p); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				return fmt.Errorf("truncated log frame")
+		// A frame larger than the buffer is passed through in pieces, so a
+		// frame's length (up to 4 GiB in the header) never sizes an allocation.
+		first := true
+		for n > 0 {
+			k := min(n, br.Size())
+			p, err := br.Peek(k)
+			if len(p) < k {
+				if errors.Is(err, io.EOF) {
+					return fmt.Errorf("truncated log frame")
+				}
+				return err
 			}
-			return err
-		}
-		if err := d.frame(stream, p, fn); err != nil {
-			return err
+			ferr := d.piece(stream, p, first, fn)
+			_, _ = br.Discard(k)
+			if ferr != nil {
+				return ferr
+			}
+			first, n = false, n-k
 		}
 	}
 }
@@ -100,10 +106,19 @@ func (d *logDecoder) decodeFrames(br *bufio.Reader, fn rawLineFunc) error {
 // frame handles one log entry: its timestamp, then its lines; a piece
 // without a newline waits for the rest of the line in the next entry.
 func (d *logDecoder) frame(stream uint8, p []byte, fn rawLineFunc) error {
-	var ts int64
-	if d.timestamps {
-		ts, p = splitTimestamp(p)
+	return d.piece(stream, p, true, fn)
+}
+
+// piece handles a frame, or a piece of one: only a frame's first piece
+// starts with its timestamp; later pieces carry it on.
+func (d *logDecoder) piece(stream uint8, p []byte, first bool, fn rawLineFunc) error {
+	if first {
+		d.frameTS = 0
+		if d.timestamps {
+			d.frameTS, p = splitTimestamp(p)
+		}
 	}
+	ts := d.frameTS
 	for len(p) > 0 {
 		nl := bytes.IndexByte(p, '\n')
 		if nl < 0 {

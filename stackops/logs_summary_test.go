@@ -1,6 +1,7 @@
 package stackops
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -113,4 +114,27 @@ func TestSummaryAccDoesNotAllocateForRepeats(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("summarising a repeated error allocated %.1f times", allocs)
 	}
+}
+
+// Log lines are whatever a container wrote: classifying, extracting and
+// normalising must never panic, and a pattern stays bounded.
+func FuzzLogLine(f *testing.F) {
+	for _, s := range []string{
+		`{"level":"error","msg":"request 9 failed"}`, `{"level":`, `{"msg":"\`, `time=x level=error msg="unterminated`,
+		`[ERROR] x`, `ERROR:root:x`, "E0102 15:04:05.1] x", "\x1b[31mERROR\x1b[0m", "level=", "msg=\"\\", "550e8400-e29b-41d4-a716-44665544000",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		DetectLogLevel(line)
+		msg := errorMessage(line)
+		if got := normalizeMessage(nil, msg); len(got) > maxPattern {
+			t.Fatalf("pattern of %d bytes", len(got))
+		}
+		acc := newSummaryAcc()
+		_ = acc.add(1, 1, LevelError, line)
+		d := newLogDecoder(false, true)
+		_ = d.decode(bytes.NewReader(line), func(int64, uint8, []byte) error { return nil })
+		_ = newLogDecoder(true, true).decode(bytes.NewReader(line), func(int64, uint8, []byte) error { return nil })
+	})
 }
