@@ -34,6 +34,8 @@ func menuEntries() []menuEntry {
 		}},
 		// the env flows print their own equivalent (it names the key edited)
 		{Label: "Environment — view and edit .env", Run: runEnvWizard},
+		// Logs asks what to show and prints its own equivalent command.
+		{Label: "Logs — follow, last lines, summary, search", Run: logsMenu},
 	}
 }
 

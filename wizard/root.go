@@ -31,7 +31,10 @@ terminal, 3 stack degraded, 130 cancelled.`,
 		Version:       f.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.ArbitraryArgs,
+		// Global flags go before the command name (as with Compose), so a
+		// command may reuse a global's shorthand: logs -f is --follow.
+		TraverseChildren: true,
+		Args:             cobra.ArbitraryArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			f.applyGlobal()
 			return nil
@@ -72,6 +75,7 @@ terminal, 3 stack degraded, 130 cancelled.`,
 		newStatusCmd(f),
 		newDoctorCmd(f),
 		newEnvCmd(f),
+		newLogsCmd(f),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root

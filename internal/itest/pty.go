@@ -45,6 +45,30 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// terminalAnswers carries the emulated terminal's answers to queries (the
+// cursor position report survey's Input asks for) back to the program as
+// input, as a real terminal does; without them such a prompt waits forever.
+type terminalAnswers struct {
+	mu sync.Mutex
+	c  *expect.Console
+}
+
+func (a *terminalAnswers) set(c *expect.Console) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.c = c
+}
+
+func (a *terminalAnswers) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	c := a.c
+	a.mu.Unlock()
+	if c == nil {
+		return len(p), nil
+	}
+	return c.Write(p)
+}
+
 // Keys for Send.
 const (
 	KeyEnter = "\r"
@@ -57,12 +81,14 @@ const (
 // StartTerminal starts the stackpilot binary with args in dir, in a 120×40 pseudo-terminal.
 func StartTerminal(t testing.TB, dir string, env []string, args ...string) *Terminal {
 	t.Helper()
-	screen := vt10x.New(vt10x.WithSize(120, 40))
+	answers := &terminalAnswers{}
+	screen := vt10x.New(vt10x.WithSize(120, 40), vt10x.WithWriter(answers))
 	raw := &lockedBuffer{}
 	c, err := expect.NewConsole(expect.WithStdout(screen, raw), expect.WithDefaultTimeout(60*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
+	answers.set(c)
 	if err := pty.Setsize(c.Tty(), &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
