@@ -197,9 +197,8 @@ func finishRollout(ctx context.Context, f *Factory, st *stackops.Stack, res *sta
 			f.IO.ErrColorScheme().WarningIcon(), res.Operation, time.Duration(res.DurationMS)*time.Millisecond, res.ID)
 		return err
 	}
-	if !jsonOut {
-		printRolloutFailure(f, res, err)
-	}
+	// The report goes to stderr with --json too: the JSON holds the same facts for scripts.
+	printRolloutFailure(f, res, err)
 	printWarnings(f, res.Warnings)
 	if wizard && f.CanPrompt() && ctx.Err() == nil {
 		return rolloutFailureMenu(ctx, f, st, res)
