@@ -838,11 +838,11 @@ func (t *lineTail) Write(p []byte) (int, error) {
 	t.part.Write(p)
 	for {
 		b := t.part.Bytes()
-		i := bytes.IndexAny(b, "\n\r")
+		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			break
 		}
-		line := string(b[:i])
+		line := overwritten(string(b[:i]))
 		t.part.Next(i + 1)
 		if line == "" {
 			continue
@@ -850,6 +850,16 @@ func (t *lineTail) Write(p []byte) (int, error) {
 		t.addLocked(line)
 	}
 	return len(p), nil
+}
+
+// overwritten is what a terminal shows of a line that rewrites itself with
+// carriage returns (progress counters): the text after the last one.
+func overwritten(line string) string {
+	line = strings.TrimRight(line, "\r")
+	if i := strings.LastIndexByte(line, '\r'); i >= 0 {
+		line = line[i+1:]
+	}
+	return strings.TrimRight(line, " ")
 }
 
 func (t *lineTail) addLocked(line string) {
@@ -867,7 +877,9 @@ func (t *lineTail) Flush() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.part.Len() > 0 {
-		t.addLocked(t.part.String())
+		if line := overwritten(t.part.String()); line != "" {
+			t.addLocked(line)
+		}
 		t.part.Reset()
 	}
 }

@@ -276,13 +276,20 @@ func TestLineTailKeepsLastLinesAndSeesEachLine(t *testing.T) {
 	var seen []string
 	lt := newLineTail(2, func(l string) { seen = append(seen, l) })
 	fmt.Fprint(lt, "one\ntw")
-	fmt.Fprint(lt, "o\r\nthree\nfour")
+	fmt.Fprint(lt, "o\r\nthree\nfou")
+	fmt.Fprint(lt, "r")
 	lt.Flush()
 	if got := strings.Join(lt.Lines(), ","); got != "three,four" {
 		t.Errorf("tail %s", got)
 	}
 	if got := strings.Join(seen, ","); got != "one,two,three,four" {
 		t.Errorf("seen %s", got)
+	}
+	// Progress counters rewrite their line with \r: only the last state counts.
+	lt = newLineTail(5, nil)
+	fmt.Fprint(lt, "Sending build context 1MB\rSending build context 7MB\r\nStep 1/3\n")
+	if got := strings.Join(lt.Lines(), ","); got != "Sending build context 7MB,Step 1/3" {
+		t.Errorf("carriage returns: %q", got)
 	}
 }
 

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# bench/deploy.sh — what stackpilot's deploy costs, measured against Compose
+# in the same run, on this machine:
+#
+#  1. A no-op deploy of the demo stack (web, api, db; nothing changed):
+#     `stackpilot deploy` vs `docker compose up -d --build --wait`, alternating,
+#     median wall time of each and their ratio (target ≤ 1.10).
+#  2. Fail-fast latency: a service that exits 1 two seconds after it starts,
+#     deployed with --timeout 5m; the time from the container's FinishedAt
+#     (engine clock) to stackpilot's exit with the report (target ≤ 1.5 s).
+#
+# The demo is copied to a temporary directory with its own project name,
+# image names and ports, so nothing another stack uses is touched. Needs
+# docker, Compose v2 (and v1 for STACKPILOT_COMPOSE=v1 in part 2) and the
+# fixture images (scripts/build-fixtures.sh). RUNS=N sets the repetitions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-9}
+VARIANT=${STACKPILOT_COMPOSE:-v2}
+say() { printf '==> %s\n' "$*" >&2; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+now() { date +%s.%N; }
+
+work=$(mktemp -d)
+tag=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+proj="spbench-$tag"
+fail="spbenchfail-$tag"
+cleanup() {
+  (cd "$work/demo" 2>/dev/null && docker compose down --volumes --timeout 1 >/dev/null 2>&1) || true
+  (cd "$work/fail" 2>/dev/null && docker compose down --volumes --timeout 1 >/dev/null 2>&1) || true
+  docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^(stackpilot-bench-$tag/|stackpilot-rollback/($proj|$fail)/)" | xargs -r docker rmi >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say "building stackpilot and the demo binary"
+CGO_ENABLED=0 go build -trimpath -o "$work/stackpilot" .
+mkdir -p "$work/demo/bin"
+CGO_ENABLED=0 go build -trimpath -o "$work/demo/bin/demoapp" ./examples/demo/app
+cp examples/demo/compose.yaml examples/demo/Dockerfile examples/demo/.env "$work/demo/"
+sed -i "s#image: stackpilot-demo/#image: stackpilot-bench-$tag/#" "$work/demo/compose.yaml"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+sed -i -e "s/^WEB_PORT=.*/WEB_PORT=$(free_port)/" -e "s/^API_PORT=.*/API_PORT=$(free_port)/" -e "s/^DB_PORT=.*/DB_PORT=$(free_port)/" "$work/demo/.env"
+echo "COMPOSE_PROJECT_NAME=$proj" >> "$work/demo/.env"
+
+sp() { STACKPILOT_COMPOSE=v2 "$work/stackpilot" -C "$work/demo" "$@"; }
+say "first deploy of the demo (project $proj)"
+sp deploy --yes >/dev/null 2>"$work/first.log" || { cat "$work/first.log" >&2; exit 1; }
+
+say "no-op deploy: $RUNS runs each, alternating"
+: > "$work/sp.times"; : > "$work/compose.times"
+for i in $(seq 1 "$RUNS"); do
+  t0=$(now); sp deploy --yes >/dev/null 2>&1; t1=$(now)
+  echo "$t1 - $t0" | bc -l >> "$work/sp.times"
+  t0=$(now); (cd "$work/demo" && docker compose up -d --build --wait >/dev/null 2>&1); t1=$(now)
+  echo "$t1 - $t0" | bc -l >> "$work/compose.times"
+done
+sp_med=$(median < "$work/sp.times")
+co_med=$(median < "$work/compose.times")
+ratio=$(echo "$sp_med / $co_med" | bc -l)
+printf 'no-op deploy, demo stack (%d runs each):\n' "$RUNS"
+printf '  stackpilot deploy                        median %.3f s\n' "$sp_med"
+printf '  docker compose up -d --build --wait      median %.3f s\n' "$co_med"
+printf '  ratio                                    %.3f (target <= 1.10)\n' "$ratio"
+
+say "fail-fast latency with Compose $VARIANT: a service exits 1 two seconds after start"
+mkdir -p "$work/fail"
+cat > "$work/fail/compose.yaml" <<'EOF'
+services:
+  ok:
+    image: stackpilot-fixture:latest
+    command: ["wait"]
+  crash:
+    image: stackpilot-fixture:latest
+    command: ["print=starting", "sleep=2s", "eprint=fatal: lost the database", "exit=1"]
+EOF
+echo "COMPOSE_PROJECT_NAME=$fail" > "$work/fail/.env"
+: > "$work/lat.times"
+fruns=$(( RUNS < 5 ? RUNS : 5 ))
+for i in $(seq 1 "$fruns"); do
+  set +e
+  STACKPILOT_COMPOSE=$VARIANT "$work/stackpilot" -C "$work/fail" deploy --force-recreate --timeout 5m >/dev/null 2>"$work/fail.log"
+  code=$?; t1=$(now)
+  set -e
+  [ "$code" = 1 ] || { cat "$work/fail.log" >&2; echo "deploy exited $code, want 1" >&2; exit 1; }
+  grep -q "fatal: lost the database" "$work/fail.log" || { cat "$work/fail.log" >&2; echo "report lacks the logs" >&2; exit 1; }
+  finished=$(docker inspect -f '{{.State.FinishedAt}}' "$(docker ps -aq --filter label=com.docker.compose.project=$fail --filter label=com.docker.compose.service=crash)")
+  echo "$t1 - $(date -d "$finished" +%s.%N)" | bc -l >> "$work/lat.times"
+done
+lat=$(median < "$work/lat.times")
+printf 'fail fast (Compose %s, --timeout 5m, %d runs):\n' "$VARIANT" "$fruns"
+printf '  container FinishedAt -> stackpilot exits with the report: median %.3f s, max %.3f s (target <= 1.5 s)\n' \
+  "$lat" "$(sort -g "$work/lat.times" | tail -1)"
