@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -549,14 +548,4 @@ func printDeployPlan(w io.Writer, cs *steps.ColorScheme, plan *stackops.DeployPl
 	} else {
 		fmt.Fprintf(w, "  %s\n", cs.Gray("does not wait for health (--no-wait)"))
 	}
-}
-
-// sortedKeys returns a map's keys, sorted.
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
