@@ -252,6 +252,33 @@ services:
 	}
 }
 
+// On --timeout the report covers every service not ready yet, with its
+// last health-check output and logs.
+func TestIntegrationDeployTimeout(t *testing.T) {
+	itest.Require(t)
+	p := itest.NewProject(t, `
+services:
+  slow:
+    image: stackpilot-fixture:latest
+    command: ["print=warming up", "sleep=120s", "serve=:8080"]
+    healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 1s, retries: 200}
+`, nil)
+	cleanupImages(t, p)
+	res := p.Run("deploy", "--timeout", "3s", "--json")
+	if res.Code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", res.Code, res.Combined())
+	}
+	r := parseDeploy(t, res)
+	if !r.TimedOut || r.Result != "failed" || len(r.Services) != 1 || r.Services[0].Ready || r.Services[0].Failed {
+		t.Fatalf("result %+v", r)
+	}
+	for _, want := range []string{"not ready after 3s", "slow: health check starting", "connection refused", "warming up"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+		}
+	}
+}
+
 // Two deploys at once: the second fails at once naming the holder. A third
 // waits with --lock-wait; when the holder is killed with SIGKILL the kernel
 // frees the lock and the waiting deploy goes ahead.
