@@ -51,9 +51,9 @@ sp deploy --yes >/dev/null 2>"$work/first.log" || { cat "$work/first.log" >&2; e
 say "no-op deploy: $RUNS runs each, alternating"
 : > "$work/sp.times"; : > "$work/compose.times"
 for i in $(seq 1 "$RUNS"); do
-  t0=$(now); sp deploy --yes >/dev/null 2>&1; t1=$(now)
+  t0=$(now); sp deploy --yes >/dev/null 2>"$work/run.log" || { cat "$work/run.log" >&2; exit 1; }; t1=$(now)
   echo "$t1 - $t0" | bc -l >> "$work/sp.times"
-  t0=$(now); (cd "$work/demo" && docker compose up -d --build --wait >/dev/null 2>&1); t1=$(now)
+  t0=$(now); (cd "$work/demo" && docker compose up -d --build --wait >/dev/null 2>"$work/run.log") || { cat "$work/run.log" >&2; exit 1; }; t1=$(now)
   echo "$t1 - $t0" | bc -l >> "$work/compose.times"
 done
 sp_med=$(median < "$work/sp.times")

@@ -88,30 +88,38 @@ func printHistory(w io.Writer, cs *steps.ColorScheme, recs []stackops.HistoryRec
 		}
 		var changed []string
 		for _, svc := range r.Changed() {
-			before := shortID(r.ImagesBefore[svc])
+			before := shortImageID(r.ImagesBefore[svc])
 			if before == "" {
 				before = "new "
 			}
-			changed = append(changed, fmt.Sprintf("%s %s→%s", svc, before, shortID(r.ImagesAfter[svc])))
+			changed = append(changed, fmt.Sprintf("%s %s→%s", svc, before, shortImageID(r.ImagesAfter[svc])))
 		}
 		ch := strings.Join(changed, ", ")
 		if ch == "" {
 			ch = cs.Gray("none")
 		}
-		when := r.Time.Local().Format("2006-01-02 15:04:05")
-		if ago := now.Sub(r.Time); ago < 48*time.Hour && ago >= 0 {
+		when := r.Time.Local().Format("Jan 02 15:04")
+		if ago := now.Sub(r.Time); ago < time.Hour && ago >= 0 {
 			when += cs.Gray(" (" + humanDuration(ago) + " ago)")
 		}
 		t.AddRow(r.ID, when, r.Op, r.User+"@"+r.Host, services, result,
 			(time.Duration(r.DurationMS) * time.Millisecond).Round(100*time.Millisecond).String(), ch)
 	}
 	_ = t.Render(w)
-	for _, r := range recs {
-		if r.Result == stackops.ResultFailed && r.Error != "" {
-			fmt.Fprintf(w, "%s %s: %s\n", cs.Gray(r.ID), cs.Red("failed"), firstLineOf(r.Error))
-			break
-		}
+	// Why the newest one did not succeed, when it did not.
+	if r := recs[0]; r.Result != stackops.ResultSuccess && r.Error != "" {
+		fmt.Fprintf(w, "%s %s %s: %s\n", cs.Gray("last:"), r.ID, r.Result, firstLineOf(r.Error))
 	}
+}
+
+// shortImageID is an image ID cut to 8 hex digits: enough to tell images
+// apart in the history table, short enough to keep it on one line.
+func shortImageID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }
 
 func firstLineOf(s string) string {

@@ -243,7 +243,7 @@ func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
 	progress := f.progressFor(opts.JSON)
 	res, err := st.Down(ctx, stackops.DownOptions{
 		Volumes:  opts.Volumes,
-		Confirm:  f.Confirm(progress.Pause),
+		Confirm:  f.Confirm(nil), // asked before any progress is drawn
 		LockWait: opts.LockWait,
 		Sink:     progress,
 		Output:   f.verboseOutput(),
