@@ -298,6 +298,12 @@ services:
 		b, _ := os.ReadFile(lockFile)
 		return bytes.Contains(b, []byte(`"pid":`+strconv.Itoa(holder.Process.Pid)))
 	})
+	// Let its Compose finish starting the container (the holder is killed
+	// later, in its health gate, and must not leave a Compose running).
+	itest.Eventually(t, 2*time.Minute, "the first deploy to start the container", func() bool {
+		out, _ := exec.Command("docker", "ps", "-q", "--filter", "label=com.docker.compose.project="+p.Name, "--filter", "status=running").Output()
+		return len(bytes.TrimSpace(out)) > 0
+	})
 
 	second := p.Run("deploy")
 	if second.Code != 1 {
@@ -311,16 +317,18 @@ services:
 	}
 
 	third := startBackground(t, p.Dir, "deploy", "--lock-wait", "2m")
-	time.Sleep(1500 * time.Millisecond)
-	if third.ProcessState != nil {
-		t.Fatal("the deploy with --lock-wait did not wait")
+	done := make(chan error, 1)
+	go func() { done <- third.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("the deploy with --lock-wait did not wait for the lock: %v\n%s", err, third.Stderr)
+	case <-time.After(1500 * time.Millisecond):
 	}
+	time.Sleep(500 * time.Millisecond) // the holder's Compose returns right after starting the container
 	if err := holder.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = holder.Wait()
-	done := make(chan error, 1)
-	go func() { done <- third.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
