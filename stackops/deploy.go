@@ -80,14 +80,15 @@ type DeployResult struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// Failed returns the services that failed or were not ready, failures first.
+// Failed returns the services that failed and, when the health gate ran out
+// of time, those that were not ready yet; failures first.
 func (r *DeployResult) Failed() []ServiceDeploy {
 	var failed, slow []ServiceDeploy
 	for _, s := range r.Services {
 		switch {
 		case s.Failed:
 			failed = append(failed, s)
-		case !s.Ready && r.Waited:
+		case !s.Ready && r.Waited && r.TimedOut:
 			slow = append(slow, s)
 		}
 	}
@@ -690,7 +691,8 @@ func (s *Stack) servicesFromLook(services []string, before, after *snapshot, loo
 }
 
 // watchComposeProgress turns the engine's container events into progress
-// lines while Compose works. It returns the function that stops it.
+// lines while Compose works — including, at once, a new container that dies
+// or turns unhealthy. It returns the function that stops it.
 func (s *Stack) watchComposeProgress(ctx context.Context, eng *engine.Client, op string, services []string, before *snapshot, sink EventSink) func() {
 	wctx, cancel := context.WithCancel(ctx)
 	wanted := map[string]bool{}
@@ -711,8 +713,21 @@ func (s *Stack) watchComposeProgress(ctx context.Context, eng *engine.Client, op
 			if !wanted[svc] || strings.EqualFold(e.Actor.Attributes[LabelOneOff], "true") {
 				continue
 			}
-			var phase string
+			var phase, msg string
+			final := false
 			switch {
+			case e.Action == "die" && !old[e.Actor.ID]:
+				// A new container died while Compose is still busy with
+				// others (v1 can take seconds more): say so now; the health
+				// gate confirms it the moment Compose returns.
+				code := e.Actor.Attributes["exitCode"]
+				model := s.Project.Services[svc]
+				if code == "0" && IsOneShot(model) {
+					continue
+				}
+				phase, msg, final = "failed", "exited with status "+code, true
+			case strings.HasPrefix(e.Action, "health_status") && strings.Contains(e.Action, "unhealthy") && !old[e.Actor.ID]:
+				phase, msg, final = "failed", "unhealthy", true
 			case e.Action == "create":
 				phase = "container created"
 			case e.Action == "start":
@@ -724,7 +739,7 @@ func (s *Stack) watchComposeProgress(ctx context.Context, eng *engine.Client, op
 			default:
 				continue
 			}
-			sink.Event(Event{Op: op, Service: svc, Phase: phase, Time: time.Now()})
+			sink.Event(Event{Op: op, Service: svc, Phase: phase, Message: msg, Time: time.Now(), Final: final, Failed: final})
 		}
 	}()
 	return func() {
