@@ -234,7 +234,7 @@ func TestIntegrationDeployUnhealthy(t *testing.T) {
 services:
   api:
     image: stackpilot-fixture:latest
-    command: ["serve=:8080", "print=api up", "unhealthy-after=1s"]
+    command: ["serve=:8080", "print=api up", "unhealthy"]
     healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 1s, retries: 2}
 `, nil)
 	cleanupImages(t, p)
