@@ -121,6 +121,7 @@ func containerImage(t *testing.T, p *itest.Project, service string) string {
 // deploy with nothing changed leaves every container alone. Both are in the history.
 func TestIntegrationDeployHealthy(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	p := itest.NewProject(t, `
 services:
   web:
@@ -189,6 +190,7 @@ x-stackpilot:
 // timeout — with its exit code and its logs (stdout and stderr) in the report.
 func TestIntegrationDeployFailsFastWithLogs(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	p := itest.NewProject(t, `
 services:
   ok:
@@ -230,6 +232,7 @@ services:
 // the last health-check output.
 func TestIntegrationDeployUnhealthy(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	p := itest.NewProject(t, `
 services:
   api:
@@ -256,6 +259,7 @@ services:
 // last health-check output and logs.
 func TestIntegrationDeployTimeout(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	p := itest.NewProject(t, `
 services:
   slow:
@@ -284,6 +288,7 @@ services:
 // frees the lock and the waiting deploy goes ahead.
 func TestIntegrationDeployLock(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	p := itest.NewProject(t, `
 services:
   slow:
@@ -367,6 +372,7 @@ func startBackground(t *testing.T, dir string, args ...string) *exec.Cmd {
 // changed is recreated, the other left alone) and changes nothing.
 func TestIntegrationDeployDryRun(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	compose := `
 services:
   a:
@@ -438,6 +444,7 @@ func toStrings(v any) []string {
 // post-deploy hook gets the STACKPILOT_* variables.
 func TestIntegrationDeployHooks(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	compose := `
 services:
   app:
@@ -497,6 +504,7 @@ x-stackpilot:
 // releases the lock, records the deploy as cancelled and leaves no process behind.
 func TestIntegrationDeployCtrlC(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	marker := strconv.Itoa(900 + int(time.Now().UnixNano()%99))
 	p := itest.NewProject(t, `
 services:

@@ -16,6 +16,7 @@ import (
 // brings back the previous image. Then Quit.
 func TestIntegrationDeployWizardFailureAndRollback(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	p := itest.NewProject(t, builtStack, nil)
 	cleanupImages(t, p)
 	p.WriteFile("Dockerfile", appDockerfile(p, "1", `["serve=:8080"]`))

@@ -22,6 +22,7 @@ func stateOf(t *testing.T, p *itest.Project, service string) string {
 // terminal, and otherwise exits 2 with nothing changed.
 func TestIntegrationLifecycle(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	p := itest.NewProject(t, `
 services:
   web:

@@ -32,6 +32,7 @@ func appDockerfile(p *itest.Project, version string, cmd string) string {
 // Compose uses points back at it, and the rollback is in the history.
 func TestIntegrationRollback(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project; most of the time is spent waiting on Compose
 	p := itest.NewProject(t, builtStack, nil)
 	cleanupImages(t, p)
 	p.WriteFile("Dockerfile", appDockerfile(p, "1", `["serve=:8080"]`))
