@@ -3,7 +3,7 @@
 # built from this repository FROM scratch) and open stackpilot on it.
 #
 # Gets a Docker Engine first when there is none (same helper as the tests),
-# builds stackpilot into ./bin, deploys the demo, then opens the menu in a
+# builds stackpilot into ./bin, deploys the demo with it, then opens the menu in a
 # terminal (or prints the status when there is none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +14,8 @@ mkdir -p bin examples/demo/bin
 CGO_ENABLED=0 go build -trimpath -o bin/stackpilot .
 CGO_ENABLED=0 go build -trimpath -o examples/demo/bin/demoapp ./examples/demo/app
 
-printf '==> bringing up the demo stack\n' >&2
-(cd examples/demo && docker compose up -d --build --wait)
+printf '==> deploying the demo stack (build, start, wait until healthy)\n' >&2
+bin/stackpilot -C examples/demo deploy --yes
 
 if [ -t 0 ] && [ -t 1 ]; then
   exec bin/stackpilot -C examples/demo

@@ -161,6 +161,12 @@ func (s *Stack) WaitHealthy(ctx context.Context, opts HealthGateOptions) (*Healt
 	res := &HealthGateResult{}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
+	// The engine's container events wake the loop at once (a container dies,
+	// restarts or changes health), so a failure is reported within
+	// milliseconds; the ticker remains for what has no event (settling, probes).
+	evCtx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	wake := s.gateWakeups(evCtx, eng)
 	for {
 		containers, err := s.projectContainers(ctx, eng, services)
 		if err != nil {
@@ -209,8 +215,31 @@ func (s *Stack) WaitHealthy(ctx context.Context, opts HealthGateOptions) (*Healt
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
 		case <-ticker.C:
+		case <-wake:
 		}
 	}
+}
+
+// gateWakeups subscribes to the project's container events (die, start,
+// health_status, …) and signals on the returned channel for each, without
+// ever blocking the stream. If the stream cannot be opened the channel just
+// never fires and the gate keeps polling.
+func (s *Stack) gateWakeups(ctx context.Context, eng *engine.Client) <-chan struct{} {
+	wake := make(chan struct{}, 1)
+	events, _ := eng.Events(ctx, "", engine.Filters{"type": {"container"}, "label": {LabelProject + "=" + s.Name}})
+	go func() {
+		for e := range events {
+			switch {
+			case e.Action == "die", e.Action == "start", e.Action == "restart", e.Action == "oom",
+				e.Action == "destroy", e.Action == "create", strings.HasPrefix(e.Action, "health_status"):
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return wake
 }
 
 func gatePhase(sh ServiceHealth) (string, string) {
@@ -348,6 +377,11 @@ func judgeGateContainer(service string, c *engine.ContainerJSON, oneShot bool, b
 			reason += ": " + c.State.Error
 		}
 		return fail(reason)
+	case c.State.Status == StateRunning && oneShot && sh.Health != "unhealthy":
+		// A job (restart "no" or "on-failure") is done when it exited 0;
+		// running is not ready yet, however long it has been up.
+		sh.Reason = "job still running (restart: " + strings.Trim(c.HostConfig.RestartPolicy.Name, `"`) + "): waiting for it to exit 0"
+		return sh
 	case c.State.Status == StateRunning:
 		switch sh.Health {
 		case "unhealthy":
@@ -365,7 +399,7 @@ func judgeGateContainer(service string, c *engine.ContainerJSON, oneShot bool, b
 		}
 		up := now.Sub(c.State.StartedAt)
 		if up < settle {
-			sh.Reason = fmt.Sprintf("running for %s, settling", up.Round(100*time.Millisecond))
+			sh.Reason = fmt.Sprintf("running, settling (must stay up %s)", settle)
 			return sh
 		}
 		sh.Ready = true

@@ -2,7 +2,6 @@ package wizard
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -165,12 +164,6 @@ func printEnvTable(f *Factory, res *stackops.EnvListResult) {
 		t.AddRow(e.Key, v)
 	}
 	_ = t.Render(f.IO.Out)
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // ---- get ----

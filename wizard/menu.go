@@ -29,6 +29,29 @@ func menuEntries() []menuEntry {
 		{Label: "Watch status — refresh until Ctrl-C", Equivalent: []string{"status", "--watch"}, Run: func(ctx context.Context, f *Factory) error {
 			return runStatus(ctx, f, &statusOptions{Watch: true, Interval: defaultWatchInterval})
 		}},
+		// Deploy and lifecycle flows print their own equivalent command (it
+		// depends on the answers), so their Equivalent is nil.
+		{Label: "Deploy — build, start and wait until healthy", Run: func(ctx context.Context, f *Factory) error {
+			return runDeploy(ctx, f, &deployOptions{wizard: true})
+		}},
+		{Label: "Roll back — go back to the images before the last deploy", Run: func(ctx context.Context, f *Factory) error {
+			return runRollback(ctx, f, &rollbackOptions{wizard: true})
+		}},
+		{Label: "History — past deploys and rollbacks", Equivalent: []string{"history"}, Run: func(ctx context.Context, f *Factory) error {
+			return runHistory(ctx, f, &historyOptions{Limit: 20})
+		}},
+		{Label: "Restart services", Run: func(ctx context.Context, f *Factory) error {
+			return runLifecycle(ctx, f, &lifecycleOptions{Op: "restart", wizard: true})
+		}},
+		{Label: "Stop services", Run: func(ctx context.Context, f *Factory) error {
+			return runLifecycle(ctx, f, &lifecycleOptions{Op: "stop", wizard: true})
+		}},
+		{Label: "Start stopped services", Run: func(ctx context.Context, f *Factory) error {
+			return runLifecycle(ctx, f, &lifecycleOptions{Op: "start", wizard: true})
+		}},
+		{Label: "Down — remove the stack's containers (optionally its volumes)", Run: func(ctx context.Context, f *Factory) error {
+			return runDown(ctx, f, &downOptions{wizard: true})
+		}},
 		{Label: "Doctor — check docker, compose and the project", Equivalent: []string{"doctor"}, Run: func(ctx context.Context, f *Factory) error {
 			return runDoctor(ctx, f, &doctorOptions{})
 		}},
@@ -68,9 +91,10 @@ func runMenu(ctx context.Context, f *Factory) error {
 		err = e.Run(jobCtx, f)
 		done()
 		switch {
-		case err == nil && e.Equivalent != nil:
-			f.Equivalent(e.Equivalent...)
 		case err == nil:
+			if e.Equivalent != nil {
+				f.Equivalent(e.Equivalent...)
+			}
 		case errors.Is(err, stackops.ErrInterrupted) || errors.Is(err, steps.ErrInterrupted):
 			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.Gray("—"), "stopped; back to the menu")
 		case errors.Is(err, ErrTerminated):

@@ -28,6 +28,10 @@ func TestIntegrationMenuStatusThenCtrlC(t *testing.T) {
 	if !strings.Contains(screen, "api") || !strings.Contains(screen, "running") {
 		t.Errorf("status table not on screen:\n%s", screen)
 	}
+	// survey draws the menu before it puts the terminal in raw mode: a Ctrl-C
+	// in between is a SIGINT, not a key. Wait until the menu is drawn and read.
+	term.Expect("Quit")
+	time.Sleep(300 * time.Millisecond)
 	term.Send(itest.KeyCtrlC)
 	if code := term.Wait(10 * time.Second); code != 130 {
 		t.Fatalf("Ctrl-C at the menu: exit %d, want 130\n%s", code, term.Screen())

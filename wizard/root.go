@@ -77,6 +77,8 @@ terminal, 3 stack degraded, 130 cancelled.`,
 		newEnvCmd(f),
 		newLogsCmd(f),
 	)
+	root.AddCommand(newDeployCmd(f), newRollbackCmd(f), newHistoryCmd(f),
+		newLifecycleCmd(f, "start"), newLifecycleCmd(f, "stop"), newLifecycleCmd(f, "restart"), newDownCmd(f))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }

@@ -202,3 +202,6 @@ func tail(s string, n int) string {
 func (term *Terminal) ScreenContains(s string) bool {
 	return strings.Contains(term.Screen(), s)
 }
+
+// PID is the program's process id (it leads its own session and process group).
+func (term *Terminal) PID() int { return term.cmd.Process.Pid }
