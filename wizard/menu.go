@@ -32,6 +32,8 @@ func menuEntries() []menuEntry {
 		{Label: "Doctor — check docker, compose and the project", Equivalent: []string{"doctor"}, Run: func(ctx context.Context, f *Factory) error {
 			return runDoctor(ctx, f, &doctorOptions{})
 		}},
+		// Backups prints each job's own equivalent command.
+		{Label: "Backups — create, list, verify, restore, prune, schedule", Run: runBackupMenu},
 	}
 }
 
@@ -65,7 +67,9 @@ func runMenu(ctx context.Context, f *Factory) error {
 		done()
 		switch {
 		case err == nil:
-			f.Equivalent(e.Equivalent...)
+			if len(e.Equivalent) > 0 {
+				f.Equivalent(e.Equivalent...)
+			}
 		case errors.Is(err, stackops.ErrInterrupted) || errors.Is(err, steps.ErrInterrupted):
 			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.Gray("—"), "stopped; back to the menu")
 		case errors.Is(err, ErrTerminated):
@@ -74,7 +78,7 @@ func runMenu(ctx context.Context, f *Factory) error {
 			if msg := Message(err); msg != "" {
 				fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.FailureIcon(), msg)
 			}
-			if ExitCode(err) == ExitDegraded || ExitCode(err) == ExitFailure {
+			if (ExitCode(err) == ExitDegraded || ExitCode(err) == ExitFailure) && len(e.Equivalent) > 0 {
 				f.Equivalent(e.Equivalent...)
 			}
 		}

@@ -72,6 +72,7 @@ terminal, 3 stack degraded, 130 cancelled.`,
 		newStatusCmd(f),
 		newDoctorCmd(f),
 	)
+	root.AddCommand(newBackupCmd(f))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
