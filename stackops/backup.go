@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -201,6 +202,29 @@ func (s *Stack) stackVolumes(services []string) []backupVolume {
 	return out
 }
 
+// BackupContents says what a backup of each service holds: the named volumes
+// it mounts (after x-stackpilot.backup.volumes include/exclude) and its dumps,
+// e.g. {"db": ["volume db-data", "dump notes"]}. Services with nothing to
+// back up are left out.
+func (s *Stack) BackupContents() (map[string][]string, error) {
+	cfg, err := s.BackupConfig()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, svc := range s.ServiceNames() {
+		for _, v := range filterVolumes(s.stackVolumes([]string{svc}), cfg.Volumes) {
+			out[svc] = append(out[svc], "volume "+v.Key)
+		}
+	}
+	for _, d := range cfg.Dumps {
+		if _, ok := s.Project.Services[d.Service]; ok {
+			out[d.Service] = append(out[d.Service], "dump "+d.Name)
+		}
+	}
+	return out, nil
+}
+
 // mountTarget is where svc mounts the volume key ("" when it does not).
 func (s *Stack) mountTarget(svc, key string) string {
 	for _, v := range s.Project.Services[svc].Volumes {
@@ -370,5 +394,52 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
+// agoText renders how long ago t was, as people say it.
+func agoText(t time.Time) string {
+	d := time.Since(t)
+	n, unit := 0, ""
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		n, unit = int(d.Minutes()), "minute"
+	case d < 48*time.Hour:
+		n, unit = int(d.Hours()), "hour"
+	default:
+		n, unit = int(d.Hours()/24), "day"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("%d %s ago", n, unit)
+}
+
 // HumanBytes formats a size for people (1.5 MiB).
 func HumanBytes(n int64) string { return humanBytes(n) }
+
+// settleQuiet passes the health gate's events on, but only the first
+// "running for …, settling" line of each service: the gate rewords it on
+// every look, which a plain (non-terminal) log would print five times a second.
+type settleQuiet struct {
+	EventSink
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func quietGate(sink EventSink) EventSink {
+	return &settleQuiet{EventSink: sinkOrNop(sink), seen: map[string]bool{}}
+}
+
+// Event implements EventSink.
+func (q *settleQuiet) Event(e Event) {
+	if e.Phase == "waiting" && strings.HasSuffix(e.Message, "settling") {
+		q.mu.Lock()
+		dup := q.seen[e.Service]
+		q.seen[e.Service] = true
+		q.mu.Unlock()
+		if dup {
+			return
+		}
+	}
+	q.EventSink.Event(e)
+}

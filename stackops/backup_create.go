@@ -121,11 +121,12 @@ func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink
 		present = append(present, v)
 	}
 	if len(present) == 0 && len(dumps) == 0 {
-		what := "the stack's services"
-		if len(opts.Services) > 0 {
-			what = strings.Join(services, ", ")
+		msg := fmt.Sprintf("the stack's services mount no named volume and have no dump in %s.backup.dumps", ConfigExtension)
+		if len(services) == 1 {
+			msg = fmt.Sprintf("%s mounts no named volume and has no dump in %s.backup.dumps", services[0], ConfigExtension)
+		} else if len(opts.Services) > 0 {
+			msg = fmt.Sprintf("%s mount no named volume and have no dump in %s.backup.dumps", strings.Join(services, ", "), ConfigExtension)
 		}
-		msg := fmt.Sprintf("%s mount no named volume and have no dump in %s.backup.dumps", what, ConfigExtension)
 		if len(res.Skipped) > 0 {
 			msg = fmt.Sprintf("volume %s does not exist yet — deploy the stack first", strings.Join(res.Skipped, ", "))
 		}
@@ -298,7 +299,7 @@ func (s *Stack) captureVolumes(ctx context.Context, eng *engine.Client, cfg *Bac
 	// Wait until the restarted services are up again, so the backup leaves
 	// the stack as it found it (and dumps find their service ready).
 	if len(stopped) > 0 {
-		_, gerr := s.WaitHealthy(ctx, HealthGateOptions{Services: dedupe(serviceNames(stopped)), Op: "backup", Sink: sink, Settle: 2 * time.Second, Timeout: 2 * time.Minute})
+		_, gerr := s.WaitHealthy(ctx, HealthGateOptions{Services: dedupe(serviceNames(stopped)), Op: "backup", Sink: quietGate(sink), Settle: 2 * time.Second, Timeout: 2 * time.Minute})
 		if gerr != nil {
 			return serviceNames(stopped), fmt.Errorf("after the backup: %w", gerr)
 		}

@@ -222,7 +222,7 @@ func (s *Stack) restoreBackup(ctx context.Context, opts BackupRestoreOptions, si
 	}
 	// 5. Healthy again?
 	if len(run.gate) > 0 {
-		gate, gerr := s.WaitHealthy(ctx, HealthGateOptions{Services: run.gate, Op: "restore", Sink: sink, Since: start, Timeout: opts.Timeout})
+		gate, gerr := s.WaitHealthy(ctx, HealthGateOptions{Services: run.gate, Op: "restore", Sink: quietGate(sink), Since: start, Timeout: opts.Timeout})
 		res.Health = gate
 		if gerr != nil {
 			return res, fmt.Errorf("restored, but: %w", gerr)
@@ -370,8 +370,7 @@ func containerName(c *engine.ContainerSummary) string {
 
 // restoreConfirmation says what will be replaced.
 func (s *Stack) restoreConfirmation(info *BackupInfo, plan *restorePlan, noSafety bool, containers []*engine.ContainerJSON) Confirmation {
-	age := time.Since(info.Created).Round(time.Minute)
-	details := []string{fmt.Sprintf("backup %s of %s, taken %s (%s ago), %s", info.ID, info.Project, info.Created.Local().Format("2006-01-02 15:04"), age, humanBytes(info.Size))}
+	details := []string{fmt.Sprintf("backup %s of %s, taken %s (%s), %s", info.ID, info.Project, info.Created.Local().Format("2006-01-02 15:04"), agoText(info.Created), humanBytes(info.Size))}
 	if info.Project != s.Name {
 		details = append(details, fmt.Sprintf("note: the backup is of project %s; restoring into %s", info.Project, s.Name))
 	}
@@ -782,7 +781,7 @@ func (r *restoreRun) ensureUp(ctx context.Context, svc string) error {
 	if !r.wasRunning[svc] {
 		r.tempUp[svc] = true
 	}
-	_, err := r.s.WaitHealthy(ctx, HealthGateOptions{Services: []string{svc}, Op: "restore", Sink: r.sink, Settle: 2 * time.Second})
+	_, err := r.s.WaitHealthy(ctx, HealthGateOptions{Services: []string{svc}, Op: "restore", Sink: quietGate(r.sink), Settle: 2 * time.Second})
 	return err
 }
 
@@ -820,11 +819,11 @@ func (r *restoreRun) bringUp(ctx context.Context) error {
 		if contains(r.recreate, svc) || r.upNow[svc] {
 			continue
 		}
+		r.event(svc, "starting", "", false, false)
 		if err := eng.StartContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			errs = append(errs, fmt.Sprintf("%s: %v", svc, dockerErr(err)))
 			continue
 		}
-		r.event(svc, "starting", "", false, false)
 	}
 	// Services that were down before and only started for a dump go down again.
 	for svc := range r.tempUp {

@@ -63,7 +63,7 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 		return err
 	}
 	if opts.menu {
-		choices, err := serviceChoices(ctx, st)
+		choices, err := backupChoices(ctx, st)
 		if err != nil {
 			return err
 		}
@@ -96,7 +96,9 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 			return err
 		}
 	} else {
-		fmt.Fprintln(f.IO.Out, res.Backup.Path)
+		if !opts.menu {
+			fmt.Fprintln(f.IO.Out, res.Backup.Path)
+		}
 		cs := f.IO.ErrColorScheme()
 		var held []string
 		for _, e := range res.Entries {
@@ -157,6 +159,30 @@ func serviceChoices(ctx context.Context, st *stackops.Stack) ([]steps.ServiceCho
 			state += ", " + r.Health
 		}
 		out = append(out, steps.ServiceChoice{Name: r.Service, State: state})
+	}
+	return out, nil
+}
+
+// backupChoices are the services that have something to back up, each shown
+// with its state and what it holds.
+func backupChoices(ctx context.Context, st *stackops.Stack) ([]steps.ServiceChoice, error) {
+	contents, err := st.BackupContents()
+	if err != nil {
+		return nil, err
+	}
+	all, err := serviceChoices(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	var out []steps.ServiceChoice
+	for _, c := range all {
+		if what := contents[c.Name]; len(what) > 0 {
+			c.State += " — " + strings.Join(what, ", ")
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no service mounts a named volume or has a dump in %s.backup.dumps", stackops.ErrNothingToBackUp, stackops.ConfigExtension)
 	}
 	return out, nil
 }

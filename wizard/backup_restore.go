@@ -130,7 +130,9 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 		for _, d := range res.Dumps {
 			done = append(done, fmt.Sprintf("dump %s/%s (%s)", d.Service, d.Name, stackops.HumanBytes(d.Size)))
 		}
-		fmt.Fprintf(f.IO.Out, "%s restored\n", res.Backup.ID)
+		if !opts.menu {
+			fmt.Fprintf(f.IO.Out, "%s restored\n", res.Backup.ID)
+		}
 		fmt.Fprintf(f.IO.ErrOut, "%s restored backup %s into %s: %s\n", cs.SuccessIcon(), cs.Bold(res.Backup.ID), st.Name, strings.Join(done, ", "))
 		if len(res.Started) > 0 {
 			fmt.Fprintf(f.IO.ErrOut, "  %s running and healthy again\n", strings.Join(res.Started, ", "))

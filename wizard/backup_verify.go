@@ -92,7 +92,9 @@ func runBackupVerify(ctx context.Context, f *Factory, opts *backupVerifyOptions)
 	}
 	if !opts.JSON {
 		cs := f.IO.ErrColorScheme()
-		fmt.Fprintf(f.IO.Out, "%s ok\n", res.Backup.ID)
+		if !opts.menu {
+			fmt.Fprintf(f.IO.Out, "%s ok\n", res.Backup.ID)
+		}
 		var sz int64
 		for _, e := range res.Entries {
 			sz += e.Size
