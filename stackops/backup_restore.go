@@ -460,6 +460,7 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 		return err
 	}
 	_ = r.marker.update(func(d *markerData) { d.SafetyBackup = baseOrEmpty(r.safetyPath) })
+	r.adoptPending(ctx)
 	defer func() {
 		if err != nil {
 			err = r.recover(ctx, err)
@@ -500,9 +501,11 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 		if len(ids) == 0 {
 			continue
 		}
-		if r.wasRunning[svc] {
+		switch {
+		case contains(r.recreate, svc) || contains(r.recreateNS, svc):
+		case r.wasRunning[svc]:
 			r.recreate = append(r.recreate, svc)
-		} else {
+		default:
 			r.recreateNS = append(r.recreateNS, svc)
 		}
 		if uerr := r.marker.update(func(d *markerData) { d.Recreate, d.RecreateStopped = r.recreate, r.recreateNS }); uerr != nil {
@@ -553,6 +556,51 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 	}
 	r.marker.finish()
 	return nil
+}
+
+// adoptPending takes over what an earlier, interrupted restore left to do
+// (its marker is now ours): services whose containers it removed are
+// re-created by this run and containers it stopped are started — except the
+// services of a volume it left incomplete that this run does not replace.
+func (r *restoreRun) adoptPending(ctx context.Context) {
+	d := &r.marker.data
+	planned := map[string]bool{}
+	for _, v := range r.plan.volumes {
+		planned[v.vol.Key] = true
+	}
+	blocked := map[string]bool{}
+	for _, key := range d.Incomplete {
+		if planned[key] {
+			continue
+		}
+		for _, bv := range r.s.stackVolumes(r.s.ServiceNames()) {
+			if bv.Key == key {
+				for _, svc := range bv.Services {
+					blocked[svc] = true
+				}
+			}
+		}
+	}
+	for _, svc := range d.Recreate {
+		if !blocked[svc] && !contains(r.recreate, svc) {
+			r.recreate = append(r.recreate, svc)
+			r.wasRunning[svc] = true
+		}
+	}
+	for _, svc := range d.RecreateStopped {
+		if !blocked[svc] && !contains(r.recreateNS, svc) && !contains(r.recreate, svc) {
+			r.recreateNS = append(r.recreateNS, svc)
+		}
+	}
+	for _, mc := range d.Stopped {
+		if blocked[mc.Service] {
+			continue
+		}
+		if c, err := r.eng.InspectContainer(ctx, mc.ID); err == nil && !c.State.Running {
+			r.stopped = append(r.stopped, c)
+			r.wasRunning[mc.Service] = true
+		}
+	}
 }
 
 func baseOrEmpty(p string) string {

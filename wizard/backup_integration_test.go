@@ -577,6 +577,28 @@ x-stackpilot:
 	}
 	t.Logf("seed %d: %d of %d random kills hit the stopped window", seed, stoppedHits, trials)
 
+	// Ctrl-C (SIGINT) while app is stopped: the backup stops, exits 130, and
+	// has started app again before it exits — no other command needed.
+	cmd := exec.Command(itest.Binary(t), "backup", "create")
+	cmd.Dir, cmd.Env = p.Dir, itest.BaseEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	itest.Eventually(t, 30*time.Second, "app stopped by the backup", func() bool { return !appRunning() })
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("Ctrl-C: %v, want exit 130", err)
+	}
+	if !appRunning() {
+		t.Fatal("after Ctrl-C the backup exited with app still stopped")
+	}
+	if _, err := os.Stat(filepath.Join(p.Dir, ".stackpilot", "backup-in-progress.json")); err == nil {
+		t.Fatal("after Ctrl-C the marker is still there")
+	}
+	checkListed("after Ctrl-C")
+
 	// Temporary files of killed runs are never listed, and the next backup clears them.
 	createBackup(t, p)
 	l := backupList(t, p)
@@ -589,5 +611,65 @@ x-stackpilot:
 	checkListed("at the end")
 	if h := helperContainers(t); h != "" {
 		t.Errorf("helper containers left: %s", h)
+	}
+}
+
+// SIGKILL in the middle of replacing a volume: the next command does not
+// start the service on half its files, says what to do, and running the
+// restore again finishes the job.
+func TestIntegrationBackupRestoreKilled(t *testing.T) {
+	itest.Require(t)
+	p := itest.NewProject(t, `
+services:
+  data:
+    image: stackpilot-busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    healthcheck: {test: ["CMD", "true"], interval: 1s}
+    volumes: ["data:/srv"]
+volumes:
+  data:
+`, nil)
+	p.Compose("up", "-d")
+	sh(t, p.ContainerID("data"), "cd /srv && for i in 1 2 3 4 5 6 7 8; do head -c 8000000 /dev/urandom > r$i.bin; done")
+	want := snapshot(t, p.ContainerID("data"), "/srv")
+	path := createBackup(t, p)
+	sh(t, p.ContainerID("data"), "rm /srv/r1.bin && echo later > /srv/later.txt")
+
+	marker := filepath.Join(p.Dir, ".stackpilot", "backup-in-progress.json")
+	cmd := exec.Command(itest.Binary(t), "backup", "restore", path, "--yes", "--no-safety-backup")
+	cmd.Dir, cmd.Env = p.Dir, itest.BaseEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	itest.Eventually(t, 60*time.Second, "the restore to be replacing the volume", func() bool {
+		b, _ := os.ReadFile(marker)
+		return strings.Contains(string(b), `"incomplete"`)
+	})
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+
+	r := p.Run("status")
+	if !strings.Contains(r.Stderr, "may be incomplete") || !strings.Contains(r.Stderr, "backup restore") {
+		t.Fatalf("the next command did not warn about the half-replaced volume:\n%s", r.Combined())
+	}
+	out, _ := exec.Command("docker", "ps", "-q", "--filter", "label=com.docker.compose.project="+p.Name, "--filter", "status=running").Output()
+	if strings.TrimSpace(string(out)) != "" {
+		t.Fatal("the service was started on a half-replaced volume")
+	}
+	if h := helperContainers(t); h != "" {
+		t.Errorf("helper containers left: %s", h)
+	}
+	// Running the restore again finishes it.
+	if r := p.Run("backup", "restore", path, "--yes", "--no-safety-backup"); r.Code != 0 {
+		t.Fatalf("restore again: exit %d\n%s", r.Code, r.Combined())
+	}
+	if d := diffSnapshots(want, snapshot(t, p.ContainerID("data"), "/srv")); len(d) > 0 {
+		t.Errorf("after the second restore:\n%s", strings.Join(d, "\n"))
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the marker is still there after a good restore")
+	}
+	if r := p.Run("status"); r.Code != 0 || strings.Contains(r.Stderr, "interrupted") {
+		t.Errorf("status after the second restore: exit %d\n%s", r.Code, r.Combined())
 	}
 }
