@@ -319,7 +319,7 @@ func (s *Stack) removeHelpers(ctx context.Context, eng *engine.Client) {
 		return
 	}
 	for _, c := range list {
-		_ = eng.RemoveContainer(ctx, c.ID, true)
+		_ = eng.RemoveContainer(ctx, c.ID, true, true)
 	}
 }
 

@@ -675,9 +675,9 @@ func readArchiveFrame(f *os.File, p string) (*archiveFile, error) {
 	if !bytes.HasPrefix(data, []byte(archiveHeaderMagic)) || !bytes.HasSuffix(data, []byte("\n")) {
 		return nil, damaged("header is not a stackpilot backup header")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data[len(archiveHeaderMagic) : len(data)-1]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a.Header); err != nil {
+	// Unknown fields are allowed (a newer stackpilot may add some); the
+	// manifest's checksum of the header still covers every byte.
+	if err := json.Unmarshal(data[len(archiveHeaderMagic):len(data)-1], &a.Header); err != nil {
 		return nil, damaged("header: %v", err)
 	}
 	if a.Header.Format != archiveFormat {

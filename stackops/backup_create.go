@@ -84,10 +84,15 @@ func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink
 	if err != nil {
 		return nil, err
 	}
-	recipientStrs := append(append([]string{}, cfg.EncryptTo...), opts.EncryptTo...)
-	recipients, err := ParseRecipients(recipientStrs)
+	recipients, err := ParseRecipients(append(append([]string{}, cfg.EncryptTo...), opts.EncryptTo...))
 	if err != nil {
 		return nil, fmt.Errorf("--encrypt-to: %w", err)
+	}
+	var recipientStrs []string
+	for _, r := range recipients {
+		if st, ok := r.(fmt.Stringer); ok {
+			recipientStrs = append(recipientStrs, st.String())
+		}
 	}
 	eng, err := s.Engine()
 	if err != nil {
@@ -344,7 +349,7 @@ func (s *Stack) captureVolume(ctx context.Context, eng *engine.Client, v backupV
 		defer func() {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
-			_ = eng.RemoveContainer(rctx, id, true)
+			_ = eng.RemoveContainer(rctx, id, true, true)
 		}()
 		sourceID, from = id, "helper container"
 	}
@@ -407,14 +412,14 @@ func (s *Stack) captureDump(ctx context.Context, eng *engine.Client, d DumpConfi
 		pr.CloseWithError(addErr)
 	}
 	wg.Wait()
-	if runErr != nil {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		return fmt.Errorf("%s: %w", label, dockerErr(runErr))
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
 	}
 	if addErr != nil {
 		return fmt.Errorf("%s: %w", label, addErr)
+	}
+	if runErr != nil {
+		return fmt.Errorf("%s: %w", label, dockerErr(runErr))
 	}
 	if code != 0 {
 		msg := fmt.Sprintf("%s: %s exited with status %d", label, Cmd{Args: d.Dump}.String(), code)

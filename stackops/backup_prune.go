@@ -218,6 +218,11 @@ func (s *Stack) PruneBackups(ctx context.Context, opts BackupPruneOptions) (*Bac
 			res.Damaged = append(res.Damaged, b.ID)
 			continue
 		}
+		if b.Verified != nil && b.Verified.OK {
+			// A full verify of the file as it is now: no need to re-read it.
+			res.NewestGood = b.ID
+			break
+		}
 		a, err := openArchive(b.Path)
 		if err == nil {
 			err = a.checkOuter()

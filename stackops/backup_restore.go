@@ -512,13 +512,15 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 			return uerr
 		}
 		for _, id := range ids {
-			if rerr := eng.RemoveContainer(ctx, id, true); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) {
+			// Anonymous volumes are kept (Compose cannot carry them over to
+			// the new container, but their data is not deleted).
+			if rerr := eng.RemoveContainer(ctx, id, true, false); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) {
 				return fmt.Errorf("remove the container of %s: %w", svc, dockerErr(rerr))
 			}
 		}
 	}
 	for _, o := range plan.oneOffs {
-		if rerr := eng.RemoveContainer(ctx, o.ID, false); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) {
+		if rerr := eng.RemoveContainer(ctx, o.ID, false, false); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) {
 			return fmt.Errorf("remove one-off container %s: %w", containerName(o), dockerErr(rerr))
 		}
 	}
@@ -656,7 +658,7 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		_ = eng.RemoveContainer(rctx, helper, true)
+		_ = eng.RemoveContainer(rctx, helper, true, true)
 	}()
 	pr, pw := io.Pipe()
 	produced := make(chan error, 1)

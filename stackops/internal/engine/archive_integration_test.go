@@ -48,7 +48,7 @@ func TestIntegrationEngineArchiveExecVolumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.RemoveContainer(context.Background(), id, true) })
+	t.Cleanup(func() { _ = c.RemoveContainer(context.Background(), id, true, true) })
 	if err := c.StartContainer(ctx, id); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestIntegrationEngineArchiveExecVolumes(t *testing.T) {
 	if n != 4 {
 		t.Errorf("helper saw %d entries, want 4", n)
 	}
-	if err := c.RemoveContainer(ctx, hid, true); err != nil {
+	if err := c.RemoveContainer(ctx, hid, true, true); err != nil {
 		t.Fatal(err)
 	}
 	// The volume cannot go while a container uses it.
@@ -158,7 +158,7 @@ func TestIntegrationEngineArchiveExecVolumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.RemoveContainer(context.Background(), bid, true) })
+	t.Cleanup(func() { _ = c.RemoveContainer(context.Background(), bid, true, true) })
 	if err := c.StartContainer(ctx, bid); err != nil {
 		t.Fatal(err)
 	}

@@ -46,12 +46,15 @@ func (c *Client) CreateContainer(ctx context.Context, name string, cfg Container
 }
 
 // RemoveContainer deletes a container. force kills a running one first;
-// anonymous volumes are kept (only named volumes matter to stackpilot, and
-// those are never removed with a container).
-func (c *Client) RemoveContainer(ctx context.Context, id string, force bool) error {
+// anonVolumes also deletes its anonymous volumes (those an image's VOLUME
+// created for it). Named volumes are never removed with a container.
+func (c *Client) RemoveContainer(ctx context.Context, id string, force, anonVolumes bool) error {
 	q := url.Values{}
 	if force {
 		q.Set("force", "1")
+	}
+	if anonVolumes {
+		q.Set("v", "1")
 	}
 	return c.getJSON(ctx, request{method: http.MethodDelete, path: "/containers/" + url.PathEscape(id), query: q}, nil)
 }
