@@ -11,10 +11,12 @@
 #             Compose), reads the volume back against its checksum, and waits
 #             for the health check. "restore data" compares only the data part:
 #             stackpilot's verify + replace + read-back (its own timings from
-#             --json) against gunzip | docker cp alone.
+#             --json) against gunzip | docker cp alone; "w/o read-back" leaves out
+#             the read-back pass (what --no-read-back saves).
 #
-# The volume holds mixed data: incompressible random bytes, base64 text,
-# numbers, and 2000 small files. Each measurement runs RUNS times (default 3)
+# The volume holds mixed data: a quarter incompressible random bytes, a
+# quarter base64 text, an eighth in 64 KiB files (2048 of them for 1 GiB),
+# the rest numbers. Each measurement runs RUNS times (default 3)
 # and the median is reported. Peak RSS is GNU time's maximum resident set.
 # Needs docker, Compose v2 and the stackpilot-busybox image (scripts/build-fixtures.sh).
 set -euo pipefail
@@ -54,13 +56,14 @@ docker compose up -d >/dev/null 2>&1
 c=$(docker compose ps -q data)
 
 say "filling a ${SIZE_MIB} MiB volume with mixed data"
-q=$((SIZE_MIB / 4))
+small=$((SIZE_MIB / 8)); q=$((SIZE_MIB / 4)); rest=$((SIZE_MIB - small - 2 * q))
 docker exec "$c" sh -c "
   set -e; cd /srv; mkdir -p small
   head -c $((q * 1048576)) /dev/urandom > random.bin
-  head -c $((q * 1048576 * 3 / 4)) /dev/urandom | base64 > base64.txt
-  seq 1 200000000 | head -c $((q * 1048576)) > numbers.txt
-  i=0; while [ \$i -lt 2000 ]; do seq \$i \$((i + 9000)) | head -c 65536 > small/f\$i.txt; i=\$((i + 1)); done
+  head -c $((q * 1048576 * 3 / 4)) /dev/urandom | base64 -w 0 > base64.txt
+  seq 1 300000000 | head -c $((rest * 1048576)) > numbers.txt
+  n=\$(( $small * 16 )); i=0
+  while [ \$i -lt \$n ]; do seq \$i \$((i + 20000)) | head -c 65536 > small/f\$i.txt; i=\$((i + 1)); done
   sync"
 bytes=$(docker exec "$c" du -sb /srv | cut -f1)
 say "volume holds $bytes bytes"
@@ -69,7 +72,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # timed CMD… — prints "seconds maxrss_kib"
 timed() { /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }; cat "$work/time"; }
 
-base_b=(); ours_b=(); rss_b=(); base_r=(); ours_r=(); rss_r=(); base_x=(); ours_x=()
+base_b=(); ours_b=(); rss_b=(); base_r=(); ours_r=(); rss_r=(); base_x=(); ours_x=(); ours_n=()
 for run in $(seq 1 "$RUNS"); do
   say "run $run/$RUNS: docker cp | gzip -1"
   t0=$(date +%s.%N)
@@ -98,6 +101,7 @@ for run in $(seq 1 "$RUNS"); do
   cp "$work/out" "$work/restore.json"
   ours_r+=("$secs"); rss_r+=("$rss")
   ours_x+=("$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print((r["verify_ms"]+sum(v["duration_ms"] for v in r["volumes"]))/1000)' "$work/restore.json")")
+  ours_n+=("$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print((r["verify_ms"]+sum(v["duration_ms"]-v["read_back_ms"] for v in r["volumes"]))/1000)' "$work/restore.json")")
   c=$(docker compose ps -q data)
 done
 
@@ -106,7 +110,7 @@ mb=$(echo "$bytes / 1048576" | bc -l)
 report() { # name baseline-times ours-times rss-list
   local name=$1 b o r
   b=$(printf '%s\n' $2 | median); o=$(printf '%s\n' $3 | median); r=$(printf '%s\n' $4 | median)
-  printf '%-13s baseline %6.2fs (%6.1f MiB/s)   stackpilot %6.2fs (%6.1f MiB/s)   ratio %.2fx   peak RSS %.1f MiB\n' \
+  printf '%-15s baseline %6.2fs (%6.1f MiB/s)   stackpilot %6.2fs (%6.1f MiB/s)   ratio %.2fx   peak RSS %.1f MiB\n' \
     "$name" "$b" "$(echo "$mb / $b" | bc -l)" "$o" "$(echo "$mb / $o" | bc -l)" "$(echo "$b / $o" | bc -l)" "$(echo "$r / 1024" | bc -l)"
 }
 echo
@@ -114,4 +118,5 @@ echo "volume: $(printf '%.0f' "$mb") MiB; archive $(du -m "$archive" | cut -f1) 
 report backup "${base_b[*]}" "${ours_b[*]}" "${rss_b[*]}"
 report restore "${base_r[*]}" "${ours_r[*]}" "${rss_r[*]}"
 report "restore data" "${base_x[*]}" "${ours_x[*]}" "${rss_r[*]}"
+report "  w/o read-back" "${base_x[*]}" "${ours_n[*]}" "${rss_r[*]}"
 echo "(ratio = baseline time / stackpilot time: above 1.00x stackpilot is faster)"

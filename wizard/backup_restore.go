@@ -18,6 +18,7 @@ type backupRestoreOptions struct {
 	Services []string
 	Identity string
 	NoSafety bool
+	NoRead   bool
 	LockWait time.Duration
 	Timeout  time.Duration
 	JSON     bool
@@ -36,7 +37,8 @@ func newBackupRestoreCmd(f *Factory) *cobra.Command {
   3. take a safety backup of the current state (tag pre-restore; --no-safety-backup skips it);
   4. stop the affected services (their containers are re-created: a volume in use cannot be replaced);
   5. replace each volume's content exactly — files created since the backup are gone, modes,
-     owners, symlinks and empty directories come back — and read it back against the checksum;
+     owners, symlinks and empty directories come back — and read it back against the
+     checksum (--no-read-back skips that pass);
   6. load each dump with its restore command (x-stackpilot.backup.dumps[].restore);
   7. start the services again and wait until they are healthy.
 
@@ -60,6 +62,7 @@ a file name in the backup directory, a path to an archive, or "latest".`,
 	fl.StringArrayVarP(&opts.Services, "service", "s", nil, "restore only this service's volumes and dumps (repeatable; default: everything in the backup)")
 	fl.StringVar(&opts.Identity, "identity", "", "age identity file, for an encrypted backup")
 	fl.BoolVar(&opts.NoSafety, "no-safety-backup", false, "do not back up the current state first")
+	fl.BoolVar(&opts.NoRead, "no-read-back", false, "do not read each replaced volume back against the backup's checksum (one pass less over the data)")
 	fl.DurationVar(&opts.LockWait, "lock-wait", 0, "wait this long for another stackpilot job on the stack to finish")
 	fl.DurationVar(&opts.Timeout, "timeout", stackops.DefaultGateTimeout, "how long services may take to become healthy again")
 	fl.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
@@ -97,7 +100,7 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 	}
 	prog := backupProgress(f, opts.JSON)
 	res, err := st.RestoreBackup(ctx, stackops.BackupRestoreOptions{
-		Ref: info.Path, Services: opts.Services, IdentityFile: opts.Identity, NoSafetyBackup: opts.NoSafety,
+		Ref: info.Path, Services: opts.Services, IdentityFile: opts.Identity, NoSafetyBackup: opts.NoSafety, NoReadBack: opts.NoRead,
 		LockWait: opts.LockWait, Timeout: opts.Timeout, Confirm: confirmWith(f, prog), ToolVersion: f.Version, Sink: prog,
 	})
 	if opts.menu {
@@ -183,6 +186,9 @@ func (o *backupRestoreOptions) args(id string) []string {
 	}
 	if o.NoSafety {
 		args = append(args, "--no-safety-backup")
+	}
+	if o.NoRead {
+		args = append(args, "--no-read-back")
 	}
 	return append(args, "--yes")
 }
