@@ -60,7 +60,7 @@ func runBackupList(ctx context.Context, f *Factory, opts *backupListOptions) err
 	if len(list.Backups) == 0 {
 		fmt.Fprintf(f.IO.ErrOut, "no backups of %s in %s yet — create one with: stackpilot backup create\n", st.Name, dir)
 	} else {
-		t := steps.NewTable(cs, "ID", "CREATED", "AGE", "SIZE", "HOLDS", "TAG", "VERIFIED")
+		t := steps.NewTable(cs, "ID", "CREATED", "AGE", "SIZE", "SERVICES", "HOLDS", "TAG", "VERIFIED")
 		for _, b := range list.Backups {
 			t.AddRow(backupRow(cs, b, now)...)
 		}
@@ -97,5 +97,5 @@ func backupRow(cs *steps.ColorScheme, b stackops.BackupInfo, now time.Time) []st
 	if tag == "" {
 		tag = cs.Gray("-")
 	}
-	return []string{b.ID, b.Created.Local().Format("2006-01-02 15:04"), steps.Ago(now.Sub(b.Created)), stackops.HumanBytes(b.Size), h, tag, verified}
+	return []string{b.ID, b.Created.Local().Format("2006-01-02 15:04"), steps.Ago(now.Sub(b.Created)), stackops.HumanBytes(b.Size), strings.Join(b.Services, ","), h, tag, verified}
 }
