@@ -30,7 +30,7 @@ command -v /usr/bin/time >/dev/null || { echo "bench: GNU time (/usr/bin/time) i
 work=$(mktemp -d)
 project="spbench-$$"
 cleanup() {
-  (cd "$work" && docker compose down --volumes --timeout 1 >/dev/null 2>&1) || true
+  (cd "$work/p" 2>/dev/null && docker compose down --volumes --timeout 1 >/dev/null 2>&1) || true
   rm -rf "$work"
 }
 trap cleanup EXIT
