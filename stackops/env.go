@@ -312,18 +312,6 @@ func replaceFile(path string, data []byte, old *envSnapshot, unchanged func() er
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
-}
-
 // unchangedSince returns a check that the file still holds snap's content.
 func (t *envTarget) unchangedSince(snap *envSnapshot) func() error {
 	return func() error {

@@ -498,12 +498,3 @@ func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckRe
 	res.OK = len(res.Missing) == 0
 	return res, nil
 }
-
-func sortedKeys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

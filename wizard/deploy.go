@@ -402,39 +402,13 @@ func serviceNames(list []stackops.ServiceDeploy) []string {
 	return out
 }
 
-// serviceChoices lists the stack's services with their state, for a multi-select.
-func serviceChoices(ctx context.Context, st *stackops.Stack) []steps.ServiceChoice {
-	res, err := st.Status(ctx, stackops.StatusOptions{NoProbes: true})
-	state := map[string]string{}
-	if err == nil {
-		for _, r := range res.Services {
-			if _, seen := state[r.Service]; seen {
-				continue
-			}
-			s := r.State
-			switch {
-			case r.State == stackops.StateExited || r.State == "restarting":
-				s = fmt.Sprintf("%s (%d)", r.State, r.ExitCode)
-			case r.Health != "":
-				s += ", " + r.Health
-			}
-			state[r.Service] = s
-		}
-	}
-	var out []steps.ServiceChoice
-	for _, n := range st.ServiceNames() {
-		out = append(out, steps.ServiceChoice{Name: n, State: state[n]})
-	}
-	return out
-}
-
 // deployWizard fills the options by asking, shows the plan and the
 // equivalent command, and asks to go ahead.
 func deployWizard(ctx context.Context, f *Factory, st *stackops.Stack, opts *deployOptions) (bool, error) {
 	cs := f.IO.ErrColorScheme()
 	if len(opts.Services) == 0 {
 		stop := steps.Spin(f.IO, "Reading the services' state…")
-		choices := serviceChoices(ctx, st)
+		choices, _ := serviceChoices(ctx, st) // without state, the names still let the person choose
 		stop()
 		sel, err := steps.SelectServices(f.Prompter, "deploy", choices)
 		if err != nil {

@@ -76,7 +76,7 @@ func runLifecycle(ctx context.Context, f *Factory, opts *lifecycleOptions) error
 	cs := f.IO.ErrColorScheme()
 	if opts.wizard {
 		stop := steps.Spin(f.IO, "Reading the services' state…")
-		choices := serviceChoices(ctx, st)
+		choices, _ := serviceChoices(ctx, st) // without state, the names still let the person choose
 		stop()
 		sel, err := steps.SelectServices(f.Prompter, opts.Op, choices)
 		if err != nil {

@@ -462,7 +462,7 @@ func logsMenu(ctx context.Context, f *Factory) error {
 	if err != nil {
 		return err
 	}
-	choices, err := serviceChoicesForLogs(ctx, st)
+	choices, err := serviceChoices(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -511,27 +511,6 @@ func logsMenu(ctx context.Context, f *Factory) error {
 		f.Equivalent(args...)
 	}
 	return err
-}
-
-// serviceChoicesForLogs offers every service with its containers' state.
-func serviceChoicesForLogs(ctx context.Context, st *stackops.Stack) ([]steps.ServiceChoice, error) {
-	res, err := st.Status(ctx, stackops.StatusOptions{NoProbes: true})
-	if err != nil {
-		return nil, err
-	}
-	states := map[string][]string{}
-	for _, r := range res.Services {
-		s := r.State
-		if r.State == stackops.StateExited {
-			s = fmt.Sprintf("exited (%d)", r.ExitCode)
-		}
-		states[r.Service] = append(states[r.Service], s)
-	}
-	var out []steps.ServiceChoice
-	for _, name := range st.ServiceNames() {
-		out = append(out, steps.ServiceChoice{Name: name, State: strings.Join(dedupe(states[name]), ", ")})
-	}
-	return out, nil
 }
 
 func dedupe(in []string) []string {

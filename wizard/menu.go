@@ -22,6 +22,8 @@ type menuEntry struct {
 
 // menuEntries lists the jobs that exist. A job appears here only once it works.
 func menuEntries() []menuEntry {
+	// Entries without Equivalent print their own equivalent command: it
+	// depends on the answers given (services, key, backup).
 	return []menuEntry{
 		{Label: "Status — what is running and healthy", Equivalent: []string{"status"}, Run: func(ctx context.Context, f *Factory) error {
 			return runStatus(ctx, f, &statusOptions{})
@@ -29,17 +31,12 @@ func menuEntries() []menuEntry {
 		{Label: "Watch status — refresh until Ctrl-C", Equivalent: []string{"status", "--watch"}, Run: func(ctx context.Context, f *Factory) error {
 			return runStatus(ctx, f, &statusOptions{Watch: true, Interval: defaultWatchInterval})
 		}},
-		// Deploy and lifecycle flows print their own equivalent command (it
-		// depends on the answers), so their Equivalent is nil.
 		{Label: "Deploy — build, start and wait until healthy", Run: func(ctx context.Context, f *Factory) error {
 			return runDeploy(ctx, f, &deployOptions{wizard: true})
 		}},
-		{Label: "Roll back — go back to the images before the last deploy", Run: func(ctx context.Context, f *Factory) error {
-			return runRollback(ctx, f, &rollbackOptions{wizard: true})
-		}},
-		{Label: "History — past deploys and rollbacks", Equivalent: []string{"history"}, Run: func(ctx context.Context, f *Factory) error {
-			return runHistory(ctx, f, &historyOptions{Limit: 20})
-		}},
+		{Label: "Logs — follow, last lines, summary, search", Run: logsMenu},
+		{Label: "Environment — view and edit .env", Run: runEnvWizard},
+		{Label: "Backups — create, list, verify, restore, prune, schedule", Run: runBackupMenu},
 		{Label: "Restart services", Run: func(ctx context.Context, f *Factory) error {
 			return runLifecycle(ctx, f, &lifecycleOptions{Op: "restart", wizard: true})
 		}},
@@ -49,16 +46,18 @@ func menuEntries() []menuEntry {
 		{Label: "Start stopped services", Run: func(ctx context.Context, f *Factory) error {
 			return runLifecycle(ctx, f, &lifecycleOptions{Op: "start", wizard: true})
 		}},
+		{Label: "Roll back — go back to the images before the last deploy", Run: func(ctx context.Context, f *Factory) error {
+			return runRollback(ctx, f, &rollbackOptions{wizard: true})
+		}},
+		{Label: "History — past deploys and rollbacks", Equivalent: []string{"history"}, Run: func(ctx context.Context, f *Factory) error {
+			return runHistory(ctx, f, &historyOptions{Limit: 20})
+		}},
 		{Label: "Down — remove the stack's containers (optionally its volumes)", Run: func(ctx context.Context, f *Factory) error {
 			return runDown(ctx, f, &downOptions{wizard: true})
 		}},
 		{Label: "Doctor — check docker, compose and the project", Equivalent: []string{"doctor"}, Run: func(ctx context.Context, f *Factory) error {
 			return runDoctor(ctx, f, &doctorOptions{})
 		}},
-		// the env flows print their own equivalent (it names the key edited)
-		{Label: "Environment — view and edit .env", Run: runEnvWizard},
-		// Logs asks what to show and prints its own equivalent command.
-		{Label: "Logs — follow, last lines, summary, search", Run: logsMenu},
 	}
 }
 
@@ -92,7 +91,7 @@ func runMenu(ctx context.Context, f *Factory) error {
 		done()
 		switch {
 		case err == nil:
-			if e.Equivalent != nil {
+			if len(e.Equivalent) > 0 {
 				f.Equivalent(e.Equivalent...)
 			}
 		case errors.Is(err, stackops.ErrInterrupted) || errors.Is(err, steps.ErrInterrupted):
@@ -103,7 +102,7 @@ func runMenu(ctx context.Context, f *Factory) error {
 			if msg := Message(err); msg != "" {
 				fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.FailureIcon(), msg)
 			}
-			if e.Equivalent != nil && (ExitCode(err) == ExitDegraded || ExitCode(err) == ExitFailure) {
+			if (ExitCode(err) == ExitDegraded || ExitCode(err) == ExitFailure) && len(e.Equivalent) > 0 {
 				f.Equivalent(e.Equivalent...)
 			}
 		}

@@ -73,12 +73,18 @@ terminal, 3 stack degraded, 130 cancelled.`,
 
 	root.AddCommand(
 		newStatusCmd(f),
-		newDoctorCmd(f),
-		newEnvCmd(f),
+		newDeployCmd(f),
+		newRollbackCmd(f),
+		newHistoryCmd(f),
+		newLifecycleCmd(f, "start"),
+		newLifecycleCmd(f, "stop"),
+		newLifecycleCmd(f, "restart"),
+		newDownCmd(f),
 		newLogsCmd(f),
+		newEnvCmd(f),
+		newBackupCmd(f),
+		newDoctorCmd(f),
 	)
-	root.AddCommand(newDeployCmd(f), newRollbackCmd(f), newHistoryCmd(f),
-		newLifecycleCmd(f, "start"), newLifecycleCmd(f, "stop"), newLifecycleCmd(f, "restart"), newDownCmd(f))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }

@@ -1,0 +1,282 @@
+package stackops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// BackupInfo describes one archive, from its clear-text header.
+type BackupInfo struct {
+	ID        string    `json:"id"`
+	File      string    `json:"file"`
+	Path      string    `json:"path"`
+	Project   string    `json:"project"`
+	Created   time.Time `json:"created"`
+	Tag       string    `json:"tag,omitempty"`
+	Size      int64     `json:"size"`
+	Services  []string  `json:"services"`
+	Volumes   []string  `json:"volumes"`
+	Dumps     []string  `json:"dumps"`
+	Encrypted bool      `json:"encrypted"`
+	// Recipients are the age recipients an encrypted backup was written for.
+	Recipients  []string `json:"recipients,omitempty"`
+	ToolVersion string   `json:"tool_version"`
+	Host        string   `json:"host,omitempty"`
+	// Verified is the last verification of this file as it is now (nil: never verified).
+	Verified *VerifyRecord `json:"verified"`
+}
+
+// VerifyRecord is the outcome of the last verification of an archive.
+type VerifyRecord struct {
+	At    time.Time `json:"at"`
+	OK    bool      `json:"ok"`
+	Error string    `json:"error,omitempty"`
+	// Size and ModTime identify the file that was verified: a record for a
+	// file that changed since does not apply.
+	Size    int64 `json:"size"`
+	ModTime int64 `json:"mod_time_ns"`
+}
+
+// BackupList is what `backup list` shows.
+type BackupList struct {
+	Dir string `json:"dir"`
+	// Backups are this project's complete archives, newest first.
+	Backups []BackupInfo `json:"backups"`
+	// Unreadable are files that look like archives but whose header or end
+	// marker is missing or damaged (e.g. cut short by a full disk).
+	Unreadable []UnreadableBackup `json:"unreadable"`
+	// OtherProjects counts archives of other projects in the same directory.
+	OtherProjects int `json:"other_projects"`
+}
+
+// UnreadableBackup is a file that is not a complete archive.
+type UnreadableBackup struct {
+	File  string `json:"file"`
+	Error string `json:"error"`
+}
+
+func readBackupInfo(p string) (*BackupInfo, error) {
+	a, err := openArchive(p)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	return a.info(), nil
+}
+
+func (a *archiveFile) info() *BackupInfo {
+	h := a.Header
+	info := &BackupInfo{ID: h.ID, File: filepath.Base(a.Path), Path: a.Path, Project: h.Project, Created: h.Created, Tag: h.Tag,
+		Size: a.Size, Services: nonNil(h.Services), Volumes: nonNil(h.Volumes), Dumps: nonNil(h.Dumps), Encrypted: h.Encrypted,
+		Recipients: h.Recipients, ToolVersion: h.ToolVersion, Host: h.Host}
+	return info
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// isArchiveName reports whether a directory entry may be an archive
+// (temporary files start with a dot and are never listed).
+func isArchiveName(name string) bool {
+	return !strings.HasPrefix(name, ".") && (strings.HasSuffix(name, archiveExt) || strings.HasSuffix(name, encryptedArchiveExt))
+}
+
+// ListBackups lists the project's archives in the backup directory, newest
+// first. Only complete archives are listed: a file without its end marker
+// (cut short) is reported apart, and temporary files are ignored.
+func (s *Stack) ListBackups(ctx context.Context) (*BackupList, error) {
+	dir, err := s.BackupDir()
+	if err != nil {
+		return nil, err
+	}
+	out := &BackupList{Dir: dir, Backups: []BackupInfo{}, Unreadable: []UnreadableBackup{}}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup directory: %w", err)
+	}
+	records := s.verifyRecords()
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		if e.IsDir() || !isArchiveName(e.Name()) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		info, err := readBackupInfo(p)
+		if err != nil {
+			out.Unreadable = append(out.Unreadable, UnreadableBackup{File: e.Name(), Error: err.Error()})
+			continue
+		}
+		if info.Project != s.Name {
+			out.OtherProjects++
+			continue
+		}
+		info.Verified = records.lookup(p)
+		out.Backups = append(out.Backups, *info)
+	}
+	sortBackups(out.Backups)
+	return out, nil
+}
+
+func sortBackups(list []BackupInfo) {
+	sort.SliceStable(list, func(i, j int) bool {
+		if !list[i].Created.Equal(list[j].Created) {
+			return list[i].Created.After(list[j].Created)
+		}
+		return list[i].ID > list[j].ID
+	})
+}
+
+// FindBackup resolves what a person typed: a backup id (or a unique prefix
+// of one), a file name in the backup directory, a path to an archive
+// anywhere (a copy brought from another machine), or "latest".
+func (s *Stack) FindBackup(ctx context.Context, ref string) (*BackupInfo, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return nil, errors.New("no backup given")
+	}
+	if strings.ContainsRune(ref, os.PathSeparator) || strings.HasSuffix(ref, archiveExt) || strings.HasSuffix(ref, encryptedArchiveExt) {
+		p := ref
+		if !filepath.IsAbs(p) && !strings.ContainsRune(ref, os.PathSeparator) {
+			if dir, err := s.BackupDir(); err == nil {
+				if _, err := os.Stat(filepath.Join(dir, ref)); err == nil {
+					p = filepath.Join(dir, ref)
+				}
+			}
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("backup %s: %w", ref, err)
+		}
+		info, err := readBackupInfo(abs)
+		if err != nil {
+			return nil, err
+		}
+		info.Verified = s.verifyRecords().lookup(abs)
+		return info, nil
+	}
+	list, err := s.ListBackups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(list.Backups) == 0 {
+		return nil, fmt.Errorf("%w: no backups of %s in %s — create one with: stackpilot backup create", ErrBackupNotFound, s.Name, list.Dir)
+	}
+	if ref == "latest" {
+		b := list.Backups[0]
+		return &b, nil
+	}
+	var matches []BackupInfo
+	for _, b := range list.Backups {
+		if b.ID == ref {
+			return &b, nil
+		}
+		if strings.HasPrefix(b.ID, ref) {
+			matches = append(matches, b)
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return &matches[0], nil
+	case 0:
+		return nil, fmt.Errorf("%w: no backup %q of %s in %s — see stackpilot backup list", ErrBackupNotFound, ref, s.Name, list.Dir)
+	}
+	var ids []string
+	for _, m := range matches {
+		ids = append(ids, m.ID)
+	}
+	return nil, fmt.Errorf("%w: %q matches %d backups (%s) — give more of the id", ErrBackupNotFound, ref, len(ids), strings.Join(ids, ", "))
+}
+
+// ErrBackupNotFound means no archive matches what was asked for.
+var ErrBackupNotFound = errors.New("backup not found")
+
+// ---- verification records ----
+
+const verifyRecordsName = "backups-verified.json"
+
+type verifyRecords map[string]VerifyRecord
+
+var verifyRecordsMu sync.Mutex
+
+func (s *Stack) verifyRecordsPath() string {
+	return filepath.Join(s.Dir, ".stackpilot", verifyRecordsName)
+}
+
+func (s *Stack) verifyRecords() verifyRecords {
+	verifyRecordsMu.Lock()
+	defer verifyRecordsMu.Unlock()
+	return readVerifyRecords(s.verifyRecordsPath())
+}
+
+func readVerifyRecords(p string) verifyRecords {
+	r := verifyRecords{}
+	if b, err := os.ReadFile(p); err == nil {
+		_ = json.Unmarshal(b, &r)
+	}
+	return r
+}
+
+// lookup returns the record for the file as it is now.
+func (r verifyRecords) lookup(p string) *VerifyRecord {
+	rec, ok := r[p]
+	if !ok {
+		return nil
+	}
+	fi, err := os.Stat(p)
+	if err != nil || fi.Size() != rec.Size || fi.ModTime().UnixNano() != rec.ModTime {
+		return nil
+	}
+	return &rec
+}
+
+// recordVerification remembers a verification's outcome in .stackpilot/.
+func (s *Stack) recordVerification(p string, verr error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return
+	}
+	dir, err := s.StateDir()
+	if err != nil {
+		return
+	}
+	verifyRecordsMu.Lock()
+	defer verifyRecordsMu.Unlock()
+	path := filepath.Join(dir, verifyRecordsName)
+	r := readVerifyRecords(path)
+	rec := VerifyRecord{At: time.Now().UTC(), OK: verr == nil, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}
+	if verr != nil {
+		rec.Error = verr.Error()
+	}
+	r[p] = rec
+	// Forget files that are gone.
+	for k := range r {
+		if _, err := os.Stat(k); err != nil {
+			delete(r, k)
+		}
+	}
+	b, _ := json.MarshalIndent(r, "", "  ")
+	tmp := path + ".tmp"
+	if os.WriteFile(tmp, b, 0o600) == nil {
+		_ = os.Rename(tmp, path)
+	}
+}

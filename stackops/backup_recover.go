@@ -1,0 +1,301 @@
+package stackops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/engine"
+)
+
+// opMarkerName is the file in .stackpilot/ that says a backup or restore
+// has stopped services (or removed their containers) and has not yet
+// brought them back. The operation holds an flock on it while it runs; a
+// marker nobody holds was left by a stackpilot that was killed, and the
+// next Load puts the services back (recoverInterrupted).
+const opMarkerName = "backup-in-progress.json"
+
+// markerData is the marker's content.
+type markerData struct {
+	Op      string    `json:"op"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	Backup  string    `json:"backup,omitempty"`
+	// Stopped are containers the operation stopped and must start again.
+	Stopped []markerContainer `json:"stopped,omitempty"`
+	// Recreate are services whose containers a restore removed and that
+	// were running: created and started again with Compose.
+	Recreate []string `json:"recreate,omitempty"`
+	// RecreateStopped were not running: created again, not started.
+	RecreateStopped []string `json:"recreate_stopped,omitempty"`
+	// Incomplete are volumes a restore was replacing: their content may be
+	// partial, so their services are not started blindly.
+	Incomplete []string `json:"incomplete,omitempty"`
+	// SafetyBackup is the archive holding what was there before the restore.
+	SafetyBackup string `json:"safety_backup,omitempty"`
+}
+
+type markerContainer struct {
+	Service string `json:"service"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+}
+
+// opMarker is a held marker.
+type opMarker struct {
+	path string
+	f    *os.File
+	data markerData
+}
+
+// beginMarker creates the marker and holds its lock until finish.
+func (s *Stack) beginMarker(op, backupID string) (*opMarker, error) {
+	dir, err := s.StateDir()
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, opMarkerName)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("marker: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another stackpilot is backing up or restoring this stack (%s is locked)", p)
+	}
+	m := &opMarker{path: p, f: f}
+	// An unheld marker we just took over holds work a killed run left: keep it.
+	var old markerData
+	if b, err := os.ReadFile(p); err == nil && len(b) > 0 && json.Unmarshal(b, &old) == nil {
+		m.data = old
+	}
+	m.data.Op, m.data.PID, m.data.Started, m.data.Backup = op, os.Getpid(), time.Now().UTC(), backupID
+	if err := m.write(); err != nil {
+		m.finish()
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *opMarker) write() error {
+	b, _ := json.MarshalIndent(m.data, "", "  ")
+	if err := m.f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := m.f.WriteAt(append(b, '\n'), 0); err != nil {
+		return err
+	}
+	return m.f.Sync()
+}
+
+// update changes the marker and writes it to disk before returning, so a
+// kill right after still leaves the truth behind.
+func (m *opMarker) update(fn func(*markerData)) error {
+	fn(&m.data)
+	return m.write()
+}
+
+// finish removes the marker: everything it listed is back. Volumes an
+// earlier, interrupted restore left incomplete stay recorded.
+func (m *opMarker) finish() {
+	if m == nil || m.f == nil {
+		return
+	}
+	if len(m.data.Incomplete) > 0 {
+		m.data.Stopped, m.data.Recreate, m.data.RecreateStopped = nil, nil, nil
+		_ = m.write()
+		m.keep()
+		return
+	}
+	_ = os.Remove(m.path)
+	_ = m.f.Close()
+	m.f = nil
+}
+
+// keep releases the marker but leaves it on disk (what it says still holds).
+func (m *opMarker) keep() {
+	if m == nil || m.f == nil {
+		return
+	}
+	_ = m.f.Close()
+	m.f = nil
+}
+
+// recoverInterrupted runs at the end of Load: when a backup or restore was
+// killed while it had services stopped, it starts them again and says so in
+// the stack's warnings. It does nothing when no marker exists (a stat), or
+// while the operation that wrote it is still running (it holds the lock).
+func (s *Stack) recoverInterrupted(ctx context.Context) {
+	p := filepath.Join(s.Dir, ".stackpilot", opMarkerName)
+	if _, err := os.Stat(p); err != nil {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return // the operation is still running
+	}
+	m := &opMarker{path: p, f: f}
+	// The holder may have finished and removed the file while we waited.
+	if st, err := os.Stat(p); err != nil || !sameFile(f, st) {
+		m.keep()
+		return
+	}
+	b, _ := os.ReadFile(p)
+	if err := json.Unmarshal(b, &m.data); err != nil {
+		m.finish()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+	defer cancel()
+	warnings, done := s.bringBack(ctx, &m.data)
+	what := m.data.Op
+	if what == "" {
+		what = "a backup"
+	}
+	for _, w := range warnings {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s (pid %d, %s) was interrupted: %s", what, m.data.PID, m.data.Started.Local().Format("2006-01-02 15:04:05"), w))
+	}
+	if done {
+		m.finish()
+		return
+	}
+	_ = m.write()
+	m.keep()
+}
+
+func sameFile(f *os.File, st os.FileInfo) bool {
+	fst, err := f.Stat()
+	return err == nil && os.SameFile(fst, st)
+}
+
+// bringBack starts what the marker lists and reports what it did. It returns
+// done=false while something is still to do (the marker is kept, reduced to it).
+func (s *Stack) bringBack(ctx context.Context, d *markerData) (warnings []string, done bool) {
+	eng, err := s.Engine()
+	if err != nil {
+		return []string{"cannot reach docker to start its stopped services again: " + err.Error()}, false
+	}
+	s.removeHelpers(ctx, eng)
+	blocked := map[string]bool{}
+	for _, vol := range d.Incomplete {
+		for _, bv := range s.stackVolumes(s.ServiceNames()) {
+			if bv.Key == vol {
+				for _, svc := range bv.Services {
+					blocked[svc] = true
+				}
+			}
+		}
+	}
+	var started, failed, held []string
+	var keepStopped []markerContainer
+	for _, c := range d.Stopped {
+		if blocked[c.Service] {
+			held = append(held, c.Service)
+			keepStopped = append(keepStopped, c)
+			continue
+		}
+		if err := eng.StartContainer(ctx, c.ID); err != nil {
+			if errors.Is(err, engine.ErrNotFound) {
+				continue // removed since; a restore recreates it below
+			}
+			failed = append(failed, fmt.Sprintf("%s (%v)", c.Service, dockerErr(err)))
+			keepStopped = append(keepStopped, c)
+			continue
+		}
+		started = append(started, c.Service)
+	}
+	var keepRecreate, keepRecreateStopped []string
+	for _, set := range []struct {
+		services []string
+		start    bool
+		keep     *[]string
+	}{{d.Recreate, true, &keepRecreate}, {d.RecreateStopped, false, &keepRecreateStopped}} {
+		var todo []string
+		for _, svc := range set.services {
+			if blocked[svc] {
+				held = append(held, svc)
+				*set.keep = append(*set.keep, svc)
+				continue
+			}
+			todo = append(todo, svc)
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		if err := s.composeRecreate(ctx, todo, set.start); err != nil {
+			failed = append(failed, fmt.Sprintf("%s (%v)", strings.Join(todo, ", "), err))
+			*set.keep = append(*set.keep, todo...)
+			continue
+		}
+		if set.start {
+			started = append(started, todo...)
+		}
+	}
+	if len(started) > 0 {
+		warnings = append(warnings, "started "+strings.Join(dedupe(started), ", ")+" again")
+	}
+	if len(failed) > 0 {
+		warnings = append(warnings, "could not start "+strings.Join(failed, "; ")+" — start them with stackpilot deploy")
+	}
+	if len(d.Incomplete) > 0 {
+		msg := fmt.Sprintf("volume %s may be incomplete, so %s stay stopped — run stackpilot backup restore %s again",
+			strings.Join(d.Incomplete, ", "), strings.Join(dedupe(held), ", "), d.Backup)
+		if d.SafetyBackup != "" {
+			msg += fmt.Sprintf(", or stackpilot backup restore %s to go back to the state before", d.SafetyBackup)
+		}
+		msg += fmt.Sprintf(" (or delete .stackpilot/%s to accept the volume as it is)", opMarkerName)
+		warnings = append(warnings, msg)
+	}
+	d.Stopped, d.Recreate, d.RecreateStopped = keepStopped, keepRecreate, keepRecreateStopped
+	return warnings, len(keepStopped) == 0 && len(keepRecreate) == 0 && len(keepRecreateStopped) == 0 && len(d.Incomplete) == 0
+}
+
+// composeRecreate creates the services' containers again with Compose (a
+// restore removed them to replace their volumes), starting them or not.
+func (s *Stack) composeRecreate(ctx context.Context, services []string, start bool) error {
+	args := []string{"up", "--no-deps", "--no-build"}
+	if start {
+		args = append(args, "-d")
+	} else {
+		args = append(args, "--no-start")
+	}
+	var stderr strings.Builder
+	args = append(args, services...)
+	if err := s.RunCompose(ctx, Cmd{Stderr: &stderr}, args...); err != nil {
+		if msg := lastLines(stderr.String(), 5); msg != "" {
+			return fmt.Errorf("%w: %s", err, msg)
+		}
+		return err
+	}
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.TrimSpace(strings.Join(lines, " / "))
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

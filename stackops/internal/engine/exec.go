@@ -1,0 +1,208 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ExecConfig is the body of POST /containers/{id}/exec.
+type ExecConfig struct {
+	Cmd          []string `json:"Cmd"`
+	User         string   `json:"User,omitempty"`
+	Env          []string `json:"Env,omitempty"`
+	WorkingDir   string   `json:"WorkingDir,omitempty"`
+	AttachStdin  bool     `json:"AttachStdin"`
+	AttachStdout bool     `json:"AttachStdout"`
+	AttachStderr bool     `json:"AttachStderr"`
+	Tty          bool     `json:"Tty"`
+}
+
+// ExecCreate prepares a command to run inside a running container and returns the exec id.
+func (c *Client) ExecCreate(ctx context.Context, containerID string, cfg ExecConfig) (string, error) {
+	var out struct {
+		ID string `json:"Id"`
+	}
+	err := c.getJSON(ctx, request{method: http.MethodPost, path: "/containers/" + url.PathEscape(containerID) + "/exec", json: cfg}, &out)
+	return out.ID, err
+}
+
+// ExecState is the part of /exec/{id}/json stackpilot reads.
+type ExecState struct {
+	ID       string `json:"ID"`
+	Running  bool   `json:"Running"`
+	ExitCode int    `json:"ExitCode"`
+	Pid      int    `json:"Pid"`
+}
+
+// ExecInspect returns an exec's state (its exit code once it has finished).
+func (c *Client) ExecInspect(ctx context.Context, id string) (*ExecState, error) {
+	var out ExecState
+	if err := c.getJSON(ctx, request{path: "/exec/" + url.PathEscape(id) + "/json"}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ExecRun starts a created exec (without a TTY) and streams: stdin, when
+// not nil, is copied to the process and then closed so it sees end of
+// input; the process's stdout and stderr are demultiplexed to the writers
+// (nil discards). It returns the process's exit code once its output has
+// ended. An error reading stdin is returned as such, so a caller streaming
+// from an archive can tell a damaged source from a failing command.
+func (c *Client) ExecRun(ctx context.Context, id string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	conn, br, err := c.hijack(ctx, "/exec/"+url.PathEscape(id)+"/start", map[string]any{"Detach": false, "Tty": false})
+	if err != nil {
+		return -1, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+
+	stdinDone := make(chan error, 1)
+	if stdin != nil {
+		go func() {
+			src := &readErrReader{r: stdin}
+			_, err := io.Copy(conn, src)
+			if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite()
+			}
+			if src.err != nil {
+				stdinDone <- src.err
+				return
+			}
+			_ = err // the process may stop reading early; its exit code tells
+			stdinDone <- nil
+		}()
+	} else {
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+		stdinDone <- nil
+	}
+	demuxErr := Demux(br, stdout, stderr)
+	conn.Close()
+	stdinErr := <-stdinDone
+	if ctx.Err() != nil {
+		return -1, context.Cause(ctx)
+	}
+	if stdinErr != nil {
+		return -1, &StdinError{Err: stdinErr}
+	}
+	if demuxErr != nil && !errors.Is(demuxErr, net.ErrClosed) {
+		return -1, fmt.Errorf("exec output: %w", demuxErr)
+	}
+	// The output ends a moment before the engine records the exit code.
+	for i := 0; ; i++ {
+		st, err := c.ExecInspect(ctx, id)
+		if err != nil {
+			return -1, err
+		}
+		if !st.Running || i >= 100 {
+			return st.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return -1, context.Cause(ctx)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// StdinError is a failure to read what was being fed to an exec'd process.
+type StdinError struct{ Err error }
+
+func (e *StdinError) Error() string { return "reading input: " + e.Err.Error() }
+
+// Unwrap returns the read error.
+func (e *StdinError) Unwrap() error { return e.Err }
+
+type readErrReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
+// hijack sends a request that upgrades the connection to a raw stream (the
+// way `docker exec` does) and returns the connection and a reader positioned
+// after the response headers. The connection can be half-closed to signal
+// end of input, which http.Client's upgraded bodies cannot.
+func (c *Client) hijack(ctx context.Context, path string, body any) (net.Conn, *bufio.Reader, error) {
+	version, err := c.APIVersion(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+"/v"+version+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "tcp")
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, nil, c.connError(err)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if err := req.Write(conn); err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, nil, context.Cause(ctx)
+		}
+		return nil, nil, c.connError(err)
+	}
+	br := bufio.NewReaderSize(conn, 64<<10)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, nil, context.Cause(ctx)
+		}
+		return nil, nil, c.connError(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != http.StatusOK {
+		defer conn.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		var m struct {
+			Message string `json:"message"`
+		}
+		text := strings.TrimSpace(string(msg))
+		if json.Unmarshal(msg, &m) == nil && m.Message != "" {
+			text = m.Message
+		}
+		if text == "" {
+			text = resp.Status
+		}
+		return nil, nil, &APIError{Status: resp.StatusCode, Message: text}
+	}
+	return conn, br, nil
+}
+
+func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	if t, ok := c.httpClient.Transport.(*http.Transport); ok && t.DialContext != nil {
+		return t.DialContext(ctx, "tcp", "docker")
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", strings.TrimPrefix(c.baseURL, "http://"))
+}

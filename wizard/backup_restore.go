@@ -1,0 +1,208 @@
+package wizard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/steps"
+)
+
+type backupRestoreOptions struct {
+	Ref      string
+	Services []string
+	Identity string
+	NoSafety bool
+	NoRead   bool
+	LockWait time.Duration
+	Timeout  time.Duration
+	JSON     bool
+	menu     bool
+}
+
+func newBackupRestoreCmd(f *Factory) *cobra.Command {
+	opts := &backupRestoreOptions{}
+	cmd := &cobra.Command{
+		Use:   "restore ID",
+		Short: "Put a backup back: volumes replaced exactly, dumps loaded, services healthy again",
+		Long: `Restore a backup into the stack. In order:
+
+  1. verify the whole archive, and refuse a damaged one before touching anything;
+  2. show what will be replaced and ask (the project name typed back; --yes without a terminal);
+  3. take a safety backup of the current state (tag pre-restore; --no-safety-backup skips it);
+  4. stop the affected services (their containers are re-created: a volume in use cannot be replaced);
+  5. replace each volume's content exactly — files created since the backup are gone, modes,
+     owners, symlinks and empty directories come back — and read it back against the
+     checksum (--no-read-back skips that pass);
+  6. load each dump with its restore command (x-stackpilot.backup.dumps[].restore);
+  7. start the services again and wait until they are healthy.
+
+If a volume cannot be replaced, it is rolled back from the safety backup. The
+compose files and .env in the archive are not written back (extract them with
+zstd -dc FILE | tar x compose env). ID is a backup id (or a unique prefix),
+a file name in the backup directory, a path to an archive, or "latest".`,
+		Example: `  stackpilot backup restore 20261125-030000
+  stackpilot backup restore latest --service db --yes
+  stackpilot backup restore /mnt/offsite/demo_20261125-030000.tar.zst.age --identity ~/.age/key.txt`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Ref = args[0]
+			}
+			return runBackupRestore(cmd.Context(), f, opts)
+		},
+		ValidArgsFunction: completeBackupIDs(f),
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&opts.Services, "service", "s", nil, "restore only this service's volumes and dumps (repeatable; default: everything in the backup)")
+	fl.StringVar(&opts.Identity, "identity", "", "age identity file, for an encrypted backup")
+	fl.BoolVar(&opts.NoSafety, "no-safety-backup", false, "do not back up the current state first")
+	fl.BoolVar(&opts.NoRead, "no-read-back", false, "do not read each replaced volume back against the backup's checksum (one pass less over the data)")
+	fl.DurationVar(&opts.LockWait, "lock-wait", 0, "wait this long for another stackpilot job on the stack to finish")
+	fl.DurationVar(&opts.Timeout, "timeout", stackops.DefaultGateTimeout, "how long services may take to become healthy again")
+	fl.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
+	_ = cmd.RegisterFlagCompletionFunc("service", completeServices(f))
+	return cmd
+}
+
+// runBackupRestore is the Restore job, for the menu and the command alike.
+func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOptions) error {
+	st, err := f.Stack(ctx)
+	if err != nil {
+		return err
+	}
+	// Without a terminal, refuse before reading anything.
+	if !f.Global.Yes && !f.CanPrompt() {
+		if opts.Ref == "" {
+			return missingInput("which backup to restore", "a backup ID (see stackpilot backup list)")
+		}
+		return &exitError{code: ExitUsage, err: fmt.Errorf("restore overwrites data: %w (nothing was changed)", stackops.ErrConfirmationRequired)}
+	}
+	if err := chooseBackupRef(ctx, f, st, &opts.Ref, "Which backup do you want to restore?", "a backup ID (see stackpilot backup list)"); err != nil {
+		return err
+	}
+	info, err := st.FindBackup(ctx, opts.Ref)
+	if err != nil {
+		return err
+	}
+	if opts.menu && len(opts.Services) == 0 {
+		if err := chooseRestoreServices(ctx, f, st, info, opts); err != nil {
+			return err
+		}
+	}
+	if err := askIdentity(f, info, &opts.Identity); err != nil {
+		return err
+	}
+	prog := backupProgress(f, opts.JSON)
+	res, err := st.RestoreBackup(ctx, stackops.BackupRestoreOptions{
+		Ref: info.Path, Services: opts.Services, IdentityFile: opts.Identity, NoSafetyBackup: opts.NoSafety, NoReadBack: opts.NoRead,
+		LockWait: opts.LockWait, Timeout: opts.Timeout, Confirm: confirmWith(f, prog), ToolVersion: f.Version, Sink: prog,
+	})
+	if opts.menu {
+		defer f.Equivalent(opts.args(info.ID)...)
+	}
+	if opts.JSON && res != nil {
+		if jerr := printJSON(f, res); jerr != nil {
+			return jerr
+		}
+	}
+	cs := f.IO.ErrColorScheme()
+	if err != nil {
+		if errors.Is(err, stackops.ErrNotConfirmed) {
+			return silentExit(ExitFailure)
+		}
+		var ge *stackops.GateError
+		if errors.As(err, &ge) {
+			printGateReport(f, ge.Result)
+		}
+		if res != nil && res.SafetyBackup != nil {
+			defer fmt.Fprintf(f.IO.ErrOut, "  the state before the restore is in backup %s (stackpilot backup restore %s)\n", res.SafetyBackup.ID, res.SafetyBackup.ID)
+		}
+		return backupExit(err)
+	}
+	if !opts.JSON {
+		var done []string
+		for _, v := range res.Volumes {
+			done = append(done, fmt.Sprintf("volume %s (%d entries, %s)", v.Volume, v.Files, stackops.HumanBytes(v.Size)))
+		}
+		for _, d := range res.Dumps {
+			done = append(done, fmt.Sprintf("dump %s/%s (%s)", d.Service, d.Name, stackops.HumanBytes(d.Size)))
+		}
+		if !opts.menu {
+			fmt.Fprintf(f.IO.Out, "%s restored\n", res.Backup.ID)
+		}
+		fmt.Fprintf(f.IO.ErrOut, "%s restored backup %s into %s: %s\n", cs.SuccessIcon(), cs.Bold(res.Backup.ID), st.Name, strings.Join(done, ", "))
+		if len(res.Started) > 0 {
+			fmt.Fprintf(f.IO.ErrOut, "  %s running and healthy again\n", strings.Join(res.Started, ", "))
+		}
+		for _, s := range res.Skipped {
+			fmt.Fprintf(f.IO.ErrOut, "%s skipped %s\n", cs.WarningIcon(), s)
+		}
+		if res.SafetyBackup != nil {
+			fmt.Fprintf(f.IO.ErrOut, "  undo with: stackpilot backup restore %s (the safety backup of the state before)\n", res.SafetyBackup.ID)
+		}
+	}
+	return nil
+}
+
+// chooseRestoreServices asks, in the menu, whether to restore everything the
+// backup holds or only some services.
+func chooseRestoreServices(ctx context.Context, f *Factory, st *stackops.Stack, info *stackops.BackupInfo, opts *backupRestoreOptions) error {
+	choices, err := serviceChoices(ctx, st)
+	if err != nil {
+		return err
+	}
+	var inBackup []steps.ServiceChoice
+	for _, c := range choices {
+		for _, s := range info.Services {
+			if s == c.Name {
+				inBackup = append(inBackup, c)
+			}
+		}
+	}
+	if len(inBackup) <= 1 {
+		return nil
+	}
+	picked, err := steps.SelectServices(f.Prompter, "restore", inBackup)
+	if err != nil {
+		return err
+	}
+	opts.Services = picked
+	return nil
+}
+
+func (o *backupRestoreOptions) args(id string) []string {
+	args := []string{"backup", "restore", id}
+	for _, s := range o.Services {
+		args = append(args, "--service", quoteArg(s))
+	}
+	if o.Identity != "" {
+		args = append(args, "--identity", quoteArg(o.Identity))
+	}
+	if o.NoSafety {
+		args = append(args, "--no-safety-backup")
+	}
+	if o.NoRead {
+		args = append(args, "--no-read-back")
+	}
+	return append(args, "--yes")
+}
+
+// printGateReport shows why services did not come back healthy.
+func printGateReport(f *Factory, res *stackops.HealthGateResult) {
+	if res == nil {
+		return
+	}
+	cs := f.IO.ErrColorScheme()
+	for _, sh := range res.NotReady() {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s: %s\n", cs.FailureIcon(), sh.Service, sh.Reason)
+		for _, l := range sh.Logs {
+			fmt.Fprintf(f.IO.ErrOut, "    %s\n", l)
+		}
+	}
+}
