@@ -79,14 +79,11 @@ volumes:
 	}
 }
 
-// answerCursorQuery answers survey's cursor-position request (ESC[6n), sent
-// when a text prompt opens, as a real terminal does by itself; the
-// emulator behind the test terminal does not.
-// It asks twice: once after moving to the far corner (the terminal's size),
-// once for where the prompt is.
+// answerCursorQuery waits until survey has asked the terminal where the
+// cursor is (ESC[6n, twice: once from the far corner for the size, once in
+// place) when a text prompt opens; the test terminal answers by itself, and
+// keys typed before that would be mixed into the answers.
 func answerCursorQuery(term *itest.Terminal) {
 	term.Expect("\x1b[999;999f\x1b[6n")
-	term.Send("\x1b[40;120R")
 	term.Expect("\x1b[6n")
-	term.Send("\x1b[20;1R")
 }

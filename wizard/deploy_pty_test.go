@@ -73,13 +73,12 @@ func TestIntegrationDeployWizardFailureAndRollback(t *testing.T) {
 }
 
 // answerConfirm answers a survey Confirm prompt. Before reading a key it asks
-// the terminal twice where the cursor is (ESC [ 6 n: once at the bottom-right
-// corner for the size, once in place) and waits for each answer, which a real
-// terminal sends and the test's emulator does not: answer both, then type.
+// the terminal twice where the cursor is (ESC [ 6 n); the test terminal
+// answers by itself, as a real one does. Typing before both questions were
+// asked would mix the keys into the answers, so wait for them first.
 func answerConfirm(term *itest.Terminal, keys ...string) {
 	for i := 0; i < 2; i++ {
 		term.Expect("\x1b[6n")
-		term.Send("\x1b[20;1R")
 	}
 	term.Send(keys...)
 }
@@ -87,6 +86,13 @@ func answerConfirm(term *itest.Terminal, keys ...string) {
 func expectWithin(t *testing.T, term *itest.Terminal, s string, d time.Duration) {
 	t.Helper()
 	if _, err := term.Console.Expect(expect.String(s), expect.WithTimeout(d)); err != nil {
-		t.Fatalf("waiting %s for %q: %v\n--- screen ---\n%s", d, s, err, term.Screen())
+		t.Fatalf("waiting %s for %q: %v\n--- screen ---\n%s\n--- raw tail ---\n%q", d, s, err, term.Screen(), tailOf(term.Raw(), 1500))
 	}
+}
+
+func tailOf(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

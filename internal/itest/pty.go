@@ -14,6 +14,7 @@ import (
 	expect "github.com/Netflix/go-expect"
 	"github.com/creack/pty"
 	"github.com/hinshun/vt10x"
+	"golang.org/x/sys/unix"
 )
 
 // Terminal is stackpilot running in a pseudo-terminal, driven like a person
@@ -21,6 +22,7 @@ import (
 type Terminal struct {
 	t       testing.TB
 	Console *expect.Console
+	answers *terminalAnswers
 	screen  vt10x.Terminal
 	raw     *lockedBuffer
 	cmd     *exec.Cmd
@@ -49,8 +51,20 @@ func (l *lockedBuffer) String() string {
 // cursor position report survey's Input asks for) back to the program as
 // input, as a real terminal does; without them such a prompt waits forever.
 type terminalAnswers struct {
-	mu sync.Mutex
-	c  *expect.Console
+	mu         sync.Mutex
+	c          *expect.Console
+	answeredAt time.Time
+	pending    bool
+}
+
+// takePending reports when the last answer was sent, if one was sent since
+// the last call.
+func (a *terminalAnswers) takePending() (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	at, p := a.answeredAt, a.pending
+	a.pending = false
+	return at, p
 }
 
 func (a *terminalAnswers) set(c *expect.Console) {
@@ -62,6 +76,7 @@ func (a *terminalAnswers) set(c *expect.Console) {
 func (a *terminalAnswers) Write(p []byte) (int, error) {
 	a.mu.Lock()
 	c := a.c
+	a.answeredAt, a.pending = time.Now(), true
 	a.mu.Unlock()
 	if c == nil {
 		return len(p), nil
@@ -102,7 +117,7 @@ func StartTerminal(t testing.TB, dir string, env []string, args ...string) *Term
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	term := &Terminal{t: t, Console: c, screen: screen, raw: raw, cmd: cmd, done: make(chan struct{})}
+	term := &Terminal{t: t, Console: c, answers: answers, screen: screen, raw: raw, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		term.waitErr = cmd.Wait()
 		close(term.done)
@@ -127,14 +142,47 @@ func (term *Terminal) Expect(s string) {
 	}
 }
 
-// Send types keys.
+// Send types keys. Before each key it waits until the program has read
+// everything typed so far (the pty's input queue is empty): survey reads the
+// terminal's cursor-position answer through a throw-away buffered reader, so
+// a key that arrives in the same read as that answer would be lost — on a real
+// terminal too, but there a person does not type within microseconds.
 func (term *Terminal) Send(keys ...string) {
 	term.t.Helper()
 	for _, k := range keys {
+		term.waitInputRead()
 		if _, err := term.Console.Send(k); err != nil {
 			term.t.Fatalf("send %q: %v", k, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitInputRead waits (up to 10 s) until the program has read the
+// terminal's last answer to a query. The kernel hands bytes written to the
+// pty master to the program's input queue a moment later, so an empty queue
+// right after the answer proves nothing: wait until the queue has been seen
+// holding the answer and then empty, or, if it was never seen holding it,
+// until 300 ms have passed since the answer.
+func (term *Terminal) waitInputRead() {
+	answeredAt, pending := term.answers.takePending()
+	if !pending {
+		return
+	}
+	fd := int(term.Console.Tty().Fd())
+	seen := false
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ)
+		if err != nil {
+			time.Sleep(300 * time.Millisecond)
+			return
+		}
+		switch {
+		case n > 0:
+			seen = true
+		case seen || time.Since(answeredAt) > 300*time.Millisecond:
+			return
+		}
 	}
 }
 
