@@ -276,7 +276,7 @@ func (s *Stack) captureVolumes(ctx context.Context, eng *engine.Client, cfg *Bac
 	for _, c := range toStop {
 		svc := c.Config.Labels[LabelService]
 		if err := marker.update(func(d *markerData) {
-			d.Stopped = append(d.Stopped, markerContainer{Service: svc, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/")})
+			d.Stopped = append(d.Stopped, markerContainer{Service: svc, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Stopping: true})
 		}); err != nil {
 			return serviceNames(stopped), fmt.Errorf("marker: %w", err)
 		}
@@ -287,6 +287,9 @@ func (s *Stack) captureVolumes(ctx context.Context, eng *engine.Client, cfg *Bac
 				return serviceNames(stopped), context.Cause(ctx)
 			}
 			return serviceNames(stopped), fmt.Errorf("stop %s: %w", svc, dockerErr(err))
+		}
+		if err := marker.update(func(d *markerData) { d.markStopped(c.ID) }); err != nil {
+			return serviceNames(stopped), fmt.Errorf("marker: %w", err)
 		}
 		sink.Event(Event{Op: "backup", Service: svc, Phase: "stopped", Time: time.Now()})
 	}

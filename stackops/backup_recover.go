@@ -45,6 +45,19 @@ type markerContainer struct {
 	Service string `json:"service"`
 	ID      string `json:"id"`
 	Name    string `json:"name"`
+	// Stopping is set while the stop request may still be in flight: the
+	// engine carries on stopping a container after its client was killed, so
+	// starting it straight away could be undone by that stop a moment later.
+	Stopping bool `json:"stopping,omitempty"`
+}
+
+// markStopped records that the stop of container id has completed.
+func (d *markerData) markStopped(id string) {
+	for i := range d.Stopped {
+		if d.Stopped[i].ID == id {
+			d.Stopped[i].Stopping = false
+		}
+	}
 }
 
 // opMarker is a held marker.
@@ -203,6 +216,13 @@ func (s *Stack) bringBack(ctx context.Context, d *markerData) (warnings []string
 			held = append(held, c.Service)
 			keepStopped = append(keepStopped, c)
 			continue
+		}
+		if c.Stopping {
+			// Let a stop the killed run started finish first (it does, on the
+			// engine's side); stopping an already stopped container is a no-op.
+			if err := eng.StopContainer(ctx, c.ID, 10*time.Second); err != nil && errors.Is(err, engine.ErrNotFound) {
+				continue
+			}
 		}
 		if err := eng.StartContainer(ctx, c.ID); err != nil {
 			if errors.Is(err, engine.ErrNotFound) {

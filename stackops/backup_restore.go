@@ -472,7 +472,7 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 			}
 			c := c
 			if uerr := r.marker.update(func(d *markerData) {
-				d.Stopped = append(d.Stopped, markerContainer{Service: svc, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/")})
+				d.Stopped = append(d.Stopped, markerContainer{Service: svc, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Stopping: true})
 			}); uerr != nil {
 				return uerr
 			}
@@ -483,6 +483,9 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 					return context.Cause(ctx)
 				}
 				return fmt.Errorf("stop %s: %w", svc, dockerErr(serr))
+			}
+			if uerr := r.marker.update(func(d *markerData) { d.markStopped(c.ID) }); uerr != nil {
+				return uerr
 			}
 			r.event(svc, "stopped", "", false, false)
 		}

@@ -176,7 +176,7 @@ func engineTime(ns int64) string {
 }
 
 // readSource reads one container's log and calls fn for each line that
-// passes the filter. It returns the time of the last line read (passing or
+// passes the filter. It returns the newest line time read (passing or
 // not), where a later read picks up without repeating a line.
 //
 // The engine cuts --tail before any filter, so a tail of filtered lines
@@ -204,7 +204,11 @@ func readSource(ctx context.Context, eng *engine.Client, src *logSource, q logQu
 	var last int64
 	dec := newLogDecoder(src.tty, true)
 	err = dec.decode(rc, func(ts int64, stream uint8, text []byte) error {
-		if ts != 0 {
+		// The newest time seen, not the last line's: stdout and stderr are
+		// copied into the log by separate goroutines, so a line can be stored
+		// after a newer one of the other stream, and resuming from the last
+		// line's time would print the newer one again.
+		if ts > last {
 			last = ts
 		}
 		lvl := DetectLogLevel(text)
