@@ -146,6 +146,22 @@ func TestRefHelpers(t *testing.T) {
 	}
 }
 
+// The deploy section's keys read in snake_case too, like backup's and env's.
+func TestDeployConfigSnakeCaseKeys(t *testing.T) {
+	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: x\nx-stackpilot:\n  deploy:\n    keep_images: 2\n    pre_deploy: [./a, x]\n    post_deploy: [[./b], [./c]]\n    settle: 1s\n"})
+	st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := st.DeployConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.KeepImages == nil || *cfg.KeepImages != 2 || fmt.Sprint(cfg.PreDeploy) != "[[./a x]]" || fmt.Sprint(cfg.PostDeploy) != "[[./b] [./c]]" || time.Duration(cfg.Settle) != time.Second {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
 func TestDeployConfigAndHooks(t *testing.T) {
 	st := loadDeployStack(t, deployStack)
 	cfg, err := st.DeployConfig()
@@ -165,6 +181,9 @@ func TestDeployConfigAndHooks(t *testing.T) {
 		"keep-images: -1",
 		"timeout: soon",
 		"retries: 3",
+		"keep_images: -1",
+		"pre-deploy: [./a]\n    pre_deploy: [./b]",
+		"keep-images: 1\n    keep_images: 2",
 	} {
 		dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: x\nx-stackpilot:\n  deploy:\n    " + bad + "\n"})
 		st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}})

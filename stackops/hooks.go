@@ -1,6 +1,7 @@
 package stackops
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,45 @@ type DeployConfig struct {
 	KeepImages *int     `json:"keep-images,omitempty"`
 	PreDeploy  HookList `json:"pre-deploy,omitempty"`
 	PostDeploy HookList `json:"post-deploy,omitempty"`
+}
+
+// UnmarshalJSON reads the section with its keys in snake_case too
+// (keep_images, pre_deploy, post_deploy), the spelling of the other
+// sections and of Compose itself, so one block can use one style.
+func (c *DeployConfig) UnmarshalJSON(b []byte) error {
+	type plain DeployConfig
+	var v struct {
+		plain
+		KeepImagesSnake *int     `json:"keep_images,omitempty"`
+		PreDeploySnake  HookList `json:"pre_deploy,omitempty"`
+		PostDeploySnake HookList `json:"post_deploy,omitempty"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	if v.KeepImagesSnake != nil {
+		if v.KeepImages != nil {
+			return errors.New("keep-images and keep_images are the same key: give it once")
+		}
+		v.KeepImages = v.KeepImagesSnake
+	}
+	for _, pair := range []struct {
+		name  string
+		kebab *HookList
+		snake HookList
+	}{{"pre-deploy", &v.PreDeploy, v.PreDeploySnake}, {"post-deploy", &v.PostDeploy, v.PostDeploySnake}} {
+		if pair.snake == nil {
+			continue
+		}
+		if *pair.kebab != nil {
+			return fmt.Errorf("%s and %s are the same key: give it once", pair.name, strings.ReplaceAll(pair.name, "-", "_"))
+		}
+		*pair.kebab = pair.snake
+	}
+	*c = DeployConfig(v.plain)
+	return nil
 }
 
 // DefaultKeepImages is how many earlier images per service stay tagged for rollback.

@@ -88,7 +88,7 @@ func AcquireFileLock(ctx context.Context, path, op string, wait time.Duration) (
 }
 
 func (l *FileLock) writeHolder(op string) {
-	h := LockHolder{PID: os.Getpid(), Op: op, Since: time.Now().UTC(), Command: strings.Join(os.Args, " ")}
+	h := LockHolder{PID: os.Getpid(), Op: op, Since: time.Now().UTC(), Command: commandLine(os.Args)}
 	if u, err := user.Current(); err == nil {
 		h.User = u.Username
 	}
@@ -134,4 +134,21 @@ func (s *Stack) LockStack(ctx context.Context, op string, wait time.Duration) (*
 		return nil, err
 	}
 	return AcquireFileLock(ctx, filepath.Join(dir, "stack.lock"), op, wait)
+}
+
+// commandLine is argv as recorded for other processes to read in a lock
+// file: the values of KEY=VALUE arguments (env set) are left out, since
+// they may be secrets and the lock file outlives the command.
+func commandLine(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if k, _, ok := strings.Cut(a, "="); ok && i > 0 && !strings.HasPrefix(a, "-") {
+			a = k + "=…"
+		}
+		out[i] = a
+	}
+	if len(out) > 0 {
+		out[0] = filepath.Base(out[0])
+	}
+	return strings.Join(out, " ")
 }

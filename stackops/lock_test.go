@@ -68,3 +68,12 @@ func TestFileLockReleasedWhenHolderIsKilled(t *testing.T) {
 	}
 	l.Release()
 }
+
+// A lock file names the command that holds it, never a value given on it.
+func TestCommandLineLeavesOutValues(t *testing.T) {
+	got := commandLine([]string{"/usr/local/bin/stackpilot", "env", "set", "DB_PASSWORD=hunter2", "A=b=c", "--since=10m", "-C", "/srv/app"})
+	want := "stackpilot env set DB_PASSWORD=… A=… --since=10m -C /srv/app"
+	if got != want {
+		t.Fatalf("commandLine = %q, want %q", got, want)
+	}
+}

@@ -27,8 +27,9 @@ type backupRestoreOptions struct {
 
 func newBackupRestoreCmd(f *Factory) *cobra.Command {
 	opts := &backupRestoreOptions{}
+	var latest bool
 	cmd := &cobra.Command{
-		Use:   "restore ID",
+		Use:   "restore ID | --latest",
 		Short: "Put a backup back: volumes replaced exactly, dumps loaded, services healthy again",
 		Long: `Restore a backup into the stack. In order:
 
@@ -45,20 +46,28 @@ func newBackupRestoreCmd(f *Factory) *cobra.Command {
 If a volume cannot be replaced, it is rolled back from the safety backup. The
 compose files and .env in the archive are not written back (extract them with
 zstd -dc FILE | tar x compose env). ID is a backup id (or a unique prefix),
-a file name in the backup directory, a path to an archive, or "latest".`,
+a file name in the backup directory, a path to an archive, or "latest"
+(same as --latest).`,
 		Example: `  stackpilot backup restore 20261125-030000
-  stackpilot backup restore latest --service db --yes
+  stackpilot backup restore --latest --service db --yes
   stackpilot backup restore /mnt/offsite/demo_20261125-030000.tar.zst.age --identity ~/.age/key.txt`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
+				if latest {
+					return usageErr("give a backup ID or --latest, not both")
+				}
 				opts.Ref = args[0]
+			}
+			if latest {
+				opts.Ref = "latest"
 			}
 			return runBackupRestore(cmd.Context(), f, opts)
 		},
 		ValidArgsFunction: completeBackupIDs(f),
 	}
 	fl := cmd.Flags()
+	fl.BoolVar(&latest, "latest", false, "restore the newest backup")
 	fl.StringArrayVarP(&opts.Services, "service", "s", nil, "restore only this service's volumes and dumps (repeatable; default: everything in the backup)")
 	fl.StringVar(&opts.Identity, "identity", "", "age identity file, for an encrypted backup")
 	fl.BoolVar(&opts.NoSafety, "no-safety-backup", false, "do not back up the current state first")
@@ -79,7 +88,7 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 	// Without a terminal, refuse before reading anything.
 	if !f.Global.Yes && !f.CanPrompt() {
 		if opts.Ref == "" {
-			return missingInput("which backup to restore", "a backup ID (see stackpilot backup list)")
+			return missingInput("which backup to restore", "a backup ID (see stackpilot backup list) or --latest")
 		}
 		return &exitError{code: ExitUsage, err: fmt.Errorf("restore overwrites data: %w (nothing was changed)", stackops.ErrConfirmationRequired)}
 	}
