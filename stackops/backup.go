@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -70,7 +69,7 @@ type DumpConfig struct {
 	User string `json:"user,omitempty"`
 }
 
-var backupNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var backupNameRe = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // BackupConfig returns x-stackpilot.backup, checked against the compose model.
 func (s *Stack) BackupConfig() (*BackupConfig, error) {
@@ -110,7 +109,7 @@ func (s *Stack) BackupConfig() (*BackupConfig, error) {
 				return nil, bad("%s: no service %q (services: %s)", where, d.Service, strings.Join(s.ServiceNames(), ", "))
 			}
 		}
-		if !backupNameRe.MatchString(d.Name) {
+		if !backupNameRe().MatchString(d.Name) {
 			return nil, bad("%s: name %q must be letters, digits, '.', '_' or '-'", where, d.Name)
 		}
 		if seen[d.Service+"/"+d.Name] {
@@ -371,11 +370,11 @@ func backupFileName(project, id, tag string, encrypted bool) string {
 	return name + archiveExt
 }
 
-var tagRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,39}$`)
+var tagRe = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9.-]{0,39}$`)
 
 // validTag checks a --tag: letters, digits, '.', '-' (it is part of the file name).
 func validTag(tag string) error {
-	if tag == "" || tagRe.MatchString(tag) {
+	if tag == "" || tagRe().MatchString(tag) {
 		return nil
 	}
 	return fmt.Errorf("tag %q: use up to 40 letters, digits, '.' or '-'", tag)

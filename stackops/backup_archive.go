@@ -16,7 +16,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -73,7 +72,7 @@ const (
 	encryptedArchiveExt = ".tar.zst.age"
 )
 
-var footerRe = regexp.MustCompile(`^STACKPILOT-END/1 sha256=([0-9a-f]{64}) body=([0-9]{20})\n$`)
+var footerRe = lazyRegexp(`^STACKPILOT-END/1 sha256=([0-9a-f]{64}) body=([0-9]{20})\n$`)
 
 // ErrBackupDamaged means an archive failed verification: a byte changed, it
 // was cut short, or an entry does not match its checksum.
@@ -685,7 +684,7 @@ func readArchiveFrame(f *os.File, p string) (*archiveFile, error) {
 	if binary.LittleEndian.Uint32(foot[:4]) != footerFrameMagic || binary.LittleEndian.Uint32(foot[4:8]) != uint32(footerDataLen) {
 		return nil, damaged("no end marker: the file is incomplete or was cut short")
 	}
-	m := footerRe.FindSubmatch(foot[8:])
+	m := footerRe().FindSubmatch(foot[8:])
 	if m == nil {
 		return nil, damaged("end marker is malformed")
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -33,8 +32,8 @@ type ComposeCLI struct {
 }
 
 var (
-	composeVersionRe = regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)`)
-	devVersionRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	composeVersionRe = lazyRegexp(`^v?(\d+)\.(\d+)\.(\d+)`)
+	devVersionRe     = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 )
 
 // DetectCompose finds Compose: the v2 plugin first, v1 as the fallback,
@@ -67,7 +66,7 @@ func DetectCompose(ctx context.Context, r Runner, environ []string) (*ComposeCLI
 			return nil, nil
 		}
 		v := strings.TrimSpace(out.String())
-		m := composeVersionRe.FindStringSubmatch(v)
+		m := composeVersionRe().FindStringSubmatch(v)
 		var got ComposeVariant
 		switch {
 		case m != nil:
@@ -75,7 +74,7 @@ func DetectCompose(ctx context.Context, r Runner, environ []string) (*ComposeCLI
 			if major, _ := strconv.Atoi(m[1]); major >= 2 {
 				got = ComposeV2
 			}
-		case variant == ComposeV2 && devVersionRe.MatchString(v):
+		case variant == ComposeV2 && devVersionRe().MatchString(v):
 			// A plugin built from source without version stamping prints
 			// "dev"; only the Go plugin answers `docker compose version`.
 			got = ComposeV2

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -1127,7 +1126,7 @@ func trivia(d *EnvDocument) string {
 
 // ---- loading a stack whose .env is broken ----
 
-var composeReadErrRe = regexp.MustCompile(`failed to read (.+?): `)
+var composeReadErrRe = lazyRegexp(`failed to read (.+?): `)
 
 // sanitizeLoadError replaces compose-go's error about an env file it cannot
 // read — which quotes the offending value, secrets included — with
@@ -1136,7 +1135,7 @@ func sanitizeLoadError(err error, environ []string) error {
 	if err == nil {
 		return nil
 	}
-	m := composeReadErrRe.FindStringSubmatch(err.Error())
+	m := composeReadErrRe().FindStringSubmatch(err.Error())
 	if m == nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package stackops
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -38,13 +37,13 @@ var (
 	ErrEnvUneditable = errors.New("cannot edit this .env line safely")
 )
 
-var envKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envKeyRe = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ValidEnvKey checks a key stackpilot is asked to write. Compose reads more
 // (dots, dashes, brackets), but such names cannot be used in ${…}
 // interpolation or by most shells, so stackpilot does not create them.
 func ValidEnvKey(key string) error {
-	if !envKeyRe.MatchString(key) {
+	if !envKeyRe().MatchString(key) {
 		shown := key
 		if len(shown) > 40 {
 			shown = shown[:40] + "…"
@@ -689,7 +688,7 @@ func expandEnvTemplate(value string, vars map[string]string, lookup func(string)
 	return v, unresolved, err
 }
 
-var escapeSeqRe = regexp.MustCompile(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`)
+var escapeSeqRe = lazyRegexp(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`)
 
 // expandEscapes is compose-go's handling of backslash escapes in a
 // double-quoted value.
@@ -697,7 +696,7 @@ func expandEscapes(str string) string {
 	if strings.IndexByte(str, '\\') < 0 {
 		return str
 	}
-	return escapeSeqRe.ReplaceAllStringFunc(str, func(match string) string {
+	return escapeSeqRe().ReplaceAllStringFunc(str, func(match string) string {
 		if match == `\$` {
 			return "$$"
 		}

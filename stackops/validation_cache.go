@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -22,7 +21,7 @@ import (
 // other files (include, extends) are always validated, since their
 // dependencies are not hashed.
 
-var varRefRe = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+var varRefRe = lazyRegexp(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
 
 // validationCacheKey returns the key for the given compose files and
 // environment, or "" when the input cannot be cached.
@@ -45,7 +44,7 @@ func validationCacheKey(files []string, env map[string]string) string {
 		h.Write([]byte(f + "\x00"))
 		h.Write(b)
 		h.Write([]byte{0})
-		for _, m := range varRefRe.FindAllStringSubmatch(s, -1) {
+		for _, m := range varRefRe().FindAllStringSubmatch(s, -1) {
 			names[m[1]] = true
 		}
 	}
