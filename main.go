@@ -38,6 +38,11 @@ func run() int {
 	defer done()
 	go func() {
 		for sig := range sigs {
+			// The terminal echoed "^C" where the cursor was: end that line so
+			// what follows does not start after it.
+			if sig == os.Interrupt && ios.IsStdinTTY() && ios.IsStderrTTY() {
+				fmt.Fprintln(ios.ErrOut)
+			}
 			if !interrupts.Signal(sig) {
 				os.Exit(wizard.ExitCancelled)
 			}

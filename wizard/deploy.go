@@ -26,6 +26,9 @@ type deployOptions struct {
 	JSON          bool
 	// wizard is set by the menu: ask for what the flags would say.
 	wizard bool
+	// planOnly skips the build and pull questions: the caller decided
+	// (a redeploy after an .env change needs neither).
+	planOnly bool
 }
 
 func newDeployCmd(f *Factory) *cobra.Command {
@@ -426,14 +429,14 @@ func deployWizard(ctx context.Context, f *Factory, st *stackops.Stack, opts *dep
 			builds = true
 		}
 	}
-	if builds && !opts.NoBuild {
+	if builds && !opts.NoBuild && !opts.planOnly {
 		yes, err := f.Prompter.Confirm("Rebuild the images from the Dockerfiles first? (unchanged files build from cache in seconds)", true)
 		if err != nil {
 			return false, err
 		}
 		opts.NoBuild = !yes
 	}
-	if !opts.Pull {
+	if !opts.Pull && !opts.planOnly {
 		yes, err := f.Prompter.Confirm("Pull newer images from the registry first?", false)
 		if err != nil {
 			return false, err

@@ -292,6 +292,9 @@ type envSetOptions struct {
 	// asked is set when a prompt filled an input: the flow then shows the
 	// diff and confirms before writing.
 	asked bool
+	// menu is set by the Environment menu job: after the write it offers
+	// to redeploy the services that use the key.
+	menu bool
 }
 
 func newEnvSetCmd(f *Factory) *cobra.Command {
@@ -413,11 +416,11 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		return err
 	}
 	reportEnvChange(f, res)
-	if res.Changed {
-		suggestRedeploy(ctx, f, st, res)
-	}
 	if opts.asked {
 		f.Equivalent(envSetEquivalent(cfg, pairs)...)
+	}
+	if res.Changed {
+		return suggestRedeploy(ctx, f, st, res, opts.menu)
 	}
 	return nil
 }
@@ -469,9 +472,12 @@ func reportEnvChange(f *Factory, res *stackops.EnvChangeResult) {
 	}
 }
 
-// suggestRedeploy names the services that use the changed keys and the
-// command that applies the change to them.
-func suggestRedeploy(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.EnvChangeResult) {
+// suggestRedeploy names the services that use the changed keys, whose
+// running containers still have the old values. From the menu (offer) it
+// asks whether to redeploy them now and runs the deploy flow for them;
+// elsewhere it prints the command — an env command changes .env, not the
+// running stack.
+func suggestRedeploy(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.EnvChangeResult, offer bool) error {
 	var keys []string
 	for _, c := range res.Changes {
 		if c.Action == "added" || c.Action == "updated" || c.Action == "removed" {
@@ -479,11 +485,11 @@ func suggestRedeploy(ctx context.Context, f *Factory, st *stackops.Stack, res *s
 		}
 	}
 	if len(keys) == 0 {
-		return
+		return nil
 	}
 	users, err := st.EnvKeyServices(ctx, keys)
 	if err != nil {
-		return
+		return nil
 	}
 	cs := f.IO.ErrColorScheme()
 	all := map[string]bool{}
@@ -501,12 +507,23 @@ func suggestRedeploy(ctx context.Context, f *Factory, st *stackops.Stack, res *s
 		}
 	}
 	if len(services) == 0 {
-		return
+		return nil
+	}
+	if offer && f.CanPrompt() {
+		yes, err := f.Prompter.Confirm(fmt.Sprintf("Redeploy %s now, so the running containers get the new value?", strings.Join(services, ", ")), true)
+		if err != nil {
+			return err
+		}
+		if yes {
+			// No rebuild or pull: only the environment changed.
+			return runDeploy(ctx, f, &deployOptions{Services: services, NoBuild: true, wizard: true, planOnly: true})
+		}
 	}
 	cmd := append([]string{"stackpilot"}, f.globalArgs()...)
 	cmd = append(cmd, "deploy")
 	cmd = append(cmd, services...)
 	fmt.Fprintf(f.IO.ErrOut, "  running containers keep the old value until redeployed: %s\n", cs.Cyan(strings.Join(cmd, " ")))
+	return nil
 }
 
 func pluralServices(s []string) string {
@@ -522,6 +539,7 @@ type envUnsetOptions struct {
 	Keys   []string
 	DryRun bool
 	asked  bool
+	menu   bool // see envSetOptions.menu
 }
 
 func newEnvUnsetCmd(f *Factory) *cobra.Command {
@@ -590,11 +608,11 @@ func runEnvUnset(ctx context.Context, f *Factory, opts *envUnsetOptions) error {
 		return err
 	}
 	reportEnvChange(f, res)
-	if res.Changed {
-		suggestRedeploy(ctx, f, st, res)
-	}
 	if opts.asked {
 		f.Equivalent(append([]string{"env", "unset"}, opts.Keys...)...)
+	}
+	if res.Changed {
+		return suggestRedeploy(ctx, f, st, res, opts.menu)
 	}
 	return nil
 }
@@ -803,11 +821,10 @@ func runEnvUndo(ctx context.Context, f *Factory, opts *envUndoOptions) error {
 		fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("the replaced content is kept at "+res.Kept))
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray(fmt.Sprintf("%d earlier version(s) left to undo", res.Remaining)))
-	suggestRedeploy(ctx, f, st, &res.EnvChangeResult)
 	if opts.confirm {
 		f.Equivalent("env", "undo")
 	}
-	return nil
+	return suggestRedeploy(ctx, f, st, &res.EnvChangeResult, opts.confirm)
 }
 
 func describeUndo(f *Factory, res *stackops.EnvUndoResult) {
@@ -873,9 +890,9 @@ func runEnvWizard(ctx context.Context, f *Factory) error {
 		}
 		switch action {
 		case 0:
-			return runEnvSet(ctx, f, &envSetOptions{Args: []string{key}})
+			return runEnvSet(ctx, f, &envSetOptions{Args: []string{key}, menu: true})
 		case 1:
-			return runEnvUnset(ctx, f, &envUnsetOptions{Keys: []string{key}, asked: true})
+			return runEnvUnset(ctx, f, &envUnsetOptions{Keys: []string{key}, asked: true, menu: true})
 		}
 		return nil
 	}
@@ -885,7 +902,7 @@ func runEnvWizard(ctx context.Context, f *Factory) error {
 		if err != nil {
 			return err
 		}
-		return runEnvSet(ctx, f, &envSetOptions{Args: []string{k}})
+		return runEnvSet(ctx, f, &envSetOptions{Args: []string{k}, menu: true})
 	case checkLabel:
 		if err := runEnvCheck(ctx, f, &envCheckOptions{}); err != nil {
 			return err

@@ -240,3 +240,27 @@ func TestEnvListJSONAndReveal(t *testing.T) {
 		t.Errorf("check --json with DB_HOST missing: %d\n%s", ExitCode(r.err), r.out)
 	}
 }
+
+// From the menu, a change to a key services use offers their redeploy;
+// declining leaves the command to run later and changes nothing else.
+func TestEnvMenuOffersRedeployDeclined(t *testing.T) {
+	dir := envProject(t, envWizardDotEnv)
+	p := steps.NewScriptedPrompter(t).
+		Select("What do you want to do?", "Environment").
+		Select("Pick a key to change, or an action", "DB_HOST").
+		Select("DB_HOST:", "Change the value").
+		Input("New value for DB_HOST", "db.internal").
+		Confirm("Write this change?", true).
+		Confirm("Redeploy api, db now", false).
+		Select("What do you want to do?", "Quit")
+	r := runEnvCmd(t, dir, true, p, "")
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.errOut)
+	}
+	if !strings.Contains(r.file(t), "DB_HOST=db.internal # primary") {
+		t.Errorf("file %q", r.file(t))
+	}
+	if e := r.errOut.String(); !strings.Contains(e, "until redeployed: stackpilot deploy api db") {
+		t.Errorf("declining does not name the command:\n%s", e)
+	}
+}
