@@ -63,7 +63,8 @@ func ExitCode(err error) int {
 		return ExitTerm
 	case errors.Is(err, stackops.ErrInterrupted), errors.Is(err, steps.ErrInterrupted), errors.Is(err, context.Canceled):
 		return ExitCancelled
-	case errors.Is(err, stackops.ErrConfirmationRequired), errors.Is(err, ErrInputRequired):
+	case errors.Is(err, stackops.ErrConfirmationRequired), errors.Is(err, ErrInputRequired),
+		errors.Is(err, stackops.ErrUnknownService): // a wrong argument, like an unknown flag
 		return ExitUsage
 	case errors.Is(err, stackops.ErrDegraded):
 		return ExitDegraded

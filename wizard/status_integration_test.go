@@ -191,7 +191,7 @@ func TestIntegrationStatus(t *testing.T) {
 
 	// Unknown service: the valid names.
 	res = p.Run("status", "wrokre")
-	if res.Code != 1 || !strings.Contains(res.Stderr, "job, later, web, worker") {
+	if res.Code != 2 || !strings.Contains(res.Stderr, "job, later, web, worker") {
 		t.Fatalf("unknown service: exit %d\n%s", res.Code, res.Stderr)
 	}
 }
