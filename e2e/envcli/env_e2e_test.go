@@ -105,7 +105,7 @@ func readEnv(t *testing.T, dir string) string {
 
 // TestEnvEditorInPTY drives the guided editor through the real survey
 // prompts in a pseudo-terminal: menu → Environment → a secret key → hidden
-// value typed twice → diff → confirm; then Ctrl-C at a prompt goes back to
+// value typed twice → diff → confirm → redeploy declined; then Ctrl-C at a prompt goes back to
 // the menu; the secret never reaches the screen.
 func TestEnvEditorInPTY(t *testing.T) {
 	const canary = "canary-pty-0b7c"
@@ -164,6 +164,12 @@ func TestEnvEditorInPTY(t *testing.T) {
 	send("y\r")
 	expectS("Equivalent command:")
 	expectS("stackpilot -C " + dir + " env set DB_PASSWORD --value-stdin")
+	// The menu offers to redeploy the services using the key; not now.
+	expectS("Redeploy api, db now")
+	send("n")
+	send("\r")
+	expectS("until redeployed:")
+	expectS(" deploy api db")
 	expectS("What do you want to do?")
 	// Ctrl-C at a value prompt: back to the menu, nothing written
 	send("Environment")
