@@ -3,6 +3,7 @@ package steps
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ServiceChoice is a service offered in a selection, with its current state shown beside it.
@@ -21,6 +22,13 @@ func SelectServices(p Prompter, verb string, choices []ServiceChoice) ([]string,
 		return nil, errors.New("the stack has no services")
 	}
 	all := fmt.Sprintf("All services (%d)", len(choices))
+	if len(choices) <= 5 { // name them while the line stays short
+		names := make([]string, len(choices))
+		for i, c := range choices {
+			names[i] = c.Name
+		}
+		all += ": " + strings.Join(names, ", ")
+	}
 	idx, err := p.Select(fmt.Sprintf("Which services do you want to %s?", verb), []string{all, "Choose services…"}, all)
 	if err != nil {
 		return nil, err
