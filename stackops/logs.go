@@ -401,9 +401,13 @@ func mergeSources(ctx context.Context, eng *engine.Client, sources []*logSource,
 					return false
 				}
 			}
+			var order lineReorder
+			add := func(l LogLine) bool {
+				batch = append(batch, l)
+				return len(batch) < mergeBatch || send()
+			}
 			last[i], errs[i] = readSource(ctx, eng, src, q, func(ts int64, stream uint8, lvl LogLevel, text []byte) error {
-				batch = append(batch, rep.line(src, ts, stream, lvl, text))
-				if len(batch) == mergeBatch && !send() {
+				if l, ok := order.push(rep.line(src, ts, stream, lvl, text)); ok && !add(l) {
 					return context.Cause(ctx)
 				}
 				return nil
@@ -417,6 +421,11 @@ func mergeSources(ctx context.Context, eng *engine.Client, sources []*logSource,
 			if errs[i] != nil {
 				cancel(errs[i])
 				return
+			}
+			for l, ok := order.pop(); ok; l, ok = order.pop() {
+				if !add(l) {
+					return
+				}
 			}
 			if len(batch) > 0 {
 				send()
