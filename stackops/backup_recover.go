@@ -240,25 +240,25 @@ func (s *Stack) bringBack(ctx context.Context, d *markerData) (warnings []string
 		start    bool
 		keep     *[]string
 	}{{d.Recreate, true, &keepRecreate}, {d.RecreateStopped, false, &keepRecreateStopped}} {
-		var todo []string
+		var pending []string
 		for _, svc := range set.services {
 			if blocked[svc] {
 				held = append(held, svc)
 				*set.keep = append(*set.keep, svc)
 				continue
 			}
-			todo = append(todo, svc)
+			pending = append(pending, svc)
 		}
-		if len(todo) == 0 {
+		if len(pending) == 0 {
 			continue
 		}
-		if err := s.composeRecreate(ctx, todo, set.start); err != nil {
-			failed = append(failed, fmt.Sprintf("%s (%v)", strings.Join(todo, ", "), err))
-			*set.keep = append(*set.keep, todo...)
+		if err := s.composeRecreate(ctx, pending, set.start); err != nil {
+			failed = append(failed, fmt.Sprintf("%s (%v)", strings.Join(pending, ", "), err))
+			*set.keep = append(*set.keep, pending...)
 			continue
 		}
 		if set.start {
-			started = append(started, todo...)
+			started = append(started, pending...)
 		}
 	}
 	if len(started) > 0 {
