@@ -45,21 +45,26 @@ func AskEnvValue(ios *IOStreams, p Prompter, key string, secret bool, current st
 		return p.Input(fmt.Sprintf("New value for %s:", key), current)
 	}
 	cs := ios.ErrColorScheme()
-	for i := 0; i < maxAttempts; i++ {
-		v, err := p.Password(fmt.Sprintf("New value for %s (hidden):", key))
-		if err != nil {
-			return "", err
+	var value string
+	err := withEchoOff(ios, func() error {
+		for i := 0; i < maxAttempts; i++ {
+			v, err := p.Password(fmt.Sprintf("New value for %s (hidden):", key))
+			if err != nil {
+				return err
+			}
+			again, err := p.Password("Type it again to confirm:")
+			if err != nil {
+				return err
+			}
+			if v == again {
+				value = v
+				return nil
+			}
+			fmt.Fprintf(ios.ErrOut, "%s the two entries differ — try again\n", cs.FailureIcon())
 		}
-		again, err := p.Password("Type it again to confirm:")
-		if err != nil {
-			return "", err
-		}
-		if v == again {
-			return v, nil
-		}
-		fmt.Fprintf(ios.ErrOut, "%s the two entries differ — try again\n", cs.FailureIcon())
-	}
-	return "", fmt.Errorf("%w: the value was typed differently each time", ErrTooManyAttempts)
+		return fmt.Errorf("%w: the value was typed differently each time", ErrTooManyAttempts)
+	})
+	return value, err
 }
 
 // EnvValueForDisplay renders a value on one line: masked when withheld,
