@@ -30,26 +30,38 @@ func run() int {
 	ios := steps.System()
 	interrupts := wizard.NewInterrupts()
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-
 	ctx, done := interrupts.Job(context.Background())
 	defer done()
-	go func() {
-		for sig := range sigs {
-			// The terminal echoed "^C" where the cursor was: end that line so
-			// what follows does not start after it.
-			if sig == os.Interrupt && ios.IsStdinTTY() && ios.IsStderrTTY() {
-				fmt.Fprintln(ios.ErrOut)
-			}
-			if !interrupts.Signal(sig) {
-				os.Exit(wizard.ExitCancelled)
-			}
-		}
-	}()
 
 	f := wizard.NewFactory(ios, buildVersion(), interrupts)
+	// Signals are routed only once a command runs: until then the default
+	// action (exit) is right, and --version or --help do not pay for the
+	// handler's goroutine and thread.
+	var sigs chan os.Signal
+	f.BeforeRun = func() {
+		if sigs != nil {
+			return
+		}
+		sigs = make(chan os.Signal, 4)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			for sig := range sigs {
+				// The terminal echoed "^C" where the cursor was: end that
+				// line so what follows does not start after it.
+				if sig == os.Interrupt && ios.IsStdinTTY() && ios.IsStderrTTY() {
+					fmt.Fprintln(ios.ErrOut)
+				}
+				if !interrupts.Signal(sig) {
+					os.Exit(wizard.ExitCancelled)
+				}
+			}
+		}()
+	}
+	defer func() {
+		if sigs != nil {
+			signal.Stop(sigs)
+		}
+	}()
 	cmd := wizard.NewRootCmd(f)
 	err := cmd.ExecuteContext(ctx)
 	if msg := wizard.Message(err); msg != "" {

@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 bin=$work/stackpilot
-(cd "$root" && go build -o "$bin" .)
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$bin" .)
 
 proj=$work/proj
 mkdir -p "$proj"

@@ -47,9 +47,9 @@ Prints the archive's path on stdout (or the result as JSON with --json).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&opts.Services, "service", "s", nil, "back up only this service's volumes and dumps (repeatable; default: all)")
+	repeatedFlag(fl, &opts.Services, "service", "s", "back up only this service's volumes and dumps (repeatable; default: all)")
 	fl.StringVar(&opts.Tag, "tag", "", "a label kept in the archive and its file name (letters, digits, . -)")
-	fl.StringArrayVar(&opts.EncryptTo, "encrypt-to", nil, "encrypt for this age recipient (age1… or a recipients file; repeatable; adds to x-stackpilot.backup.encrypt_to)")
+	repeatedFlag(fl, &opts.EncryptTo, "encrypt-to", "", "encrypt for this age recipient (age1… or a recipients file; repeatable; adds to x-stackpilot.backup.encrypt_to)")
 	fl.DurationVar(&opts.LockWait, "lock-wait", 0, "wait this long for another stackpilot job on the stack to finish (default: fail at once)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	_ = cmd.RegisterFlagCompletionFunc("service", completeServices(f))

@@ -68,7 +68,7 @@ a file name in the backup directory, a path to an archive, or "latest"
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&latest, "latest", false, "restore the newest backup")
-	fl.StringArrayVarP(&opts.Services, "service", "s", nil, "restore only this service's volumes and dumps (repeatable; default: everything in the backup)")
+	repeatedFlag(fl, &opts.Services, "service", "s", "restore only this service's volumes and dumps (repeatable; default: everything in the backup)")
 	fl.StringVar(&opts.Identity, "identity", "", "age identity file, for an encrypted backup")
 	fl.BoolVar(&opts.NoSafety, "no-safety-backup", false, "do not back up the current state first")
 	fl.BoolVar(&opts.NoRead, "no-read-back", false, "do not read each replaced volume back against the backup's checksum (one pass less over the data)")

@@ -42,6 +42,11 @@ type Factory struct {
 	Environ []string
 	// Runner overrides the command runner (tests); an ExecRunner otherwise.
 	Runner stackops.Runner
+	// BeforeRun, when set, is called once a command is about to run — after
+	// its flags parsed, never for --version or --help. main installs the
+	// signal handlers there: starting them costs a thread and a goroutine,
+	// which answers that print and exit need not pay.
+	BeforeRun func()
 
 	mu       sync.Mutex
 	stack    *stackops.Stack

@@ -81,7 +81,7 @@ Exit status: 0 ok, 1 failure, 2 usage error, 130 stopped with Ctrl-C.`,
 	fl.BoolVar(&opts.Summary, "summary", false, "per service: lines by level, restarts, first/last error, top 5 repeated errors")
 	// -f is --follow here, as in docker and Compose; the global --file keeps
 	// its long form (and -f before the command name: stackpilot -f x.yml logs).
-	fl.StringArrayVar(&f.Global.Files, "file", nil, "compose file (repeatable); here -f is --follow: write --file, or -f FILE before \"logs\"")
+	repeatedFlag(fl, &f.Global.Files, "file", "", "compose file (repeatable); here -f is --follow: write --file, or -f FILE before \"logs\"")
 	_ = cmd.RegisterFlagCompletionFunc("level", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"error", "warn", "info", "debug"}, cobra.ShellCompDirectiveNoFileComp
 	})

@@ -36,6 +36,9 @@ terminal, 3 stack degraded, 130 cancelled.`,
 		TraverseChildren: true,
 		Args:             cobra.ArbitraryArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if f.BeforeRun != nil {
+				f.BeforeRun()
+			}
 			f.applyGlobal()
 			return nil
 		},
@@ -53,7 +56,6 @@ terminal, 3 stack degraded, 130 cancelled.`,
 			return runMenu(cmd.Context(), f)
 		},
 	}
-	root.SetVersionTemplate("stackpilot {{.Version}}\n")
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
@@ -62,10 +64,10 @@ terminal, 3 stack degraded, 130 cancelled.`,
 
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.ProjectDir, "project-dir", "C", "", "the project directory (default: where the compose file is found)")
-	pf.StringArrayVarP(&g.Files, "file", "f", nil, "compose file (repeatable; default: compose.yaml etc. searched upward)")
+	repeatedFlag(pf, &g.Files, "file", "f", "compose file (repeatable; default: compose.yaml etc. searched upward)")
 	pf.StringVarP(&g.ProjectName, "project-name", "p", "", "Compose project name (default: COMPOSE_PROJECT_NAME, the name: key, or the directory)")
-	pf.StringArrayVar(&g.EnvFiles, "env-file", nil, "env file for interpolation (repeatable; default: the project's .env)")
-	pf.StringArrayVar(&g.Profiles, "profile", nil, "Compose profile to enable (repeatable; default: COMPOSE_PROFILES)")
+	repeatedFlag(pf, &g.EnvFiles, "env-file", "", "env file for interpolation (repeatable; default: the project's .env)")
+	repeatedFlag(pf, &g.Profiles, "profile", "", "Compose profile to enable (repeatable; default: COMPOSE_PROFILES)")
 	pf.BoolVarP(&g.Yes, "yes", "y", false, "agree to every confirmation (needed for destructive steps without a terminal)")
 	pf.BoolVar(&g.NoInput, "no-input", false, "never prompt, even in a terminal (also STACKPILOT_NO_INPUT=1)")
 	pf.BoolVar(&g.NoColor, "no-color", false, "no color (also NO_COLOR=1 or TERM=dumb)")

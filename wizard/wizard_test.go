@@ -57,7 +57,7 @@ func TestVersionFlag(t *testing.T) {
 	if err := execute(f, "--version"); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != "stackpilot 1.2.3\n" {
+	if out.String() != "stackpilot version 1.2.3\n" {
 		t.Fatalf("%q", out.String())
 	}
 }
