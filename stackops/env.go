@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 )
@@ -193,6 +195,8 @@ type cachedEnvDoc struct {
 	doc  *EnvDocument
 }
 
+// parseEnvCached parses data, or returns the document parsed earlier in
+// this process from the same bytes. data must not be changed afterwards.
 func parseEnvCached(path string, data []byte, isSecret func(string) bool) (*EnvDocument, error) {
 	envParseCache.Lock()
 	c, ok := envParseCache.byPath[path]
@@ -202,7 +206,13 @@ func parseEnvCached(path string, data []byte, isSecret func(string) bool) (*EnvD
 		d.isSecret = isSecret
 		return &d, nil
 	}
-	d, err := ParseEnvDocument(data, isSecret)
+	// The document reads data in place, without a copy: callers pass a
+	// buffer fresh from os.ReadFile that nothing writes to afterwards.
+	var text string
+	if len(data) > 0 {
+		text = unsafe.String(&data[0], len(data))
+	}
+	d, err := parseEnvText(text, isSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -312,16 +322,50 @@ func replaceFile(path string, data []byte, old *envSnapshot, unchanged func() er
 }
 
 // unchangedSince returns a check that the file still holds snap's content.
+// It compares as it reads, through one small buffer: the file is as large
+// as the one already in memory, and fresh memory is what a short command
+// pays most for.
 func (t *envTarget) unchangedSince(snap *envSnapshot) func() error {
 	return func() error {
-		now, err := readEnvSnapshot(t.real)
+		same, err := fileHolds(t.real, snap)
 		if err != nil {
 			return err
 		}
-		if now.exists != snap.exists || !bytes.Equal(now.data, snap.data) {
+		if !same {
 			return fmt.Errorf("%w: %s was modified by another program while stackpilot was editing it — nothing was written and its new content was kept; run the command again", ErrEnvChanged, t.path)
 		}
 		return nil
+	}
+}
+
+// fileHolds reports whether path holds exactly snap's content (or is absent
+// when snap is).
+func fileHolds(path string, snap *envSnapshot) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return !snap.exists, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	if !snap.exists {
+		return false, nil
+	}
+	want := snap.data
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := f.Read(buf)
+		if n > len(want) || !bytes.Equal(buf[:n], want[:n]) {
+			return false, nil
+		}
+		want = want[n:]
+		if err == io.EOF {
+			return len(want) == 0, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", path, err)
+		}
 	}
 }
 
@@ -786,7 +830,7 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 			res.Changes = append(res.Changes, EnvChange{Key: k, Action: "unchanged", Line: after.entry(after.last(k)).Line, Secret: t.cfg.IsSecret(k)})
 		}
 	}
-	if bytes.Equal(before.Bytes(), after.Bytes()) {
+	if before.sameText(after) {
 		return res, nil
 	}
 	if err := verifyEdit(before, after, composeReference); err != nil {
@@ -794,7 +838,8 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 	}
 	res.Changed = true
 	res.Created = !snap.exists
-	res.NewRevision = envRevision(after.Bytes())
+	content := after.view() // read-only: hashed and written
+	res.NewRevision = envRevision(content)
 	if opts.DryRun {
 		return res, nil
 	}
@@ -806,7 +851,7 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 	if err != nil {
 		return nil, err
 	}
-	if err := replaceFile(t.real, after.Bytes(), snap, t.unchangedSince(snap)); err != nil {
+	if err := replaceFile(t.real, content, snap, t.unchangedSince(snap)); err != nil {
 		// the saved version is the content still in place: drop it
 		os.Remove(res.Saved.File)
 		return nil, err
@@ -1041,14 +1086,14 @@ func envDiff(a, b *EnvDocument, cfg EnvConfig, reveal bool, only map[string]*str
 			text := strings.TrimRight(d.src[rec.start:rec.end], "\r\n")
 			df.text += text + "\x00"
 			df.texts = append(df.texts, text)
-			line := d.lineOf(rec.start)
+			line := d.lineOf(int(rec.start))
 			if df.first == 0 {
 				df.first = line
 			}
-			df.last = d.lineOf(st.start)
+			df.last = d.lineOf(int(st.start))
 			var lines []EnvDiffLine
 			if secret && !st.inherited {
-				shown := d.src[st.lineStart:st.valStart] + EnvMask + strings.TrimRight(d.src[st.valEnd:d.lineEndFrom(st.valEnd)], "\r\n")
+				shown := d.src[st.lineStart:st.valStart] + EnvMask + strings.TrimRight(d.src[st.valEnd:d.lineEndFrom(int(st.valEnd))], "\r\n")
 				lines = append(lines, EnvDiffLine{Op: op, Line: line, Key: k, Text: shown, Secret: true})
 			} else {
 				for j, l := range strings.Split(text, "\n") {
@@ -1118,7 +1163,7 @@ func trivia(d *EnvDocument) string {
 	pos := 0
 	for _, r := range d.records {
 		b.WriteString(d.src[pos:r.start])
-		pos = r.end
+		pos = int(r.end)
 	}
 	b.WriteString(d.src[pos:])
 	return strings.NewReplacer("\r", "", "\n", "").Replace(b.String())

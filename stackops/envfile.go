@@ -3,10 +3,12 @@ package stackops
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/compose-spec/compose-go/v2/template"
 )
@@ -107,26 +109,29 @@ type EnvEntry struct {
 
 // envStmt is a statement with its byte offsets in the document's text.
 type envStmt struct {
-	key       string
-	lineStart int // start of the statement's first line
-	start     int // first byte of the statement (`export` or the key)
-	keyStart  int
-	valStart  int // the value's literal text, quotes included; valStart==valEnd for an empty value
-	valEnd    int
-	stmtEnd   int // for unquoted and bare statements: the '\n' (or EOF) ending it; for quoted: valEnd
-	lineEnd   int // just past the '\n' ending the statement's last line, or EOF
+	key string
+	// Byte offsets into the text, as int32 to keep the table small: it has
+	// one row per setting, and fresh memory is most of what a short command
+	// pays on a large file. Files of 2 GiB or more are refused.
+	lineStart int32 // start of the statement's first line
+	start     int32 // first byte of the statement (`export` or the key)
+	keyStart  int32
+	valStart  int32 // the value's literal text, quotes included; valStart==valEnd for an empty value
+	valEnd    int32
+	stmtEnd   int32 // for unquoted and bare statements: the '\n' (or EOF) ending it; for quoted: valEnd
+	lineEnd   int32 // just past the '\n' ending the statement's last line, or EOF
+	record    int32 // index into doc.records
 	quote     byte
 	inherited bool
 	export    bool
 	content   string // quoted: the characters between the quotes after \-processing; unquoted: the trimmed text
-	record    int    // index into doc.records
 }
 
 // envRecord is a run of whole lines holding one or more statements
 // (consecutive: stmts[first : first+count]).
 type envRecord struct {
-	start, end   int // byte range: whole lines, terminator included
-	first, count int
+	start, end   int32 // byte range: whole lines, terminator included
+	first, count int32
 }
 
 // EnvDocument is a .env file held as its exact bytes plus the statements in
@@ -136,7 +141,7 @@ type EnvDocument struct {
 	src        string // the text after a UTF-8 BOM
 	stmts      []envStmt
 	records    []envRecord
-	lineStarts []int
+	lineStarts []int32
 	// intent records, per key, the value each Set asked for (nil: unset), so
 	// a write can verify that Compose reads exactly that back.
 	intent map[string]*string
@@ -150,7 +155,15 @@ var utf8BOM = "\uFEFF"
 // ParseEnvDocument reads .env bytes the way Compose does. isSecret (may be
 // nil) says which keys' values must be masked in error messages.
 func ParseEnvDocument(data []byte, isSecret func(key string) bool) (*EnvDocument, error) {
-	d := &EnvDocument{src: string(data), isSecret: isSecret}
+	return parseEnvText(string(data), isSecret)
+}
+
+// parseEnvText is ParseEnvDocument on text already held as a string.
+func parseEnvText(src string, isSecret func(key string) bool) (*EnvDocument, error) {
+	if len(src) >= math.MaxInt32 {
+		return nil, fmt.Errorf("the .env file is %d bytes: stackpilot edits .env files under 2 GiB", len(src))
+	}
+	d := &EnvDocument{src: src, isSecret: isSecret}
 	if strings.HasPrefix(d.src, utf8BOM) {
 		d.bom = true
 		d.src = d.src[len(utf8BOM):]
@@ -169,6 +182,15 @@ func (d *EnvDocument) Bytes() []byte {
 	return []byte(d.src)
 }
 
+// view is Bytes without the copy: the document's own text, which the caller
+// must only read (hash it, write it to a file).
+func (d *EnvDocument) view() []byte {
+	if d.bom || d.src == "" {
+		return d.Bytes()
+	}
+	return unsafe.Slice(unsafe.StringData(d.src), len(d.src))
+}
+
 // Entries returns the statements in file order, duplicates included.
 func (d *EnvDocument) Entries() []EnvEntry {
 	out := make([]EnvEntry, 0, len(d.stmts))
@@ -182,8 +204,8 @@ func (d *EnvDocument) entry(i int) EnvEntry {
 	st := &d.stmts[i]
 	e := EnvEntry{
 		Key:       st.key,
-		Line:      d.lineOf(st.start),
-		EndLine:   d.lineOf(max(st.stmtEnd-1, st.start)),
+		Line:      d.lineOf(int(st.start)),
+		EndLine:   d.lineOf(int(max(st.stmtEnd-1, st.start))),
 		Inherited: st.inherited,
 		Export:    st.export,
 	}
@@ -213,7 +235,7 @@ func (d *EnvDocument) lineOf(off int) int {
 	lo, hi := 0, len(d.lineStarts)-1
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		if d.lineStarts[mid] <= off {
+		if int(d.lineStarts[mid]) <= off {
 			lo = mid
 		} else {
 			hi = mid - 1
@@ -264,14 +286,14 @@ func notUnicodeSpace(r rune) bool { return !unicode.IsSpace(r) }
 func (d *EnvDocument) scan() error {
 	src := d.src
 	lines := strings.Count(src, "\n") + 1
-	d.lineStarts = make([]int, 1, lines)
+	d.lineStarts = make([]int32, 1, lines)
 	for i := 0; ; {
 		j := strings.IndexByte(src[i:], '\n')
 		if j < 0 {
 			break
 		}
 		i += j + 1
-		d.lineStarts = append(d.lineStarts, i)
+		d.lineStarts = append(d.lineStarts, int32(i))
 	}
 	d.stmts = make([]envStmt, 0, lines)
 	d.records = make([]envRecord, 0, lines)
@@ -303,7 +325,7 @@ func (d *EnvDocument) scan() error {
 			for endCur < len(ls) && ls[endCur] <= st.valEnd-1 {
 				endCur++
 			}
-			st.lineEnd = len(src)
+			st.lineEnd = int32(len(src))
 			if endCur < len(ls) {
 				st.lineEnd = ls[endCur]
 			}
@@ -318,11 +340,11 @@ func (d *EnvDocument) scan() error {
 			if st.lineEnd > r.end {
 				r.end = st.lineEnd
 			}
-			st.record = n - 1
+			st.record = int32(n - 1)
 			continue
 		}
-		d.records = append(d.records, envRecord{start: st.lineStart, end: st.lineEnd, first: i, count: 1})
-		st.record = len(d.records) - 1
+		d.records = append(d.records, envRecord{start: st.lineStart, end: st.lineEnd, first: int32(i), count: 1})
+		st.record = int32(len(d.records) - 1)
 	}
 	return nil
 }
@@ -349,12 +371,12 @@ func statementStart(src string, pos int) (int, bool) {
 // lineStartOf and lineEndFrom use the line index, not a scan of the line:
 // a file with thousands of statements on one line stays linear.
 func (d *EnvDocument) lineStartOf(off int) int {
-	return d.lineStarts[d.lineOf(off)-1]
+	return int(d.lineStarts[d.lineOf(off)-1])
 }
 
 func (d *EnvDocument) lineEndFrom(off int) int {
 	if n := d.lineOf(off); n < len(d.lineStarts) {
-		return d.lineStarts[n]
+		return int(d.lineStarts[n])
 	}
 	return len(d.src)
 }
@@ -362,7 +384,7 @@ func (d *EnvDocument) lineEndFrom(off int) int {
 // scanStatement reads one statement at start (locateKeyName + extractVarValue).
 func (d *EnvDocument) scanStatement(start int) (envStmt, int, error) {
 	src := d.src
-	st := envStmt{start: start} // lineStart (and a quoted value's lineEnd) are set by scan
+	st := envStmt{start: int32(start)} // lineStart (and a quoted value's lineEnd) are set by scan
 	s := src[start:]
 	off := start
 	if hasExportPrefix(s) {
@@ -371,7 +393,7 @@ func (d *EnvDocument) scanStatement(start int) (envStmt, int, error) {
 		s = t
 		st.export = true
 	}
-	st.keyStart = off
+	st.keyStart = int32(off)
 	key, offset := "", 0
 	// fast path over ASCII name characters; anything else goes through the
 	// rune loop below, which is compose-go's
@@ -415,9 +437,9 @@ loop:
 
 	if st.inherited {
 		// the '\n' that ended the key
-		st.stmtEnd = off + offset - 1
+		st.stmtEnd = int32(off + offset - 1)
 		st.valStart, st.valEnd = st.stmtEnd, st.stmtEnd
-		st.lineEnd = off + offset
+		st.lineEnd = int32(off + offset)
 		return st, restOff, nil
 	}
 
@@ -426,17 +448,17 @@ loop:
 		line := value
 		value, _, _ = strings.Cut(value, " #")
 		value = strings.TrimRightFunc(value, unicode.IsSpace)
-		st.valStart, st.valEnd = restOff, restOff+len(value)
-		st.stmtEnd = restOff + len(line)
+		st.valStart, st.valEnd = int32(restOff), int32(restOff+len(value))
+		st.stmtEnd = int32(restOff + len(line))
 		st.content = value
 		next := st.stmtEnd
 		if hasNL {
 			next++
 			st.lineEnd = next
 		} else {
-			st.lineEnd = len(src)
+			st.lineEnd = int32(len(src))
 		}
-		return st, next, nil
+		return st, int(next), nil
 	}
 
 	quote := rest[0]
@@ -444,9 +466,9 @@ loop:
 	// fast path: no backslash before the closing quote
 	if j := strings.IndexByte(rest[1:], quote); j >= 0 && strings.IndexByte(rest[1:1+j], '\\') < 0 {
 		st.content = rest[1 : 1+j]
-		st.valStart, st.valEnd = restOff, restOff+j+2
+		st.valStart, st.valEnd = int32(restOff), int32(restOff+j+2)
 		st.stmtEnd = st.valEnd
-		return st, st.valEnd, nil
+		return st, int(st.valEnd), nil
 	}
 	prevEscape := false
 	var chars []byte
@@ -470,9 +492,9 @@ loop:
 			continue
 		}
 		st.content = string(chars)
-		st.valStart, st.valEnd = restOff, restOff+i+1
+		st.valStart, st.valEnd = int32(restOff), int32(restOff+i+1)
 		st.stmtEnd = st.valEnd
-		return st, st.valEnd, nil
+		return st, int(st.valEnd), nil
 	}
 	return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Key: key,
 		Msg:     fmt.Sprintf("the value opens with %s but never closes it", string(quote)),
@@ -738,7 +760,7 @@ func (d *EnvDocument) Set(key, value string) error {
 		if st.inherited {
 			prefix = d.src[st.lineStart:st.keyStart] + key + "="
 			// a bare line holds nothing after the key but spaces; keep its CR (CRLF files)
-			if st.stmtEnd > st.keyStart+len(key) && d.src[st.stmtEnd-1] == '\r' {
+			if int(st.stmtEnd) > int(st.keyStart)+len(key) && d.src[st.stmtEnd-1] == '\r' {
 				suffix = "\r"
 			}
 		} else {
@@ -752,7 +774,7 @@ func (d *EnvDocument) Set(key, value string) error {
 		}
 		enc := encodeEnvValue(value, st.quote, st.inherited || st.quote == 0, suffix)
 		text = prefix + enc + suffix + tail
-		start, end = rec.start, rec.end
+		start, end = int(rec.start), int(rec.end)
 	} else {
 		eol := d.eol()
 		enc := encodeEnvValue(value, 0, true, "")
@@ -795,7 +817,7 @@ func (d *EnvDocument) Unset(key string) (bool, error) {
 		if d.records[st.record].count > 1 {
 			return false, d.compoundErr(key, st)
 		}
-		recs = append(recs, st.record)
+		recs = append(recs, int(st.record))
 	}
 	if len(recs) == 0 {
 		return false, nil
@@ -805,7 +827,7 @@ func (d *EnvDocument) Unset(key string) (bool, error) {
 	pos := 0
 	for _, ri := range recs {
 		r := d.records[ri]
-		start, end := r.start, r.end
+		start, end := int(r.start), int(r.end)
 		if end == len(d.src) && !strings.HasSuffix(d.src, "\n") && start > pos {
 			// the last line had no terminator: drop the one before it, so
 			// the file still ends without a newline
@@ -835,7 +857,7 @@ func (d *EnvDocument) compoundErr(key string, st *envStmt) error {
 		}
 	}
 	return fmt.Errorf("%w: line %d: %s shares its line with %s — put each on its own line, then run this again",
-		ErrEnvUneditable, d.lineOf(st.start), key, strings.Join(others, ", "))
+		ErrEnvUneditable, d.lineOf(int(st.start)), key, strings.Join(others, ", "))
 }
 
 func (d *EnvDocument) note(key string, v *string) {
@@ -864,14 +886,16 @@ func (d *EnvDocument) eol() string {
 	return "\n"
 }
 
-// clone copies the document for editing.
+// clone returns a document to edit, leaving d as it is. The statement,
+// record and line tables are shared, not copied: nothing changes them in
+// place — every edit rewrites the text and scan builds new tables.
 func (d *EnvDocument) clone() *EnvDocument {
-	c := &EnvDocument{bom: d.bom, src: d.src, isSecret: d.isSecret}
-	c.stmts = append([]envStmt(nil), d.stmts...)
-	c.records = append([]envRecord(nil), d.records...)
-	c.lineStarts = append([]int(nil), d.lineStarts...)
-	return c
+	return &EnvDocument{bom: d.bom, src: d.src, isSecret: d.isSecret,
+		stmts: d.stmts, records: d.records, lineStarts: d.lineStarts}
 }
+
+// sameText reports whether d and o hold the same bytes.
+func (d *EnvDocument) sameText(o *EnvDocument) bool { return d.bom == o.bom && d.src == o.src }
 
 // ---- encoding ----
 
@@ -1002,7 +1026,7 @@ func (d *EnvDocument) templateErrors() error {
 			continue
 		}
 		if _, err := substitute(text, symbolicLookup); err != nil {
-			return &EnvSyntaxError{Line: d.lineOf(st.start), Key: st.key, Msg: describeTemplateError(err)}
+			return &EnvSyntaxError{Line: d.lineOf(int(st.start)), Key: st.key, Msg: describeTemplateError(err)}
 		}
 	}
 	return nil
@@ -1075,25 +1099,28 @@ func verifyEdit(before, after *EnvDocument, composeParse func([]byte, func(strin
 	if err := before.templateErrors(); err != nil {
 		return err
 	}
-	sigs := func(d *EnvDocument) []stmtSig {
-		out := make([]stmtSig, 0, len(d.stmts))
-		for i := range d.stmts {
-			st := &d.stmts[i]
-			if _, touched := after.intent[st.key]; touched {
-				continue
+	// Every statement the edit did not ask for must be the same, in the
+	// same order, before and after. Walked in step, without copying: on a
+	// large file each copy is memory a short-lived process pays to fault in.
+	untouched := func(d *EnvDocument, i int) int {
+		for i < len(d.stmts) {
+			if _, touched := after.intent[d.stmts[i].key]; !touched {
+				return i
 			}
-			out = append(out, stmtSig{st.key, st.quote, st.inherited, st.content})
+			i++
 		}
-		return out
+		return i
 	}
-	a, b := sigs(before), sigs(after)
-	if len(a) != len(b) {
+	i, j := untouched(before, 0), untouched(after, 0)
+	for i < len(before.stmts) && j < len(after.stmts) {
+		a, b := &before.stmts[i], &after.stmts[j]
+		if (stmtSig{a.key, a.quote, a.inherited, a.content}) != (stmtSig{b.key, b.quote, b.inherited, b.content}) {
+			return fmt.Errorf("internal error: the edit would change %s too; nothing was written", a.key)
+		}
+		i, j = untouched(before, i+1), untouched(after, j+1)
+	}
+	if i < len(before.stmts) || j < len(after.stmts) {
 		return fmt.Errorf("internal error: the edit would add or remove other settings; nothing was written")
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return fmt.Errorf("internal error: the edit would change %s too; nothing was written", a[i].key)
-		}
 	}
 	for _, k := range after.order {
 		want := after.intent[k]
