@@ -847,15 +847,40 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 	if err != nil {
 		return nil, err
 	}
-	res.Saved, err = saveVersion(vdir, snap, opts.Op, after.order, t.cfg.KeepVersions)
+	// The previous version is written and synced while the new content is:
+	// the two fsyncs overlap, and the rename waits for both.
+	type saved struct {
+		v   *EnvVersion
+		err error
+	}
+	done := make(chan saved, 1)
+	go func() {
+		v, err := saveVersion(vdir, snap, opts.Op, after.order, t.cfg.KeepVersions)
+		done <- saved{v, err}
+	}()
+	var prev *saved
+	waitSaved := func() saved {
+		if prev == nil {
+			r := <-done
+			prev = &r
+		}
+		return *prev
+	}
+	err = replaceFile(t.real, content, snap, func() error {
+		if r := waitSaved(); r.err != nil {
+			return r.err
+		}
+		return t.unchangedSince(snap)()
+	})
+	r := waitSaved()
 	if err != nil {
+		if r.err == nil {
+			// the saved version is the content still in place: drop it
+			os.Remove(r.v.File)
+		}
 		return nil, err
 	}
-	if err := replaceFile(t.real, content, snap, t.unchangedSince(snap)); err != nil {
-		// the saved version is the content still in place: drop it
-		os.Remove(res.Saved.File)
-		return nil, err
-	}
+	res.Saved = r.v
 	return res, nil
 }
 

@@ -17,8 +17,23 @@ import (
 // discovery (COMPOSE_FILE, COMPOSE_PROJECT_NAME …), read with stackpilot's
 // parser and evaluating only what they depend on. A file it cannot read is
 // skipped: the env command that follows reports it, with the line.
-func withComposeSettingsFromDotEnv(o *cli.ProjectOptions) error {
+//
+// Discovery applies it twice (the .env where we stand, then the project's),
+// so each call of withComposeSettingsFromDotEnv returns a function that
+// remembers the files it applied and does not read one again: every
+// COMPOSE_* key it set is in the environment already, and a second pass
+// would leave those as they are.
+func withComposeSettingsFromDotEnv() cli.ProjectOptionsFn {
+	applied := map[string]bool{}
+	return func(o *cli.ProjectOptions) error { return composeSettingsFromDotEnv(o, applied) }
+}
+
+func composeSettingsFromDotEnv(o *cli.ProjectOptions, applied map[string]bool) error {
 	for _, f := range o.EnvFiles {
+		if applied[f] {
+			continue
+		}
+		applied[f] = true
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue

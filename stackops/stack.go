@@ -164,7 +164,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	// no chdir.
 	dotEnv := cli.WithDotEnv
 	if opts.Lenient {
-		dotEnv = withComposeSettingsFromDotEnv
+		dotEnv = withComposeSettingsFromDotEnv()
 	}
 	optFns := []cli.ProjectOptionsFn{
 		cli.WithWorkingDirectory(projectDir),
