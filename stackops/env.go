@@ -147,7 +147,7 @@ type envSnapshot struct {
 }
 
 func readEnvSnapshot(path string) (*envSnapshot, error) {
-	data, err := os.ReadFile(path)
+	data, err := readEnvBytes(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &envSnapshot{mode: 0o600, uid: -1, gid: -1}, nil
 	}
@@ -352,10 +352,19 @@ func fileHolds(path string, snap *envSnapshot) (bool, error) {
 	if !snap.exists {
 		return false, nil
 	}
-	want := snap.data
+	same, err := readerHolds(f, snap.data)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return same, nil
+}
+
+// readerHolds reads r to its end through one 32 KiB buffer and reports
+// whether it held exactly want.
+func readerHolds(r io.Reader, want []byte) (bool, error) {
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := f.Read(buf)
+		n, err := r.Read(buf)
 		if n > len(want) || !bytes.Equal(buf[:n], want[:n]) {
 			return false, nil
 		}
@@ -364,9 +373,38 @@ func fileHolds(path string, snap *envSnapshot) (bool, error) {
 			return len(want) == 0, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("read %s: %w", path, err)
+			return false, err
 		}
 	}
+}
+
+// readEnvBytes is os.ReadFile, except that when this process parsed the
+// file's exact content before (project discovery reads .env, then the env
+// command reads it again), it returns that same buffer — checked byte for
+// byte as the file is read through a small one — instead of a fresh copy:
+// on a large file, fresh memory is most of what a short command pays.
+// The buffer returned must not be changed.
+func readEnvBytes(path string) ([]byte, error) {
+	envParseCache.Lock()
+	c, ok := envParseCache.byPath[path]
+	envParseCache.Unlock()
+	if !ok {
+		return os.ReadFile(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if same, err := readerHolds(f, c.data); err != nil {
+		return nil, err
+	} else if same {
+		return c.data, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
 }
 
 // ---- the lock ----
