@@ -1132,7 +1132,7 @@ func envDiff(a, b *EnvDocument, cfg EnvConfig, reveal bool, only map[string]*str
 		var order []string
 		for i := range d.stmts {
 			st := &d.stmts[i]
-			k := st.key
+			k := d.keyOf(st)
 			if only != nil {
 				if _, ok := only[k]; !ok {
 					continue

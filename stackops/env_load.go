@@ -49,7 +49,7 @@ func composeSettingsFromDotEnv(o *cli.ProjectOptions, applied map[string]bool) e
 		env := o.Environment
 		lazy := newLazyEval(d, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 		for i := range d.stmts {
-			k := d.stmts[i].key
+			k := d.keyOf(&d.stmts[i])
 			if !strings.HasPrefix(k, "COMPOSE_") || d.last(k) != i {
 				continue
 			}

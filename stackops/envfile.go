@@ -109,13 +109,13 @@ type EnvEntry struct {
 
 // envStmt is a statement with its byte offsets in the document's text.
 type envStmt struct {
-	key string
 	// Byte offsets into the text, as int32 to keep the table small: it has
 	// one row per setting, and fresh memory is most of what a short command
 	// pays on a large file. Files of 2 GiB or more are refused.
 	lineStart int32 // start of the statement's first line
 	start     int32 // first byte of the statement (`export` or the key)
 	keyStart  int32
+	keyEnd    int32 // the name is src[keyStart:keyEnd] (see keyOf)
 	valStart  int32 // the value's literal text, quotes included; valStart==valEnd for an empty value
 	valEnd    int32
 	stmtEnd   int32 // for unquoted and bare statements: the '\n' (or EOF) ending it; for quoted: valEnd
@@ -203,7 +203,7 @@ func (d *EnvDocument) Entries() []EnvEntry {
 func (d *EnvDocument) entry(i int) EnvEntry {
 	st := &d.stmts[i]
 	e := EnvEntry{
-		Key:       st.key,
+		Key:       d.keyOf(st),
 		Line:      d.lineOf(int(st.start)),
 		EndLine:   d.lineOf(int(max(st.stmtEnd-1, st.start))),
 		Inherited: st.inherited,
@@ -223,7 +223,7 @@ func (d *EnvDocument) Has(key string) bool { return d.last(key) >= 0 }
 
 func (d *EnvDocument) last(key string) int {
 	for i := len(d.stmts) - 1; i >= 0; i-- {
-		if d.stmts[i].key == key {
+		if d.keyOf(&d.stmts[i]) == key {
 			return i
 		}
 	}
@@ -427,7 +427,7 @@ loop:
 		return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Msg: "`export` without a variable name"}
 	}
 	key = strings.TrimRightFunc(key, unicode.IsSpace)
-	st.key = key
+	st.keyEnd = st.keyStart + int32(len(key))
 	if strings.Contains(key, " ") {
 		return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Msg: fmt.Sprintf("the variable name %q contains a space", key)}
 	}
@@ -562,7 +562,7 @@ func (e *lazyEval) definedBefore(key string, i int) int {
 		e.byKey = map[string][]int{}
 		for j := range e.d.stmts {
 			if !e.d.stmts[j].inherited {
-				k := e.d.stmts[j].key
+				k := e.d.keyOf(&e.d.stmts[j])
 				e.byKey[k] = append(e.byKey[k], j)
 			}
 		}
@@ -585,7 +585,7 @@ func (e *lazyEval) value(i int) EnvValue {
 	ev := EnvValue{EnvEntry: d.entry(i)}
 	switch {
 	case st.inherited:
-		if v, ok := e.lookup(st.key); ok {
+		if v, ok := e.lookup(d.keyOf(st)); ok {
 			ev.Value, ev.Set = v, true
 		}
 	case st.quote == '\'':
@@ -609,7 +609,7 @@ func (e *lazyEval) value(i int) EnvValue {
 		v, err := substitute(text, mapping)
 		ev.Value, ev.Set, ev.Unresolved = v, true, unresolved
 		if err != nil {
-			ev.Err = &EnvSyntaxError{Line: ev.Line, Key: st.key, Msg: describeTemplateError(err)}
+			ev.Err = &EnvSyntaxError{Line: ev.Line, Key: d.keyOf(st), Msg: describeTemplateError(err)}
 		}
 	}
 	e.memo[i] = &ev
@@ -653,13 +653,13 @@ func (d *EnvDocument) Evaluate(lookup func(string) (string, bool)) []EnvValue {
 		ev := EnvValue{EnvEntry: d.entry(i)}
 		switch {
 		case st.inherited:
-			if v, ok := lookup(st.key); ok {
+			if v, ok := lookup(d.keyOf(st)); ok {
 				ev.Value, ev.Set = v, true
-				vars[st.key] = v
+				vars[d.keyOf(st)] = v
 			}
 		case st.quote == '\'':
 			ev.Value, ev.Set = st.content, true
-			vars[st.key] = ev.Value
+			vars[d.keyOf(st)] = ev.Value
 		default:
 			text := st.content
 			if st.quote == '"' {
@@ -668,9 +668,9 @@ func (d *EnvDocument) Evaluate(lookup func(string) (string, bool)) []EnvValue {
 			v, unresolved, err := expandEnvTemplate(text, vars, lookup)
 			ev.Value, ev.Set, ev.Unresolved = v, true, unresolved
 			if err != nil {
-				ev.Err = &EnvSyntaxError{Line: ev.Line, Key: st.key, Msg: describeTemplateError(err)}
+				ev.Err = &EnvSyntaxError{Line: ev.Line, Key: d.keyOf(st), Msg: describeTemplateError(err)}
 			}
-			vars[st.key] = v
+			vars[d.keyOf(st)] = v
 		}
 		out[i] = ev
 	}
@@ -811,7 +811,7 @@ func (d *EnvDocument) Unset(key string) (bool, error) {
 	var recs []int
 	for i := range d.stmts {
 		st := &d.stmts[i]
-		if st.key != key {
+		if d.keyOf(st) != key {
 			continue
 		}
 		if d.records[st.record].count > 1 {
@@ -852,8 +852,8 @@ func (d *EnvDocument) compoundErr(key string, st *envStmt) error {
 	rec := d.records[st.record]
 	var others []string
 	for j := rec.first; j < rec.first+rec.count; j++ {
-		if d.stmts[j].key != key {
-			others = append(others, d.stmts[j].key)
+		if d.keyOf(&d.stmts[j]) != key {
+			others = append(others, d.keyOf(&d.stmts[j]))
 		}
 	}
 	return fmt.Errorf("%w: line %d: %s shares its line with %s — put each on its own line, then run this again",
@@ -893,6 +893,9 @@ func (d *EnvDocument) clone() *EnvDocument {
 	return &EnvDocument{bom: d.bom, src: d.src, isSecret: d.isSecret,
 		stmts: d.stmts, records: d.records, lineStarts: d.lineStarts}
 }
+
+// keyOf is the name a statement defines.
+func (d *EnvDocument) keyOf(st *envStmt) string { return d.src[st.keyStart:st.keyEnd] }
 
 // sameText reports whether d and o hold the same bytes.
 func (d *EnvDocument) sameText(o *EnvDocument) bool { return d.bom == o.bom && d.src == o.src }
@@ -1026,7 +1029,7 @@ func (d *EnvDocument) templateErrors() error {
 			continue
 		}
 		if _, err := substitute(text, symbolicLookup); err != nil {
-			return &EnvSyntaxError{Line: d.lineOf(int(st.start)), Key: st.key, Msg: describeTemplateError(err)}
+			return &EnvSyntaxError{Line: d.lineOf(int(st.start)), Key: d.keyOf(st), Msg: describeTemplateError(err)}
 		}
 	}
 	return nil
@@ -1104,7 +1107,7 @@ func verifyEdit(before, after *EnvDocument, composeParse func([]byte, func(strin
 	// large file each copy is memory a short-lived process pays to fault in.
 	untouched := func(d *EnvDocument, i int) int {
 		for i < len(d.stmts) {
-			if _, touched := after.intent[d.stmts[i].key]; !touched {
+			if _, touched := after.intent[d.keyOf(&d.stmts[i])]; !touched {
 				return i
 			}
 			i++
@@ -1114,8 +1117,8 @@ func verifyEdit(before, after *EnvDocument, composeParse func([]byte, func(strin
 	i, j := untouched(before, 0), untouched(after, 0)
 	for i < len(before.stmts) && j < len(after.stmts) {
 		a, b := &before.stmts[i], &after.stmts[j]
-		if (stmtSig{a.key, a.quote, a.inherited, a.content}) != (stmtSig{b.key, b.quote, b.inherited, b.content}) {
-			return fmt.Errorf("internal error: the edit would change %s too; nothing was written", a.key)
+		if (stmtSig{before.keyOf(a), a.quote, a.inherited, a.content}) != (stmtSig{after.keyOf(b), b.quote, b.inherited, b.content}) {
+			return fmt.Errorf("internal error: the edit would change %s too; nothing was written", before.keyOf(a))
 		}
 		i, j = untouched(before, i+1), untouched(after, j+1)
 	}
