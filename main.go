@@ -62,7 +62,7 @@ func run() int {
 			signal.Stop(sigs)
 		}
 	}()
-	cmd := wizard.NewRootCmd(f)
+	cmd := wizard.NewRootCmdFor(f, os.Args[1:])
 	err := cmd.ExecuteContext(ctx)
 	if msg := wizard.Message(err); msg != "" {
 		cs := ios.ErrColorScheme()

@@ -8,9 +8,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// NewRootCmd builds the command tree. With no arguments on a terminal it
-// opens the main menu; without one it prints usage and exits 2.
-func NewRootCmd(f *Factory) *cobra.Command {
+// NewRootCmd builds the whole command tree. With no arguments on a terminal
+// it opens the main menu; without one it prints usage and exits 2.
+func NewRootCmd(f *Factory) *cobra.Command { return NewRootCmdFor(f, nil) }
+
+// NewRootCmdFor builds the tree needed to run args (the command line after
+// the program name): when args name one of stackpilot's commands, the root
+// holds that command alone; otherwise (no command, help, completion, a name
+// to suggest against) it holds them all. Building every command with its
+// flags is most of what a run costs before it does anything, and each run
+// uses one.
+func NewRootCmdFor(f *Factory, args []string) *cobra.Command {
 	g := &f.Global
 	root := &cobra.Command{
 		Use:   "stackpilot [command]",
@@ -73,22 +81,102 @@ terminal, 3 stack degraded, 130 cancelled.`,
 	pf.BoolVar(&g.NoColor, "no-color", false, "no color (also NO_COLOR=1 or TERM=dumb)")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "show the docker commands run")
 
-	root.AddCommand(
-		newStatusCmd(f),
-		newDeployCmd(f),
-		newRollbackCmd(f),
-		newHistoryCmd(f),
-		newLifecycleCmd(f, "start"),
-		newLifecycleCmd(f, "stop"),
-		newLifecycleCmd(f, "restart"),
-		newDownCmd(f),
-		newLogsCmd(f),
-		newEnvCmd(f),
-		newBackupCmd(f),
-		newDoctorCmd(f),
-	)
+	cmds := commandBuilders(f)
+	name := commandNameIn(args)
+	switch b, ok := cmds[name]; {
+	case args != nil && ok:
+		root.AddCommand(b())
+	case args != nil && name == "" && onlyVersion(args):
+		// --version needs no command
+	default:
+		for _, name := range commandOrder {
+			root.AddCommand(cmds[name]())
+		}
+	}
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
+}
+
+// commandOrder is the order of the commands in --help.
+var commandOrder = []string{"status", "deploy", "rollback", "history", "start", "stop", "restart", "down", "logs", "env", "backup", "doctor"}
+
+// commandBuilders maps each command's name to what builds it (a test checks
+// that each builds the command of its name).
+func commandBuilders(f *Factory) map[string]func() *cobra.Command {
+	return map[string]func() *cobra.Command{
+		"status":   func() *cobra.Command { return newStatusCmd(f) },
+		"deploy":   func() *cobra.Command { return newDeployCmd(f) },
+		"rollback": func() *cobra.Command { return newRollbackCmd(f) },
+		"history":  func() *cobra.Command { return newHistoryCmd(f) },
+		"start":    func() *cobra.Command { return newLifecycleCmd(f, "start") },
+		"stop":     func() *cobra.Command { return newLifecycleCmd(f, "stop") },
+		"restart":  func() *cobra.Command { return newLifecycleCmd(f, "restart") },
+		"down":     func() *cobra.Command { return newDownCmd(f) },
+		"logs":     func() *cobra.Command { return newLogsCmd(f) },
+		"env":      func() *cobra.Command { return newEnvCmd(f) },
+		"backup":   func() *cobra.Command { return newBackupCmd(f) },
+		"doctor":   func() *cobra.Command { return newDoctorCmd(f) },
+	}
+}
+
+// commandNameIn returns the command named in args: the first argument that
+// is neither a global flag nor a global flag's value ("" when there is none,
+// or when a flag it does not know comes first — cobra then reports it).
+func commandNameIn(args []string) string {
+	valued := map[string]bool{"project-dir": true, "file": true, "project-name": true, "env-file": true, "profile": true}
+	boolean := map[string]bool{"yes": true, "no-input": true, "no-color": true, "verbose": true, "version": true, "help": true}
+	shortValued := "Cfp"
+	shortBool := "yvh"
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--" || a == "-":
+			return ""
+		case strings.HasPrefix(a, "--"):
+			name, _, hasValue := strings.Cut(a[2:], "=")
+			switch {
+			case valued[name]:
+				if !hasValue {
+					i++
+				}
+			case !boolean[name]:
+				return ""
+			}
+		case strings.HasPrefix(a, "-"):
+			// a cluster of shorthands: -yv, -Cdir, -vC dir
+			for j := 1; j < len(a); j++ {
+				c := a[j]
+				if strings.IndexByte(shortValued, c) >= 0 {
+					if j == len(a)-1 {
+						i++
+					}
+					break
+				}
+				if strings.IndexByte(shortBool, c) < 0 {
+					return ""
+				}
+			}
+		default:
+			return a
+		}
+	}
+	return ""
+}
+
+// onlyVersion reports whether args ask for --version and not for help.
+func onlyVersion(args []string) bool {
+	version := false
+	for _, a := range args {
+		switch {
+		case a == "--":
+			return version
+		case a == "-h" || a == "--help" || strings.HasPrefix(a, "--help="):
+			return false
+		case a == "--version" || strings.HasPrefix(a, "--version="):
+			version = true
+		}
+	}
+	return version
 }
 
 // completeServices completes service names from the compose model.

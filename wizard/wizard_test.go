@@ -24,7 +24,10 @@ func testFactory(t *testing.T) *Factory {
 }
 
 func execute(f *Factory, args ...string) error {
-	cmd := NewRootCmd(f)
+	if args == nil {
+		args = []string{}
+	}
+	cmd := NewRootCmdFor(f, args)
 	cmd.SetArgs(args)
 	return cmd.ExecuteContext(context.Background())
 }
@@ -162,5 +165,74 @@ func TestCompletionListsServices(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "api") || strings.Contains(out.String(), "web") {
 		t.Fatalf("%q", out.String())
+	}
+}
+
+func TestCommandNameIn(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"status"}, "status"},
+		{[]string{"-C", "deploy", "status", "--json"}, "status"},
+		{[]string{"--project-dir", "x", "env", "get", "A"}, "env"},
+		{[]string{"--project-dir=x", "logs", "-f"}, "logs"},
+		{[]string{"-f", "a.yaml", "-f", "b.yaml", "backup", "list"}, "backup"},
+		{[]string{"-Cdir", "doctor"}, "doctor"},
+		{[]string{"-vC", "dir", "history"}, "history"},
+		{[]string{"-yv", "down"}, "down"},
+		{[]string{"--profile", "status", "--env-file", "e", "-p", "n", "start"}, "start"},
+		{[]string{"--no-color", "--no-input", "--yes", "--verbose", "stop"}, "stop"},
+		{[]string{"--jsn", "status"}, ""},
+		{[]string{"-x", "status"}, ""},
+		{[]string{"--", "status"}, ""},
+		{[]string{"--version"}, ""},
+		{[]string{"stauts"}, "stauts"},
+	} {
+		if got := commandNameIn(c.args); got != c.want {
+			t.Errorf("commandNameIn(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}
+
+// Each builder builds the command of its name, and --help lists them all in
+// commandOrder.
+func TestCommandBuildersMatchTheirNames(t *testing.T) {
+	ios, _, _, _ := steps.Test()
+	f := NewFactory(ios, "test", nil)
+	b := commandBuilders(f)
+	if len(b) != len(commandOrder) {
+		t.Fatalf("%d builders, %d names in commandOrder", len(b), len(commandOrder))
+	}
+	for _, name := range commandOrder {
+		if got := b[name]().Name(); got != name {
+			t.Errorf("builder %q builds %q", name, got)
+		}
+	}
+}
+
+// Running one command builds that command only; help and unknown names see
+// them all; --version none.
+func TestRootForArgsBuildsWhatTheLineNeeds(t *testing.T) {
+	ios, _, _, _ := steps.Test()
+	f := NewFactory(ios, "test", nil)
+	names := func(args ...string) string {
+		var out []string
+		for _, c := range NewRootCmdFor(f, args).Commands() {
+			out = append(out, c.Name())
+		}
+		return strings.Join(out, " ")
+	}
+	if got := names("-C", "x", "env", "get", "A"); got != "env" {
+		t.Errorf("env get: %q", got)
+	}
+	if got := names("--version"); got != "" {
+		t.Errorf("--version: %q", got)
+	}
+	for _, args := range [][]string{{}, {"--help"}, {"--version", "--help"}, {"stauts"}, {"help", "env"}, {"__complete", "st"}, {"--jsn", "status"}} {
+		if got := strings.Fields(names(args...)); len(got) != len(commandOrder) {
+			t.Errorf("%q: %q", args, got)
+		}
 	}
 }
