@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/stackpilot/stackpilot/internal/startup"
 	"github.com/stackpilot/stackpilot/steps"
 	"github.com/stackpilot/stackpilot/wizard"
 )
@@ -34,6 +35,7 @@ func run() int {
 	defer done()
 
 	f := wizard.NewFactory(ios, buildVersion(), interrupts)
+	f.Parallel = startup.Parallel
 	// Signals are routed only once a command runs: until then the default
 	// action (exit) is right, and --version or --help do not pay for the
 	// handler's goroutine and thread.

@@ -47,6 +47,10 @@ type Factory struct {
 	// signal handlers there: starting them costs a thread and a goroutine,
 	// which answers that print and exit need not pay.
 	BeforeRun func()
+	// Parallel, when set, gives the process all its processors back (main
+	// starts it on one: internal/startup). Called before the commands that
+	// compress, hash or parse in bulk.
+	Parallel func()
 
 	mu       sync.Mutex
 	stack    *stackops.Stack
@@ -60,6 +64,12 @@ func NewFactory(ios *steps.IOStreams, version string, interrupts *Interrupts) *F
 		f.Interrupts = NewInterrupts()
 	}
 	return f
+}
+
+func (f *Factory) parallel() {
+	if f.Parallel != nil {
+		f.Parallel()
+	}
 }
 
 // applyGlobal copies the global flags onto the streams after parsing.

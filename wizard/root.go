@@ -47,6 +47,13 @@ terminal, 3 stack degraded, 130 cancelled.`,
 			if f.BeforeRun != nil {
 				f.BeforeRun()
 			}
+			// The process may start on one processor (main's
+			// internal/startup); backups compress and hash, logs parse
+			// streams: they get all of them back.
+			switch topCommand(cmd) {
+			case "backup", "logs":
+				f.parallel()
+			}
 			f.applyGlobal()
 			return nil
 		},
@@ -61,6 +68,7 @@ terminal, 3 stack degraded, 130 cancelled.`,
 				_ = cmd.Usage()
 				return silentExit(ExitUsage)
 			}
+			f.parallel() // the menu may run any job
 			return runMenu(cmd.Context(), f)
 		},
 	}
@@ -161,6 +169,17 @@ func commandNameIn(args []string) string {
 		}
 	}
 	return ""
+}
+
+// topCommand is the name of cmd's top-level command ("" for the root).
+func topCommand(cmd *cobra.Command) string {
+	for cmd.HasParent() && cmd.Parent().HasParent() {
+		cmd = cmd.Parent()
+	}
+	if !cmd.HasParent() {
+		return ""
+	}
+	return cmd.Name()
 }
 
 // onlyVersion reports whether args ask for --version and not for help.

@@ -236,3 +236,28 @@ func TestRootForArgsBuildsWhatTheLineNeeds(t *testing.T) {
 		}
 	}
 }
+
+// Backups and logs get every processor back; other commands stay on the one
+// the process started with.
+func TestParallelOnlyForBulkWork(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"backup", "list"}, true},
+		{[]string{"logs", "--tail", "1"}, true},
+		{[]string{"env", "list"}, false},
+		{[]string{"status"}, false},
+		{[]string{"--version"}, false},
+	} {
+		ios, _, _, _ := steps.Test()
+		f := NewFactory(ios, "test", nil)
+		f.WorkDir = t.TempDir() // no compose file: each command fails after its flags
+		called := false
+		f.Parallel = func() { called = true }
+		_ = execute(f, c.args...)
+		if called != c.want {
+			t.Errorf("%q: Parallel called %v, want %v", c.args, called, c.want)
+		}
+	}
+}
