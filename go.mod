@@ -46,3 +46,7 @@ replace github.com/santhosh-tekuri/jsonschema/v6 => ./third_party/jsonschema
 replace github.com/distribution/reference => ./third_party/reference
 
 replace github.com/opencontainers/go-digest => ./third_party/go-digest
+
+replace github.com/briandowns/spinner => ./third_party/spinner
+
+replace github.com/mgutz/ansi => ./third_party/ansi

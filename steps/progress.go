@@ -36,7 +36,7 @@ const (
 
 // spinnerFrames are the frames of the live lines, taken from the spinner
 // package's character sets so single spinners and live lines look alike.
-var spinnerFrames = spinner.CharSets[14]
+var spinnerFrames = spinner.CharSets()[14]
 
 // Progress renders an operation's events on stderr. It implements
 // stackops.EventSink and is safe for concurrent use.
