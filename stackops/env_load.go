@@ -1,6 +1,7 @@
 package stackops
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,6 +42,12 @@ func composeSettingsFromDotEnv(o *cli.ProjectOptions, applied map[string]bool) e
 		real := f
 		if r, err := filepath.EvalSymlinks(f); err == nil {
 			real = r
+		}
+		if !bytes.Contains(b, []byte("COMPOSE_")) {
+			// no COMPOSE_* setting can be in it: keep the bytes for the
+			// env command that may read the file next, parse nothing
+			rememberEnvBytes(real, b)
+			continue
 		}
 		d, err := parseEnvCached(real, b, nil)
 		if err != nil {

@@ -285,16 +285,8 @@ func notUnicodeSpace(r rune) bool { return !unicode.IsSpace(r) }
 
 func (d *EnvDocument) scan() error {
 	src := d.src
-	lines := strings.Count(src, "\n") + 1
-	d.lineStarts = make([]int32, 1, lines)
-	for i := 0; ; {
-		j := strings.IndexByte(src[i:], '\n')
-		if j < 0 {
-			break
-		}
-		i += j + 1
-		d.lineStarts = append(d.lineStarts, int32(i))
-	}
+	d.lineStarts = lineStartsOf(src)
+	lines := len(d.lineStarts)
 	d.stmts = make([]envStmt, 0, lines)
 	d.records = make([]envRecord, 0, lines)
 	pos := 0
@@ -365,6 +357,64 @@ func statementStart(src string, pos int) (int, bool) {
 			return 0, false
 		}
 		pos += j
+	}
+}
+
+// scanEnvForKey reads src as ParseEnvDocument does — every statement is
+// scanned, so a line Compose cannot read fails just the same — but keeps
+// only the last statement defining key: a one-statement document, without
+// the statement and record tables a whole parse builds (on a large file,
+// most of what `env get` would pay). whole is false when that statement's
+// value refers to other settings (a $ in it): its value then needs the
+// whole document, which the caller parses instead.
+func scanEnvForKey(src, key string, isSecret func(string) bool) (d *EnvDocument, whole bool, err error) {
+	if len(src) >= math.MaxInt32 {
+		return nil, false, fmt.Errorf("the .env file is %d bytes: stackpilot edits .env files under 2 GiB", len(src))
+	}
+	d = &EnvDocument{src: src, isSecret: isSecret}
+	if strings.HasPrefix(d.src, utf8BOM) {
+		d.bom = true
+		d.src = d.src[len(utf8BOM):]
+	}
+	src = d.src
+	d.lineStarts = lineStartsOf(src)
+	var last envStmt
+	found := false
+	for pos := 0; ; {
+		start, ok := statementStart(src, pos)
+		if !ok {
+			break
+		}
+		st, next, err := d.scanStatement(start)
+		if err != nil {
+			return nil, false, err
+		}
+		if int(st.keyEnd-st.keyStart) == len(key) && src[st.keyStart:st.keyEnd] == key {
+			last, found = st, true
+		}
+		pos = next
+	}
+	if found {
+		if !last.inherited && last.quote != '\'' && strings.IndexByte(last.content, '$') >= 0 {
+			return nil, false, nil
+		}
+		last.record = 0
+		d.stmts = []envStmt{last}
+		d.records = []envRecord{{start: last.start, end: last.stmtEnd, first: 0, count: 1}}
+	}
+	return d, true, nil
+}
+
+// lineStartsOf is the offset of each line's first byte.
+func lineStartsOf(src string) []int32 {
+	ls := make([]int32, 1, strings.Count(src, "\n")+1)
+	for i := 0; ; {
+		j := strings.IndexByte(src[i:], '\n')
+		if j < 0 {
+			return ls
+		}
+		i += j + 1
+		ls = append(ls, int32(i))
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -444,4 +446,76 @@ func TestEnvLineNumbers(t *testing.T) {
 		t.Errorf("lines: %s", got)
 	}
 	_ = utf8.RuneError
+}
+
+// scanEnvForKey (what env get uses) reads every key of the test files to
+// the same entry and value as the whole parse does, or asks for the whole
+// parse when the value refers to other settings.
+func TestScanEnvForKeyAgreesWithTheWholeParse(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "env", "*.env"))
+	if len(files) == 0 {
+		t.Fatal("no test files")
+	}
+	extra := "\uFEFFA=1\nA=2 # twice\nB='x $y'\nC=\"q\\$r\"\nexport D = d\nE\nF=${A}\n"
+	lookup := func(k string) (string, bool) {
+		if k == "E" {
+			return "from-env", true
+		}
+		return "", false
+	}
+	texts := map[string]string{"extra": extra}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[f] = string(b)
+	}
+	for name, text := range texts {
+		full, err := ParseEnvDocument([]byte(text), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		keys := map[string]bool{"NOT_THERE": true}
+		for _, e := range full.Entries() {
+			keys[e.Key] = true
+		}
+		for k := range keys {
+			light, whole, err := scanEnvForKey(text, k, nil)
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, k, err)
+			}
+			fi, li := full.last(k), -1
+			if whole {
+				li = light.last(k)
+			}
+			if !whole {
+				if fi < 0 || !strings.Contains(full.stmts[fi].content, "$") {
+					t.Errorf("%s %s: asked for the whole parse without a $", name, k)
+				}
+				continue
+			}
+			if (fi < 0) != (li < 0) {
+				t.Errorf("%s %s: found %v by the whole parse, %v by the scan", name, k, fi >= 0, li >= 0)
+				continue
+			}
+			if fi < 0 {
+				continue
+			}
+			want := newLazyEval(full, lookup).value(fi)
+			got := newLazyEval(light, lookup).value(li)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s %s:\n got %+v\nwant %+v", name, k, got, want)
+			}
+		}
+	}
+}
+
+// A line Compose cannot read fails env get too, wherever it is.
+func TestScanEnvForKeyChecksEveryLine(t *testing.T) {
+	_, _, err := scanEnvForKey("A=1\nB=\"unterminated\n", "A", nil)
+	var se *EnvSyntaxError
+	if !errors.As(err, &se) || se.Line != 2 {
+		t.Fatalf("got %v, want a syntax error on line 2", err)
+	}
 }
