@@ -3,6 +3,7 @@ package steps
 import (
 	"fmt"
 	"regexp"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/fatih/color"
@@ -70,10 +71,11 @@ func (c *ColorScheme) WarningIcon() string { return c.Yellow("!") }
 // Sprintf is fmt.Sprintf, for symmetry in call sites.
 func (c *ColorScheme) Sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
 
-var ansiRe = regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]")
+// ansiRe is compiled on first use, not at start-up.
+var ansiRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]") })
 
 // StripANSI removes escape sequences.
-func StripANSI(s string) string { return ansiRe.ReplaceAllString(s, "") }
+func StripANSI(s string) string { return ansiRe().ReplaceAllString(s, "") }
 
 // VisibleWidth is the number of runes a string shows, ignoring escape codes.
 func VisibleWidth(s string) int { return utf8.RuneCountInString(StripANSI(s)) }

@@ -35,8 +35,9 @@ const (
 )
 
 // spinnerFrames are the frames of the live lines, taken from the spinner
-// package's character sets so single spinners and live lines look alike.
-var spinnerFrames = spinner.CharSets()[14]
+// package's character sets so single spinners and live lines look alike
+// (looked up when drawn: the sets are built on first use).
+func spinnerFrames() []string { return spinner.CharSets()[14] }
 
 // Progress renders an operation's events on stderr. It implements
 // stackops.EventSink and is safe for concurrent use.
@@ -252,7 +253,8 @@ func (p *Progress) redrawLocked() {
 		}
 	}
 	for _, l := range p.lines {
-		icon := p.cs.Cyan(spinnerFrames[p.frame%len(spinnerFrames)])
+		frames := spinnerFrames()
+		icon := p.cs.Cyan(frames[p.frame%len(frames)])
 		if l.final {
 			icon = p.cs.SuccessIcon()
 			if l.failed {
@@ -278,7 +280,7 @@ func truncateVisible(s string, n int) string {
 	var b strings.Builder
 	count := 0
 	for i := 0; i < len(s); {
-		if loc := ansiRe.FindStringIndex(s[i:]); loc != nil && loc[0] == 0 {
+		if loc := ansiRe().FindStringIndex(s[i:]); loc != nil && loc[0] == 0 {
 			b.WriteString(s[i : i+loc[1]])
 			i += loc[1]
 			continue
@@ -306,7 +308,7 @@ func Spin(ios *IOStreams, msg string) func() {
 	// The spinner colors through fatih/color's global switch, which only
 	// knows about stdout and NO_COLOR; decide for stderr and --no-color here.
 	color.NoColor = !ios.ErrColorEnabled()
-	s := spinner.New(spinnerFrames, 100*time.Millisecond, spinner.WithWriterFile(f))
+	s := spinner.New(spinnerFrames(), 100*time.Millisecond, spinner.WithWriterFile(f))
 	s.Suffix = " " + msg
 	s.Start()
 	return s.Stop
