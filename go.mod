@@ -50,3 +50,5 @@ replace github.com/opencontainers/go-digest => ./third_party/go-digest
 replace github.com/briandowns/spinner => ./third_party/spinner
 
 replace github.com/mgutz/ansi => ./third_party/ansi
+
+replace filippo.io/age => ./third_party/age
