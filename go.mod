@@ -52,3 +52,5 @@ replace github.com/briandowns/spinner => ./third_party/spinner
 replace github.com/mgutz/ansi => ./third_party/ansi
 
 replace filippo.io/age => ./third_party/age
+
+replace github.com/klauspost/compress => ./third_party/compress
