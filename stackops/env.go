@@ -226,47 +226,33 @@ func parseEnvCached(path string, data []byte, isSecret func(string) bool) (*EnvD
 	return &cp, nil
 }
 
-// rememberEnvBytes keeps data as path's content for readEnvBytes, without
-// parsing it, unless a parse of the same bytes is kept already.
-func rememberEnvBytes(path string, data []byte) {
-	envParseCache.Lock()
-	defer envParseCache.Unlock()
-	if c, ok := envParseCache.byPath[path]; ok && bytes.Equal(c.data, data) {
-		return
-	}
-	if envParseCache.byPath == nil {
-		envParseCache.byPath = map[string]cachedEnvDoc{}
-	}
-	envParseCache.byPath[path] = cachedEnvDoc{data: data}
-}
-
-// parseFor returns a document that answers questions about key: the whole
+// docFor returns a document that answers questions about key: the whole
 // document when this process holds its parse already, or when key's value
-// refers to other settings; otherwise a scan that checks every line as
-// parse does but keeps only key's last definition (see scanEnvForKey).
-func (t *envTarget) parseFor(snap *envSnapshot, key string) (*EnvDocument, error) {
+// refers to other settings; otherwise the file read through a small window,
+// every line checked, keeping only key's last definition
+// (scanEnvFileForKey).
+func (t *envTarget) docFor(key string) (*EnvDocument, error) {
 	envParseCache.Lock()
-	c, ok := envParseCache.byPath[t.real]
+	_, cached := envParseCache.byPath[t.real]
 	envParseCache.Unlock()
-	if ok && c.doc != nil && bytes.Equal(c.data, snap.data) {
-		return t.parse(snap)
-	}
-	var text string
-	if len(snap.data) > 0 {
-		text = unsafe.String(&snap.data[0], len(snap.data))
-	}
-	d, whole, err := scanEnvForKey(text, key, t.cfg.IsSecret)
-	if err != nil {
-		var se *EnvSyntaxError
-		if errors.As(err, &se) {
-			se.Path = t.path
+	if !cached {
+		d, whole, err := scanEnvFileForKey(t.real, key, t.cfg.IsSecret)
+		if err != nil {
+			var se *EnvSyntaxError
+			if errors.As(err, &se) {
+				se.Path = t.path
+			}
+			return nil, err
 		}
+		if whole {
+			return d, nil
+		}
+	}
+	snap, err := readEnvSnapshot(t.real)
+	if err != nil {
 		return nil, err
 	}
-	if !whole {
-		return t.parse(snap)
-	}
-	return d, nil
+	return t.parse(snap)
 }
 
 func (t *envTarget) parse(snap *envSnapshot) (*EnvDocument, error) {
@@ -774,11 +760,7 @@ func (s *Stack) EnvGet(ctx context.Context, opts EnvGetOptions) (*EnvGetResult, 
 	if err != nil {
 		return nil, err
 	}
-	snap, err := readEnvSnapshot(t.real)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := t.parseFor(snap, opts.Key)
+	doc, err := t.docFor(opts.Key)
 	if err != nil {
 		return nil, err
 	}

@@ -136,3 +136,13 @@ func BenchmarkEnvSetCommand(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkEnvScanFileForKey(b *testing.B) {
+	path := filepath.Join(b.TempDir(), ".env")
+	os.WriteFile(path, bigEnv(), 0o644)
+	for b.Loop() {
+		if _, _, err := scanEnvFileForKey(path, "KEY_05001", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

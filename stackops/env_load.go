@@ -1,7 +1,6 @@
 package stackops
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,18 +34,17 @@ func composeSettingsFromDotEnv(o *cli.ProjectOptions, applied map[string]bool) e
 			continue
 		}
 		applied[f] = true
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
 		real := f
 		if r, err := filepath.EvalSymlinks(f); err == nil {
 			real = r
 		}
-		if !bytes.Contains(b, []byte("COMPOSE_")) {
-			// no COMPOSE_* setting can be in it: keep the bytes for the
-			// env command that may read the file next, parse nothing
-			rememberEnvBytes(real, b)
+		// Most .env files set no COMPOSE_* key: look for one through a
+		// small window before reading and parsing the whole file.
+		if has, err := fileContains(real, []byte("COMPOSE_")); err != nil || !has {
+			continue
+		}
+		b, err := os.ReadFile(real)
+		if err != nil {
 			continue
 		}
 		d, err := parseEnvCached(real, b, nil)

@@ -148,6 +148,10 @@ type EnvDocument struct {
 	order  []string // keys of intent, in edit order
 	// isSecret masks values in syntax errors.
 	isSecret func(string) bool
+	// lineBase is the number of lines before src, for a document that holds
+	// a window of a file (scanEnvFileForKey); its line numbers are then
+	// counted, not looked up in lineStarts.
+	lineBase int
 }
 
 var utf8BOM = "\uFEFF"
@@ -232,6 +236,9 @@ func (d *EnvDocument) last(key string) int {
 
 // lineOf is the 1-based line number of a byte offset.
 func (d *EnvDocument) lineOf(off int) int {
+	if d.lineStarts == nil {
+		return d.lineBase + strings.Count(d.src[:off], "\n") + 1
+	}
 	lo, hi := 0, len(d.lineStarts)-1
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
@@ -360,51 +367,6 @@ func statementStart(src string, pos int) (int, bool) {
 	}
 }
 
-// scanEnvForKey reads src as ParseEnvDocument does — every statement is
-// scanned, so a line Compose cannot read fails just the same — but keeps
-// only the last statement defining key: a one-statement document, without
-// the statement and record tables a whole parse builds (on a large file,
-// most of what `env get` would pay). whole is false when that statement's
-// value refers to other settings (a $ in it): its value then needs the
-// whole document, which the caller parses instead.
-func scanEnvForKey(src, key string, isSecret func(string) bool) (d *EnvDocument, whole bool, err error) {
-	if len(src) >= math.MaxInt32 {
-		return nil, false, fmt.Errorf("the .env file is %d bytes: stackpilot edits .env files under 2 GiB", len(src))
-	}
-	d = &EnvDocument{src: src, isSecret: isSecret}
-	if strings.HasPrefix(d.src, utf8BOM) {
-		d.bom = true
-		d.src = d.src[len(utf8BOM):]
-	}
-	src = d.src
-	d.lineStarts = lineStartsOf(src)
-	var last envStmt
-	found := false
-	for pos := 0; ; {
-		start, ok := statementStart(src, pos)
-		if !ok {
-			break
-		}
-		st, next, err := d.scanStatement(start)
-		if err != nil {
-			return nil, false, err
-		}
-		if int(st.keyEnd-st.keyStart) == len(key) && src[st.keyStart:st.keyEnd] == key {
-			last, found = st, true
-		}
-		pos = next
-	}
-	if found {
-		if !last.inherited && last.quote != '\'' && strings.IndexByte(last.content, '$') >= 0 {
-			return nil, false, nil
-		}
-		last.record = 0
-		d.stmts = []envStmt{last}
-		d.records = []envRecord{{start: last.start, end: last.stmtEnd, first: 0, count: 1}}
-	}
-	return d, true, nil
-}
-
 // lineStartsOf is the offset of each line's first byte.
 func lineStartsOf(src string) []int32 {
 	ls := make([]int32, 1, strings.Count(src, "\n")+1)
@@ -421,10 +383,19 @@ func lineStartsOf(src string) []int32 {
 // lineStartOf and lineEndFrom use the line index, not a scan of the line:
 // a file with thousands of statements on one line stays linear.
 func (d *EnvDocument) lineStartOf(off int) int {
+	if d.lineStarts == nil {
+		return strings.LastIndexByte(d.src[:off], '\n') + 1
+	}
 	return int(d.lineStarts[d.lineOf(off)-1])
 }
 
 func (d *EnvDocument) lineEndFrom(off int) int {
+	if d.lineStarts == nil {
+		if i := strings.IndexByte(d.src[off:], '\n'); i >= 0 {
+			return off + i + 1
+		}
+		return len(d.src)
+	}
 	if n := d.lineOf(off); n < len(d.lineStarts) {
 		return int(d.lineStarts[n])
 	}

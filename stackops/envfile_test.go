@@ -448,15 +448,16 @@ func TestEnvLineNumbers(t *testing.T) {
 	_ = utf8.RuneError
 }
 
-// scanEnvForKey (what env get uses) reads every key of the test files to
-// the same entry and value as the whole parse does, or asks for the whole
-// parse when the value refers to other settings.
-func TestScanEnvForKeyAgreesWithTheWholeParse(t *testing.T) {
+// scanEnvStreamForKey (what env get uses) reads every key of the test files
+// to the same entry and value as the whole parse does — through windows so
+// small that statements, quotes, comments and the BOM straddle them — or asks
+// for the whole parse when the value refers to other settings.
+func TestScanEnvStreamAgreesWithTheWholeParse(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "env", "*.env"))
 	if len(files) == 0 {
 		t.Fatal("no test files")
 	}
-	extra := "\uFEFFA=1\nA=2 # twice\nB='x $y'\nC=\"q\\$r\"\nexport D = d\nE\nF=${A}\n"
+	extra := "\uFEFFA=1\nA=2 # twice\nB='x $y'\nC=\"q\\$r\"\nexport D = d\nE\nF=${A}\nG=\"multi\nline \\\" quote\"  # c\nH='a\n\nb'\n  # end\nI=last"
 	lookup := func(k string) (string, bool) {
 		if k == "E" {
 			return "from-env", true
@@ -480,42 +481,55 @@ func TestScanEnvForKeyAgreesWithTheWholeParse(t *testing.T) {
 		for _, e := range full.Entries() {
 			keys[e.Key] = true
 		}
-		for k := range keys {
-			light, whole, err := scanEnvForKey(text, k, nil)
-			if err != nil {
-				t.Fatalf("%s %s: %v", name, k, err)
-			}
-			fi, li := full.last(k), -1
-			if whole {
-				li = light.last(k)
-			}
-			if !whole {
-				if fi < 0 || !strings.Contains(full.stmts[fi].content, "$") {
-					t.Errorf("%s %s: asked for the whole parse without a $", name, k)
+		for _, size := range []int{1, 3, 7, 16, 64, envWindow} {
+			for k := range keys {
+				light, whole, err := scanEnvStreamForKey(strings.NewReader(text), make([]byte, size), name, k, nil)
+				if err != nil {
+					t.Fatalf("%s %s window %d: %v", name, k, size, err)
 				}
-				continue
-			}
-			if (fi < 0) != (li < 0) {
-				t.Errorf("%s %s: found %v by the whole parse, %v by the scan", name, k, fi >= 0, li >= 0)
-				continue
-			}
-			if fi < 0 {
-				continue
-			}
-			want := newLazyEval(full, lookup).value(fi)
-			got := newLazyEval(light, lookup).value(li)
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("%s %s:\n got %+v\nwant %+v", name, k, got, want)
+				fi := full.last(k)
+				if !whole {
+					if fi < 0 || !strings.Contains(full.stmts[fi].content, "$") {
+						t.Errorf("%s %s window %d: asked for the whole parse without a $", name, k, size)
+					}
+					continue
+				}
+				li := light.last(k)
+				if (fi < 0) != (li < 0) {
+					t.Errorf("%s %s window %d: found %v by the whole parse, %v by the scan", name, k, size, fi >= 0, li >= 0)
+					continue
+				}
+				if fi < 0 {
+					continue
+				}
+				want := newLazyEval(full, lookup).value(fi)
+				got := newLazyEval(light, lookup).value(li)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("%s %s window %d:\n got %+v\nwant %+v", name, k, size, got, want)
+				}
 			}
 		}
 	}
 }
 
-// A line Compose cannot read fails env get too, wherever it is.
-func TestScanEnvForKeyChecksEveryLine(t *testing.T) {
-	_, _, err := scanEnvForKey("A=1\nB=\"unterminated\n", "A", nil)
-	var se *EnvSyntaxError
-	if !errors.As(err, &se) || se.Line != 2 {
-		t.Fatalf("got %v, want a syntax error on line 2", err)
+// A line Compose cannot read fails env get too, wherever it is, with the
+// same message and line number as the whole parse.
+func TestScanEnvStreamChecksEveryLine(t *testing.T) {
+	for _, text := range []string{
+		"A=1\nB=\"unterminated\n",
+		"# c\nA=1\n\nB C=2\nD=4\n",
+		"A=1\nB$=2\n",
+		strings.Repeat("K=v\n", 5000) + "BAD KEY=1\n",
+	} {
+		_, want := ParseEnvDocument([]byte(text), nil)
+		if want == nil {
+			t.Fatalf("%q parses", text)
+		}
+		for _, size := range []int{2, 16, envWindow} {
+			_, _, err := scanEnvStreamForKey(strings.NewReader(text), make([]byte, size), "t", "A", nil)
+			if err == nil || err.Error() != want.Error() {
+				t.Errorf("window %d: got %v, want %v", size, err, want)
+			}
+		}
 	}
 }
