@@ -5,6 +5,10 @@
 # Also prints `stackpilot --version`: the process floor (runtime start and
 # package initialisation) that every command pays before doing any work.
 #
+# Run it with nothing else busy: on small VMs the floor moves by milliseconds
+# from one minute to the next, and a running stack's healthchecks (the demo
+# runs one every few seconds) move it more.
+#
 # Usage: bench/env.sh [RUNS]   (default 50; uses hyperfine when installed)
 set -euo pipefail
 
@@ -37,6 +41,9 @@ awk 'BEGIN {
     else printf "REF_%05d=${KEY_%05d:-x}\n", i, i - 3
   }
 }' >"$proj/.env"
+if command -v docker >/dev/null && n=$(docker ps -q 2>/dev/null | wc -l) && [ "$n" -gt 0 ]; then
+	echo "note: $n containers are running; their healthchecks add noise" >&2
+fi
 lines=$(wc -l <"$proj/.env")
 echo "stackpilot: $("$bin" --version)"
 echo ".env: $lines lines, $(wc -c <"$proj/.env") bytes; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
