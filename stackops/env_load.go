@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
-	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 )
@@ -106,7 +105,7 @@ func loadLenient(po *cli.ProjectOptions, opts LoadOptions, environ []string) (*S
 	if name == "" {
 		name = filepath.Base(dir)
 	}
-	name = loader.NormalizeProjectName(name)
+	name = normalizeProjectName(name)
 	var x any
 	if len(ext) > 0 {
 		x = ext
@@ -131,4 +130,18 @@ func loadLenient(po *cli.ProjectOptions, opts LoadOptions, environ []string) (*S
 		s.Runner = &ExecRunner{}
 	}
 	return s, nil
+}
+
+// normalizeProjectName is compose-go's loader.NormalizeProjectName (lower
+// case, keep [a-z0-9_-], no leading _ or -) without the regexp it compiles
+// on every call. A test checks the two agree.
+func normalizeProjectName(s string) string {
+	s = strings.ToLower(s)
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b = append(b, c)
+		}
+	}
+	return strings.TrimLeft(string(b), "_-")
 }
