@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -65,12 +66,18 @@ func TestExecRunnerWaitsOnInterruptWithoutSignalling(t *testing.T) {
 
 func TestExecRunnerTerminatesOnOtherCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	var out bytes.Buffer
+	out := &readyBuffer{ready: make(chan struct{})}
 	done := make(chan error, 1)
 	go func() {
-		done <- (&ExecRunner{}).Run(ctx, Cmd{Args: []string{"sh", "-c", `trap 'echo terminated; exit 9' TERM; sleep 5 & wait`}, Stdout: &out})
+		done <- (&ExecRunner{}).Run(ctx, Cmd{Args: []string{"sh", "-c", `trap 'echo terminated; exit 9' TERM; echo ready; sleep 5 & wait`}, Stdout: out})
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// cancel once the child's trap is in place (a loaded machine may take
+	// longer than any fixed pause to start sh)
+	select {
+	case <-out.ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child never started")
+	}
 	cancel(errors.New("deadline"))
 	select {
 	case err := <-done:
@@ -80,6 +87,31 @@ func TestExecRunnerTerminatesOnOtherCancellation(t *testing.T) {
 	case <-time.After(4 * time.Second):
 		t.Fatal("child not terminated")
 	}
+}
+
+// readyBuffer collects a child's output and closes ready once "ready" is in it.
+type readyBuffer struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	ready chan struct{}
+	seen  bool
+}
+
+func (b *readyBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, err := b.buf.Write(p)
+	if !b.seen && strings.Contains(b.buf.String(), "ready") {
+		b.seen = true
+		close(b.ready)
+	}
+	return n, err
+}
+
+func (b *readyBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestExecRunnerKillSwitch(t *testing.T) {
