@@ -9,6 +9,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/huff0"
 	snappy "github.com/klauspost/compress/internal/snapref"
@@ -422,12 +423,15 @@ func (r *SnappyConverter) readFull(p []byte, allowEOF bool) (ok bool) {
 	return true
 }
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
+// stackpilot patch: upstream builds the table in package init, which makes
+// hash/crc32 compute its Castagnoli tables in every program importing zstd;
+// it is built on first use.
+var crcTable = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // crc implements the checksum specified in section 3 of
 // https://github.com/google/snappy/blob/master/framing_format.txt
 func snappyCRC(b []byte) uint32 {
-	c := crc32.Update(0, crcTable, b)
+	c := crc32.Update(0, crcTable(), b)
 	return c>>15 | c<<17 + 0xa282ead8
 }
 
