@@ -113,17 +113,21 @@ func textRange(maps []byte, pc uintptr) (span, bool) {
 		} else {
 			maps = nil
 		}
-		f := fields(line)
-		if len(f) < 2 || string(f[1]) != "r-xp" {
+		// "start-end perms offset dev inode path"
+		i := indexByte(line, ' ')
+		if i < 0 || len(line) < i+5 || string(line[i+1:i+5]) != "r-xp" {
 			continue
 		}
-		if s, ok := parseRange(f[0]); ok && s.start <= pc && pc < s.end {
+		if s, ok := parseRange(line[:i]); ok && s.start <= pc && pc < s.end {
 			return s, true
 		}
 	}
 	return span{}, false
 }
 
+// indexByte, parseRange and parseHex stand in for bytes and strconv: this
+// package imports only syscall so that it initialises early, before unicode
+// and the ~100 packages that follow it.
 func indexByte(b []byte, c byte) int {
 	for i, x := range b {
 		if x == c {
@@ -131,26 +135,6 @@ func indexByte(b []byte, c byte) int {
 		}
 	}
 	return -1
-}
-
-// fields returns the first two space-separated fields of a maps line
-// (address range and permissions); the rest is not needed.
-func fields(line []byte) [][]byte {
-	var f [][]byte
-	for len(line) > 0 && len(f) < 2 {
-		for len(line) > 0 && line[0] == ' ' {
-			line = line[1:]
-		}
-		i := indexByte(line, ' ')
-		if i < 0 {
-			i = len(line)
-		}
-		if i > 0 {
-			f = append(f, line[:i])
-		}
-		line = line[i:]
-	}
-	return f
 }
 
 // parseRange reads "start-end" in hexadecimal.
