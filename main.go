@@ -14,7 +14,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	_ "github.com/stackpilot/stackpilot/internal/prefault"
 	"github.com/stackpilot/stackpilot/internal/startup"
 	"github.com/stackpilot/stackpilot/steps"
 	"github.com/stackpilot/stackpilot/wizard"

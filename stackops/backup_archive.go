@@ -17,6 +17,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1017,7 +1018,7 @@ func (a *archiveFile) scanFrom(file io.Reader, identities []age.Identity, visit 
 		r, err := age.Decrypt(raw, identities...)
 		if err != nil {
 			var nm *age.NoIdentityMatchError
-			if errors.As(err, &nm) {
+			if errors.As(err, &nm) && !identityListed(identities, a.Header.Recipients) {
 				return nil, fmt.Errorf("%w: %s was encrypted for %s", ErrWrongIdentity, filepath.Base(a.Path), strings.Join(a.Header.Recipients, ", "))
 			}
 			return nil, damaged("", "decrypt: %v", err)
@@ -1108,6 +1109,25 @@ func (a *archiveFile) scanFrom(file io.Reader, identities []age.Identity, visit 
 		return nil, damaged("", "file checksum does not match its end marker")
 	}
 	return res, nil
+}
+
+// identityListed reports whether one of identities belongs to a recipient
+// the header lists. age cannot match a key to a damaged recipient stanza, so
+// when the header names the key, "no identity matched" means damage.
+func identityListed(identities []age.Identity, listed []string) bool {
+	for _, id := range identities {
+		var r fmt.Stringer
+		switch id := id.(type) {
+		case *age.X25519Identity:
+			r = id.Recipient()
+		case *age.HybridIdentity:
+			r = id.Recipient()
+		}
+		if r != nil && slices.Contains(listed, r.String()) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkManifest compares what a scan computed with what the manifest says.

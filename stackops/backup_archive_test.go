@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -55,6 +56,9 @@ func writeTestArchive(t *testing.T, dir string, recipients []age.Recipient, dump
 	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	h := ArchiveHeader{Tool: "stackpilot", ToolVersion: "test", ID: "20260304-050607", Project: "proj", Created: now,
 		Services: []string{"db"}, Volumes: []string{"data"}, Dumps: []string{"db/notes"}, Files: []string{"compose.yaml"}}
+	for _, r := range recipients { // recorded as backup create records them
+		h.Recipients = append(h.Recipients, r.(fmt.Stringer).String())
+	}
 	p := filepath.Join(dir, backupFileName("proj", h.ID, "", len(recipients) > 0))
 	w, err := createArchive(p, h, recipients)
 	if err != nil {
@@ -213,6 +217,16 @@ func TestArchiveDetectsEveryFlip(t *testing.T) {
 			r := rand.New(rand.NewSource(42))
 			bad := filepath.Join(d, "bad.tar.zst")
 			offsets := []int{0, 3, 8, 20, len(orig) - 1, len(orig) - footerFrameLen, len(orig) - footerFrameLen + 30}
+			if tc.rec != nil { // age's header: stanza type, ephemeral key, wrapped file key, MAC
+				a, err := openArchive(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.Close()
+				for _, n := range []int{25, 40, 90, 140, 180} {
+					offsets = append(offsets, int(a.headerFrameLen)+n)
+				}
+			}
 			for len(offsets) < 150 {
 				offsets = append(offsets, r.Intn(len(orig)))
 			}
