@@ -925,3 +925,56 @@ func TestStatusNoticeOnceADayOnlyOnATerminal(t *testing.T) {
 		t.Fatalf("a notice despite STACKPILOT_NO_UPDATE_NOTIFIER:\n%s", term.Screen())
 	}
 }
+
+// The README's install line works as written: run against the local
+// server (its URL, the test key and a temporary target put in), it
+// downloads, verifies with minisign and sha256sum, and installs a binary
+// that runs; with an altered SHA256SUMS it installs nothing.
+func TestReadmeInstallLine(t *testing.T) {
+	r := getReleases(t)
+	for _, tool := range []string{"curl", "minisign", "sha256sum"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (scripts/test.sh installs minisign)", tool)
+		}
+	}
+	readme := string(readFile(t, filepath.Join(itest.RepoRoot(), "README.md")))
+	_, after, ok := strings.Cut(readme, "<!-- install-line -->\n```sh\n")
+	line, _, ok2 := strings.Cut(after, "\n```")
+	if !ok || !ok2 || strings.Contains(line, "\n") {
+		t.Fatalf("README has no one-line install after <!-- install-line -->")
+	}
+	published := strings.TrimSpace(strings.Split(strings.TrimSpace(string(readFile(t, filepath.Join(itest.RepoRoot(), "docs", "stackpilot.pub")))), "\n")[1])
+	for _, part := range []string{"https://github.com/stackpilot/stackpilot/releases", "-P " + published, "sudo install -m 0755 $p /usr/local/bin/stackpilot"} {
+		if !strings.Contains(line, part) {
+			t.Fatalf("the install line has no %q:\n%s", part, line)
+		}
+	}
+	for _, altered := range []bool{false, true} {
+		root := variant(t, r)
+		if altered {
+			p := filepath.Join(root, "download", "v"+v2, "SHA256SUMS")
+			replaceFile(t, p, append(readFile(t, p), []byte(strings.Repeat("0", 64)+"  extra\n")...))
+		}
+		srv := newServer(t, root, v2)
+		target := filepath.Join(t.TempDir(), "stackpilot")
+		cmdline := strings.NewReplacer(
+			"https://github.com/stackpilot/stackpilot/releases", srv.url,
+			"-P "+published, "-P "+r.pub,
+			"sudo install -m 0755 $p /usr/local/bin/stackpilot", "install -m 0755 $p "+target,
+		).Replace(line)
+		out, err := exec.Command("bash", "-c", cmdline).CombinedOutput()
+		_, statErr := os.Stat(target)
+		if altered {
+			if err == nil || statErr == nil || !strings.Contains(string(out), "Signature verification failed") {
+				t.Fatalf("altered SHA256SUMS: installed anyway (%v)\n%s", err, out)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("install line: %v\n%s", err, out)
+		}
+		if got := versionOf(t, target); got != "stackpilot version "+v2 {
+			t.Fatalf("installed binary: %q", got)
+		}
+	}
+}

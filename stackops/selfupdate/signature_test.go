@@ -130,9 +130,9 @@ func TestParseKeys(t *testing.T) {
 	}
 }
 
-func TestNotesHeadDropsControlCharacters(t *testing.T) {
-	notes := "stackpilot 1.2.0\n\n- \x1b[31mred\x1b[0m fix\r\n- \u009b2J second\n- third\n- fourth\n"
-	if got := NotesHead(notes, 3); got != "stackpilot 1.2.0\n- [31mred[0m fix\n- 2J second" {
+func TestNotesHeadDropsEscapeSequences(t *testing.T) {
+	notes := "stackpilot 1.2.0\n\n- \x1b[31mred\x1b[0m fix\r\n- \u009b2J second\x1b]0;title\x07!\n- bell\a \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ \x1bc\n- fourth\n"
+	if got := NotesHead(notes, 4); got != "stackpilot 1.2.0\n- red fix\n- 2J second!\n- bell link" {
 		t.Fatalf("%q", got)
 	}
 }

@@ -261,18 +261,13 @@ func Executable(path string) (string, error) {
 	return resolved, nil
 }
 
-// NotesHead is the first n non-empty lines of release notes, with control
-// characters dropped: notes are shown on a terminal, and text from a server
-// reaches one only without escape sequences.
+// NotesHead is the first n non-empty lines of release notes, without
+// escape sequences or other control characters: notes are shown on a
+// terminal, and text from a server reaches one only as plain text.
 func NotesHead(notes string, n int) string {
 	var out []string
-	for _, l := range strings.Split(notes, "\n") {
-		l = strings.TrimRight(strings.Map(func(r rune) rune {
-			if r < 0x20 && r != '\t' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-				return -1
-			}
-			return r
-		}, l), " \t")
+	for _, l := range strings.Split(stripControl(notes), "\n") {
+		l = strings.TrimRight(l, " \t")
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
@@ -282,6 +277,36 @@ func NotesHead(notes string, n int) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// stripControl drops ANSI escape sequences (CSI "ESC [ … final", OSC
+// "ESC ] … BEL or ESC \\", and two-character ones) and every other control
+// character but newline and tab.
+func stripControl(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case r == 0x1b && i+1 < len(rs) && rs[i+1] == '[':
+			for i += 2; i < len(rs) && !(rs[i] >= 0x40 && rs[i] <= 0x7e); i++ {
+			}
+		case r == 0x1b && i+1 < len(rs) && rs[i+1] == ']':
+			for i += 2; i < len(rs) && rs[i] != 0x07 && !(rs[i] == 0x1b && i+1 < len(rs) && rs[i+1] == '\\'); i++ {
+			}
+			if i < len(rs) && rs[i] == 0x1b {
+				i++
+			}
+		case r == 0x1b:
+			i++
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func humanSize(n int) string {

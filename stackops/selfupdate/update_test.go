@@ -516,3 +516,17 @@ func TestPlatformsAndAssetNames(t *testing.T) {
 		t.Fatal(HostAsset())
 	}
 }
+
+// What the notice costs a command that shows nothing: reading the state.
+func BenchmarkLoadNotice(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "update-check.json")
+	s := NoticeState{CheckedAt: time.Now(), Latest: "1.1.0", Notes: "stackpilot 1.1.0\n- a change\n- another", NotifiedAt: time.Now()}
+	if err := s.Save(path); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if st := LoadNotice(path); st.NoticeDue("1.0.0", time.Now()) || st.CheckDue(time.Now()) {
+			b.Fatal("due")
+		}
+	}
+}
