@@ -79,11 +79,14 @@ type releases struct {
 
 func hostAsset() string { return "stackpilot_" + runtime.GOOS + "_" + runtime.GOARCH }
 
+// otherPlatform is the second platform the test releases are built for:
+// macOS on arm64 from Linux (so a change that breaks the darwin build fails
+// here, not at release time), else Linux.
 func otherPlatform() string {
-	if runtime.GOOS == "linux" && runtime.GOARCH == "arm64" {
+	if runtime.GOOS == "darwin" {
 		return "linux/amd64"
 	}
-	return "linux/arm64"
+	return "darwin/arm64"
 }
 
 func getReleases(t *testing.T) *releases {
