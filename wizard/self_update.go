@@ -115,11 +115,7 @@ func runSelfUpdate(ctx context.Context, f *Factory, opts *selfUpdateOptions) err
 	})
 	prog.Close()
 	if err != nil {
-		if errors.Is(err, stackops.ErrNotConfirmed) {
-			fmt.Fprintln(f.IO.ErrOut, "Nothing was changed.")
-			return silentExit(ExitFailure)
-		}
-		return selfUpdateError(err)
+		return selfUpdateError(f, err)
 	}
 	if opts.JSON {
 		return writeJSON(f.IO.Out, res)
@@ -150,7 +146,7 @@ func runSelfUpdateCheck(ctx context.Context, f *Factory, opts *selfUpdateOptions
 	res, err := selfupdate.Check(ctx, selfupdate.CheckOptions{Source: src, Current: f.Version})
 	stop()
 	if err != nil {
-		return selfUpdateError(err)
+		return selfUpdateError(f, err)
 	}
 	rememberCheck(res)
 	if opts.JSON {
@@ -187,11 +183,7 @@ func runSelfRollback(ctx context.Context, f *Factory, opts *selfUpdateOptions) e
 	}
 	res, err := selfupdate.Rollback(ctx, selfupdate.RollbackOptions{Current: f.Version, Confirm: f.Confirm(nil)})
 	if err != nil {
-		if errors.Is(err, stackops.ErrNotConfirmed) {
-			fmt.Fprintln(f.IO.ErrOut, "Nothing was changed.")
-			return silentExit(ExitFailure)
-		}
-		return selfUpdateError(err)
+		return selfUpdateError(f, err)
 	}
 	if opts.JSON {
 		return writeJSON(f.IO.Out, res)
@@ -212,9 +204,12 @@ func updateSource(f *Factory, idle time.Duration) (*selfupdate.Source, error) {
 }
 
 // selfUpdateError adds what to do to the operations' errors.
-func selfUpdateError(err error) error {
+func selfUpdateError(f *Factory, err error) error {
 	var de *selfupdate.DowngradeError
 	switch {
+	case errors.Is(err, stackops.ErrNotConfirmed):
+		fmt.Fprintln(f.IO.ErrOut, "Nothing was changed.")
+		return silentExit(ExitFailure)
 	case errors.As(err, &de):
 		return fmt.Errorf("%w — to install it anyway: stackpilot self-update --version %s", err, de.Latest)
 	case errors.Is(err, selfupdate.ErrUnreachable), errors.Is(err, selfupdate.ErrTimeout):

@@ -39,14 +39,11 @@ func Rollback(ctx context.Context, opts RollbackOptions) (*RollbackResult, error
 	if runner == nil {
 		runner = &stackops.ExecRunner{}
 	}
-	exe, err := Executable(opts.Executable)
+	files, err := locate(ctx, runner, opts.Executable)
 	if err != nil {
 		return nil, err
 	}
-	files := filesFor(exe)
-	if err := managedBy(ctx, runner, exe); err != nil {
-		return nil, err
-	}
+	exe := files.exe
 	if err := checkWritable(files.dir); err != nil {
 		return nil, err
 	}

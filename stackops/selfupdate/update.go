@@ -85,14 +85,11 @@ func Update(ctx context.Context, opts UpdateOptions) (res *UpdateResult, err err
 		sink.Event(stackops.Event{Op: op, Phase: phase, Message: msg, Time: time.Now()})
 	}
 
-	exe, err := Executable(opts.Executable)
+	files, err := locate(ctx, runner, opts.Executable)
 	if err != nil {
 		return nil, err
 	}
-	files := filesFor(exe)
-	if err := managedBy(ctx, runner, exe); err != nil {
-		return nil, err
-	}
+	exe := files.exe
 
 	event("checking", "verifying the release's signature")
 	var rel *Release
@@ -237,6 +234,18 @@ func BinaryVersion(ctx context.Context, runner stackops.Runner, path string) (st
 		return pv.String(), nil
 	}
 	return v, nil
+}
+
+// locate finds the binary to replace and refuses one a package manager owns.
+func locate(ctx context.Context, runner stackops.Runner, path string) (binaryFiles, error) {
+	exe, err := Executable(path)
+	if err != nil {
+		return binaryFiles{}, err
+	}
+	if err := managedBy(ctx, runner, exe); err != nil {
+		return binaryFiles{}, err
+	}
+	return filesFor(exe), nil
 }
 
 // Executable resolves the binary to replace: path, or this process's, with
