@@ -42,6 +42,8 @@ type Factory struct {
 	Environ []string
 	// Runner overrides the command runner (tests); an ExecRunner otherwise.
 	Runner stackops.Runner
+	// ReleaseKeys are the minisign public keys self-update trusts (main's).
+	ReleaseKeys string
 	// BeforeRun, when set, is called once a command is about to run — after
 	// its flags parsed, never for --version or --help. main installs the
 	// signal handlers there: starting them costs a thread and a goroutine,

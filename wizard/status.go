@@ -42,6 +42,7 @@ done), 3 when something is degraded, 1 on error.`,
 		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Services = args
+			defer printUpdateNotice(f)
 			return runStatus(cmd.Context(), f, opts)
 		},
 	}
