@@ -14,9 +14,8 @@ import (
 	"filippo.io/age"
 
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
+	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
-
-var _ = registerConfigSection("backup")
 
 // DefaultBackupDir is where archives go when x-stackpilot.backup.dir is not set
 // (relative to the project directory).
@@ -69,7 +68,7 @@ type DumpConfig struct {
 	User string `json:"user,omitempty"`
 }
 
-var backupNameRe = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var backupNameRe = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // BackupConfig returns x-stackpilot.backup, checked against the compose model.
 func (s *Stack) BackupConfig() (*BackupConfig, error) {
@@ -370,7 +369,7 @@ func backupFileName(project, id, tag string, encrypted bool) string {
 	return name + archiveExt
 }
 
-var tagRe = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9.-]{0,39}$`)
+var tagRe = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9.-]{0,39}$`)
 
 // validTag checks a --tag: letters, digits, '.', '-' (it is part of the file name).
 func validTag(tag string) error {

@@ -24,6 +24,8 @@ import (
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
 // The archive format (version 1), one file per backup:
@@ -72,7 +74,7 @@ const (
 	encryptedArchiveExt = ".tar.zst.age"
 )
 
-var footerRe = lazyRegexp(`^STACKPILOT-END/1 sha256=([0-9a-f]{64}) body=([0-9]{20})\n$`)
+var footerRe = lazyre.New(`^STACKPILOT-END/1 sha256=([0-9a-f]{64}) body=([0-9]{20})\n$`)
 
 // ErrBackupDamaged means an archive failed verification: a byte changed, it
 // was cut short, or an entry does not match its checksum.

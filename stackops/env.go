@@ -23,6 +23,8 @@ import (
 	"unsafe"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
 // The env operations read and edit the stack's .env without losing a byte,
@@ -37,8 +39,6 @@ import (
 //     version, never a mix;
 //   - if the file changed under us (an editor) between the read and the
 //     rename, the write is abandoned and the other writer's content kept.
-
-var _ = registerConfigSection("env")
 
 // EnvConfig is the x-stackpilot.env section.
 type EnvConfig struct {
@@ -1259,7 +1259,7 @@ func trivia(d *EnvDocument) string {
 
 // ---- loading a stack whose .env is broken ----
 
-var composeReadErrRe = lazyRegexp(`failed to read (.+?): `)
+var composeReadErrRe = lazyre.New(`failed to read (.+?): `)
 
 // sanitizeLoadError replaces compose-go's error about an env file it cannot
 // read — which quotes the offending value, secrets included — with

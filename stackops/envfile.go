@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"github.com/compose-spec/compose-go/v2/template"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
 // This file is the .env document model: the exact bytes of a file plus the
@@ -39,7 +41,7 @@ var (
 	ErrEnvUneditable = errors.New("cannot edit this .env line safely")
 )
 
-var envKeyRe = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envKeyRe = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ValidEnvKey checks a key stackpilot is asked to write. Compose reads more
 // (dots, dashes, brackets), but such names cannot be used in ${…}
@@ -731,7 +733,7 @@ func expandEnvTemplate(value string, vars map[string]string, lookup func(string)
 	return v, unresolved, err
 }
 
-var escapeSeqRe = lazyRegexp(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`)
+var escapeSeqRe = lazyre.New(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`)
 
 // expandEscapes is compose-go's handling of backslash escapes in a
 // double-quoted value.

@@ -15,8 +15,6 @@ import (
 	"time"
 )
 
-var _ = registerConfigSection("probes")
-
 // DefaultProbeTimeout bounds one HTTP probe when the config sets none.
 const DefaultProbeTimeout = 2 * time.Second
 

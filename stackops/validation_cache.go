@@ -10,6 +10,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
 // Validating a compose file against the compose-spec JSON schema costs about
@@ -21,7 +23,7 @@ import (
 // other files (include, extends) are always validated, since their
 // dependencies are not hashed.
 
-var varRefRe = lazyRegexp(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+var varRefRe = lazyre.New(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
 
 // validationCacheKey returns the key for the given compose files and
 // environment, or "" when the input cannot be cached.
