@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/user"
@@ -17,14 +15,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
-	"github.com/compose-spec/compose-go/v2/dotenv"
-
-	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
+	"github.com/stackpilot/stackpilot/stackops/envfile"
 )
 
 // The env operations read and edit the stack's .env without losing a byte,
@@ -57,7 +51,7 @@ type EnvConfig struct {
 }
 
 // DefaultEnvSecretPatterns are the substrings that make a key secret-looking.
-var DefaultEnvSecretPatterns = []string{"PASSWORD", "PASSWD", "PASS", "SECRET", "TOKEN", "KEY", "PRIVATE", "CREDENTIAL"}
+var DefaultEnvSecretPatterns = envfile.DefaultSecretPatterns
 
 const defaultKeepVersions = 10
 
@@ -96,18 +90,7 @@ func (s *Stack) EnvConfig() (EnvConfig, error) {
 
 // IsSecret reports whether key's value is masked unless revealed.
 func (c EnvConfig) IsSecret(key string) bool {
-	for _, k := range c.NotSecret {
-		if k == key {
-			return false
-		}
-	}
-	up := strings.ToUpper(key)
-	for _, p := range c.Secrets {
-		if p != "" && strings.Contains(up, strings.ToUpper(p)) {
-			return true
-		}
-	}
-	return false
+	return envfile.IsSecret(key, c.Secrets, c.NotSecret)
 }
 
 // ---- the file ----
@@ -137,108 +120,16 @@ func (s *Stack) envTarget() (*envTarget, error) {
 	return t, nil
 }
 
-// envSnapshot is the file as read: its bytes, whether it existed, its metadata.
-type envSnapshot struct {
-	data   []byte
-	exists bool
-	mode   os.FileMode
-	uid    int
-	gid    int
-}
-
-func readEnvSnapshot(path string) (*envSnapshot, error) {
-	data, err := readEnvBytes(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &envSnapshot{mode: 0o600, uid: -1, gid: -1}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s is a directory, not a .env file", path)
-	}
-	snap := &envSnapshot{data: data, exists: true, mode: fi.Mode().Perm(), uid: -1, gid: -1}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		snap.uid, snap.gid = int(st.Uid), int(st.Gid)
-	}
-	return snap, nil
-}
-
-// revision names a content: the sha256 of its bytes, or "absent".
-func (s *envSnapshot) revision() string {
-	if !s.exists {
-		return "absent"
-	}
-	return envRevision(s.data)
-}
-
-func envRevision(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
-// envParseCache keeps the last parse of each file, keyed by its exact
-// content, so one command that reads the same .env several times (project
-// discovery, then the operation) scans it once. Cached documents are never
-// edited: edits work on a clone.
-var envParseCache struct {
-	sync.Mutex
-	byPath map[string]cachedEnvDoc
-}
-
-type cachedEnvDoc struct {
-	data []byte
-	doc  *EnvDocument
-}
-
-// parseEnvCached parses data, or returns the document parsed earlier in
-// this process from the same bytes. data must not be changed afterwards.
-func parseEnvCached(path string, data []byte, isSecret func(string) bool) (*EnvDocument, error) {
-	envParseCache.Lock()
-	c, ok := envParseCache.byPath[path]
-	envParseCache.Unlock()
-	if ok && c.doc != nil && bytes.Equal(c.data, data) {
-		d := *c.doc
-		d.isSecret = isSecret
-		return &d, nil
-	}
-	// The document reads data in place, without a copy: callers pass a
-	// buffer fresh from os.ReadFile that nothing writes to afterwards.
-	var text string
-	if len(data) > 0 {
-		text = unsafe.String(&data[0], len(data))
-	}
-	d, err := parseEnvText(text, isSecret)
-	if err != nil {
-		return nil, err
-	}
-	envParseCache.Lock()
-	if envParseCache.byPath == nil {
-		envParseCache.byPath = map[string]cachedEnvDoc{}
-	}
-	envParseCache.byPath[path] = cachedEnvDoc{data: data, doc: d}
-	envParseCache.Unlock()
-	cp := *d
-	return &cp, nil
-}
-
 // docFor returns a document that answers questions about key: the whole
 // document when this process holds its parse already, or when key's value
 // refers to other settings; otherwise the file read through a small window,
 // every line checked, keeping only key's last definition
-// (scanEnvFileForKey).
-func (t *envTarget) docFor(key string) (*EnvDocument, error) {
-	envParseCache.Lock()
-	_, cached := envParseCache.byPath[t.real]
-	envParseCache.Unlock()
-	if !cached {
-		d, whole, err := scanEnvFileForKey(t.real, key, t.cfg.IsSecret)
+// (envfile.ScanFileForKey).
+func (t *envTarget) docFor(key string) (*envfile.Document, error) {
+	if !envfile.Cached(t.real) {
+		d, whole, err := envfile.ScanFileForKey(t.real, key, t.cfg.IsSecret)
 		if err != nil {
-			var se *EnvSyntaxError
+			var se *envfile.SyntaxError
 			if errors.As(err, &se) {
 				se.Path = t.path
 			}
@@ -248,17 +139,17 @@ func (t *envTarget) docFor(key string) (*EnvDocument, error) {
 			return d, nil
 		}
 	}
-	snap, err := readEnvSnapshot(t.real)
+	snap, err := envfile.ReadSnapshot(t.real)
 	if err != nil {
 		return nil, err
 	}
 	return t.parse(snap)
 }
 
-func (t *envTarget) parse(snap *envSnapshot) (*EnvDocument, error) {
-	d, err := parseEnvCached(t.real, snap.data, t.cfg.IsSecret)
+func (t *envTarget) parse(snap *envfile.Snapshot) (*envfile.Document, error) {
+	d, err := envfile.ParseCached(t.real, snap.Data, t.cfg.IsSecret)
 	if err != nil {
-		var se *EnvSyntaxError
+		var se *envfile.SyntaxError
 		if errors.As(err, &se) {
 			se.Path = t.path
 		}
@@ -277,15 +168,10 @@ func hook(step string) {
 	}
 }
 
-// composeReference parses with compose-go the way Compose reads a file.
-func composeReference(b []byte, lookup func(string) (string, bool)) (map[string]string, error) {
-	return dotenv.ParseWithLookup(bytes.NewReader(b), lookup)
-}
-
 // replaceFile writes data to path atomically and durably, keeping the old
 // file's mode and owner (a new file is 0600). unchanged is called just
 // before the rename; if it fails nothing is replaced.
-func replaceFile(path string, data []byte, old *envSnapshot, unchanged func() error) error {
+func replaceFile(path string, data []byte, old *envfile.Snapshot, unchanged func() error) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -313,15 +199,15 @@ func replaceFile(path string, data []byte, old *envSnapshot, unchanged func() er
 	}
 	hook("temp-written")
 	mode := os.FileMode(0o600)
-	if old.exists {
-		mode = old.mode
+	if old.Exists {
+		mode = old.Mode
 	}
 	if err := f.Chmod(mode); err != nil {
 		return fail(fmt.Errorf("keep the mode of %s: %w", path, err))
 	}
-	if old.exists && (old.uid != os.Geteuid() || old.gid != os.Getegid()) {
-		if err := f.Chown(old.uid, old.gid); err != nil {
-			return fail(fmt.Errorf("keep the owner (uid %d, gid %d) of %s: %w — run stackpilot as that user", old.uid, old.gid, path, err))
+	if old.Exists && (old.UID != os.Geteuid() || old.GID != os.Getegid()) {
+		if err := f.Chown(old.UID, old.GID); err != nil {
+			return fail(fmt.Errorf("keep the owner (uid %d, gid %d) of %s: %w — run stackpilot as that user", old.UID, old.GID, path, err))
 		}
 	}
 	if err := f.Sync(); err != nil {
@@ -354,9 +240,9 @@ func replaceFile(path string, data []byte, old *envSnapshot, unchanged func() er
 // It compares as it reads, through one small buffer: the file is as large
 // as the one already in memory, and fresh memory is what a short command
 // pays most for.
-func (t *envTarget) unchangedSince(snap *envSnapshot) func() error {
+func (t *envTarget) unchangedSince(snap *envfile.Snapshot) func() error {
 	return func() error {
-		same, err := fileHolds(t.real, snap)
+		same, err := snap.Unchanged(t.real)
 		if err != nil {
 			return err
 		}
@@ -365,75 +251,6 @@ func (t *envTarget) unchangedSince(snap *envSnapshot) func() error {
 		}
 		return nil
 	}
-}
-
-// fileHolds reports whether path holds exactly snap's content (or is absent
-// when snap is).
-func fileHolds(path string, snap *envSnapshot) (bool, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return !snap.exists, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	if !snap.exists {
-		return false, nil
-	}
-	same, err := readerHolds(f, snap.data)
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
-	}
-	return same, nil
-}
-
-// readerHolds reads r to its end through one 32 KiB buffer and reports
-// whether it held exactly want.
-func readerHolds(r io.Reader, want []byte) (bool, error) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > len(want) || !bytes.Equal(buf[:n], want[:n]) {
-			return false, nil
-		}
-		want = want[n:]
-		if err == io.EOF {
-			return len(want) == 0, nil
-		}
-		if err != nil {
-			return false, err
-		}
-	}
-}
-
-// readEnvBytes is os.ReadFile, except that when this process parsed the
-// file's exact content before (project discovery reads .env, then the env
-// command reads it again), it returns that same buffer — checked byte for
-// byte as the file is read through a small one — instead of a fresh copy:
-// on a large file, fresh memory is most of what a short command pays.
-// The buffer returned must not be changed.
-func readEnvBytes(path string) ([]byte, error) {
-	envParseCache.Lock()
-	c, ok := envParseCache.byPath[path]
-	envParseCache.Unlock()
-	if !ok {
-		return os.ReadFile(path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if same, err := readerHolds(f, c.data); err != nil {
-		return nil, err
-	} else if same {
-		return c.data, nil
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	return io.ReadAll(f)
 }
 
 // ---- the lock ----
@@ -567,7 +384,7 @@ func listVersions(dir string) ([]EnvVersion, error) {
 
 // saveVersion keeps snap's content in dir (atomically: a killed writer
 // leaves a temp file, never a torn version) and prunes to keep.
-func saveVersion(dir string, snap *envSnapshot, op string, keys []string, keep int) (*EnvVersion, error) {
+func saveVersion(dir string, snap *envfile.Snapshot, op string, keys []string, keep int) (*EnvVersion, error) {
 	existing, _ := listVersions(dir)
 	ns := time.Now().UnixNano()
 	if n := len(existing); n > 0 {
@@ -583,7 +400,7 @@ func saveVersion(dir string, snap *envSnapshot, op string, keys []string, keep i
 		slug = slug[:100]
 	}
 	ext := ".env"
-	if !snap.exists {
+	if !snap.Exists {
 		ext = ".absent"
 	}
 	name := fmt.Sprintf("%019d-%s%s", ns, slug, ext)
@@ -597,7 +414,7 @@ func saveVersion(dir string, snap *envSnapshot, op string, keys []string, keep i
 		return nil, fmt.Errorf("keep the previous .env: %w", err)
 	}
 	tmp := f.Name()
-	_, werr := f.Write(snap.data)
+	_, werr := f.Write(snap.Data)
 	if werr == nil {
 		werr = f.Sync()
 	}
@@ -681,7 +498,7 @@ func (s *Stack) EnvList(ctx context.Context, opts EnvListOptions) (*EnvListResul
 	if err != nil {
 		return nil, err
 	}
-	snap, err := readEnvSnapshot(t.real)
+	snap, err := envfile.ReadSnapshot(t.real)
 	if err != nil {
 		return nil, err
 	}
@@ -691,7 +508,7 @@ func (s *Stack) EnvList(ctx context.Context, opts EnvListOptions) (*EnvListResul
 	}
 	env := environMap(s.environ)
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	res := &EnvListResult{Path: t.path, Exists: snap.exists, Revision: snap.revision(), Entries: []EnvListEntry{}}
+	res := &EnvListResult{Path: t.path, Exists: snap.Exists, Revision: snap.Revision(), Entries: []EnvListEntry{}}
 	index := map[string]int{}
 	lines := map[string][]int{}
 	for _, v := range doc.Evaluate(lookup) {
@@ -766,9 +583,8 @@ func (s *Stack) EnvGet(ctx context.Context, opts EnvGetOptions) (*EnvGetResult, 
 	}
 	env := environMap(s.environ)
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	var found *EnvValue
-	if i := doc.last(opts.Key); i >= 0 {
-		v := newLazyEval(doc, lookup).value(i)
+	var found *envfile.Value
+	if v, ok := doc.Get(opts.Key, lookup); ok {
 		found = &v
 	}
 	if found == nil || (!found.Set && !opts.Raw) {
@@ -790,28 +606,6 @@ func (s *Stack) EnvGet(ctx context.Context, opts EnvGetOptions) (*EnvGetResult, 
 
 // ---- edits ----
 
-// EnvChange is what an edit did to one key.
-type EnvChange struct {
-	Key string `json:"key"`
-	// Action is added, updated, removed, unchanged or absent (unset of a key not there).
-	Action string `json:"action"`
-	// Line is the key's line after the edit (before it, for removed).
-	Line   int  `json:"line,omitempty"`
-	Secret bool `json:"secret"`
-}
-
-// EnvDiffLine is a line of a change, masked when its key looks secret.
-type EnvDiffLine struct {
-	// Op is "-" (before) or "+" (after).
-	Op   string `json:"op"`
-	Line int    `json:"line"`
-	Key  string `json:"key"`
-	// Text is the line as written, with a secret value replaced by EnvMask
-	// (unless revealed).
-	Text   string `json:"text"`
-	Secret bool   `json:"secret"`
-}
-
 // EnvChangeResult is the outcome of an edit (set, unset, undo).
 type EnvChangeResult struct {
 	Path    string `json:"path"`
@@ -821,10 +615,10 @@ type EnvChangeResult struct {
 	Created bool `json:"created,omitempty"`
 	// Revision is the content the edit was based on (sha256, or "absent");
 	// pass it back as IfMatch to write only if nothing changed since.
-	Revision    string        `json:"revision"`
-	NewRevision string        `json:"new_revision,omitempty"`
-	Changes     []EnvChange   `json:"changes"`
-	Diff        []EnvDiffLine `json:"diff"`
+	Revision    string             `json:"revision"`
+	NewRevision string             `json:"new_revision,omitempty"`
+	Changes     []envfile.Change   `json:"changes"`
+	Diff        []envfile.DiffLine `json:"diff"`
 	// OtherLinesChanged is true when comments or blank lines differ too (undo).
 	OtherLinesChanged bool `json:"other_lines_changed,omitempty"`
 	// Saved is the previous version kept for undo.
@@ -851,7 +645,7 @@ type EnvUpdateOptions struct {
 // takes the env lock, reads and parses .env, lets edit change the document,
 // verifies through compose-go that the result says exactly what was asked,
 // keeps the previous version, and replaces the file atomically.
-func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(*EnvDocument) error) (*EnvChangeResult, error) {
+func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(*envfile.Document) error) (*EnvChangeResult, error) {
 	t, err := s.envTarget()
 	if err != nil {
 		return nil, err
@@ -863,11 +657,11 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 		}
 		defer lock.Release()
 	}
-	snap, err := readEnvSnapshot(t.real)
+	snap, err := envfile.ReadSnapshot(t.real)
 	if err != nil {
 		return nil, err
 	}
-	res := &EnvChangeResult{Path: t.path, DryRun: opts.DryRun, Revision: snap.revision(), Changes: []EnvChange{}, Diff: []EnvDiffLine{}}
+	res := &EnvChangeResult{Path: t.path, DryRun: opts.DryRun, Revision: snap.Revision(), Changes: []envfile.Change{}, Diff: []envfile.DiffLine{}}
 	if opts.IfMatch != "" && opts.IfMatch != res.Revision {
 		return nil, fmt.Errorf("%w: %s was modified since it was read — nothing was written and its new content was kept; look again and retry", ErrEnvChanged, t.path)
 	}
@@ -875,34 +669,21 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 	if err != nil {
 		return nil, err
 	}
-	after := before.clone()
+	after := before.Clone()
 	if err := edit(after); err != nil {
 		return nil, err
 	}
-	if after.intent == nil {
-		after.intent = map[string]*string{}
-	}
-	res.Changes, res.Diff, _ = envDiff(before, after, t.cfg, opts.Reveal, after.intent)
-	for _, k := range after.order {
-		if after.intent[k] == nil && !before.Has(k) {
-			res.Changes = append(res.Changes, EnvChange{Key: k, Action: "absent", Secret: t.cfg.IsSecret(k)})
-		}
-	}
-	for _, k := range after.order {
-		if after.intent[k] != nil && before.Has(k) && !changed(res.Changes, k) {
-			res.Changes = append(res.Changes, EnvChange{Key: k, Action: "unchanged", Line: after.entry(after.last(k)).Line, Secret: t.cfg.IsSecret(k)})
-		}
-	}
-	if before.sameText(after) {
+	res.Changes, res.Diff = envfile.EditDiff(before, after, t.cfg.IsSecret, opts.Reveal)
+	if before.Equal(after) {
 		return res, nil
 	}
-	if err := verifyEdit(before, after, composeReference); err != nil {
+	if err := envfile.VerifyEdit(before, after); err != nil {
 		return nil, err
 	}
 	res.Changed = true
-	res.Created = !snap.exists
-	content := after.view() // read-only: hashed and written
-	res.NewRevision = envRevision(content)
+	res.Created = !snap.Exists
+	content := after.View() // read-only: hashed and written
+	res.NewRevision = envfile.Revision(content)
 	if opts.DryRun {
 		return res, nil
 	}
@@ -918,7 +699,7 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 	}
 	done := make(chan saved, 1)
 	go func() {
-		v, err := saveVersion(vdir, snap, opts.Op, after.order, t.cfg.KeepVersions)
+		v, err := saveVersion(vdir, snap, opts.Op, after.Edited(), t.cfg.KeepVersions)
 		done <- saved{v, err}
 	}()
 	var prev *saved
@@ -947,15 +728,6 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 	return res, nil
 }
 
-func changed(cs []EnvChange, key string) bool {
-	for _, c := range cs {
-		if c.Key == key {
-			return true
-		}
-	}
-	return false
-}
-
 // EnvAssignment is one KEY=VALUE to set.
 type EnvAssignment struct {
 	Key   string
@@ -979,14 +751,14 @@ func (s *Stack) EnvSet(ctx context.Context, opts EnvSetOptions) (*EnvChangeResul
 		return nil, errors.New("no KEY=VALUE to set")
 	}
 	for _, a := range opts.Values {
-		if err := ValidEnvKey(a.Key); err != nil {
+		if err := envfile.ValidKey(a.Key); err != nil {
 			return nil, err
 		}
 		if strings.IndexByte(a.Value, 0) >= 0 {
-			return nil, fmt.Errorf("%w for %s: it contains a NUL byte, which no environment variable can hold", ErrInvalidEnvValue, a.Key)
+			return nil, fmt.Errorf("%w for %s: it contains a NUL byte, which no environment variable can hold", envfile.ErrInvalidValue, a.Key)
 		}
 	}
-	return s.EnvUpdate(ctx, EnvUpdateOptions{Op: "set", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *EnvDocument) error {
+	return s.EnvUpdate(ctx, EnvUpdateOptions{Op: "set", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *envfile.Document) error {
 		for _, a := range opts.Values {
 			if err := d.Set(a.Key, a.Value); err != nil {
 				return err
@@ -1012,16 +784,15 @@ func (s *Stack) EnvUnset(ctx context.Context, opts EnvUnsetOptions) (*EnvChangeR
 		return nil, errors.New("no KEY to unset")
 	}
 	for _, k := range opts.Keys {
-		if err := ValidEnvKey(k); err != nil {
+		if err := envfile.ValidKey(k); err != nil {
 			return nil, err
 		}
 	}
-	return s.EnvUpdate(ctx, EnvUpdateOptions{Op: "unset", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *EnvDocument) error {
+	return s.EnvUpdate(ctx, EnvUpdateOptions{Op: "unset", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *envfile.Document) error {
 		for _, k := range opts.Keys {
 			if _, err := d.Unset(k); err != nil {
 				return err
 			}
-			d.note(k, nil)
 		}
 		return nil
 	})
@@ -1073,13 +844,13 @@ func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResul
 		return nil, fmt.Errorf("%w: no earlier version of %s is kept (env set, env unset and the wizard keep the last %d)", ErrNothingToUndo, t.path, t.cfg.KeepVersions)
 	}
 	v := versions[len(versions)-1]
-	snap, err := readEnvSnapshot(t.real)
+	snap, err := envfile.ReadSnapshot(t.real)
 	if err != nil {
 		return nil, err
 	}
 	res := &EnvUndoResult{Restored: v, Remaining: len(versions) - 1}
-	res.Path, res.DryRun, res.Revision = t.path, opts.DryRun, snap.revision()
-	res.Changes, res.Diff = []EnvChange{}, []EnvDiffLine{}
+	res.Path, res.DryRun, res.Revision = t.path, opts.DryRun, snap.Revision()
+	res.Changes, res.Diff = []envfile.Change{}, []envfile.DiffLine{}
 	if opts.IfMatch != "" && opts.IfMatch != res.Revision {
 		return nil, fmt.Errorf("%w: %s was modified since it was read — nothing was undone; look again and retry", ErrEnvChanged, t.path)
 	}
@@ -1089,23 +860,23 @@ func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResul
 			return nil, fmt.Errorf("read kept version: %w", err)
 		}
 	}
-	cur, cerr := ParseEnvDocument(snap.data, t.cfg.IsSecret)
-	old, oerr := ParseEnvDocument(content, t.cfg.IsSecret)
+	cur, cerr := envfile.Parse(snap.Data, t.cfg.IsSecret)
+	old, oerr := envfile.Parse(content, t.cfg.IsSecret)
 	if cerr == nil && oerr == nil {
-		res.Changes, res.Diff, res.OtherLinesChanged = envDiff(cur, old, t.cfg, opts.Reveal, nil)
+		res.Changes, res.Diff, res.OtherLinesChanged = envfile.Diff(cur, old, t.cfg.IsSecret, opts.Reveal)
 	} else {
 		res.OtherLinesChanged = true
 	}
-	res.Changed = snap.exists != !v.Absent || !bytes.Equal(snap.data, content)
+	res.Changed = snap.Exists != !v.Absent || !bytes.Equal(snap.Data, content)
 	if v.Absent {
 		res.NewRevision = "absent"
 	} else {
-		res.NewRevision = envRevision(content)
+		res.NewRevision = envfile.Revision(content)
 	}
 	if opts.DryRun {
 		return res, nil
 	}
-	if snap.exists {
+	if snap.Exists {
 		udir, err := s.envVersionsDir(t, "undone")
 		if err != nil {
 			return nil, err
@@ -1117,7 +888,7 @@ func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResul
 		res.Kept = kept.File
 	}
 	switch {
-	case v.Absent && snap.exists:
+	case v.Absent && snap.Exists:
 		if err := t.unchangedSince(snap)(); err != nil {
 			return nil, err
 		}
@@ -1136,174 +907,4 @@ func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResul
 		return nil, fmt.Errorf("%s was restored but the used version could not be dropped: %w", t.path, err)
 	}
 	return res, nil
-}
-
-// envDiff compares two documents key by key: each key whose definitions'
-// lines differ gets its old lines (-) and new lines (+), secret values
-// masked. otherLines reports differences outside any key's lines. only,
-// when not nil, limits the comparison to those keys (an edit verified to
-// touch nothing else).
-func envDiff(a, b *EnvDocument, cfg EnvConfig, reveal bool, only map[string]*string) (changes []EnvChange, diff []EnvDiffLine, otherLines bool) {
-	changes, diff = []EnvChange{}, []EnvDiffLine{}
-	type defs struct {
-		text  string
-		texts []string        // each definition's record text
-		lines [][]EnvDiffLine // each definition's lines
-		first int
-		last  int
-	}
-	collect := func(d *EnvDocument, op string) (map[string]*defs, []string) {
-		m := map[string]*defs{}
-		var order []string
-		for i := range d.stmts {
-			st := &d.stmts[i]
-			k := d.keyOf(st)
-			if only != nil {
-				if _, ok := only[k]; !ok {
-					continue
-				}
-			}
-			df, ok := m[k]
-			if !ok {
-				df = &defs{}
-				m[k] = df
-				order = append(order, k)
-			}
-			secret := cfg.IsSecret(k) && !reveal
-			rec := d.records[st.record]
-			text := strings.TrimRight(d.src[rec.start:rec.end], "\r\n")
-			df.text += text + "\x00"
-			df.texts = append(df.texts, text)
-			line := d.lineOf(int(rec.start))
-			if df.first == 0 {
-				df.first = line
-			}
-			df.last = d.lineOf(int(st.start))
-			var lines []EnvDiffLine
-			if secret && !st.inherited {
-				shown := d.src[st.lineStart:st.valStart] + EnvMask + strings.TrimRight(d.src[st.valEnd:d.lineEndFrom(int(st.valEnd))], "\r\n")
-				lines = append(lines, EnvDiffLine{Op: op, Line: line, Key: k, Text: shown, Secret: true})
-			} else {
-				for j, l := range strings.Split(text, "\n") {
-					lines = append(lines, EnvDiffLine{Op: op, Line: line + j, Key: k, Text: strings.TrimRight(l, "\r"), Secret: cfg.IsSecret(k)})
-				}
-			}
-			df.lines = append(df.lines, lines)
-		}
-		return m, order
-	}
-	am, aorder := collect(a, "-")
-	bm, border := collect(b, "+")
-	seen := map[string]bool{}
-	var keys []string
-	for _, k := range border {
-		seen[k] = true
-		keys = append(keys, k)
-	}
-	for _, k := range aorder {
-		if !seen[k] {
-			keys = append(keys, k)
-		}
-	}
-	for _, k := range keys {
-		ad, bd := am[k], bm[k]
-		switch {
-		case ad == nil:
-			changes = append(changes, EnvChange{Key: k, Action: "added", Line: bd.last, Secret: cfg.IsSecret(k)})
-			diff = append(diff, flatten(bd.lines)...)
-		case bd == nil:
-			changes = append(changes, EnvChange{Key: k, Action: "removed", Line: ad.last, Secret: cfg.IsSecret(k)})
-			diff = append(diff, flatten(ad.lines)...)
-		case ad.text != bd.text:
-			changes = append(changes, EnvChange{Key: k, Action: "updated", Line: bd.last, Secret: cfg.IsSecret(k)})
-			if len(ad.texts) == len(bd.texts) {
-				// the same definitions: show only those that differ
-				for i := range ad.texts {
-					if ad.texts[i] != bd.texts[i] {
-						diff = append(diff, ad.lines[i]...)
-						diff = append(diff, bd.lines[i]...)
-					}
-				}
-				continue
-			}
-			diff = append(diff, flatten(ad.lines)...)
-			diff = append(diff, flatten(bd.lines)...)
-		}
-	}
-	if only != nil {
-		return changes, diff, false
-	}
-	return changes, diff, trivia(a) != trivia(b)
-}
-
-func flatten(l [][]EnvDiffLine) []EnvDiffLine {
-	var out []EnvDiffLine
-	for _, x := range l {
-		out = append(out, x...)
-	}
-	return out
-}
-
-// trivia is a document's text outside its statements' lines, with line
-// terminators normalised away (an unset at the end may move one).
-func trivia(d *EnvDocument) string {
-	var b strings.Builder
-	pos := 0
-	for _, r := range d.records {
-		b.WriteString(d.src[pos:r.start])
-		pos = int(r.end)
-	}
-	b.WriteString(d.src[pos:])
-	return strings.NewReplacer("\r", "", "\n", "").Replace(b.String())
-}
-
-// ---- loading a stack whose .env is broken ----
-
-var composeReadErrRe = lazyre.New(`failed to read (.+?): `)
-
-// sanitizeLoadError replaces compose-go's error about an env file it cannot
-// read — which quotes the offending value, secrets included — with
-// stackpilot's own: the file, the line, the key, the value masked.
-func sanitizeLoadError(err error, environ []string) error {
-	if err == nil {
-		return nil
-	}
-	m := composeReadErrRe().FindStringSubmatch(err.Error())
-	if m == nil {
-		return err
-	}
-	if _, rerr := os.Stat(m[1]); rerr != nil {
-		return err
-	}
-	return MaskedEnvFileError(m[1], environ)
-}
-
-// MaskedEnvFileError explains why Compose cannot read the env file at path,
-// naming the line and key but never a secret-looking value. Use it instead
-// of printing compose-go's dotenv errors, which quote the value.
-func MaskedEnvFileError(path string, environ []string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	isSecret := EnvConfig{Secrets: DefaultEnvSecretPatterns}.IsSecret
-	doc, perr := ParseEnvDocument(data, isSecret)
-	if perr != nil {
-		var se *EnvSyntaxError
-		if errors.As(perr, &se) {
-			se.Path = path
-		}
-		return perr
-	}
-	env := environMap(environ)
-	for _, v := range doc.Evaluate(func(k string) (string, bool) { v, ok := env[k]; return v, ok }) {
-		if v.Err != nil {
-			var se *EnvSyntaxError
-			if errors.As(v.Err, &se) {
-				se.Path = path
-			}
-			return v.Err
-		}
-	}
-	return fmt.Errorf("%w: Compose cannot read %s — run stackpilot env list to find the line", ErrEnvSyntax, path)
 }

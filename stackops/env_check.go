@@ -13,6 +13,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/joho/godotenv"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/stackpilot/stackpilot/stackops/envfile"
 )
 
 // envRef is how the compose file uses one variable.
@@ -374,7 +376,7 @@ func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckRe
 	if err != nil {
 		return nil, err
 	}
-	snap, err := readEnvSnapshot(t.real)
+	snap, err := envfile.ReadSnapshot(t.real)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +385,7 @@ func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckRe
 		return nil, err
 	}
 	env := environMap(s.environ)
-	values := map[string]EnvValue{}
+	values := map[string]envfile.Value{}
 	var order []string
 	for _, v := range doc.Evaluate(func(k string) (string, bool) { v, ok := env[k]; return v, ok }) {
 		if _, ok := values[v.Key]; !ok {
@@ -476,10 +478,8 @@ func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckRe
 	}
 	// keys other .env values refer to (URL=http://${DB_HOST}/) are used too
 	inFile := &envUsage{refs: map[string]*envRef{}}
-	for i := range doc.stmts {
-		if st := &doc.stmts[i]; !st.inherited && st.quote != '\'' {
-			scanTemplate(inFile, st.content, "")
-		}
+	for _, text := range doc.Interpolated() {
+		scanTemplate(inFile, text, "")
 	}
 	for _, k := range order {
 		v := values[k]

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stackpilot/stackpilot/stackops/envfile"
 )
 
 // helperStack opens a project directory without compose-go, so a helper
@@ -64,7 +66,7 @@ func TestEnvHelperProcess(t *testing.T) {
 	case "incr":
 		n, _ := strconv.Atoi(os.Getenv("STACKPILOT_ENV_N"))
 		for i := 0; i < n; i++ {
-			_, err := st.EnvUpdate(ctx, EnvUpdateOptions{Op: "set"}, func(d *EnvDocument) error {
+			_, err := st.EnvUpdate(ctx, EnvUpdateOptions{Op: "set"}, func(d *envfile.Document) error {
 				v, _, err := d.Value("COUNTER", nil)
 				if err != nil {
 					return err
@@ -104,8 +106,8 @@ func TestEnvSetSurvivesSIGKILL(t *testing.T) {
 	if err := os.WriteFile(path, []byte(base.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	docA, _ := ParseEnvDocument([]byte(base.String()), nil)
-	docB := docA.clone()
+	docA, _ := envfile.Parse([]byte(base.String()), nil)
+	docB := docA.Clone()
 	docB.Set("KEY", "B")
 	hash := func(b []byte) string { h := sha256.Sum256(b); return string(h[:]) }
 	valid := map[string]string{hash(docA.Bytes()): "A", hash(docB.Bytes()): "B"}
@@ -219,7 +221,7 @@ func TestEnvConcurrentIncrements(t *testing.T) {
 			t.Fatalf("helper %d: %v: %s", i, err, errs[i].String())
 		}
 	}
-	d, err := ParseEnvDocument([]byte(readFile(t, path)), nil)
+	d, err := envfile.Parse([]byte(readFile(t, path)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

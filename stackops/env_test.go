@@ -13,9 +13,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stackpilot/stackpilot/stackops/envfile"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/env")
+var updateGolden = flag.Bool("update", false, "rewrite the golden files under envfile/testdata/env")
+
+// goldenDir holds the .env editor's test files and goldens: the document
+// is package envfile's, this test runs it through the whole edit.
+var goldenDir = filepath.Join("envfile", "testdata", "env")
 
 const envTestCompose = `services:
   api:
@@ -108,7 +114,7 @@ func TestEnvGolden(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			input := readFile(t, filepath.Join("testdata", "env", c.input))
+			input := readFile(t, filepath.Join(goldenDir, c.input))
 			st, dir := newEnvProject(t, map[string]string{".env": input})
 			var res *EnvChangeResult
 			var err error
@@ -125,8 +131,8 @@ func TestEnvGolden(t *testing.T) {
 			for _, d := range res.Diff {
 				fmt.Fprintf(&diff, "%s %d %s\n", d.Op, d.Line, d.Text)
 			}
-			compareGolden(t, filepath.Join("testdata", "env", c.name+".golden"), got)
-			compareGolden(t, filepath.Join("testdata", "env", c.name+".diff.golden"), diff.String())
+			compareGolden(t, filepath.Join(goldenDir, c.name+".golden"), got)
+			compareGolden(t, filepath.Join(goldenDir, c.name+".diff.golden"), diff.String())
 
 			var keys []string
 			for _, a := range c.op.set {
@@ -391,7 +397,7 @@ func TestEnvRefusesBadInputAndChangesNothing(t *testing.T) {
 	st, dir := newEnvProject(t, map[string]string{".env": broken})
 	path := filepath.Join(dir, ".env")
 	_, err := st.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"A", "2"}}})
-	var se *EnvSyntaxError
+	var se *envfile.SyntaxError
 	if !errors.As(err, &se) || se.Line != 3 || se.Path != path {
 		t.Fatalf("malformed file: %v", err)
 	}
@@ -404,7 +410,7 @@ func TestEnvRefusesBadInputAndChangesNothing(t *testing.T) {
 		func() error { _, err := st.EnvUnset(ctx, EnvUnsetOptions{Keys: []string{"A"}}); return err },
 		func() error { _, err := st.EnvCheck(ctx, EnvCheckOptions{}); return err },
 	} {
-		if err := op(); !errors.Is(err, ErrEnvSyntax) || strings.Contains(err.Error(), canary) {
+		if err := op(); !errors.Is(err, envfile.ErrSyntax) || strings.Contains(err.Error(), canary) {
 			t.Errorf("op on a malformed file: %v", err)
 		}
 	}
@@ -415,7 +421,7 @@ func TestEnvRefusesBadInputAndChangesNothing(t *testing.T) {
 	os.WriteFile(path, []byte("A=1\n"), 0o644)
 	for _, bad := range []EnvAssignment{{"1A", "x"}, {"A-B", "x"}, {"", "x"}, {"A", "nul\x00" + canary}} {
 		_, err := st.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"B", "ok"}, bad}})
-		if !errors.Is(err, ErrInvalidEnvKey) && !errors.Is(err, ErrInvalidEnvValue) {
+		if !errors.Is(err, envfile.ErrInvalidKey) && !errors.Is(err, envfile.ErrInvalidValue) {
 			t.Errorf("set %q: %v", bad.Key, err)
 		}
 		if err != nil && strings.Contains(err.Error(), canary) {
@@ -575,7 +581,7 @@ func TestLoadMasksDotEnvErrors(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), canary) {
 		t.Fatalf("load error shows the secret or is missing: %v", err)
 	}
-	if !errors.Is(err, ErrEnvSyntax) || !errors.Is(err, ErrInvalidCompose) || !strings.Contains(err.Error(), ":2:") {
+	if !errors.Is(err, envfile.ErrSyntax) || !errors.Is(err, ErrInvalidCompose) || !strings.Contains(err.Error(), ":2:") {
 		t.Errorf("load error: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, ".env"), []byte("TOKEN=x${"+canary+"\n"), 0o644)

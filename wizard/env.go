@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/envfile"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -332,7 +333,7 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 	var need []string
 	for _, a := range opts.Args {
 		k, v, ok := strings.Cut(a, "=")
-		if err := stackops.ValidEnvKey(k); err != nil {
+		if err := envfile.ValidKey(k); err != nil {
 			return &exitError{code: ExitUsage, err: err}
 		}
 		if ok {
@@ -563,7 +564,7 @@ not an error, so a script can run the same unset twice.`,
 
 func runEnvUnset(ctx context.Context, f *Factory, opts *envUnsetOptions) error {
 	for _, k := range opts.Keys {
-		if err := stackops.ValidEnvKey(k); err != nil {
+		if err := envfile.ValidKey(k); err != nil {
 			return &exitError{code: ExitUsage, err: err}
 		}
 	}

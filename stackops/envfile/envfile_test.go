@@ -1,4 +1,4 @@
-package stackops
+package envfile
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func composeParse(b []byte, lookup func(string) (string, bool)) (map[string]stri
 
 // ourParse reads b with stackpilot's scanner into the same shape.
 func ourParse(b []byte, lookup func(string) (string, bool)) (map[string]string, error) {
-	d, err := ParseEnvDocument(b, nil)
+	d, err := Parse(b, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +121,9 @@ func FuzzEnvParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// never panics, and agrees with compose-go on every input
 		checkAgreement(t, b)
-		d, err := ParseEnvDocument(b, nil)
+		d, err := Parse(b, nil)
 		if err != nil {
-			var se *EnvSyntaxError
+			var se *SyntaxError
 			if !errors.As(err, &se) || se.Line < 1 {
 				t.Fatalf("error without a line: %v", err)
 			}
@@ -189,15 +189,15 @@ var roundTripKeys = []string{"PLAIN", "EXPORTED", "SINGLE", "DOUBLE", "INDENTED"
 // key's own lines touched.
 func checkRoundTrip(t *testing.T, base []byte, key, value string) {
 	t.Helper()
-	before, err := ParseEnvDocument(base, nil)
+	before, err := Parse(base, nil)
 	if err != nil {
 		t.Fatalf("base: %v", err)
 	}
-	d := before.clone()
+	d := before.Clone()
 	err = d.Set(key, value)
 	if strings.IndexByte(value, 0) >= 0 {
-		if !errors.Is(err, ErrInvalidEnvValue) {
-			t.Fatalf("NUL value: got %v, want ErrInvalidEnvValue", err)
+		if !errors.Is(err, ErrInvalidValue) {
+			t.Fatalf("NUL value: got %v, want ErrInvalidValue", err)
 		}
 		return
 	}
@@ -297,11 +297,11 @@ func FuzzEnvSetRoundTrip(f *testing.F) {
 
 func TestEnvUnsetKeepsEverythingElse(t *testing.T) {
 	for _, key := range roundTripKeys[:len(roundTripKeys)-1] {
-		before, err := ParseEnvDocument([]byte(roundTripBase), nil)
+		before, err := Parse([]byte(roundTripBase), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := before.clone()
+		d := before.Clone()
 		ok, err := d.Unset(key)
 		if err != nil || !ok {
 			t.Fatalf("unset %s: %v %v", key, ok, err)
@@ -332,12 +332,12 @@ func TestEnvEncodingStyle(t *testing.T) {
 		{"ünï", "ünï"},
 	}
 	for _, c := range cases {
-		got, err := EncodeEnvValue(c.value)
+		got, err := EncodeValue(c.value)
 		if err != nil || got != c.want {
 			t.Errorf("encode %q = %q, %v; want %q", c.value, got, err, c.want)
 		}
 	}
-	if _, err := EncodeEnvValue("a\x00b"); !errors.Is(err, ErrInvalidEnvValue) {
+	if _, err := EncodeValue("a\x00b"); !errors.Is(err, ErrInvalidValue) {
 		t.Errorf("NUL: %v", err)
 	}
 }
@@ -359,11 +359,11 @@ func TestEnvSetKeepsLineStyle(t *testing.T) {
 		{"", "A", "1", "A=1\n"},
 	}
 	for _, c := range cases {
-		d, err := ParseEnvDocument([]byte(c.in), nil)
+		d, err := Parse([]byte(c.in), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := d.clone()
+		before := d.Clone()
 		if err := d.Set(c.key, c.value); err != nil {
 			t.Fatalf("%q: %v", c.in, err)
 		}
@@ -377,19 +377,19 @@ func TestEnvSetKeepsLineStyle(t *testing.T) {
 }
 
 func TestEnvEditRefusals(t *testing.T) {
-	d, _ := ParseEnvDocument([]byte("A=\"x\" B=2\nC=1\n"), nil)
-	if err := d.Set("B", "3"); !errors.Is(err, ErrEnvUneditable) {
+	d, _ := Parse([]byte("A=\"x\" B=2\nC=1\n"), nil)
+	if err := d.Set("B", "3"); !errors.Is(err, ErrUneditable) {
 		t.Errorf("set on a shared line: %v", err)
 	}
-	if _, err := d.Unset("A"); !errors.Is(err, ErrEnvUneditable) {
+	if _, err := d.Unset("A"); !errors.Is(err, ErrUneditable) {
 		t.Errorf("unset on a shared line: %v", err)
 	}
 	for _, k := range []string{"", "1A", "A-B", "A B", "A=B", "ä"} {
-		if err := d.Set(k, "v"); !errors.Is(err, ErrInvalidEnvKey) {
+		if err := d.Set(k, "v"); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("key %q: %v", k, err)
 		}
 	}
-	if err := d.Set("C", "x\x00"); !errors.Is(err, ErrInvalidEnvValue) || strings.Contains(err.Error(), "x") && strings.Contains(err.Error(), "x\x00") {
+	if err := d.Set("C", "x\x00"); !errors.Is(err, ErrInvalidValue) || strings.Contains(err.Error(), "x") && strings.Contains(err.Error(), "x\x00") {
 		t.Errorf("NUL: %v", err)
 	}
 	if got := string(d.Bytes()); got != "A=\"x\" B=2\nC=1\n" {
@@ -409,8 +409,8 @@ func TestEnvSyntaxErrorsMaskSecrets(t *testing.T) {
 		{"X=1\nK@Y=canary-5ecret\n", 2},
 	}
 	for _, c := range cases {
-		_, err := ParseEnvDocument([]byte(c.in), secret)
-		var se *EnvSyntaxError
+		_, err := Parse([]byte(c.in), secret)
+		var se *SyntaxError
 		if !errors.As(err, &se) {
 			t.Fatalf("%q: want a syntax error, got %v", c.in, err)
 		}
@@ -422,7 +422,7 @@ func TestEnvSyntaxErrorsMaskSecrets(t *testing.T) {
 		}
 	}
 	// an invalid ${…} never quotes the value (compose-go's error would)
-	d, err := ParseEnvDocument([]byte("TOKEN=canary-${\n"), secret)
+	d, err := Parse([]byte("TOKEN=canary-${\n"), secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +434,7 @@ func TestEnvSyntaxErrorsMaskSecrets(t *testing.T) {
 }
 
 func TestEnvLineNumbers(t *testing.T) {
-	d, err := ParseEnvDocument([]byte("# c\nA=1\n\nB=\"x\ny\"\nexport C=3\n"), nil)
+	d, err := Parse([]byte("# c\nA=1\n\nB=\"x\ny\"\nexport C=3\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +473,7 @@ func TestScanEnvStreamAgreesWithTheWholeParse(t *testing.T) {
 		texts[f] = string(b)
 	}
 	for name, text := range texts {
-		full, err := ParseEnvDocument([]byte(text), nil)
+		full, err := Parse([]byte(text), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -521,7 +521,7 @@ func TestScanEnvStreamChecksEveryLine(t *testing.T) {
 		"A=1\nB$=2\n",
 		strings.Repeat("K=v\n", 5000) + "BAD KEY=1\n",
 	} {
-		_, want := ParseEnvDocument([]byte(text), nil)
+		_, want := Parse([]byte(text), nil)
 		if want == nil {
 			t.Fatalf("%q parses", text)
 		}

@@ -1,6 +1,16 @@
-package stackops
+// Package envfile is the .env document: its exact bytes and the statements
+// Compose reads in them, parsed, evaluated, edited and compared without
+// losing a byte, plus the reads that get it from disk (a snapshot, a
+// per-process parse cache, a windowed scan for one key).
+//
+// It is pure text and file reading: no Docker, no compose project, no
+// stackops.Stack. The env commands (package stackops/env) lock, keep
+// versions and write on top of it; stackops itself uses it to read the
+// COMPOSE_* settings of a .env and to explain a .env Compose cannot read.
+package envfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -10,12 +20,13 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/template"
 
 	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
-// This file is the .env document model: the exact bytes of a file plus the
+// The .env document model: the exact bytes of a file plus the
 // statements Compose finds in them, so that an edit rewrites only the lines
 // of the key it touches and every other byte (comments, blank lines, order,
 // quoting, `export `, CRLF, a missing final newline, a BOM) stays as it was.
@@ -27,39 +38,39 @@ import (
 // compose-go fails. Values are expanded with compose-go's own template
 // package.
 
-// EnvMask replaces a secret value wherever stackpilot would show it.
-const EnvMask = "********"
+// Mask replaces a secret value wherever stackpilot would show it.
+const Mask = "********"
 
 var (
-	// ErrEnvSyntax means a .env line cannot be read the way Compose reads it.
-	ErrEnvSyntax = errors.New("invalid .env syntax")
-	// ErrInvalidEnvKey means a key does not match ^[A-Za-z_][A-Za-z0-9_]*$.
-	ErrInvalidEnvKey = errors.New("invalid .env key")
-	// ErrInvalidEnvValue means a value cannot be stored in a .env file (it holds a NUL byte).
-	ErrInvalidEnvValue = errors.New("invalid .env value")
-	// ErrEnvUneditable means a key's line cannot be rewritten without touching another key.
-	ErrEnvUneditable = errors.New("cannot edit this .env line safely")
+	// ErrSyntax means a .env line cannot be read the way Compose reads it.
+	ErrSyntax = errors.New("invalid .env syntax")
+	// ErrInvalidKey means a key does not match ^[A-Za-z_][A-Za-z0-9_]*$.
+	ErrInvalidKey = errors.New("invalid .env key")
+	// ErrInvalidValue means a value cannot be stored in a .env file (it holds a NUL byte).
+	ErrInvalidValue = errors.New("invalid .env value")
+	// ErrUneditable means a key's line cannot be rewritten without touching another key.
+	ErrUneditable = errors.New("cannot edit this .env line safely")
 )
 
 var envKeyRe = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// ValidEnvKey checks a key stackpilot is asked to write. Compose reads more
+// ValidKey checks a key stackpilot is asked to write. Compose reads more
 // (dots, dashes, brackets), but such names cannot be used in ${…}
 // interpolation or by most shells, so stackpilot does not create them.
-func ValidEnvKey(key string) error {
+func ValidKey(key string) error {
 	if !envKeyRe().MatchString(key) {
 		shown := key
 		if len(shown) > 40 {
 			shown = shown[:40] + "…"
 		}
-		return fmt.Errorf("%w %q: a key starts with a letter or _ and holds only letters, digits and _", ErrInvalidEnvKey, shown)
+		return fmt.Errorf("%w %q: a key starts with a letter or _ and holds only letters, digits and _", ErrInvalidKey, shown)
 	}
 	return nil
 }
 
-// EnvSyntaxError is a .env line Compose cannot read. It never carries a
+// SyntaxError is a .env line Compose cannot read. It never carries a
 // secret value: Snippet is the line with a secret-looking value masked.
-type EnvSyntaxError struct {
+type SyntaxError struct {
 	Path    string // the file, when known
 	Line    int    // 1-based
 	Key     string // the key of the statement, when one was read
@@ -69,7 +80,7 @@ type EnvSyntaxError struct {
 
 // Error names the file, line and key and says what to do; it never quotes
 // a secret-looking value.
-func (e *EnvSyntaxError) Error() string {
+func (e *SyntaxError) Error() string {
 	var b strings.Builder
 	if e.Path != "" {
 		b.WriteString(e.Path)
@@ -89,11 +100,11 @@ func (e *EnvSyntaxError) Error() string {
 	return b.String()
 }
 
-// Is matches ErrEnvSyntax.
-func (e *EnvSyntaxError) Is(target error) bool { return target == ErrEnvSyntax }
+// Is matches ErrSyntax.
+func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
 
-// EnvEntry is one assignment in a .env file, as written.
-type EnvEntry struct {
+// Entry is one assignment in a .env file, as written.
+type Entry struct {
 	// Key is the variable name.
 	Key string `json:"key"`
 	// Line and EndLine are the 1-based lines the statement spans.
@@ -136,9 +147,9 @@ type envRecord struct {
 	first, count int32
 }
 
-// EnvDocument is a .env file held as its exact bytes plus the statements in
+// Document is a .env file held as its exact bytes plus the statements in
 // them. Edits rewrite only the lines of the statement concerned.
-type EnvDocument struct {
+type Document struct {
 	bom        bool
 	src        string // the text after a UTF-8 BOM
 	stmts      []envStmt
@@ -151,25 +162,25 @@ type EnvDocument struct {
 	// isSecret masks values in syntax errors.
 	isSecret func(string) bool
 	// lineBase is the number of lines before src, for a document that holds
-	// a window of a file (scanEnvFileForKey); its line numbers are then
+	// a window of a file (ScanFileForKey); its line numbers are then
 	// counted, not looked up in lineStarts.
 	lineBase int
 }
 
 var utf8BOM = "\uFEFF"
 
-// ParseEnvDocument reads .env bytes the way Compose does. isSecret (may be
+// Parse reads .env bytes the way Compose does. isSecret (may be
 // nil) says which keys' values must be masked in error messages.
-func ParseEnvDocument(data []byte, isSecret func(key string) bool) (*EnvDocument, error) {
-	return parseEnvText(string(data), isSecret)
+func Parse(data []byte, isSecret func(key string) bool) (*Document, error) {
+	return parseText(string(data), isSecret)
 }
 
-// parseEnvText is ParseEnvDocument on text already held as a string.
-func parseEnvText(src string, isSecret func(key string) bool) (*EnvDocument, error) {
+// parseText is Parse on text already held as a string.
+func parseText(src string, isSecret func(key string) bool) (*Document, error) {
 	if len(src) >= math.MaxInt32 {
 		return nil, fmt.Errorf("the .env file is %d bytes: stackpilot edits .env files under 2 GiB", len(src))
 	}
-	d := &EnvDocument{src: src, isSecret: isSecret}
+	d := &Document{src: src, isSecret: isSecret}
 	if strings.HasPrefix(d.src, utf8BOM) {
 		d.bom = true
 		d.src = d.src[len(utf8BOM):]
@@ -181,16 +192,16 @@ func parseEnvText(src string, isSecret func(key string) bool) (*EnvDocument, err
 }
 
 // Bytes returns the document's content, as it would be written.
-func (d *EnvDocument) Bytes() []byte {
+func (d *Document) Bytes() []byte {
 	if d.bom {
 		return []byte(utf8BOM + d.src)
 	}
 	return []byte(d.src)
 }
 
-// view is Bytes without the copy: the document's own text, which the caller
+// View is Bytes without the copy: the document's own text, which the caller
 // must only read (hash it, write it to a file).
-func (d *EnvDocument) view() []byte {
+func (d *Document) View() []byte {
 	if d.bom || d.src == "" {
 		return d.Bytes()
 	}
@@ -198,17 +209,17 @@ func (d *EnvDocument) view() []byte {
 }
 
 // Entries returns the statements in file order, duplicates included.
-func (d *EnvDocument) Entries() []EnvEntry {
-	out := make([]EnvEntry, 0, len(d.stmts))
+func (d *Document) Entries() []Entry {
+	out := make([]Entry, 0, len(d.stmts))
 	for i := range d.stmts {
 		out = append(out, d.entry(i))
 	}
 	return out
 }
 
-func (d *EnvDocument) entry(i int) EnvEntry {
+func (d *Document) entry(i int) Entry {
 	st := &d.stmts[i]
-	e := EnvEntry{
+	e := Entry{
 		Key:       d.keyOf(st),
 		Line:      d.lineOf(int(st.start)),
 		EndLine:   d.lineOf(int(max(st.stmtEnd-1, st.start))),
@@ -225,9 +236,9 @@ func (d *EnvDocument) entry(i int) EnvEntry {
 }
 
 // Has reports whether key is defined (a bare KEY line counts).
-func (d *EnvDocument) Has(key string) bool { return d.last(key) >= 0 }
+func (d *Document) Has(key string) bool { return d.last(key) >= 0 }
 
-func (d *EnvDocument) last(key string) int {
+func (d *Document) last(key string) int {
 	for i := len(d.stmts) - 1; i >= 0; i-- {
 		if d.keyOf(&d.stmts[i]) == key {
 			return i
@@ -237,7 +248,7 @@ func (d *EnvDocument) last(key string) int {
 }
 
 // lineOf is the 1-based line number of a byte offset.
-func (d *EnvDocument) lineOf(off int) int {
+func (d *Document) lineOf(off int) int {
 	if d.lineStarts == nil {
 		return d.lineBase + strings.Count(d.src[:off], "\n") + 1
 	}
@@ -292,7 +303,7 @@ func isSpace(r rune) bool {
 
 func notUnicodeSpace(r rune) bool { return !unicode.IsSpace(r) }
 
-func (d *EnvDocument) scan() error {
+func (d *Document) scan() error {
 	src := d.src
 	d.lineStarts = lineStartsOf(src)
 	lines := len(d.lineStarts)
@@ -384,14 +395,14 @@ func lineStartsOf(src string) []int32 {
 
 // lineStartOf and lineEndFrom use the line index, not a scan of the line:
 // a file with thousands of statements on one line stays linear.
-func (d *EnvDocument) lineStartOf(off int) int {
+func (d *Document) lineStartOf(off int) int {
 	if d.lineStarts == nil {
 		return strings.LastIndexByte(d.src[:off], '\n') + 1
 	}
 	return int(d.lineStarts[d.lineOf(off)-1])
 }
 
-func (d *EnvDocument) lineEndFrom(off int) int {
+func (d *Document) lineEndFrom(off int) int {
 	if d.lineStarts == nil {
 		if i := strings.IndexByte(d.src[off:], '\n'); i >= 0 {
 			return off + i + 1
@@ -405,7 +416,7 @@ func (d *EnvDocument) lineEndFrom(off int) int {
 }
 
 // scanStatement reads one statement at start (locateKeyName + extractVarValue).
-func (d *EnvDocument) scanStatement(start int) (envStmt, int, error) {
+func (d *Document) scanStatement(start int) (envStmt, int, error) {
 	src := d.src
 	st := envStmt{start: int32(start)} // lineStart (and a quoted value's lineEnd) are set by scan
 	s := src[start:]
@@ -443,16 +454,16 @@ loop:
 			}
 			line := d.lineOf(off + i)
 			shown := strings.TrimSpace(s[:i])
-			return st, 0, &EnvSyntaxError{Line: line, Msg: fmt.Sprintf("unexpected character %q in the variable name %q (names hold letters, digits and _ . - [ ])", string(r), shown+string(r))}
+			return st, 0, &SyntaxError{Line: line, Msg: fmt.Sprintf("unexpected character %q in the variable name %q (names hold letters, digits and _ . - [ ])", string(r), shown+string(r))}
 		}
 	}
 	if s == "" {
-		return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Msg: "`export` without a variable name"}
+		return st, 0, &SyntaxError{Line: d.lineOf(start), Msg: "`export` without a variable name"}
 	}
 	key = strings.TrimRightFunc(key, unicode.IsSpace)
 	st.keyEnd = st.keyStart + int32(len(key))
 	if strings.Contains(key, " ") {
-		return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Msg: fmt.Sprintf("the variable name %q contains a space", key)}
+		return st, 0, &SyntaxError{Line: d.lineOf(start), Msg: fmt.Sprintf("the variable name %q contains a space", key)}
 	}
 	restFull := s[offset:]
 	rest := strings.TrimLeftFunc(restFull, isSpace)
@@ -519,14 +530,14 @@ loop:
 		st.stmtEnd = st.valEnd
 		return st, int(st.valEnd), nil
 	}
-	return st, 0, &EnvSyntaxError{Line: d.lineOf(start), Key: key,
+	return st, 0, &SyntaxError{Line: d.lineOf(start), Key: key,
 		Msg:     fmt.Sprintf("the value opens with %s but never closes it", string(quote)),
 		Snippet: d.snippet(key, start)}
 }
 
 // snippet is the statement's first line for an error message, the value
 // masked when the key looks secret.
-func (d *EnvDocument) snippet(key string, start int) string {
+func (d *Document) snippet(key string, start int) string {
 	line := d.src[d.lineStartOf(start):]
 	if i := strings.IndexByte(line, '\n'); i >= 0 {
 		line = line[:i]
@@ -534,9 +545,9 @@ func (d *EnvDocument) snippet(key string, start int) string {
 	line = strings.TrimRight(line, "\r")
 	if d.isSecret == nil || d.isSecret(key) {
 		if i := strings.IndexAny(line, "=:"); i >= 0 {
-			return strings.TrimSpace(line[:i+1]) + EnvMask
+			return strings.TrimSpace(line[:i+1]) + Mask
 		}
-		return EnvMask
+		return Mask
 	}
 	if utf8.RuneCountInString(line) > 60 {
 		r := []rune(line)
@@ -550,7 +561,7 @@ func (d *EnvDocument) snippet(key string, start int) string {
 // Value returns key's value as Compose reads it (the last definition), with
 // lookup as the environment (nil: empty). ok is false when key is not set.
 // Only the statements the value depends on are evaluated.
-func (d *EnvDocument) Value(key string, lookup func(string) (string, bool)) (value string, ok bool, err error) {
+func (d *Document) Value(key string, lookup func(string) (string, bool)) (value string, ok bool, err error) {
 	i := d.last(key)
 	if i < 0 {
 		return "", false, nil
@@ -559,22 +570,61 @@ func (d *EnvDocument) Value(key string, lookup func(string) (string, bool)) (val
 	return v.Value, v.Set, v.Err
 }
 
+// Get returns key's last definition with its value as Compose reads it,
+// lookup being the environment (nil: empty); ok is false when key is not
+// defined. Only the statements the value depends on are evaluated.
+func (d *Document) Get(key string, lookup func(string) (string, bool)) (v Value, ok bool) {
+	i := d.last(key)
+	if i < 0 {
+		return Value{}, false
+	}
+	return newLazyEval(d, lookup).value(i), true
+}
+
+// LastValues calls fn, in file order, with the last definition of every key
+// for which want is true, evaluated as Compose reads it (lookup is the
+// environment, asked again for each value). Only the statements those
+// values depend on are evaluated.
+func (d *Document) LastValues(want func(key string) bool, lookup func(string) (string, bool), fn func(Value)) {
+	lazy := newLazyEval(d, lookup)
+	for i := range d.stmts {
+		k := d.keyOf(&d.stmts[i])
+		if !want(k) || d.last(k) != i {
+			continue
+		}
+		fn(lazy.value(i))
+	}
+}
+
+// Interpolated returns the text of every value Compose interpolates
+// (unquoted and double-quoted ones; single quotes are literal), as written
+// between its quotes: where to look for the ${VAR}s a .env refers to.
+func (d *Document) Interpolated() []string {
+	var out []string
+	for i := range d.stmts {
+		if st := &d.stmts[i]; !st.inherited && st.quote != '\'' {
+			out = append(out, st.content)
+		}
+	}
+	return out
+}
+
 // lazyEval computes statement values on demand: a ${VAR} in statement i
 // needs only the last definition of VAR before i (when the environment
 // does not have it), so reading one key of a 10,000-line file evaluates a
 // handful of statements. It gives exactly Evaluate's results (fuzzed).
 type lazyEval struct {
-	d      *EnvDocument
+	d      *Document
 	lookup func(string) (string, bool)
-	memo   map[int]*EnvValue
+	memo   map[int]*Value
 	byKey  map[string][]int
 }
 
-func newLazyEval(d *EnvDocument, lookup func(string) (string, bool)) *lazyEval {
+func newLazyEval(d *Document, lookup func(string) (string, bool)) *lazyEval {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
-	return &lazyEval{d: d, lookup: lookup, memo: map[int]*EnvValue{}}
+	return &lazyEval{d: d, lookup: lookup, memo: map[int]*Value{}}
 }
 
 // definedBefore is the last statement before i that gives key a value in
@@ -599,13 +649,13 @@ func (e *lazyEval) definedBefore(key string, i int) int {
 	return -1
 }
 
-func (e *lazyEval) value(i int) EnvValue {
+func (e *lazyEval) value(i int) Value {
 	if v, ok := e.memo[i]; ok {
 		return *v
 	}
 	d := e.d
 	st := &d.stmts[i]
-	ev := EnvValue{EnvEntry: d.entry(i)}
+	ev := Value{Entry: d.entry(i)}
 	switch {
 	case st.inherited:
 		if v, ok := e.lookup(d.keyOf(st)); ok {
@@ -632,7 +682,7 @@ func (e *lazyEval) value(i int) EnvValue {
 		v, err := substitute(text, mapping)
 		ev.Value, ev.Set, ev.Unresolved = v, true, unresolved
 		if err != nil {
-			ev.Err = &EnvSyntaxError{Line: ev.Line, Key: d.keyOf(st), Msg: describeTemplateError(err)}
+			ev.Err = &SyntaxError{Line: ev.Line, Key: d.keyOf(st), Msg: describeTemplateError(err)}
 		}
 	}
 	e.memo[i] = &ev
@@ -646,9 +696,9 @@ func substitute(text string, mapping func(string) (string, bool)) (string, error
 	return template.SubstituteWithOptions(text, mapping, template.WithoutLogging)
 }
 
-// EnvValue is an entry with its value as Compose reads it.
-type EnvValue struct {
-	EnvEntry
+// Value is an entry with its value as Compose reads it.
+type Value struct {
+	Entry
 	// Value is the value after Compose's unquoting, escapes and ${…} expansion.
 	Value string
 	// Set is false for a bare KEY line whose variable is not in the environment:
@@ -665,15 +715,15 @@ type EnvValue struct {
 // Evaluate computes every statement's value in file order, the way Compose
 // does: a ${VAR} refers to the environment (lookup) first, then to keys
 // defined earlier in the file. lookup may be nil (an empty environment).
-func (d *EnvDocument) Evaluate(lookup func(string) (string, bool)) []EnvValue {
+func (d *Document) Evaluate(lookup func(string) (string, bool)) []Value {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
-	out := make([]EnvValue, len(d.stmts))
+	out := make([]Value, len(d.stmts))
 	vars := make(map[string]string, len(d.stmts))
 	for i := range d.stmts {
 		st := &d.stmts[i]
-		ev := EnvValue{EnvEntry: d.entry(i)}
+		ev := Value{Entry: d.entry(i)}
 		switch {
 		case st.inherited:
 			if v, ok := lookup(d.keyOf(st)); ok {
@@ -691,7 +741,7 @@ func (d *EnvDocument) Evaluate(lookup func(string) (string, bool)) []EnvValue {
 			v, unresolved, err := expandEnvTemplate(text, vars, lookup)
 			ev.Value, ev.Set, ev.Unresolved = v, true, unresolved
 			if err != nil {
-				ev.Err = &EnvSyntaxError{Line: ev.Line, Key: d.keyOf(st), Msg: describeTemplateError(err)}
+				ev.Err = &SyntaxError{Line: ev.Line, Key: d.keyOf(st), Msg: describeTemplateError(err)}
 			}
 			vars[d.keyOf(st)] = v
 		}
@@ -763,12 +813,12 @@ func expandEscapes(str string) string {
 // rewritten in place, keeping its indentation, `export `, separator,
 // quoting style where it can hold the value, trailing comment and line
 // ending; a new key is appended at the end.
-func (d *EnvDocument) Set(key, value string) error {
-	if err := ValidEnvKey(key); err != nil {
+func (d *Document) Set(key, value string) error {
+	if err := ValidKey(key); err != nil {
 		return err
 	}
 	if strings.IndexByte(value, 0) >= 0 {
-		return fmt.Errorf("%w for %s: it contains a NUL byte, which no environment variable can hold", ErrInvalidEnvValue, key)
+		return fmt.Errorf("%w for %s: it contains a NUL byte, which no environment variable can hold", ErrInvalidValue, key)
 	}
 	i := d.last(key)
 	var text string
@@ -795,12 +845,12 @@ func (d *EnvDocument) Set(key, value string) error {
 			// after a closing quote: the rest of the line, terminator included
 			suffix, tail = splitTerminator(d.src[st.valEnd:rec.end])
 		}
-		enc := encodeEnvValue(value, st.quote, st.inherited || st.quote == 0, suffix)
+		enc := encodeValue(value, st.quote, st.inherited || st.quote == 0, suffix)
 		text = prefix + enc + suffix + tail
 		start, end = int(rec.start), int(rec.end)
 	} else {
 		eol := d.eol()
-		enc := encodeEnvValue(value, 0, true, "")
+		enc := encodeValue(value, 0, true, "")
 		line := key + "=" + enc
 		start, end = len(d.src), len(d.src)
 		switch {
@@ -826,9 +876,10 @@ func splitTerminator(s string) (string, string) {
 	return s, ""
 }
 
-// Unset removes every definition of key. It reports whether there was one.
-func (d *EnvDocument) Unset(key string) (bool, error) {
-	if err := ValidEnvKey(key); err != nil {
+// Unset removes every definition of key. It reports whether there was one;
+// either way the edit records that key is to be absent.
+func (d *Document) Unset(key string) (bool, error) {
+	if err := ValidKey(key); err != nil {
 		return false, err
 	}
 	var recs []int
@@ -843,6 +894,9 @@ func (d *EnvDocument) Unset(key string) (bool, error) {
 		recs = append(recs, int(st.record))
 	}
 	if len(recs) == 0 {
+		// nothing to remove, but the edit asked for key to be absent:
+		// verification checks it, and a change list reports it
+		d.note(key, nil)
 		return false, nil
 	}
 	var b strings.Builder
@@ -871,7 +925,7 @@ func (d *EnvDocument) Unset(key string) (bool, error) {
 	return true, nil
 }
 
-func (d *EnvDocument) compoundErr(key string, st *envStmt) error {
+func (d *Document) compoundErr(key string, st *envStmt) error {
 	rec := d.records[st.record]
 	var others []string
 	for j := rec.first; j < rec.first+rec.count; j++ {
@@ -880,10 +934,10 @@ func (d *EnvDocument) compoundErr(key string, st *envStmt) error {
 		}
 	}
 	return fmt.Errorf("%w: line %d: %s shares its line with %s — put each on its own line, then run this again",
-		ErrEnvUneditable, d.lineOf(int(st.start)), key, strings.Join(others, ", "))
+		ErrUneditable, d.lineOf(int(st.start)), key, strings.Join(others, ", "))
 }
 
-func (d *EnvDocument) note(key string, v *string) {
+func (d *Document) note(key string, v *string) {
 	if d.intent == nil {
 		d.intent = map[string]*string{}
 	}
@@ -893,7 +947,7 @@ func (d *EnvDocument) note(key string, v *string) {
 	d.intent[key] = v
 }
 
-func (d *EnvDocument) rescan() error {
+func (d *Document) rescan() error {
 	if err := d.scan(); err != nil {
 		// an edit produced text Compose cannot read: a bug, never written
 		return fmt.Errorf("internal error: the edited .env does not parse (%v); nothing was written", err)
@@ -902,35 +956,39 @@ func (d *EnvDocument) rescan() error {
 }
 
 // eol is the file's line ending: CRLF when its first line ends so.
-func (d *EnvDocument) eol() string {
+func (d *Document) eol() string {
 	if i := strings.IndexByte(d.src, '\n'); i > 0 && d.src[i-1] == '\r' {
 		return "\r\n"
 	}
 	return "\n"
 }
 
-// clone returns a document to edit, leaving d as it is. The statement,
+// Clone returns a document to edit, leaving d as it is. The statement,
 // record and line tables are shared, not copied: nothing changes them in
 // place — every edit rewrites the text and scan builds new tables.
-func (d *EnvDocument) clone() *EnvDocument {
-	return &EnvDocument{bom: d.bom, src: d.src, isSecret: d.isSecret,
+func (d *Document) Clone() *Document {
+	return &Document{bom: d.bom, src: d.src, isSecret: d.isSecret,
 		stmts: d.stmts, records: d.records, lineStarts: d.lineStarts}
 }
 
 // keyOf is the name a statement defines.
-func (d *EnvDocument) keyOf(st *envStmt) string { return d.src[st.keyStart:st.keyEnd] }
+func (d *Document) keyOf(st *envStmt) string { return d.src[st.keyStart:st.keyEnd] }
 
-// sameText reports whether d and o hold the same bytes.
-func (d *EnvDocument) sameText(o *EnvDocument) bool { return d.bom == o.bom && d.src == o.src }
+// Equal reports whether d and o hold the same bytes.
+func (d *Document) Equal(o *Document) bool { return d.bom == o.bom && d.src == o.src }
+
+// Edited lists the keys Set or Unset on this document (since it was
+// parsed or cloned), in the order first edited.
+func (d *Document) Edited() []string { return d.order }
 
 // ---- encoding ----
 
-// encodeEnvValue returns the text to write after `KEY=` so that Compose
+// encodeValue returns the text to write after `KEY=` so that Compose
 // reads back exactly value. prefer is the line's current quoting (0, ' or
 // "), kept when it can hold the value; unquotedOK says whether the old
 // spot allows an unquoted value; suffix is what follows the value on its
 // line.
-func encodeEnvValue(value string, prefer byte, unquotedOK bool, suffix string) string {
+func encodeValue(value string, prefer byte, unquotedOK bool, suffix string) string {
 	canBare := unquotedOK && bareSafe(value) && bareSuffixOK(value, suffix)
 	canSingle := singleSafe(value)
 	switch {
@@ -949,13 +1007,13 @@ func encodeEnvValue(value string, prefer byte, unquotedOK bool, suffix string) s
 	}
 }
 
-// EncodeEnvValue is the text stackpilot writes after `KEY=` for value on a
+// EncodeValue is the text stackpilot writes after `KEY=` for value on a
 // new line. It fails only for a value no environment can hold (NUL).
-func EncodeEnvValue(value string) (string, error) {
+func EncodeValue(value string) (string, error) {
 	if strings.IndexByte(value, 0) >= 0 {
-		return "", fmt.Errorf("%w: it contains a NUL byte", ErrInvalidEnvValue)
+		return "", fmt.Errorf("%w: it contains a NUL byte", ErrInvalidValue)
 	}
-	return encodeEnvValue(value, 0, true, ""), nil
+	return encodeValue(value, 0, true, ""), nil
 }
 
 // bareSafe: characters that mean the same to Compose and to a shell
@@ -1038,7 +1096,7 @@ func symbolicLookup(k string) (string, bool) { return "\x00$" + k + "\x00", true
 
 // templateErrors returns the first value Compose would refuse whatever the
 // environment (a malformed ${…}): a file with one is never written.
-func (d *EnvDocument) templateErrors() error {
+func (d *Document) templateErrors() error {
 	for i := range d.stmts {
 		st := &d.stmts[i]
 		if st.inherited || st.quote == '\'' || strings.IndexByte(st.content, '$') < 0 {
@@ -1052,7 +1110,7 @@ func (d *EnvDocument) templateErrors() error {
 			continue
 		}
 		if _, err := substitute(text, symbolicLookup); err != nil {
-			return &EnvSyntaxError{Line: d.lineOf(int(st.start)), Key: d.keyOf(st), Msg: describeTemplateError(err)}
+			return &SyntaxError{Line: d.lineOf(int(st.start)), Key: d.keyOf(st), Msg: describeTemplateError(err)}
 		}
 	}
 	return nil
@@ -1100,6 +1158,19 @@ func simpleTemplates(text string) bool {
 	}
 }
 
+// VerifyEdit proves that after, an edit of before, says what its Set and
+// Unset calls asked and nothing else, reading the new lines back with
+// compose-go's own parser (see verifyEdit). A file that fails is never
+// written.
+func VerifyEdit(before, after *Document) error {
+	return verifyEdit(before, after, composeReference)
+}
+
+// composeReference parses with compose-go the way Compose reads a file.
+func composeReference(b []byte, lookup func(string) (string, bool)) (map[string]string, error) {
+	return dotenv.ParseWithLookup(bytes.NewReader(b), lookup)
+}
+
 // stmtSig is what a statement means, independent of the environment and of
 // the other keys: comparing signatures compares meanings.
 type stmtSig struct {
@@ -1121,14 +1192,14 @@ type stmtSig struct {
 //
 // The scanner's statement boundaries are compose-go's (fuzzed), so this
 // holds for Compose reading the whole file.
-func verifyEdit(before, after *EnvDocument, composeParse func([]byte, func(string) (string, bool)) (map[string]string, error)) error {
+func verifyEdit(before, after *Document, composeParse func([]byte, func(string) (string, bool)) (map[string]string, error)) error {
 	if err := before.templateErrors(); err != nil {
 		return err
 	}
 	// Every statement the edit did not ask for must be the same, in the
 	// same order, before and after. Walked in step, without copying: on a
 	// large file each copy is memory a short-lived process pays to fault in.
-	untouched := func(d *EnvDocument, i int) int {
+	untouched := func(d *Document, i int) int {
 		for i < len(d.stmts) {
 			if _, touched := after.intent[d.keyOf(&d.stmts[i])]; !touched {
 				return i

@@ -1,4 +1,4 @@
-package stackops
+package envfile
 
 import (
 	"bytes"
@@ -25,9 +25,9 @@ const envWindow = 64 << 10
 
 var envWindowPool = sync.Pool{New: func() any { b := make([]byte, envWindow); return &b }}
 
-// fileContains reports whether the file at path holds needle, read through
+// FileContains reports whether the file at path holds needle, read through
 // the window.
-func fileContains(path string, needle []byte) (bool, error) {
+func FileContains(path string, needle []byte) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return false, err
@@ -54,17 +54,17 @@ func fileContains(path string, needle []byte) (bool, error) {
 	}
 }
 
-// scanEnvFileForKey reads the file as ParseEnvDocument does, through the
+// ScanFileForKey reads the file as Parse does, through the
 // window: every statement is scanned, so a line Compose cannot read fails
 // the same way and with the same line number, but only key's last
 // definition is kept (copied out of the window), in a one-statement
 // document. An absent file defines nothing. whole is
 // false when the value refers to other settings: the caller parses the
 // whole file then.
-func scanEnvFileForKey(path, key string, isSecret func(string) bool) (d *EnvDocument, whole bool, err error) {
+func ScanFileForKey(path, key string, isSecret func(string) bool) (d *Document, whole bool, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &EnvDocument{isSecret: isSecret, lineStarts: []int32{0}}, true, nil
+		return &Document{isSecret: isSecret, lineStarts: []int32{0}}, true, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read %s: %w", path, err)
@@ -78,9 +78,9 @@ func scanEnvFileForKey(path, key string, isSecret func(string) bool) (d *EnvDocu
 	return scanEnvStreamForKey(f, *bp, path, key, isSecret)
 }
 
-// scanEnvStreamForKey does the work of scanEnvFileForKey on r (read from
+// scanEnvStreamForKey does the work of ScanFileForKey on r (read from
 // path), with buf as the window, grown when a statement does not fit in it.
-func scanEnvStreamForKey(r io.Reader, buf []byte, path, key string, isSecret func(string) bool) (d *EnvDocument, whole bool, err error) {
+func scanEnvStreamForKey(r io.Reader, buf []byte, path, key string, isSecret func(string) bool) (d *Document, whole bool, err error) {
 	n, eof, total := 0, false, 0
 	fill := func() error { // read until buf is full or the file ends
 		for n < len(buf) && !eof {
@@ -117,7 +117,7 @@ func scanEnvStreamForKey(r io.Reader, buf []byte, path, key string, isSecret fun
 	foundOK, foundLines := false, 0
 	pos := bomSkip
 	for {
-		w := &EnvDocument{src: unsafe.String(unsafe.SliceData(buf), n), lineBase: lineBase, isSecret: isSecret}
+		w := &Document{src: unsafe.String(unsafe.SliceData(buf), n), lineBase: lineBase, isSecret: isSecret}
 		start, ok := statementStart(w.src, pos)
 		var st envStmt
 		next := 0
@@ -154,7 +154,7 @@ func scanEnvStreamForKey(r io.Reader, buf []byte, path, key string, isSecret fun
 			break
 		}
 		if serr != nil {
-			var se *EnvSyntaxError
+			var se *SyntaxError
 			if errors.As(serr, &se) {
 				se.Key, se.Snippet = strings.Clone(se.Key), strings.Clone(se.Snippet)
 			}
@@ -167,7 +167,7 @@ func scanEnvStreamForKey(r io.Reader, buf []byte, path, key string, isSecret fun
 		pos = next
 	}
 
-	d = &EnvDocument{src: found, lineBase: foundLines, isSecret: isSecret}
+	d = &Document{src: found, lineBase: foundLines, isSecret: isSecret}
 	if !foundOK {
 		d.lineStarts = []int32{0}
 		return d, true, nil
