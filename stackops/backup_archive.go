@@ -25,6 +25,7 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
@@ -507,7 +508,7 @@ func (w *archiveWriter) commit() (int64, error) {
 		return fail(err)
 	}
 	w.done = true
-	_ = syncDir(filepath.Dir(w.finalPath))
+	_ = atomicfile.SyncDir(filepath.Dir(w.finalPath))
 	return size, nil
 }
 

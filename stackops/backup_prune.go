@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 )
 
 // RetentionPolicy says which backups prune keeps, with restic's semantics
@@ -287,7 +289,7 @@ func (s *Stack) PruneBackups(ctx context.Context, opts BackupPruneOptions) (*Bac
 	sink.Done("prune", nil)
 	if len(res.Removed) > 0 {
 		dir, _ := s.BackupDir()
-		_ = syncDir(dir)
+		_ = atomicfile.SyncDir(dir)
 	}
 	return res, nil
 }

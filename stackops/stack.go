@@ -80,9 +80,11 @@ type Stack struct {
 	// Runner runs external programs.
 	Runner Runner
 
-	opts    LoadOptions
-	environ []string
-	config  *Config
+	opts        LoadOptions
+	environ     []string
+	environOnce sync.Once
+	environMap  map[string]string
+	config      *Config
 
 	engineOnce sync.Once
 	engine     *engine.Client
@@ -465,6 +467,13 @@ func (s *Stack) Config() *Config { return s.config }
 
 // Environ is the environment the stack was loaded with (for child processes).
 func (s *Stack) Environ() []string { return s.environ }
+
+// LookupEnv looks key up in the environment the stack was loaded with.
+func (s *Stack) LookupEnv(key string) (string, bool) {
+	s.environOnce.Do(func() { s.environMap = environMap(s.environ) })
+	v, ok := s.environMap[key]
+	return v, ok
+}
 
 // DotEnvPath is the .env file stackpilot reads and edits: the first --env-file,
 // or the project directory's .env (which may not exist yet).

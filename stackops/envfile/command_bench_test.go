@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/env"
 	"github.com/stackpilot/stackpilot/stackops/envfile"
 )
 
@@ -54,7 +55,7 @@ func BenchmarkEnvSetBig(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := st.EnvSet(context.Background(), stackops.EnvSetOptions{Values: []stackops.EnvAssignment{{Key: "KEY_00001", Value: fmt.Sprint(i)}}}); err != nil {
+		if _, err := env.Set(context.Background(), st, env.SetOptions{Values: []env.Assignment{{Key: "KEY_00001", Value: fmt.Sprint(i)}}}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -66,7 +67,7 @@ func BenchmarkEnvGet(b *testing.B) {
 	os.WriteFile(filepath.Join(dir, ".env"), envfile.BigEnv(), 0o644)
 	st := loadBenchStack(b, dir)
 	for b.Loop() {
-		if _, err := st.EnvGet(context.Background(), stackops.EnvGetOptions{Key: "KEY_05001"}); err != nil {
+		if _, err := env.Get(context.Background(), st, env.GetOptions{Key: "KEY_05001"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -84,7 +85,7 @@ func BenchmarkEnvGetCommand(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := st.EnvGet(context.Background(), stackops.EnvGetOptions{Key: "KEY_05001"}); err != nil {
+		if _, err := env.Get(context.Background(), st, env.GetOptions{Key: "KEY_05001"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -103,10 +104,10 @@ func BenchmarkEnvSetCommand(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := st.EnvSet(context.Background(), stackops.EnvSetOptions{Values: []stackops.EnvAssignment{{Key: "KEY_05001", Value: fmt.Sprint(i)}}}); err != nil {
+		if _, err := env.Set(context.Background(), st, env.SetOptions{Values: []env.Assignment{{Key: "KEY_05001", Value: fmt.Sprint(i)}}}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := st.EnvKeyServices(context.Background(), []string{"KEY_05001"}); err != nil {
+		if _, err := env.KeyServices(context.Background(), st, []string{"KEY_05001"}); err != nil {
 			b.Fatal(err)
 		}
 	}

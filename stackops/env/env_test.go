@@ -1,4 +1,4 @@
-package stackops
+package env
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/envfile"
 )
 
@@ -21,7 +22,7 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files under en
 
 // goldenDir holds the .env editor's test files and goldens: the document
 // is package envfile's, this test runs it through the whole edit.
-var goldenDir = filepath.Join("envfile", "testdata", "env")
+var goldenDir = filepath.Join("..", "envfile", "testdata", "env")
 
 const envTestCompose = `services:
   api:
@@ -46,7 +47,7 @@ secrets:
 
 // newEnvProject makes a project directory with the given files and loads it
 // with a fixed, minimal environment.
-func newEnvProject(t *testing.T, files map[string]string, environ ...string) (*Stack, string) {
+func newEnvProject(t *testing.T, files map[string]string, environ ...string) (*stackops.Stack, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, ok := files["compose.yaml"]; !ok {
@@ -61,10 +62,10 @@ func newEnvProject(t *testing.T, files map[string]string, environ ...string) (*S
 	return st, dir
 }
 
-func loadEnvProject(t *testing.T, dir string, environ ...string) *Stack {
+func loadEnvProject(t *testing.T, dir string, environ ...string) *stackops.Stack {
 	t.Helper()
 	env := append([]string{"PATH=/usr/bin:/bin"}, environ...)
-	st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, WorkDir: dir, Environ: env, Lenient: true})
+	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir, WorkDir: dir, Environ: env, Lenient: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,30 +86,30 @@ func readFile(t *testing.T, path string) string {
 // that the lines that differ are exactly the touched keys' lines.
 func TestEnvGolden(t *testing.T) {
 	type op struct {
-		set   []EnvAssignment
+		set   []Assignment
 		unset []string
 	}
 	cases := []struct {
 		name, input string
 		op          op
 	}{
-		{"set-inline-comment", "messy.env", op{set: []EnvAssignment{{"APP_NAME", "market"}}}},
-		{"set-indented", "messy.env", op{set: []EnvAssignment{{"INDENTED_PORT", "9090"}}}},
-		{"set-export", "messy.env", op{set: []EnvAssignment{{"DB_HOST", "db.internal"}}}},
-		{"set-yaml-style", "messy.env", op{set: []EnvAssignment{{"DB_USER", "admin user"}}}},
-		{"set-secret", "messy.env", op{set: []EnvAssignment{{"DB_PASSWORD", `new "pw" with $dollar`}}}},
-		{"set-single-quoted", "messy.env", op{set: []EnvAssignment{{"API_TOKEN", "it's #2"}}}},
-		{"set-multiline", "messy.env", op{set: []EnvAssignment{{"MULTILINE", "one\nline\\n"}}}},
-		{"set-duplicate", "messy.env", op{set: []EnvAssignment{{"LOG_LEVEL", "warn"}}}},
-		{"set-new", "messy.env", op{set: []EnvAssignment{{"NEW_SETTING", "hello world"}}}},
-		{"set-many", "messy.env", op{set: []EnvAssignment{{"LEADING_ZERO", "0090"}, {"GREETING", "hi"}, {"ADDED", "x"}}}},
+		{"set-inline-comment", "messy.env", op{set: []Assignment{{"APP_NAME", "market"}}}},
+		{"set-indented", "messy.env", op{set: []Assignment{{"INDENTED_PORT", "9090"}}}},
+		{"set-export", "messy.env", op{set: []Assignment{{"DB_HOST", "db.internal"}}}},
+		{"set-yaml-style", "messy.env", op{set: []Assignment{{"DB_USER", "admin user"}}}},
+		{"set-secret", "messy.env", op{set: []Assignment{{"DB_PASSWORD", `new "pw" with $dollar`}}}},
+		{"set-single-quoted", "messy.env", op{set: []Assignment{{"API_TOKEN", "it's #2"}}}},
+		{"set-multiline", "messy.env", op{set: []Assignment{{"MULTILINE", "one\nline\\n"}}}},
+		{"set-duplicate", "messy.env", op{set: []Assignment{{"LOG_LEVEL", "warn"}}}},
+		{"set-new", "messy.env", op{set: []Assignment{{"NEW_SETTING", "hello world"}}}},
+		{"set-many", "messy.env", op{set: []Assignment{{"LEADING_ZERO", "0090"}, {"GREETING", "hi"}, {"ADDED", "x"}}}},
 		{"unset-middle", "messy.env", op{unset: []string{"OLD_FLAG"}}},
 		{"unset-multiline", "messy.env", op{unset: []string{"MULTILINE"}}},
 		{"unset-duplicate", "messy.env", op{unset: []string{"LOG_LEVEL"}}},
 		{"unset-last", "messy.env", op{unset: []string{"LAST"}}},
-		{"crlf-set", "crlf.env", op{set: []EnvAssignment{{"DB_HOST", "db.internal"}}}},
-		{"crlf-set-new", "crlf.env", op{set: []EnvAssignment{{"NEW_SETTING", "v"}}}},
-		{"crlf-set-secret", "crlf.env", op{set: []EnvAssignment{{"SECRET_KEY", "x y"}}}},
+		{"crlf-set", "crlf.env", op{set: []Assignment{{"DB_HOST", "db.internal"}}}},
+		{"crlf-set-new", "crlf.env", op{set: []Assignment{{"NEW_SETTING", "v"}}}},
+		{"crlf-set-secret", "crlf.env", op{set: []Assignment{{"SECRET_KEY", "x y"}}}},
 		{"crlf-unset", "crlf.env", op{unset: []string{"OLD_FLAG"}}},
 	}
 	ctx := context.Background()
@@ -116,12 +117,12 @@ func TestEnvGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			input := readFile(t, filepath.Join(goldenDir, c.input))
 			st, dir := newEnvProject(t, map[string]string{".env": input})
-			var res *EnvChangeResult
+			var res *ChangeResult
 			var err error
 			if c.op.set != nil {
-				res, err = st.EnvSet(ctx, EnvSetOptions{Values: c.op.set})
+				res, err = Set(ctx, st, SetOptions{Values: c.op.set})
 			} else {
-				res, err = st.EnvUnset(ctx, EnvUnsetOptions{Keys: c.op.unset})
+				res, err = Unset(ctx, st, UnsetOptions{Keys: c.op.unset})
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -157,7 +158,7 @@ func compareGolden(t *testing.T, path, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./stackops -run TestEnvGolden -update to create it)", err)
+		t.Fatalf("%v (run go test ./stackops/env -run TestEnvGolden -update to create it)", err)
 	}
 	if string(want) != got {
 		t.Errorf("%s differs:\n got %q\nwant %q", path, got, want)
@@ -215,7 +216,7 @@ func tail(s string) string {
 
 func TestEnvSetCreatesPrivateFile(t *testing.T) {
 	st, dir := newEnvProject(t, map[string]string{})
-	res, err := st.EnvSet(context.Background(), EnvSetOptions{Values: []EnvAssignment{{"A", "1"}}})
+	res, err := Set(context.Background(), st, SetOptions{Values: []Assignment{{"A", "1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func TestEnvSetCreatesPrivateFile(t *testing.T) {
 	if state.Mode().Perm() != 0o700 {
 		t.Errorf(".stackpilot mode %v", state.Mode().Perm())
 	}
-	vs, _ := st.EnvVersions(context.Background())
+	vs, _ := Versions(context.Background(), st)
 	if len(vs) != 1 || !vs[0].Absent {
 		t.Fatalf("versions %+v", vs)
 	}
@@ -259,7 +260,7 @@ func TestEnvSetKeepsModeOwnerAndSymlink(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := st.EnvSet(context.Background(), EnvSetOptions{Values: []EnvAssignment{{"B", "2"}}}); err != nil {
+	if _, err := Set(context.Background(), st, SetOptions{Values: []Assignment{{"B", "2"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(filepath.Join(dir, ".env")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -291,16 +292,16 @@ func TestEnvUndoWalksBackAndKeepsTen(t *testing.T) {
 	for i := 0; i < 13; i++ {
 		b, _ := os.ReadFile(path)
 		contents = append(contents, string(b))
-		if _, err := st.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"N", fmt.Sprint(i)}}}); err != nil {
+		if _, err := Set(ctx, st, SetOptions{Values: []Assignment{{"N", fmt.Sprint(i)}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	vs, _ := st.EnvVersions(ctx)
+	vs, _ := Versions(ctx, st)
 	if len(vs) != 10 {
 		t.Fatalf("%d versions kept, want 10", len(vs))
 	}
 	for i := 12; i >= 3; i-- {
-		res, err := st.EnvUndo(ctx, EnvUndoOptions{})
+		res, err := Undo(ctx, st, UndoOptions{})
 		if err != nil {
 			t.Fatalf("undo %d: %v", i, err)
 		}
@@ -314,13 +315,13 @@ func TestEnvUndoWalksBackAndKeepsTen(t *testing.T) {
 			t.Errorf("the replaced content was not kept")
 		}
 	}
-	if _, err := st.EnvUndo(ctx, EnvUndoOptions{}); !errors.Is(err, ErrNothingToUndo) {
+	if _, err := Undo(ctx, st, UndoOptions{}); !errors.Is(err, ErrNothingToUndo) {
 		t.Fatalf("undo with no versions: %v", err)
 	}
 	// undoing a creation removes the file
 	st2, dir2 := newEnvProject(t, map[string]string{})
-	st2.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"A", "1"}}})
-	if _, err := st2.EnvUndo(ctx, EnvUndoOptions{}); err != nil {
+	Set(ctx, st2, SetOptions{Values: []Assignment{{"A", "1"}}})
+	if _, err := Undo(ctx, st2, UndoOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir2, ".env")); !errors.Is(err, os.ErrNotExist) {
@@ -333,15 +334,15 @@ func TestEnvAbortsWhenFileChangesUnderUs(t *testing.T) {
 	st, dir := newEnvProject(t, map[string]string{".env": "A=1\n"})
 	path := filepath.Join(dir, ".env")
 	other := "A=1\n# an editor saved this meanwhile\nB=2\n"
-	envWriteHook = func(step string) {
+	testSeams.writeStep = func(step string) {
 		if step == "temp-synced" {
 			os.WriteFile(path, []byte(other), 0o644)
 		}
 	}
-	defer func() { envWriteHook = nil }()
-	_, err := st.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"A", "2"}}})
-	if !errors.Is(err, ErrEnvChanged) {
-		t.Fatalf("got %v, want ErrEnvChanged", err)
+	defer func() { testSeams.writeStep = nil }()
+	_, err := Set(ctx, st, SetOptions{Values: []Assignment{{"A", "2"}}})
+	if !errors.Is(err, ErrChanged) {
+		t.Fatalf("got %v, want ErrChanged", err)
 	}
 	if got := readFile(t, path); got != other {
 		t.Errorf("the other writer's content was not kept: %q", got)
@@ -349,18 +350,18 @@ func TestEnvAbortsWhenFileChangesUnderUs(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(left) > 0 {
 		t.Errorf("temp files left: %v", left)
 	}
-	if vs, _ := st.EnvVersions(ctx); len(vs) != 0 {
+	if vs, _ := Versions(ctx, st); len(vs) != 0 {
 		t.Errorf("a version was kept for a write that did not happen: %v", vs)
 	}
-	envWriteHook = nil
+	testSeams.writeStep = nil
 
 	// IfMatch: a plan based on an old read is refused
-	plan, err := st.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"A", "3"}}, DryRun: true})
+	plan, err := Set(ctx, st, SetOptions{Values: []Assignment{{"A", "3"}}, DryRun: true})
 	if err != nil || !plan.Changed {
 		t.Fatalf("plan: %v %+v", err, plan)
 	}
 	os.WriteFile(path, []byte("A=9\n"), 0o644)
-	if _, err := st.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"A", "3"}}, IfMatch: plan.Revision}); !errors.Is(err, ErrEnvChanged) {
+	if _, err := Set(ctx, st, SetOptions{Values: []Assignment{{"A", "3"}}, IfMatch: plan.Revision}); !errors.Is(err, ErrChanged) {
 		t.Fatalf("stale IfMatch: %v", err)
 	}
 	if got := readFile(t, path); got != "A=9\n" {
@@ -371,18 +372,18 @@ func TestEnvAbortsWhenFileChangesUnderUs(t *testing.T) {
 func TestEnvNoOpWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	st, dir := newEnvProject(t, map[string]string{".env": "A='1'\n"})
-	res, err := st.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"A", "1"}}})
+	res, err := Set(ctx, st, SetOptions{Values: []Assignment{{"A", "1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Changed || len(res.Changes) != 1 || res.Changes[0].Action != "unchanged" {
 		t.Errorf("result %+v", res)
 	}
-	res, err = st.EnvUnset(ctx, EnvUnsetOptions{Keys: []string{"NOPE"}})
+	res, err = Unset(ctx, st, UnsetOptions{Keys: []string{"NOPE"}})
 	if err != nil || res.Changed || res.Changes[0].Action != "absent" {
 		t.Errorf("unset absent: %v %+v", err, res)
 	}
-	if vs, _ := st.EnvVersions(ctx); len(vs) != 0 {
+	if vs, _ := Versions(ctx, st); len(vs) != 0 {
 		t.Errorf("versions kept for no-ops: %v", vs)
 	}
 	if got := readFile(t, filepath.Join(dir, ".env")); got != "A='1'\n" {
@@ -396,7 +397,7 @@ func TestEnvRefusesBadInputAndChangesNothing(t *testing.T) {
 	broken := "A=1\n# fine so far\nDB_PASSWORD=\"" + canary + "\nB=2\n"
 	st, dir := newEnvProject(t, map[string]string{".env": broken})
 	path := filepath.Join(dir, ".env")
-	_, err := st.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"A", "2"}}})
+	_, err := Set(ctx, st, SetOptions{Values: []Assignment{{"A", "2"}}})
 	var se *envfile.SyntaxError
 	if !errors.As(err, &se) || se.Line != 3 || se.Path != path {
 		t.Fatalf("malformed file: %v", err)
@@ -405,10 +406,10 @@ func TestEnvRefusesBadInputAndChangesNothing(t *testing.T) {
 		t.Errorf("the error shows the secret: %v", err)
 	}
 	for _, op := range []func() error{
-		func() error { _, err := st.EnvList(ctx, EnvListOptions{}); return err },
-		func() error { _, err := st.EnvGet(ctx, EnvGetOptions{Key: "A"}); return err },
-		func() error { _, err := st.EnvUnset(ctx, EnvUnsetOptions{Keys: []string{"A"}}); return err },
-		func() error { _, err := st.EnvCheck(ctx, EnvCheckOptions{}); return err },
+		func() error { _, err := List(ctx, st, ListOptions{}); return err },
+		func() error { _, err := Get(ctx, st, GetOptions{Key: "A"}); return err },
+		func() error { _, err := Unset(ctx, st, UnsetOptions{Keys: []string{"A"}}); return err },
+		func() error { _, err := Check(ctx, st, CheckOptions{}); return err },
 	} {
 		if err := op(); !errors.Is(err, envfile.ErrSyntax) || strings.Contains(err.Error(), canary) {
 			t.Errorf("op on a malformed file: %v", err)
@@ -419,8 +420,8 @@ func TestEnvRefusesBadInputAndChangesNothing(t *testing.T) {
 	}
 
 	os.WriteFile(path, []byte("A=1\n"), 0o644)
-	for _, bad := range []EnvAssignment{{"1A", "x"}, {"A-B", "x"}, {"", "x"}, {"A", "nul\x00" + canary}} {
-		_, err := st.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"B", "ok"}, bad}})
+	for _, bad := range []Assignment{{"1A", "x"}, {"A-B", "x"}, {"", "x"}, {"A", "nul\x00" + canary}} {
+		_, err := Set(ctx, st, SetOptions{Values: []Assignment{{"B", "ok"}, bad}})
 		if !errors.Is(err, envfile.ErrInvalidKey) && !errors.Is(err, envfile.ErrInvalidValue) {
 			t.Errorf("set %q: %v", bad.Key, err)
 		}
@@ -431,7 +432,7 @@ func TestEnvRefusesBadInputAndChangesNothing(t *testing.T) {
 	if got := readFile(t, path); got != "A=1\n" {
 		t.Errorf("refused input changed the file: %q", got)
 	}
-	if vs, _ := st.EnvVersions(ctx); len(vs) != 0 {
+	if vs, _ := Versions(ctx, st); len(vs) != 0 {
 		t.Errorf("versions kept for refused edits")
 	}
 }
@@ -442,11 +443,11 @@ func TestEnvListGetMaskAndReveal(t *testing.T) {
 		".env":         "DB_HOST=db\nDB_PASSWORD='p@ss'\nAPI_TOKEN=\nURL=\"http://${DB_HOST}/\"\nFROM_ENV\nPUBLIC_KEY_ID=k1\nDB_HOST=db2\n",
 		"compose.yaml": "services:\n  a:\n    image: x\nx-stackpilot:\n  env:\n    not_secret: [PUBLIC_KEY_ID]\n",
 	}, "FROM_ENV=shell", "DB_HOST=override")
-	res, err := st.EnvList(ctx, EnvListOptions{})
+	res, err := List(ctx, st, ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]EnvListEntry{}
+	got := map[string]ListEntry{}
 	var order []string
 	for _, e := range res.Entries {
 		got[e.Key] = e
@@ -476,21 +477,21 @@ func TestEnvListGetMaskAndReveal(t *testing.T) {
 	if len(res.Warnings) == 0 || !strings.Contains(res.Warnings[0], "DB_HOST is defined 2 times") {
 		t.Errorf("warnings %v", res.Warnings)
 	}
-	rev, _ := st.EnvList(ctx, EnvListOptions{Reveal: true})
+	rev, _ := List(ctx, st, ListOptions{Reveal: true})
 	for _, e := range rev.Entries {
 		if e.Key == "DB_PASSWORD" && (e.Masked || e.Value != "p@ss") {
 			t.Errorf("reveal: %+v", e)
 		}
 	}
-	g, err := st.EnvGet(ctx, EnvGetOptions{Key: "DB_PASSWORD"})
+	g, err := Get(ctx, st, GetOptions{Key: "DB_PASSWORD"})
 	if err != nil || g.Value != "p@ss" {
 		t.Errorf("get: %v %+v", err, g)
 	}
-	g, _ = st.EnvGet(ctx, EnvGetOptions{Key: "DB_PASSWORD", Raw: true})
+	g, _ = Get(ctx, st, GetOptions{Key: "DB_PASSWORD", Raw: true})
 	if g.Value != "'p@ss'" {
 		t.Errorf("get --raw: %q", g.Value)
 	}
-	if _, err := st.EnvGet(ctx, EnvGetOptions{Key: "NOPE"}); !errors.Is(err, ErrEnvKeyNotFound) {
+	if _, err := Get(ctx, st, GetOptions{Key: "NOPE"}); !errors.Is(err, ErrKeyNotFound) {
 		t.Errorf("missing key: %v", err)
 	}
 }
@@ -501,11 +502,11 @@ func TestEnvCheck(t *testing.T) {
 		".env":         "DB_HOST=db\nDB_PASSWORD=\nUNUSED=1\nCOMPOSE_PROJECT_NAME=x\nEXTRA_EMPTY=\nBASE=x\nDERIVED=${BASE}/y\n",
 		".env.example": "DB_HOST=\nDB_PASSWORD=\nAPI_URL=\nLOG_LEVEL=\n",
 	}, "ROOT_PW=from-shell")
-	res, err := st.EnvCheck(ctx, EnvCheckOptions{})
+	res, err := Check(ctx, st, CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := func(items []EnvCheckItem) string {
+	keys := func(items []CheckItem) string {
 		var k []string
 		for _, i := range items {
 			k = append(k, i.Key)
@@ -540,7 +541,7 @@ func TestEnvCheck(t *testing.T) {
 		}
 	}
 	// an explicit example that does not exist is an error
-	if _, err := st.EnvCheck(ctx, EnvCheckOptions{Example: "/nonexistent/.env.example"}); err == nil {
+	if _, err := Check(ctx, st, CheckOptions{Example: "/nonexistent/.env.example"}); err == nil {
 		t.Error("missing explicit example accepted")
 	}
 
@@ -549,7 +550,7 @@ func TestEnvCheck(t *testing.T) {
 		".env":         "A=1\nB=2\n",
 		"compose.yaml": "services:\n  app:\n    image: x\n    env_file: .env\n    environment:\n      X: ${A}\n",
 	})
-	res, err = st2.EnvCheck(ctx, EnvCheckOptions{})
+	res, err = Check(ctx, st2, CheckOptions{})
 	if err != nil || !res.OK || len(res.Unused) != 0 || strings.Join(res.EnvFileServices, ",") != "app" {
 		t.Errorf("env_file project: %v %+v", err, res)
 	}
@@ -557,7 +558,7 @@ func TestEnvCheck(t *testing.T) {
 
 func TestEnvKeyServices(t *testing.T) {
 	st, _ := newEnvProject(t, map[string]string{".env": "DB_PASSWORD=x\n"})
-	got, err := st.EnvKeyServices(context.Background(), []string{"DB_PASSWORD", "DB_HOST", "PASSTHROUGH", "ROOT_PW", "NOT_A_REF", "NOBODY"})
+	got, err := KeyServices(context.Background(), st, []string{"DB_PASSWORD", "DB_HOST", "PASSTHROUGH", "ROOT_PW", "NOT_A_REF", "NOBODY"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -577,23 +578,23 @@ func TestLoadMasksDotEnvErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(envTestCompose), 0o644)
 	os.WriteFile(filepath.Join(dir, ".env"), []byte("A=1\nAPI_TOKEN=\""+canary+"\n"), 0o644)
-	_, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}})
+	_, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir, Environ: []string{}})
 	if err == nil || strings.Contains(err.Error(), canary) {
 		t.Fatalf("load error shows the secret or is missing: %v", err)
 	}
-	if !errors.Is(err, envfile.ErrSyntax) || !errors.Is(err, ErrInvalidCompose) || !strings.Contains(err.Error(), ":2:") {
+	if !errors.Is(err, envfile.ErrSyntax) || !errors.Is(err, stackops.ErrInvalidCompose) || !strings.Contains(err.Error(), ":2:") {
 		t.Errorf("load error: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, ".env"), []byte("TOKEN=x${"+canary+"\n"), 0o644)
-	_, err = Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}})
+	_, err = stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir, Environ: []string{}})
 	if err == nil || strings.Contains(err.Error(), canary) {
 		t.Fatalf("invalid template: %v", err)
 	}
-	st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}, Lenient: true})
+	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir, Environ: []string{}, Lenient: true})
 	if err != nil {
 		t.Fatalf("lenient load: %v", err)
 	}
-	if _, err := st.EnvSet(context.Background(), EnvSetOptions{Values: []EnvAssignment{{"TOKEN", "fixed"}}}); err == nil {
+	if _, err := Set(context.Background(), st, SetOptions{Values: []Assignment{{"TOKEN", "fixed"}}}); err == nil {
 		t.Error("an edit of a file Compose cannot read went through")
 	}
 }
@@ -607,13 +608,13 @@ func TestEnvLockRecordHasNoArgv(t *testing.T) {
 	os.Args = append([]string{saved[0], "env", "set", "DB_PASSWORD=" + canary}, saved[1:]...)
 	defer func() { os.Args = saved }()
 	var record []byte
-	envWriteHook = func(step string) {
+	testSeams.writeStep = func(step string) {
 		if step == "temp-created" {
 			record, _ = os.ReadFile(filepath.Join(dir, ".stackpilot", "env.lock"))
 		}
 	}
-	defer func() { envWriteHook = nil }()
-	if _, err := st.EnvSet(context.Background(), EnvSetOptions{Values: []EnvAssignment{{"DB_PASSWORD", canary}}}); err != nil {
+	defer func() { testSeams.writeStep = nil }()
+	if _, err := Set(context.Background(), st, SetOptions{Values: []Assignment{{"DB_PASSWORD", canary}}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(record) == 0 || bytes.Contains(record, []byte(canary)) || !bytes.Contains(record, []byte("env set")) {
@@ -623,16 +624,16 @@ func TestEnvLockRecordHasNoArgv(t *testing.T) {
 
 func TestEnvLockWaitsThenTimesOut(t *testing.T) {
 	st, dir := newEnvProject(t, map[string]string{".env": "A=1\n"})
-	l, err := st.lockEnv(context.Background(), "env set", 0)
+	l, err := lock(context.Background(), st, "env set", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.EnvSet(context.Background(), EnvSetOptions{Values: []EnvAssignment{{"A", "2"}}, LockWait: 300 * time.Millisecond})
-	if !errors.Is(err, ErrLocked) || strings.Contains(err.Error(), "--lock-wait") || !strings.Contains(err.Error(), "env set by") {
+	_, err = Set(context.Background(), st, SetOptions{Values: []Assignment{{"A", "2"}}, LockWait: 300 * time.Millisecond})
+	if !errors.Is(err, stackops.ErrLocked) || strings.Contains(err.Error(), "--lock-wait") || !strings.Contains(err.Error(), "env set by") {
 		t.Errorf("held lock: %v", err)
 	}
 	l.Release()
-	if _, err := st.EnvSet(context.Background(), EnvSetOptions{Values: []EnvAssignment{{"A", "2"}}}); err != nil {
+	if _, err := Set(context.Background(), st, SetOptions{Values: []Assignment{{"A", "2"}}}); err != nil {
 		t.Errorf("after release: %v", err)
 	}
 	if got := readFile(t, filepath.Join(dir, ".env")); got != "A=2\n" {

@@ -1,30 +1,9 @@
-package stackops
-
-import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"os/user"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
-	"syscall"
-	"time"
-
-	"github.com/stackpilot/stackpilot/stackops/envfile"
-)
-
-// The env operations read and edit the stack's .env without losing a byte,
-// an update or a secret:
+// Package env is the env commands' job on a stack's .env: list, get, set,
+// unset, undo, check, and which services a key concerns. The document
+// itself (parsing, editing, encoding) is package envfile; this package adds
+// what an edit of a real file needs:
 //
-//   - reads mean what Compose reads (see envfile.go);
+//   - reads mean what Compose reads (see package envfile);
 //   - a write happens under an flock on .stackpilot/env.lock, re-reads the
 //     file, verifies the edit through compose-go's parser, keeps the
 //     previous version under .stackpilot/env-versions, writes a temporary
@@ -33,9 +12,30 @@ import (
 //     version, never a mix;
 //   - if the file changed under us (an editor) between the read and the
 //     rename, the write is abandoned and the other writer's content kept.
+package env
 
-// EnvConfig is the x-stackpilot.env section.
-type EnvConfig struct {
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/envfile"
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
+)
+
+// Config is the x-stackpilot.env section.
+type Config struct {
 	// Secrets are the case-insensitive substrings that make a key
 	// secret-looking (its value masked). Setting it replaces the defaults.
 	Secrets []string `json:"secrets,omitempty"`
@@ -50,9 +50,6 @@ type EnvConfig struct {
 	KeepVersions int `json:"keep_versions,omitempty"`
 }
 
-// DefaultEnvSecretPatterns are the substrings that make a key secret-looking.
-var DefaultEnvSecretPatterns = envfile.DefaultSecretPatterns
-
 const defaultKeepVersions = 10
 
 // defaultEnvLockWait is how long a write waits for another stackpilot's
@@ -61,23 +58,23 @@ const defaultKeepVersions = 10
 const defaultEnvLockWait = 30 * time.Second
 
 var (
-	// ErrEnvKeyNotFound means the key is not defined in the .env file.
-	ErrEnvKeyNotFound = errors.New("key not set in .env")
-	// ErrEnvChanged means the .env changed between the read an edit was
+	// ErrKeyNotFound means the key is not defined in the .env file.
+	ErrKeyNotFound = errors.New("key not set in .env")
+	// ErrChanged means the .env changed between the read an edit was
 	// based on and the write; nothing was written.
-	ErrEnvChanged = errors.New(".env changed while it was being edited")
+	ErrChanged = errors.New(".env changed while it was being edited")
 	// ErrNothingToUndo means no earlier version of .env is kept.
 	ErrNothingToUndo = errors.New("nothing to undo")
 )
 
-// EnvConfig decodes x-stackpilot.env with its defaults applied.
-func (s *Stack) EnvConfig() (EnvConfig, error) {
-	var c EnvConfig
-	if err := s.Config().Section("env", &c); err != nil {
+// ConfigOf decodes the stack's x-stackpilot.env with its defaults applied.
+func ConfigOf(st *stackops.Stack) (Config, error) {
+	var c Config
+	if err := st.Config().Section("env", &c); err != nil {
 		return c, err
 	}
 	if len(c.Secrets) == 0 {
-		c.Secrets = DefaultEnvSecretPatterns
+		c.Secrets = envfile.DefaultSecretPatterns
 	}
 	if c.KeepVersions <= 0 {
 		c.KeepVersions = defaultKeepVersions
@@ -89,7 +86,7 @@ func (s *Stack) EnvConfig() (EnvConfig, error) {
 }
 
 // IsSecret reports whether key's value is masked unless revealed.
-func (c EnvConfig) IsSecret(key string) bool {
+func (c Config) IsSecret(key string) bool {
 	return envfile.IsSecret(key, c.Secrets, c.NotSecret)
 }
 
@@ -100,15 +97,15 @@ func (c EnvConfig) IsSecret(key string) bool {
 type envTarget struct {
 	path string // as the stack names it
 	real string // symlinks resolved
-	cfg  EnvConfig
+	cfg  Config
 }
 
-func (s *Stack) envTarget() (*envTarget, error) {
-	cfg, err := s.EnvConfig()
+func targetOf(st *stackops.Stack) (*envTarget, error) {
+	cfg, err := ConfigOf(st)
 	if err != nil {
 		return nil, err
 	}
-	p := s.DotEnvPath()
+	p := st.DotEnvPath()
 	t := &envTarget{path: p, real: p, cfg: cfg}
 	if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		real, err := filepath.EvalSymlinks(p)
@@ -158,13 +155,17 @@ func (t *envTarget) parse(snap *envfile.Snapshot) (*envfile.Document, error) {
 	return d, nil
 }
 
-// envWriteHook, when set (tests), is called at each step of a write, so a
-// test can kill the process exactly there.
-var envWriteHook func(step string)
+// testSeams are the hooks tests reach into; all nil outside tests.
+var testSeams struct {
+	// writeStep is told each step of a .env write (temp-created,
+	// temp-written, temp-synced, renamed, dir-synced, version-saved), so a
+	// test can read the lock record there or kill the process exactly there.
+	writeStep func(step string)
+}
 
-func hook(step string) {
-	if envWriteHook != nil {
-		envWriteHook(step)
+func atWriteStep(step string) {
+	if testSeams.writeStep != nil {
+		testSeams.writeStep(step)
 	}
 }
 
@@ -188,7 +189,7 @@ func replaceFile(path string, data []byte, old *envfile.Snapshot, unchanged func
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	hook("temp-created")
+	atWriteStep("temp-created")
 	fail := func(err error) error {
 		f.Close()
 		os.Remove(tmp)
@@ -197,7 +198,7 @@ func replaceFile(path string, data []byte, old *envfile.Snapshot, unchanged func
 	if _, err := f.Write(data); err != nil {
 		return fail(fmt.Errorf("write %s: %w", path, err))
 	}
-	hook("temp-written")
+	atWriteStep("temp-written")
 	mode := os.FileMode(0o600)
 	if old.Exists {
 		mode = old.Mode
@@ -213,7 +214,7 @@ func replaceFile(path string, data []byte, old *envfile.Snapshot, unchanged func
 	if err := f.Sync(); err != nil {
 		return fail(fmt.Errorf("write %s: %w", path, err))
 	}
-	hook("temp-synced")
+	atWriteStep("temp-synced")
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
@@ -228,11 +229,11 @@ func replaceFile(path string, data []byte, old *envfile.Snapshot, unchanged func
 		os.Remove(tmp)
 		return fmt.Errorf("replace %s: %w", path, err)
 	}
-	hook("renamed")
-	if err := syncDir(dir); err != nil {
+	atWriteStep("renamed")
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("%s was replaced but its directory could not be synced: %w", path, err)
 	}
-	hook("dir-synced")
+	atWriteStep("dir-synced")
 	return nil
 }
 
@@ -247,7 +248,7 @@ func (t *envTarget) unchangedSince(snap *envfile.Snapshot) func() error {
 			return err
 		}
 		if !same {
-			return fmt.Errorf("%w: %s was modified by another program while stackpilot was editing it — nothing was written and its new content was kept; run the command again", ErrEnvChanged, t.path)
+			return fmt.Errorf("%w: %s was modified by another program while stackpilot was editing it — nothing was written and its new content was kept; run the command again", ErrChanged, t.path)
 		}
 		return nil
 	}
@@ -258,73 +259,44 @@ func (t *envTarget) unchangedSince(snap *envfile.Snapshot) func() error {
 // lockEnv takes the env lock (.stackpilot/env.lock), polling briefly so
 // concurrent edits queue up quickly. The holder record names the operation
 // but never the command line: `env set KEY=VALUE` carries a secret in argv.
-func (s *Stack) lockEnv(ctx context.Context, op string, wait time.Duration) (*FileLock, error) {
-	dir, err := s.StateDir()
+func lock(ctx context.Context, st *stackops.Stack, op string, wait time.Duration) (*stackops.FileLock, error) {
+	dir, err := st.StateDir()
 	if err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, "env.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
-	}
 	if wait == 0 {
 		wait = defaultEnvLockWait
 	}
-	deadline := time.Now().Add(wait)
-	delay := time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if wait < 0 || time.Now().After(deadline) {
-			holder := readLockHolder(path)
-			f.Close()
-			who := "another stackpilot"
-			if holder != nil {
-				who = holder.String()
-			}
-			return nil, &envLockedError{msg: fmt.Sprintf(".env is being edited by %s, which still holds %s after %s — try again once it has finished", who, path, wait)}
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, context.Cause(ctx)
-		case <-time.After(delay + time.Duration(rand.Int64N(int64(delay)))):
-		}
-		if delay < 20*time.Millisecond {
-			delay *= 2
-		}
+	poll := func(n int) time.Duration {
+		delay := time.Millisecond << min(n, 5) // 1, 2, 4 … 32 ms
+		return delay + time.Duration(rand.Int64N(int64(delay)))
 	}
-	h := LockHolder{PID: os.Getpid(), Op: op, Since: time.Now().UTC(), Command: "stackpilot " + op}
-	if u, err := user.Current(); err == nil {
-		h.User = u.Username
+	l, err := stackops.AcquireFileLockWith(ctx, path, op, stackops.FileLockOptions{Wait: max(wait, 0), Poll: poll, Command: "stackpilot " + op})
+	var le *stackops.LockedError
+	if errors.As(err, &le) {
+		who := "another stackpilot"
+		if le.Holder != nil {
+			who = le.Holder.String()
+		}
+		return nil, &lockedError{msg: fmt.Sprintf(".env is being edited by %s, which still holds %s after %s — try again once it has finished", who, path, wait)}
 	}
-	h.Host, _ = os.Hostname()
-	b, _ := json.Marshal(h)
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt(append(b, '\n'), 0)
-	return &FileLock{f: f, path: path}, nil
+	return l, err
 }
 
-// envLockedError is ErrLocked for the env lock, worded without the stack
+// lockedError is stackops.ErrLocked for the env lock, worded without the stack
 // lock's --lock-wait advice (env edits wait on their own).
-type envLockedError struct{ msg string }
+type lockedError struct{ msg string }
 
-func (e *envLockedError) Error() string { return e.msg }
+func (e *lockedError) Error() string { return e.msg }
 
-// Is matches ErrLocked.
-func (e *envLockedError) Is(target error) bool { return target == ErrLocked }
+// Is matches stackops.ErrLocked.
+func (e *lockedError) Is(target error) bool { return target == stackops.ErrLocked }
 
 // ---- versions ----
 
-// EnvVersion is a previous content of .env kept for `env undo`.
-type EnvVersion struct {
+// Version is a previous content of .env kept for `env undo`.
+type Version struct {
 	// ID is the version's file name without extension.
 	ID string `json:"id"`
 	// Time is when it was replaced.
@@ -339,8 +311,8 @@ type EnvVersion struct {
 
 // versionsDir is .stackpilot/env-versions/<name>-<hash of the path>, one
 // history per env file.
-func (s *Stack) envVersionsDir(t *envTarget, sub string) (string, error) {
-	state, err := s.StateDir()
+func versionsDir(st *stackops.Stack, t *envTarget, sub string) (string, error) {
+	state, err := st.StateDir()
 	if err != nil {
 		return "", err
 	}
@@ -357,12 +329,12 @@ func (s *Stack) envVersionsDir(t *envTarget, sub string) (string, error) {
 	return dir, nil
 }
 
-func listVersions(dir string) ([]EnvVersion, error) {
+func listVersions(dir string) ([]Version, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var out []EnvVersion
+	var out []Version
 	for _, e := range ents {
 		name := e.Name()
 		ext := filepath.Ext(name)
@@ -376,7 +348,7 @@ func listVersions(dir string) ([]EnvVersion, error) {
 		op := strings.TrimSuffix(name[20:], ext)
 		op = strings.Replace(op, "-", " ", 1)
 		op = strings.ReplaceAll(op, "-", ", ")
-		out = append(out, EnvVersion{ID: strings.TrimSuffix(name, ext), Time: time.Unix(0, ns), Op: op, Absent: ext == ".absent", File: filepath.Join(dir, name)})
+		out = append(out, Version{ID: strings.TrimSuffix(name, ext), Time: time.Unix(0, ns), Op: op, Absent: ext == ".absent", File: filepath.Join(dir, name)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -384,7 +356,7 @@ func listVersions(dir string) ([]EnvVersion, error) {
 
 // saveVersion keeps snap's content in dir (atomically: a killed writer
 // leaves a temp file, never a torn version) and prunes to keep.
-func saveVersion(dir string, snap *envfile.Snapshot, op string, keys []string, keep int) (*EnvVersion, error) {
+func saveVersion(dir string, snap *envfile.Snapshot, op string, keys []string, keep int) (*Version, error) {
 	existing, _ := listVersions(dir)
 	ns := time.Now().UnixNano()
 	if n := len(existing); n > 0 {
@@ -428,7 +400,7 @@ func saveVersion(dir string, snap *envfile.Snapshot, op string, keys []string, k
 		os.Remove(tmp)
 		return nil, fmt.Errorf("keep the previous .env: %w", werr)
 	}
-	hook("version-saved")
+	atWriteStep("version-saved")
 	all, _ := listVersions(dir)
 	for len(all) > keep {
 		os.Remove(all[0].File)
@@ -438,13 +410,13 @@ func saveVersion(dir string, snap *envfile.Snapshot, op string, keys []string, k
 	return &v, nil
 }
 
-// EnvVersions lists the kept versions of .env, oldest first.
-func (s *Stack) EnvVersions(ctx context.Context) ([]EnvVersion, error) {
-	t, err := s.envTarget()
+// Versions lists the kept versions of .env, oldest first.
+func Versions(ctx context.Context, st *stackops.Stack) ([]Version, error) {
+	t, err := targetOf(st)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := s.envVersionsDir(t, "")
+	dir, err := versionsDir(st, t, "")
 	if err != nil {
 		return nil, err
 	}
@@ -453,14 +425,14 @@ func (s *Stack) EnvVersions(ctx context.Context) ([]EnvVersion, error) {
 
 // ---- list / get ----
 
-// EnvListOptions selects what EnvList shows.
-type EnvListOptions struct {
+// ListOptions selects what List shows.
+type ListOptions struct {
 	// Reveal shows secret values instead of masking them.
 	Reveal bool
 }
 
-// EnvListEntry is one key of .env with its value as Compose reads it.
-type EnvListEntry struct {
+// ListEntry is one key of .env with its value as Compose reads it.
+type ListEntry struct {
 	Key string `json:"key"`
 	// Value is Compose's reading; empty when Masked.
 	Value string `json:"value"`
@@ -481,20 +453,20 @@ type EnvListEntry struct {
 	Error string `json:"error,omitempty"`
 }
 
-// EnvListResult is the keys of a .env in file order.
-type EnvListResult struct {
-	Path     string         `json:"path"`
-	Exists   bool           `json:"exists"`
-	Revision string         `json:"revision"`
-	Entries  []EnvListEntry `json:"entries"`
-	Warnings []string       `json:"warnings,omitempty"`
+// ListResult is the keys of a .env in file order.
+type ListResult struct {
+	Path     string      `json:"path"`
+	Exists   bool        `json:"exists"`
+	Revision string      `json:"revision"`
+	Entries  []ListEntry `json:"entries"`
+	Warnings []string    `json:"warnings,omitempty"`
 }
 
-// EnvList reads every key of the stack's .env in file order (first
+// List reads every key of the stack's .env in file order (first
 // appearance), with the value that counts (the last definition), masking
 // secret-looking values unless opts.Reveal.
-func (s *Stack) EnvList(ctx context.Context, opts EnvListOptions) (*EnvListResult, error) {
-	t, err := s.envTarget()
+func List(ctx context.Context, st *stackops.Stack, opts ListOptions) (*ListResult, error) {
+	t, err := targetOf(st)
 	if err != nil {
 		return nil, err
 	}
@@ -506,18 +478,17 @@ func (s *Stack) EnvList(ctx context.Context, opts EnvListOptions) (*EnvListResul
 	if err != nil {
 		return nil, err
 	}
-	env := environMap(s.environ)
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	res := &EnvListResult{Path: t.path, Exists: snap.Exists, Revision: snap.Revision(), Entries: []EnvListEntry{}}
+	lookup := st.LookupEnv
+	res := &ListResult{Path: t.path, Exists: snap.Exists, Revision: snap.Revision(), Entries: []ListEntry{}}
 	index := map[string]int{}
 	lines := map[string][]int{}
 	for _, v := range doc.Evaluate(lookup) {
 		secret := t.cfg.IsSecret(v.Key)
-		e := EnvListEntry{Key: v.Key, Value: v.Value, Secret: secret, Line: v.Line, Inherited: v.Inherited, Unset: !v.Set}
+		e := ListEntry{Key: v.Key, Value: v.Value, Secret: secret, Line: v.Line, Inherited: v.Inherited, Unset: !v.Set}
 		if v.Err != nil {
 			e.Error = v.Err.Error()
 		}
-		if ev, ok := env[v.Key]; ok && !v.Inherited && ev != v.Value {
+		if ev, ok := st.LookupEnv(v.Key); ok && !v.Inherited && ev != v.Value {
 			e.OverriddenByEnvironment = true
 		}
 		if secret && !opts.Reveal && e.Value != "" {
@@ -550,16 +521,16 @@ func joinInts(a []int) string {
 	return strings.Join(s, ", ")
 }
 
-// EnvGetOptions names the key to read.
-type EnvGetOptions struct {
+// GetOptions names the key to read.
+type GetOptions struct {
 	Key string
 	// Raw returns the literal text from the file (quotes included) instead
 	// of Compose's reading.
 	Raw bool
 }
 
-// EnvGetResult is one key's value.
-type EnvGetResult struct {
+// GetResult is one key's value.
+type GetResult struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
 	Line  int    `json:"line"`
@@ -571,9 +542,9 @@ type EnvGetResult struct {
 	Unresolved []string `json:"unresolved,omitempty"`
 }
 
-// EnvGet returns one key's value as Compose reads it (or, with Raw, as written).
-func (s *Stack) EnvGet(ctx context.Context, opts EnvGetOptions) (*EnvGetResult, error) {
-	t, err := s.envTarget()
+// Get returns one key's value as Compose reads it (or, with Raw, as written).
+func Get(ctx context.Context, st *stackops.Stack, opts GetOptions) (*GetResult, error) {
+	t, err := targetOf(st)
 	if err != nil {
 		return nil, err
 	}
@@ -581,16 +552,15 @@ func (s *Stack) EnvGet(ctx context.Context, opts EnvGetOptions) (*EnvGetResult, 
 	if err != nil {
 		return nil, err
 	}
-	env := environMap(s.environ)
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	lookup := st.LookupEnv
 	var found *envfile.Value
 	if v, ok := doc.Get(opts.Key, lookup); ok {
 		found = &v
 	}
 	if found == nil || (!found.Set && !opts.Raw) {
-		return nil, fmt.Errorf("%w: %s is not set in %s", ErrEnvKeyNotFound, opts.Key, t.path)
+		return nil, fmt.Errorf("%w: %s is not set in %s", ErrKeyNotFound, opts.Key, t.path)
 	}
-	res := &EnvGetResult{Key: opts.Key, Value: found.Value, Line: found.Line, Secret: t.cfg.IsSecret(opts.Key), Unresolved: found.Unresolved}
+	res := &GetResult{Key: opts.Key, Value: found.Value, Line: found.Line, Secret: t.cfg.IsSecret(opts.Key), Unresolved: found.Unresolved}
 	if opts.Raw {
 		res.Value = found.Raw
 		return res, nil
@@ -598,7 +568,7 @@ func (s *Stack) EnvGet(ctx context.Context, opts EnvGetOptions) (*EnvGetResult, 
 	if found.Err != nil {
 		return nil, found.Err
 	}
-	if ev, ok := env[opts.Key]; ok && !found.Inherited && ev != found.Value {
+	if ev, ok := st.LookupEnv(opts.Key); ok && !found.Inherited && ev != found.Value {
 		res.OverriddenByEnvironment = true
 	}
 	return res, nil
@@ -606,8 +576,8 @@ func (s *Stack) EnvGet(ctx context.Context, opts EnvGetOptions) (*EnvGetResult, 
 
 // ---- edits ----
 
-// EnvChangeResult is the outcome of an edit (set, unset, undo).
-type EnvChangeResult struct {
+// ChangeResult is the outcome of an edit (set, unset, undo).
+type ChangeResult struct {
 	Path    string `json:"path"`
 	Changed bool   `json:"changed"`
 	DryRun  bool   `json:"dry_run,omitempty"`
@@ -622,16 +592,16 @@ type EnvChangeResult struct {
 	// OtherLinesChanged is true when comments or blank lines differ too (undo).
 	OtherLinesChanged bool `json:"other_lines_changed,omitempty"`
 	// Saved is the previous version kept for undo.
-	Saved    *EnvVersion `json:"saved_version,omitempty"`
-	Warnings []string    `json:"warnings,omitempty"`
+	Saved    *Version `json:"saved_version,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
-// EnvUpdateOptions control a read-modify-write of .env.
-type EnvUpdateOptions struct {
+// UpdateOptions control a read-modify-write of .env.
+type UpdateOptions struct {
 	// Op names the edit in the saved version ("set", "unset").
 	Op string
 	// IfMatch, when set, is the Revision the caller based the edit on: if
-	// the file holds anything else, nothing is written (ErrEnvChanged).
+	// the file holds anything else, nothing is written (ErrChanged).
 	IfMatch string
 	// DryRun computes the change and its diff without writing.
 	DryRun bool
@@ -641,17 +611,17 @@ type EnvUpdateOptions struct {
 	LockWait time.Duration
 }
 
-// EnvUpdate is the locked read-modify-write every edit goes through: it
+// Update is the locked read-modify-write every edit goes through: it
 // takes the env lock, reads and parses .env, lets edit change the document,
 // verifies through compose-go that the result says exactly what was asked,
 // keeps the previous version, and replaces the file atomically.
-func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(*envfile.Document) error) (*EnvChangeResult, error) {
-	t, err := s.envTarget()
+func Update(ctx context.Context, st *stackops.Stack, opts UpdateOptions, edit func(*envfile.Document) error) (*ChangeResult, error) {
+	t, err := targetOf(st)
 	if err != nil {
 		return nil, err
 	}
 	if !opts.DryRun {
-		lock, err := s.lockEnv(ctx, "env "+opts.Op, opts.LockWait)
+		lock, err := lock(ctx, st, "env "+opts.Op, opts.LockWait)
 		if err != nil {
 			return nil, err
 		}
@@ -661,9 +631,9 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 	if err != nil {
 		return nil, err
 	}
-	res := &EnvChangeResult{Path: t.path, DryRun: opts.DryRun, Revision: snap.Revision(), Changes: []envfile.Change{}, Diff: []envfile.DiffLine{}}
+	res := &ChangeResult{Path: t.path, DryRun: opts.DryRun, Revision: snap.Revision(), Changes: []envfile.Change{}, Diff: []envfile.DiffLine{}}
 	if opts.IfMatch != "" && opts.IfMatch != res.Revision {
-		return nil, fmt.Errorf("%w: %s was modified since it was read — nothing was written and its new content was kept; look again and retry", ErrEnvChanged, t.path)
+		return nil, fmt.Errorf("%w: %s was modified since it was read — nothing was written and its new content was kept; look again and retry", ErrChanged, t.path)
 	}
 	before, err := t.parse(snap)
 	if err != nil {
@@ -687,14 +657,14 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 	if opts.DryRun {
 		return res, nil
 	}
-	vdir, err := s.envVersionsDir(t, "")
+	vdir, err := versionsDir(st, t, "")
 	if err != nil {
 		return nil, err
 	}
 	// The previous version is written and synced while the new content is:
 	// the two fsyncs overlap, and the rename waits for both.
 	type saved struct {
-		v   *EnvVersion
+		v   *Version
 		err error
 	}
 	done := make(chan saved, 1)
@@ -728,25 +698,25 @@ func (s *Stack) EnvUpdate(ctx context.Context, opts EnvUpdateOptions, edit func(
 	return res, nil
 }
 
-// EnvAssignment is one KEY=VALUE to set.
-type EnvAssignment struct {
+// Assignment is one KEY=VALUE to set.
+type Assignment struct {
 	Key   string
 	Value string
 }
 
-// EnvSetOptions are the assignments to make, in order.
-type EnvSetOptions struct {
-	Values   []EnvAssignment
+// SetOptions are the assignments to make, in order.
+type SetOptions struct {
+	Values   []Assignment
 	IfMatch  string
 	DryRun   bool
 	Reveal   bool
 	LockWait time.Duration
 }
 
-// EnvSet assigns values: each key's last definition is rewritten in place,
+// Set assigns values: each key's last definition is rewritten in place,
 // new keys are appended. Invalid keys and values are refused before
 // anything is read or locked.
-func (s *Stack) EnvSet(ctx context.Context, opts EnvSetOptions) (*EnvChangeResult, error) {
+func Set(ctx context.Context, st *stackops.Stack, opts SetOptions) (*ChangeResult, error) {
 	if len(opts.Values) == 0 {
 		return nil, errors.New("no KEY=VALUE to set")
 	}
@@ -758,7 +728,7 @@ func (s *Stack) EnvSet(ctx context.Context, opts EnvSetOptions) (*EnvChangeResul
 			return nil, fmt.Errorf("%w for %s: it contains a NUL byte, which no environment variable can hold", envfile.ErrInvalidValue, a.Key)
 		}
 	}
-	return s.EnvUpdate(ctx, EnvUpdateOptions{Op: "set", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *envfile.Document) error {
+	return Update(ctx, st, UpdateOptions{Op: "set", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *envfile.Document) error {
 		for _, a := range opts.Values {
 			if err := d.Set(a.Key, a.Value); err != nil {
 				return err
@@ -768,8 +738,8 @@ func (s *Stack) EnvSet(ctx context.Context, opts EnvSetOptions) (*EnvChangeResul
 	})
 }
 
-// EnvUnsetOptions are the keys to remove.
-type EnvUnsetOptions struct {
+// UnsetOptions are the keys to remove.
+type UnsetOptions struct {
 	Keys     []string
 	IfMatch  string
 	DryRun   bool
@@ -777,9 +747,9 @@ type EnvUnsetOptions struct {
 	LockWait time.Duration
 }
 
-// EnvUnset removes every definition of each key. A key that is not there
+// Unset removes every definition of each key. A key that is not there
 // is reported as "absent", not an error, so scripts can run it twice.
-func (s *Stack) EnvUnset(ctx context.Context, opts EnvUnsetOptions) (*EnvChangeResult, error) {
+func Unset(ctx context.Context, st *stackops.Stack, opts UnsetOptions) (*ChangeResult, error) {
 	if len(opts.Keys) == 0 {
 		return nil, errors.New("no KEY to unset")
 	}
@@ -788,7 +758,7 @@ func (s *Stack) EnvUnset(ctx context.Context, opts EnvUnsetOptions) (*EnvChangeR
 			return nil, err
 		}
 	}
-	return s.EnvUpdate(ctx, EnvUpdateOptions{Op: "unset", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *envfile.Document) error {
+	return Update(ctx, st, UpdateOptions{Op: "unset", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *envfile.Document) error {
 		for _, k := range opts.Keys {
 			if _, err := d.Unset(k); err != nil {
 				return err
@@ -798,41 +768,41 @@ func (s *Stack) EnvUnset(ctx context.Context, opts EnvUnsetOptions) (*EnvChangeR
 	})
 }
 
-// EnvUndoOptions control EnvUndo.
-type EnvUndoOptions struct {
+// UndoOptions control Undo.
+type UndoOptions struct {
 	IfMatch  string
 	DryRun   bool
 	Reveal   bool
 	LockWait time.Duration
 }
 
-// EnvUndoResult is what an undo restored.
-type EnvUndoResult struct {
-	EnvChangeResult
+// UndoResult is what an undo restored.
+type UndoResult struct {
+	ChangeResult
 	// Restored is the version put back.
-	Restored EnvVersion `json:"restored"`
+	Restored Version `json:"restored"`
 	// Kept is where the replaced content was kept (nothing is ever lost).
 	Kept string `json:"kept,omitempty"`
 	// Remaining is how many earlier versions are left to undo.
 	Remaining int `json:"remaining"`
 }
 
-// EnvUndo restores the last kept version of .env and drops it from the
+// Undo restores the last kept version of .env and drops it from the
 // history, so repeated undos walk back one edit at a time. The content it
 // replaces is kept under env-versions/…/undone.
-func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResult, error) {
-	t, err := s.envTarget()
+func Undo(ctx context.Context, st *stackops.Stack, opts UndoOptions) (*UndoResult, error) {
+	t, err := targetOf(st)
 	if err != nil {
 		return nil, err
 	}
 	if !opts.DryRun {
-		lock, err := s.lockEnv(ctx, "env undo", opts.LockWait)
+		lock, err := lock(ctx, st, "env undo", opts.LockWait)
 		if err != nil {
 			return nil, err
 		}
 		defer lock.Release()
 	}
-	vdir, err := s.envVersionsDir(t, "")
+	vdir, err := versionsDir(st, t, "")
 	if err != nil {
 		return nil, err
 	}
@@ -848,11 +818,11 @@ func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResul
 	if err != nil {
 		return nil, err
 	}
-	res := &EnvUndoResult{Restored: v, Remaining: len(versions) - 1}
+	res := &UndoResult{Restored: v, Remaining: len(versions) - 1}
 	res.Path, res.DryRun, res.Revision = t.path, opts.DryRun, snap.Revision()
 	res.Changes, res.Diff = []envfile.Change{}, []envfile.DiffLine{}
 	if opts.IfMatch != "" && opts.IfMatch != res.Revision {
-		return nil, fmt.Errorf("%w: %s was modified since it was read — nothing was undone; look again and retry", ErrEnvChanged, t.path)
+		return nil, fmt.Errorf("%w: %s was modified since it was read — nothing was undone; look again and retry", ErrChanged, t.path)
 	}
 	var content []byte
 	if !v.Absent {
@@ -877,7 +847,7 @@ func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResul
 		return res, nil
 	}
 	if snap.Exists {
-		udir, err := s.envVersionsDir(t, "undone")
+		udir, err := versionsDir(st, t, "undone")
 		if err != nil {
 			return nil, err
 		}
@@ -895,7 +865,7 @@ func (s *Stack) EnvUndo(ctx context.Context, opts EnvUndoOptions) (*EnvUndoResul
 		if err := os.Remove(t.real); err != nil {
 			return nil, fmt.Errorf("remove %s: %w", t.path, err)
 		}
-		if err := syncDir(filepath.Dir(t.real)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(t.real)); err != nil {
 			return nil, err
 		}
 	case !v.Absent:

@@ -1,11 +1,10 @@
-package stackops
+package env
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -17,13 +16,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/envfile"
 )
 
-// helperStack opens a project directory without compose-go, so a helper
-// process starts in a few milliseconds (the kill test starts hundreds).
-func helperStack(dir string) *Stack {
-	return &Stack{Dir: dir, config: &Config{raw: map[string]json.RawMessage{}}, environ: []string{}}
+// helperCompose is the compose file of the helpers' project: the env
+// commands need one to find the project, not to read it.
+const helperCompose = "services: {}\n"
+
+// helperStack opens a project directory the way the env commands do, with
+// a lenient load (no compose model), so a helper process starts in a few
+// milliseconds (the kill test starts hundreds).
+func helperStack(t testing.TB, dir string) *stackops.Stack {
+	t.Helper()
+	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir, WorkDir: dir, Environ: []string{}, Lenient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // TestEnvHelperProcess is not a test: the kill and concurrency tests run
@@ -35,7 +45,7 @@ func TestEnvHelperProcess(t *testing.T) {
 		t.Skip("helper process for TestEnvSetSurvivesSIGKILL and TestEnvConcurrentIncrements")
 	}
 	ctx := context.Background()
-	st := helperStack(os.Getenv("STACKPILOT_ENV_DIR"))
+	st := helperStack(t, os.Getenv("STACKPILOT_ENV_DIR"))
 	switch mode {
 	case "toggle":
 		// set KEY to A, B, A, B … until killed; optionally kill ourselves
@@ -44,7 +54,7 @@ func TestEnvHelperProcess(t *testing.T) {
 			step, nth, _ := strings.Cut(at, ":")
 			n, _ := strconv.Atoi(nth)
 			seen := 0
-			envWriteHook = func(s string) {
+			testSeams.writeStep = func(s string) {
 				if s == step {
 					if seen++; seen == n {
 						syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -58,7 +68,7 @@ func TestEnvHelperProcess(t *testing.T) {
 			if i%2 == 1 {
 				v = "B"
 			}
-			if _, err := st.EnvSet(ctx, EnvSetOptions{Values: []EnvAssignment{{"KEY", v}}}); err != nil {
+			if _, err := Set(ctx, st, SetOptions{Values: []Assignment{{"KEY", v}}}); err != nil {
 				fmt.Fprintln(os.Stderr, "helper:", err)
 				os.Exit(3)
 			}
@@ -66,7 +76,7 @@ func TestEnvHelperProcess(t *testing.T) {
 	case "incr":
 		n, _ := strconv.Atoi(os.Getenv("STACKPILOT_ENV_N"))
 		for i := 0; i < n; i++ {
-			_, err := st.EnvUpdate(ctx, EnvUpdateOptions{Op: "set"}, func(d *envfile.Document) error {
+			_, err := Update(ctx, st, UpdateOptions{Op: "set"}, func(d *envfile.Document) error {
 				v, _, err := d.Value("COUNTER", nil)
 				if err != nil {
 					return err
@@ -106,6 +116,7 @@ func TestEnvSetSurvivesSIGKILL(t *testing.T) {
 	if err := os.WriteFile(path, []byte(base.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(helperCompose), 0o644)
 	docA, _ := envfile.Parse([]byte(base.String()), nil)
 	docB := docA.Clone()
 	docB.Set("KEY", "B")
@@ -188,8 +199,8 @@ func TestEnvSetSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("the kills did not land on both versions and mid-write: A %d, B %d, mid-write %d", seen["A"], seen["B"], midWrite)
 	}
 	// the lock is free and the leftovers are cleaned by the next write
-	st := helperStack(dir)
-	if _, err := st.EnvSet(context.Background(), EnvSetOptions{Values: []EnvAssignment{{"KEY", "C"}}, LockWait: -1}); err != nil {
+	st := helperStack(t, dir)
+	if _, err := Set(context.Background(), st, SetOptions{Values: []Assignment{{"KEY", "C"}}, LockWait: -1}); err != nil {
 		t.Fatalf("write after the kills: %v", err)
 	}
 	if tmps, _ := filepath.Glob(filepath.Join(dir, ".env.stackpilot-*.tmp")); len(tmps) > 0 {
@@ -203,6 +214,7 @@ func TestEnvConcurrentIncrements(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, ".env")
 	os.WriteFile(path, []byte("# counter\nCOUNTER=0\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(helperCompose), 0o644)
 	const n = 200
 	var cmds []*exec.Cmd
 	var errs []*bytes.Buffer

@@ -1,12 +1,14 @@
-package stackops
+package env
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/joho/godotenv"
 	"go.yaml.in/yaml/v4"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/envfile"
 )
 
@@ -56,9 +59,9 @@ func (u *envUsage) ref(name string) *envRef {
 // resolved; include/extends of other files not followed): enough to see
 // which variables each service refers to, in a millisecond rather than a
 // full validated load.
-func (s *Stack) rawComposeModel() ([]map[string]any, error) {
+func rawComposeModel(st *stackops.Stack) ([]map[string]any, error) {
 	var out []map[string]any
-	for _, f := range s.ComposeFiles {
+	for _, f := range st.ComposeFiles {
 		if f == "-" {
 			continue
 		}
@@ -77,13 +80,13 @@ func (s *Stack) rawComposeModel() ([]map[string]any, error) {
 
 // envUsage finds every variable the compose file refers to, and which
 // services use it.
-func (s *Stack) envUsage(ctx context.Context) (*envUsage, error) {
-	models, err := s.rawComposeModel()
+func usage(ctx context.Context, st *stackops.Stack) (*envUsage, error) {
+	models, err := rawComposeModel(st)
 	if err != nil {
 		return nil, err
 	}
 	u := &envUsage{refs: map[string]*envRef{}}
-	dotenv := canonicalPath(s.DotEnvPath())
+	dotenv := canonicalPath(st.DotEnvPath())
 	efs := map[string]bool{}
 	for _, m := range models {
 		services, _ := m["services"].(map[string]any)
@@ -97,7 +100,7 @@ func (s *Stack) envUsage(ctx context.Context) (*envUsage, error) {
 			}
 			for _, p := range envFilePaths(svc["env_file"]) {
 				if !filepath.IsAbs(p) {
-					p = filepath.Join(s.Dir, p)
+					p = filepath.Join(st.Dir, p)
 				}
 				if canonicalPath(p) == dotenv {
 					efs[name] = true
@@ -293,12 +296,12 @@ func closingBrace(s string) int {
 	return -1
 }
 
-// EnvKeyServices returns, for each key, the services that use it: through
+// KeyServices returns, for each key, the services that use it: through
 // ${KEY} in their definition, a bare `environment: [KEY]`, a secret or
 // config sourced from KEY, or by loading this .env with env_file. These are
 // the services to redeploy after the key changes.
-func (s *Stack) EnvKeyServices(ctx context.Context, keys []string) (map[string][]string, error) {
-	u, err := s.envUsage(ctx)
+func KeyServices(ctx context.Context, st *stackops.Stack, keys []string) (map[string][]string, error) {
+	u, err := usage(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -323,16 +326,16 @@ func (s *Stack) EnvKeyServices(ctx context.Context, keys []string) (map[string][
 	return out, nil
 }
 
-// EnvCheckOptions control EnvCheck.
-type EnvCheckOptions struct {
+// CheckOptions control Check.
+type CheckOptions struct {
 	// Example is the file to compare with; x-stackpilot.env.example or
 	// .env.example in the project directory when empty. An explicit file
 	// must exist; the default one may not.
 	Example string
 }
 
-// EnvCheckItem is one finding about a key.
-type EnvCheckItem struct {
+// CheckItem is one finding about a key.
+type CheckItem struct {
 	Key string `json:"key"`
 	// Line is the key's line in .env, when it is there.
 	Line int `json:"line,omitempty"`
@@ -346,33 +349,33 @@ type EnvCheckItem struct {
 	Note string `json:"note,omitempty"`
 }
 
-// EnvCheckResult compares .env with what the project expects of it.
-type EnvCheckResult struct {
+// CheckResult compares .env with what the project expects of it.
+type CheckResult struct {
 	Path    string `json:"path"`
 	Example string `json:"example,omitempty"`
 	// Missing are required keys set nowhere: the compose file uses them
 	// without a default, or .env.example lists them.
-	Missing []EnvCheckItem `json:"missing"`
+	Missing []CheckItem `json:"missing"`
 	// Empty are keys present with an empty value.
-	Empty []EnvCheckItem `json:"empty"`
+	Empty []CheckItem `json:"empty"`
 	// Unused are keys nothing refers to.
-	Unused []EnvCheckItem `json:"unused"`
+	Unused []CheckItem `json:"unused"`
 	// Optional are keys .env leaves unset that the compose file can do
 	// without: used with a default, or passed through only when set.
-	Optional []EnvCheckItem `json:"optional"`
+	Optional []CheckItem `json:"optional"`
 	// FromEnvironment are required keys missing from .env but set in the environment.
-	FromEnvironment []EnvCheckItem `json:"from_environment"`
+	FromEnvironment []CheckItem `json:"from_environment"`
 	// EnvFileServices load the whole .env into their containers (env_file).
 	EnvFileServices []string `json:"env_file_services,omitempty"`
 	// OK is false when a required key is missing.
 	OK bool `json:"ok"`
 }
 
-// EnvCheck compares .env with .env.example and with the variables the
+// Check compares .env with .env.example and with the variables the
 // compose file references: missing, empty and unused keys. Missing
 // required keys make OK false.
-func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckResult, error) {
-	t, err := s.envTarget()
+func Check(ctx context.Context, st *stackops.Stack, opts CheckOptions) (*CheckResult, error) {
+	t, err := targetOf(st)
 	if err != nil {
 		return nil, err
 	}
@@ -384,24 +387,23 @@ func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckRe
 	if err != nil {
 		return nil, err
 	}
-	env := environMap(s.environ)
 	values := map[string]envfile.Value{}
 	var order []string
-	for _, v := range doc.Evaluate(func(k string) (string, bool) { v, ok := env[k]; return v, ok }) {
+	for _, v := range doc.Evaluate(st.LookupEnv) {
 		if _, ok := values[v.Key]; !ok {
 			order = append(order, v.Key)
 		}
 		values[v.Key] = v
 	}
 
-	res := &EnvCheckResult{Path: t.path, Missing: []EnvCheckItem{}, Empty: []EnvCheckItem{}, Unused: []EnvCheckItem{}, Optional: []EnvCheckItem{}, FromEnvironment: []EnvCheckItem{}}
+	res := &CheckResult{Path: t.path, Missing: []CheckItem{}, Empty: []CheckItem{}, Unused: []CheckItem{}, Optional: []CheckItem{}, FromEnvironment: []CheckItem{}}
 	example := opts.Example
 	explicit := example != ""
 	if !explicit {
 		example = t.cfg.Example
 	}
 	if !filepath.IsAbs(example) {
-		example = filepath.Join(s.Dir, example)
+		example = filepath.Join(st.Dir, example)
 	}
 	exampleKeys := map[string]bool{}
 	if m, err := godotenv.Read(example); err == nil {
@@ -414,7 +416,7 @@ func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckRe
 		return nil, fmt.Errorf("read the example file %s: %w", example, err)
 	}
 
-	u, err := s.envUsage(ctx)
+	u, err := usage(ctx, st)
 	if err != nil {
 		return nil, fmt.Errorf("read the compose file's variables: %w", err)
 	}
@@ -434,10 +436,10 @@ func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckRe
 	sort.Strings(sorted)
 	for _, k := range sorted {
 		r := u.refs[k]
-		item := EnvCheckItem{Key: k}
+		item := CheckItem{Key: k}
 		if r != nil {
 			item.Sources = append(item.Sources, "compose")
-			item.Services = sortedKeys(r.Services)
+			item.Services = slices.Sorted(maps.Keys(r.Services))
 		}
 		if exampleKeys[k] {
 			item.Sources = append(item.Sources, "example")
@@ -458,7 +460,7 @@ func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckRe
 		// required: used without a default, or listed in the example and not
 		// merely defaulted by the compose file
 		required := (r != nil && r.Required) || (exampleKeys[k] && (r == nil || !r.Defaulted))
-		if _, ok := env[k]; ok && r != nil {
+		if _, ok := st.LookupEnv(k); ok && r != nil {
 			item.Note = "set in the environment, not in .env"
 			res.FromEnvironment = append(res.FromEnvironment, item)
 			continue
@@ -487,12 +489,12 @@ func (s *Stack) EnvCheck(ctx context.Context, opts EnvCheckOptions) (*EnvCheckRe
 			continue
 		}
 		if v.Set && v.Value == "" {
-			res.Empty = append(res.Empty, EnvCheckItem{Key: k, Line: v.Line})
+			res.Empty = append(res.Empty, CheckItem{Key: k, Line: v.Line})
 		}
 		if len(u.envFileServices) > 0 {
 			continue
 		}
-		res.Unused = append(res.Unused, EnvCheckItem{Key: k, Line: v.Line, Note: "not referenced by the compose file nor listed in the example"})
+		res.Unused = append(res.Unused, CheckItem{Key: k, Line: v.Line, Note: "not referenced by the compose file nor listed in the example"})
 	}
 	sort.SliceStable(res.Empty, func(i, j int) bool { return res.Empty[i].Line < res.Empty[j].Line })
 	res.OK = len(res.Missing) == 0
