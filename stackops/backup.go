@@ -304,7 +304,7 @@ func (s *Stack) helperContainer(ctx context.Context, eng *engine.Client, image, 
 	name := fmt.Sprintf("%s-stackpilot-helper-%d", s.Name, time.Now().UnixNano()%1e9)
 	id, err := eng.CreateContainer(ctx, name, cfg)
 	if err != nil {
-		return "", fmt.Errorf("create a helper container from %s: %w", image, dockerErr(err))
+		return "", fmt.Errorf("create a helper container from %s: %w", image, DockerError(err))
 	}
 	return id, nil
 }
@@ -340,7 +340,7 @@ func (s *Stack) serviceImage(ctx context.Context, eng *engine.Client, svc string
 		if id, err := eng.ImageID(ctx, ref); err == nil {
 			return id, nil
 		} else if !errors.Is(err, engine.ErrNotFound) {
-			return "", dockerErr(err)
+			return "", DockerError(err)
 		}
 	}
 	return "", fmt.Errorf("no local image for service %s (tried %s) — build or pull it first (stackpilot deploy %s)", svc, strings.Join(candidates, ", "), svc)

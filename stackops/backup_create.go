@@ -108,7 +108,7 @@ func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink
 		}
 	}
 	s.removeHelpers(ctx, eng)
-	containers, err := s.projectContainers(ctx, eng, s.ServiceNames())
+	containers, err := s.ProjectContainers(ctx, eng, s.ServiceNames())
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink
 				sink.Event(Event{Op: "backup", Service: "volume " + v.Key, Phase: "skipped", Message: "volume " + v.EngineName + " does not exist (never deployed?)", Time: time.Now(), Final: true})
 				continue
 			}
-			return nil, fmt.Errorf("volume %s: %w", v.EngineName, dockerErr(err))
+			return nil, fmt.Errorf("volume %s: %w", v.EngineName, DockerError(err))
 		}
 		present = append(present, v)
 	}
@@ -193,7 +193,7 @@ func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink
 		}
 		// Dumps may need a service that was just started again to be ready.
 		if len(stopped) > 0 && len(dumps) > 0 {
-			if containers, err = s.projectContainers(ctx, eng, s.ServiceNames()); err != nil {
+			if containers, err = s.ProjectContainers(ctx, eng, s.ServiceNames()); err != nil {
 				return nil, err
 			}
 		}
@@ -254,7 +254,7 @@ func (s *Stack) captureVolumes(ctx context.Context, eng *engine.Client, cfg *Bac
 			c := stopped[i]
 			svc := c.Config.Labels[LabelService]
 			if err := eng.StartContainer(rctx, c.ID); err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", svc, dockerErr(err)))
+				errs = append(errs, fmt.Sprintf("%s: %v", svc, DockerError(err)))
 				sink.Event(Event{Op: "backup", Service: svc, Phase: "failed", Message: "start again: " + err.Error(), Time: time.Now(), Final: true, Failed: true})
 				continue
 			}
@@ -286,7 +286,7 @@ func (s *Stack) captureVolumes(ctx context.Context, eng *engine.Client, cfg *Bac
 			if ctx.Err() != nil {
 				return serviceNames(stopped), context.Cause(ctx)
 			}
-			return serviceNames(stopped), fmt.Errorf("stop %s: %w", svc, dockerErr(err))
+			return serviceNames(stopped), fmt.Errorf("stop %s: %w", svc, DockerError(err))
 		}
 		if err := marker.update(func(d *markerData) { d.markStopped(c.ID) }); err != nil {
 			return serviceNames(stopped), fmt.Errorf("marker: %w", err)
@@ -359,7 +359,7 @@ func (s *Stack) captureVolume(ctx context.Context, eng *engine.Client, v backupV
 	sink.Event(Event{Op: "backup", Service: label, Phase: "reading", Message: fmt.Sprintf("%s (through a %s)", target, from), Time: time.Now()})
 	rc, _, err := eng.CopyFromContainer(ctx, sourceID, target)
 	if err != nil {
-		return fmt.Errorf("%s: read %s: %w", label, target, dockerErr(err))
+		return fmt.Errorf("%s: read %s: %w", label, target, DockerError(err))
 	}
 	defer rc.Close()
 	entry := ManifestEntry{Kind: EntryVolume, Path: "volumes/" + v.Key + "/", Volume: v.Key, EngineVolume: v.EngineName, Target: target, Services: v.Services}
@@ -389,7 +389,7 @@ func (s *Stack) captureDump(ctx context.Context, eng *engine.Client, d DumpConfi
 	sink.Event(Event{Op: "backup", Service: label, Phase: "dumping", Message: Cmd{Args: d.Dump}.String(), Time: time.Now()})
 	execID, err := eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.Dump, User: d.User, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return fmt.Errorf("%s: %w", label, dockerErr(err))
+		return fmt.Errorf("%s: %w", label, DockerError(err))
 	}
 	pr, pw := io.Pipe()
 	stderr := &tailBuffer{max: 4 << 10}
@@ -422,7 +422,7 @@ func (s *Stack) captureDump(ctx context.Context, eng *engine.Client, d DumpConfi
 		return fmt.Errorf("%s: %w", label, addErr)
 	}
 	if runErr != nil {
-		return fmt.Errorf("%s: %w", label, dockerErr(runErr))
+		return fmt.Errorf("%s: %w", label, DockerError(runErr))
 	}
 	if code != 0 {
 		msg := fmt.Sprintf("%s: %s exited with status %d", label, Cmd{Args: d.Dump}.String(), code)

@@ -228,7 +228,7 @@ func (s *Stack) bringBack(ctx context.Context, d *markerData) (warnings []string
 			if errors.Is(err, engine.ErrNotFound) {
 				continue // removed since; a restore recreates it below
 			}
-			failed = append(failed, fmt.Sprintf("%s (%v)", c.Service, dockerErr(err)))
+			failed = append(failed, fmt.Sprintf("%s (%v)", c.Service, DockerError(err)))
 			keepStopped = append(keepStopped, c)
 			continue
 		}

@@ -167,7 +167,7 @@ func (s *Stack) restoreBackup(ctx context.Context, opts BackupRestoreOptions, si
 
 	// 2. The plan.
 	s.removeHelpers(ctx, eng)
-	containers, err := s.projectContainers(ctx, eng, s.ServiceNames())
+	containers, err := s.ProjectContainers(ctx, eng, s.ServiceNames())
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (s *Stack) restoreBackup(ctx context.Context, opts BackupRestoreOptions, si
 			return nil, fmt.Errorf("safety backup failed, nothing was restored: %w — fix it, or pass --no-safety-backup", err)
 		}
 		// The safety backup may have stopped and started services.
-		if containers, err = s.projectContainers(ctx, eng, s.ServiceNames()); err != nil {
+		if containers, err = s.ProjectContainers(ctx, eng, s.ServiceNames()); err != nil {
 			return nil, err
 		}
 	}
@@ -272,7 +272,7 @@ func (s *Stack) planRestore(ctx context.Context, eng *engine.Client, cfg *Backup
 			}
 			existing, err := eng.InspectVolume(ctx, v.EngineName)
 			if err != nil && !errors.Is(err, engine.ErrNotFound) {
-				return nil, fmt.Errorf("volume %s: %w", v.EngineName, dockerErr(err))
+				return nil, fmt.Errorf("volume %s: %w", v.EngineName, DockerError(err))
 			}
 			if err != nil {
 				existing = nil
@@ -284,7 +284,7 @@ func (s *Stack) planRestore(ctx context.Context, eng *engine.Client, cfg *Backup
 				}
 				users, err := eng.ListContainers(ctx, true, engine.Filters{"volume": {v.EngineName}})
 				if err != nil {
-					return nil, fmt.Errorf("volume %s: %w", v.EngineName, dockerErr(err))
+					return nil, fmt.Errorf("volume %s: %w", v.EngineName, DockerError(err))
 				}
 				for i := range users {
 					u := &users[i]
@@ -365,7 +365,7 @@ func containerName(c *engine.ContainerSummary) string {
 	if len(c.Names) > 0 {
 		return strings.TrimPrefix(c.Names[0], "/")
 	}
-	return shortID(c.ID)
+	return engine.ShortID(c.ID)
 }
 
 // restoreConfirmation says what will be replaced.
@@ -482,7 +482,7 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 				if ctx.Err() != nil {
 					return context.Cause(ctx)
 				}
-				return fmt.Errorf("stop %s: %w", svc, dockerErr(serr))
+				return fmt.Errorf("stop %s: %w", svc, DockerError(serr))
 			}
 			if uerr := r.marker.update(func(d *markerData) { d.markStopped(c.ID) }); uerr != nil {
 				return uerr
@@ -515,13 +515,13 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 			// Anonymous volumes are kept (Compose cannot carry them over to
 			// the new container, but their data is not deleted).
 			if rerr := eng.RemoveContainer(ctx, id, true, false); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) {
-				return fmt.Errorf("remove the container of %s: %w", svc, dockerErr(rerr))
+				return fmt.Errorf("remove the container of %s: %w", svc, DockerError(rerr))
 			}
 		}
 	}
 	for _, o := range plan.oneOffs {
 		if rerr := eng.RemoveContainer(ctx, o.ID, false, false); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) {
-			return fmt.Errorf("remove one-off container %s: %w", containerName(o), dockerErr(rerr))
+			return fmt.Errorf("remove one-off container %s: %w", containerName(o), DockerError(rerr))
 		}
 	}
 
@@ -645,10 +645,10 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 		if errors.Is(err, engine.ErrConflict) {
 			return fmt.Errorf("%s: %s is still in use: %v", label, v.vol.EngineName, err)
 		}
-		return fmt.Errorf("%s: remove %s: %w", label, v.vol.EngineName, dockerErr(err))
+		return fmt.Errorf("%s: remove %s: %w", label, v.vol.EngineName, DockerError(err))
 	}
 	if _, err := eng.CreateVolume(ctx, create); err != nil {
-		return fmt.Errorf("%s: create %s: %w", label, v.vol.EngineName, dockerErr(err))
+		return fmt.Errorf("%s: create %s: %w", label, v.vol.EngineName, DockerError(err))
 	}
 	const mount = "/stackpilot-restore"
 	helper, err := r.s.helperContainer(ctx, eng, v.image, v.vol.EngineName, mount)
@@ -679,7 +679,7 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return fmt.Errorf("%s: extract into %s: %w", label, v.vol.EngineName, dockerErr(putErr))
+		return fmt.Errorf("%s: extract into %s: %w", label, v.vol.EngineName, DockerError(putErr))
 	}
 	// Read it back: the volume must now hold exactly the backup.
 	var readBack time.Duration
@@ -687,7 +687,7 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 		rbStart := time.Now()
 		rc, _, err := eng.CopyFromContainer(ctx, helper, mount)
 		if err != nil {
-			return fmt.Errorf("%s: read back: %w", label, dockerErr(err))
+			return fmt.Errorf("%s: read back: %w", label, DockerError(err))
 		}
 		sum, n, sz, err := digestEngineTar(rc)
 		rc.Close()
@@ -761,7 +761,7 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in io.Reader)
 	if err := r.ensureUp(ctx, svc); err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}
-	containers, err := r.s.projectContainers(ctx, r.eng, []string{svc})
+	containers, err := r.s.ProjectContainers(ctx, r.eng, []string{svc})
 	if err != nil {
 		return err
 	}
@@ -772,7 +772,7 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in io.Reader)
 	r.event(label, "loading", Cmd{Args: d.restore}.String(), false, false)
 	execID, err := r.eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.restore, User: d.user, AttachStdin: true, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return fmt.Errorf("%s: %w", label, dockerErr(err))
+		return fmt.Errorf("%s: %w", label, DockerError(err))
 	}
 	counter := &countingReader{r: in}
 	out := &tailBuffer{max: 4 << 10}
@@ -785,7 +785,7 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in io.Reader)
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return fmt.Errorf("%s: %w", label, dockerErr(err))
+		return fmt.Errorf("%s: %w", label, DockerError(err))
 	}
 	if code != 0 {
 		msg := fmt.Sprintf("%s: %s exited with status %d", label, Cmd{Args: d.restore}.String(), code)
@@ -822,7 +822,7 @@ func (r *restoreRun) ensureUp(ctx context.Context, svc string) error {
 			return err
 		}
 	default:
-		containers, err := r.s.projectContainers(ctx, r.eng, []string{svc})
+		containers, err := r.s.ProjectContainers(ctx, r.eng, []string{svc})
 		if err != nil {
 			return err
 		}
@@ -835,7 +835,7 @@ func (r *restoreRun) ensureUp(ctx context.Context, svc string) error {
 			} else {
 				for _, c := range containers {
 					if err := r.eng.StartContainer(ctx, c.ID); err != nil {
-						return fmt.Errorf("start %s: %w", svc, dockerErr(err))
+						return fmt.Errorf("start %s: %w", svc, DockerError(err))
 					}
 				}
 			}
@@ -885,13 +885,13 @@ func (r *restoreRun) bringUp(ctx context.Context) error {
 		}
 		r.event(svc, "starting", "", false, false)
 		if err := eng.StartContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
-			errs = append(errs, fmt.Sprintf("%s: %v", svc, dockerErr(err)))
+			errs = append(errs, fmt.Sprintf("%s: %v", svc, DockerError(err)))
 			continue
 		}
 	}
 	// Services that were down before and only started for a dump go down again.
 	for svc := range r.tempUp {
-		containers, err := s.projectContainers(ctx, eng, []string{svc})
+		containers, err := s.ProjectContainers(ctx, eng, []string{svc})
 		if err == nil {
 			for _, c := range containers {
 				_ = eng.StopContainer(ctx, c.ID, s.stopTimeout(r.cfg, svc))

@@ -1,22 +1,23 @@
-package stackops
+package logs
 
 import (
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
+	"github.com/stackpilot/stackpilot/stackops/internal/logstream"
 )
 
-// LogsOptions selects which log lines Logs and LogSummary read.
-type LogsOptions struct {
+// Options selects which log lines Logs and Summary read.
+type Options struct {
 	// Services limits the read; empty means every service.
 	Services []string
 	// Follow keeps reading as containers write, and picks up containers
@@ -31,29 +32,20 @@ type LogsOptions struct {
 	Grep *regexp.Regexp
 	// Level keeps lines at this level or more severe; LevelNone keeps every
 	// line, including those without a recognisable level.
-	Level LogLevel
+	Level Level
 	// Containers, when set, is told which containers are read: once with
 	// those found at the start (possibly none), then for each container
 	// picked up while following. It runs on the goroutine that calls emit.
-	Containers func(found []LogContainer, initial bool)
+	Containers func(found []Container, initial bool)
 	// Warn, when set, is told about containers whose log cannot be read
 	// (a logging driver such as "none" or syslog keeps nothing to read back);
 	// they are skipped. Without it they are skipped silently.
 	Warn func(msg string)
 }
 
-// errLogsUnreadable marks a container whose logging driver cannot be read
-// back (the engine's 501), which is skipped rather than failing the read.
-var errLogsUnreadable = errors.New("log cannot be read back")
-
-type unreadableLogError struct{ msg string }
-
-func (e *unreadableLogError) Error() string        { return e.msg }
-func (e *unreadableLogError) Is(target error) bool { return target == errLogsUnreadable }
-
 // skipUnreadable turns an unreadable log into a warning; other errors stay.
 func skipUnreadable(err error, warn func(string)) error {
-	if !errors.Is(err, errLogsUnreadable) {
+	if !errors.Is(err, logstream.ErrUnreadable) {
 		return err
 	}
 	if warn != nil {
@@ -62,28 +54,28 @@ func skipUnreadable(err error, warn func(string)) error {
 	return nil
 }
 
-// LogContainer names a container whose log is read.
-type LogContainer struct {
+// Container names a container whose log is read.
+type Container struct {
 	Service string `json:"service"`
 	Name    string `json:"name"`
 	ID      string `json:"id"`
 	Replica int    `json:"replica"`
 }
 
-func (src *logSource) container() LogContainer {
-	return LogContainer{Service: src.service, Name: src.name, ID: src.id, Replica: src.replica}
+func (src *logSource) container() Container {
+	return Container{Service: src.service, Name: src.name, ID: src.id, Replica: src.replica}
 }
 
-// LogLine is one line a container wrote. Its JSON form is stackpilot's
+// Line is one line a container wrote. Its JSON form is stackpilot's
 // `logs --json` output, one object per line.
-type LogLine struct {
+type Line struct {
 	Service   string    `json:"service"`
 	Container string    `json:"container"`
 	Time      time.Time `json:"time"`
 	Stream    string    `json:"stream"` // stdout or stderr
 	// Level is the detected level, "" in JSON when the line names none.
-	Level   LogLevel `json:"level"`
-	Message string   `json:"message"`
+	Level   Level  `json:"level"`
+	Message string `json:"message"`
 	// Replica is the container's number within its service (1, 2, …).
 	Replica int `json:"-"`
 	// Replicas is how many replicas the service has (its compose scale, or
@@ -109,13 +101,13 @@ type logSource struct {
 
 func sourceFromContainer(c *engine.ContainerJSON) *logSource {
 	src := &logSource{
-		service:  c.Config.Labels[LabelService],
+		service:  c.Config.Labels[stackops.LabelService],
 		name:     strings.TrimPrefix(c.Name, "/"),
 		id:       c.ID,
 		tty:      c.Config.Tty,
 		restarts: c.RestartCount,
 	}
-	src.replica, _ = strconv.Atoi(c.Config.Labels[LabelNumber])
+	src.replica, _ = strconv.Atoi(c.Config.Labels[stackops.LabelNumber])
 	if src.replica == 0 {
 		src.replica = 1
 	}
@@ -124,8 +116,8 @@ func sourceFromContainer(c *engine.ContainerJSON) *logSource {
 
 // logSources lists the containers of the selected services, in any state:
 // a crashed container's last words are often what one is looking for.
-func (s *Stack) logSources(ctx context.Context, eng *engine.Client, services []string) ([]*logSource, error) {
-	cs, err := s.projectContainers(ctx, eng, services)
+func logSources(ctx context.Context, st *stackops.Stack, eng *engine.Client, services []string) ([]*logSource, error) {
+	cs, err := st.ProjectContainers(ctx, eng, services)
 	if err != nil {
 		return nil, err
 	}
@@ -140,13 +132,13 @@ func (s *Stack) logSources(ctx context.Context, eng *engine.Client, services []s
 
 // lineFilter is the level and pattern a line must pass.
 type lineFilter struct {
-	level LogLevel
+	level Level
 	grep  *regexp.Regexp
 }
 
 func (f lineFilter) active() bool { return f.level != LevelNone || f.grep != nil }
 
-func (f lineFilter) match(lvl LogLevel, text []byte) bool {
+func (f lineFilter) match(lvl Level, text []byte) bool {
 	if f.level != LevelNone && lvl < f.level {
 		return false
 	}
@@ -166,7 +158,7 @@ type logQuery struct {
 }
 
 // lineFunc receives a line that passed the filter; text is valid only during the call.
-type lineFunc func(ts int64, stream uint8, lvl LogLevel, text []byte) error
+type lineFunc func(ts int64, stream uint8, lvl Level, text []byte) error
 
 func engineTime(ns int64) string {
 	if ns == 0 {
@@ -192,18 +184,17 @@ func readSource(ctx context.Context, eng *engine.Client, src *logSource, q logQu
 			o.Tail = strconv.Itoa(q.tail)
 		}
 	}
-	rc, err := eng.ContainerLogs(ctx, src.id, o)
+	rc, err := logstream.Open(ctx, eng, src.id, src.name, src.service, o)
 	if err != nil {
-		var apiErr *engine.APIError
-		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotImplemented {
-			return 0, &unreadableLogError{msg: fmt.Sprintf("logs of %s (%s) skipped: the docker daemon says %q — its logging driver keeps nothing to read back", src.name, src.service, apiErr.Message)}
+		if errors.Is(err, logstream.ErrUnreadable) {
+			return 0, err
 		}
-		return 0, fmt.Errorf("logs of %s: %w", src.name, dockerErr(err))
+		return 0, fmt.Errorf("logs of %s: %w", src.name, stackops.DockerError(err))
 	}
 	defer rc.Close()
 	var last int64
-	dec := newLogDecoder(src.tty, true)
-	err = dec.decode(rc, func(ts int64, stream uint8, text []byte) error {
+	dec := logstream.NewDecoder(src.tty, true)
+	err = dec.Decode(rc, func(ts int64, stream uint8, text []byte) error {
 		// The newest time seen, not the last line's: stdout and stderr are
 		// copied into the log by separate goroutines, so a line can be stored
 		// after a newer one of the other stream, and resuming from the last
@@ -211,7 +202,7 @@ func readSource(ctx context.Context, eng *engine.Client, src *logSource, q logQu
 		if ts > last {
 			last = ts
 		}
-		lvl := DetectLogLevel(text)
+		lvl := DetectLevel(text)
 		if !q.filter.match(lvl, text) {
 			return nil
 		}
@@ -225,7 +216,7 @@ func readSource(ctx context.Context, eng *engine.Client, src *logSource, q logQu
 		if ctx.Err() != nil {
 			return last, context.Cause(ctx)
 		}
-		return last, fmt.Errorf("logs of %s: %w", src.name, dockerErr(err))
+		return last, fmt.Errorf("logs of %s: %w", src.name, stackops.DockerError(err))
 	}
 	if ring != nil {
 		if err := ring.each(fn); err != nil {
@@ -244,15 +235,15 @@ func readSource(ctx context.Context, eng *engine.Client, src *logSource, q logQu
 // started while following — a restart, a scale-up, or the new container of
 // a redeploy — are picked up from engine events. Following ends only when
 // ctx does (Ctrl-C), with ctx's cause as the error.
-func (s *Stack) Logs(ctx context.Context, opts LogsOptions, emit func(LogLine) error) error {
+func Read(ctx context.Context, st *stackops.Stack, opts Options, emit func(Line) error) error {
 	if opts.Follow && !opts.Until.IsZero() {
 		return ErrFollowUntil
 	}
-	services, err := s.ResolveServices(opts.Services)
+	services, err := st.ResolveServices(opts.Services)
 	if err != nil {
 		return err
 	}
-	eng, err := s.Engine()
+	eng, err := st.Engine()
 	if err != nil {
 		return err
 	}
@@ -277,16 +268,16 @@ func (s *Stack) Logs(ctx context.Context, opts LogsOptions, emit func(LogLine) e
 		events, eventErrs = eng.Events(ctx, since, engine.Filters{
 			"type":  {"container"},
 			"event": {"start"},
-			"label": {LabelProject + "=" + s.Name},
+			"label": {stackops.LabelProject + "=" + st.Name},
 		})
 	}
 
-	sources, err := s.logSources(ctx, eng, services)
+	sources, err := logSources(ctx, st, eng, services)
 	if err != nil {
 		return err
 	}
-	rep := newReplicaCounter(s, services)
-	found := make([]LogContainer, 0, len(sources))
+	rep := newReplicaCounter(st, services)
+	found := make([]Container, 0, len(sources))
 	for _, src := range sources {
 		rep.see(src)
 		found = append(found, src.container())
@@ -304,8 +295,8 @@ func (s *Stack) Logs(ctx context.Context, opts LogsOptions, emit func(LogLine) e
 	if !opts.Follow {
 		return nil
 	}
-	f := &follower{s: s, eng: eng, ctx: ctx, q: q, rep: rep, emit: emit, wanted: map[string]bool{}, announce: opts.Containers,
-		lines: make(chan LogLine, 256), done: make(chan followDone, 16),
+	f := &follower{st: st, eng: eng, ctx: ctx, q: q, rep: rep, emit: emit, wanted: map[string]bool{}, announce: opts.Containers,
+		lines: make(chan Line, 256), done: make(chan followDone, 16),
 		active: map[string]bool{}, warned: map[string]bool{}, restartPending: map[string]bool{}, last: map[string]int64{}, known: map[string]*logSource{}}
 	for _, svc := range services {
 		f.wanted[svc] = true
@@ -332,10 +323,10 @@ type replicaCounter struct {
 	numbers map[string]map[int]bool
 }
 
-func newReplicaCounter(s *Stack, services []string) *replicaCounter {
+func newReplicaCounter(st *stackops.Stack, services []string) *replicaCounter {
 	r := &replicaCounter{scale: map[string]int{}, numbers: map[string]map[int]bool{}}
 	for _, name := range services {
-		if svc, ok := s.Project.Services[name]; ok {
+		if svc, ok := st.Project.Services[name]; ok {
 			r.scale[name] = svc.GetScale()
 		}
 	}
@@ -355,12 +346,12 @@ func (r *replicaCounter) count(service string) int {
 	return max(r.scale[service], len(r.numbers[service]), 1)
 }
 
-func (r *replicaCounter) line(src *logSource, ts int64, stream uint8, lvl LogLevel, text []byte) LogLine {
+func (r *replicaCounter) line(src *logSource, ts int64, stream uint8, lvl Level, text []byte) Line {
 	st := "stdout"
 	if stream == 2 {
 		st = "stderr"
 	}
-	return LogLine{
+	return Line{
 		Service:   src.service,
 		Container: src.name,
 		Time:      time.Unix(0, ts).UTC(),
@@ -379,34 +370,34 @@ const mergeBatch = 512
 // timestamp order (a k-way merge: each container's log is already in
 // order). It returns each source's last timestamp read, and which sources
 // could not be read back (reported through q.warn and skipped).
-func mergeSources(ctx context.Context, eng *engine.Client, sources []*logSource, q logQuery, rep *replicaCounter, emit func(LogLine) error) ([]int64, []bool, error) {
+func mergeSources(ctx context.Context, eng *engine.Client, sources []*logSource, q logQuery, rep *replicaCounter, emit func(Line) error) ([]int64, []bool, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	last := make([]int64, len(sources))
 	errs := make([]error, len(sources))
 	unreadable := make([]error, len(sources))
-	chans := make([]chan []LogLine, len(sources))
+	chans := make([]chan []Line, len(sources))
 	for i, src := range sources {
-		ch := make(chan []LogLine, 4)
+		ch := make(chan []Line, 4)
 		chans[i] = ch
 		go func() {
 			defer close(ch)
-			batch := make([]LogLine, 0, mergeBatch)
+			batch := make([]Line, 0, mergeBatch)
 			send := func() bool {
 				select {
 				case ch <- batch:
-					batch = make([]LogLine, 0, mergeBatch)
+					batch = make([]Line, 0, mergeBatch)
 					return true
 				case <-ctx.Done():
 					return false
 				}
 			}
 			var order lineReorder
-			add := func(l LogLine) bool {
+			add := func(l Line) bool {
 				batch = append(batch, l)
 				return len(batch) < mergeBatch || send()
 			}
-			last[i], errs[i] = readSource(ctx, eng, src, q, func(ts int64, stream uint8, lvl LogLevel, text []byte) error {
+			last[i], errs[i] = readSource(ctx, eng, src, q, func(ts int64, stream uint8, lvl Level, text []byte) error {
 				if l, ok := order.push(rep.line(src, ts, stream, lvl, text)); ok && !add(l) {
 					return context.Cause(ctx)
 				}
@@ -415,7 +406,7 @@ func mergeSources(ctx context.Context, eng *engine.Client, sources []*logSource,
 			if errors.Is(errs[i], engine.ErrNotFound) {
 				errs[i] = nil // removed since it was listed (a redeploy): nothing to read
 			}
-			if errors.Is(errs[i], errLogsUnreadable) {
+			if errors.Is(errs[i], logstream.ErrUnreadable) {
 				unreadable[i], errs[i] = errs[i], nil
 			}
 			if errs[i] != nil {
@@ -478,9 +469,9 @@ func mergeSources(ctx context.Context, eng *engine.Client, sources []*logSource,
 }
 
 type mergeCursor struct {
-	batch []LogLine
+	batch []Line
 	i     int
-	ch    chan []LogLine
+	ch    chan []Line
 	order int
 }
 
@@ -509,17 +500,17 @@ func (h *mergeHeap) Pop() any {
 // which containers are followed, from engine start events and from streams
 // that end (a container that stopped).
 type follower struct {
-	s      *Stack
+	st     *stackops.Stack
 	eng    *engine.Client
 	ctx    context.Context
 	q      logQuery
 	rep    *replicaCounter
-	emit   func(LogLine) error
+	emit   func(Line) error
 	wanted map[string]bool // selected services
-	// announce is LogsOptions.Containers.
-	announce func([]LogContainer, bool)
+	// announce is Options.Containers.
+	announce func([]Container, bool)
 
-	lines chan LogLine
+	lines chan Line
 	done  chan followDone
 
 	known          map[string]*logSource
@@ -550,7 +541,7 @@ func (f *follower) start(src *logSource) {
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		last, err := readSource(f.ctx, f.eng, src, q, func(ts int64, stream uint8, lvl LogLevel, text []byte) error {
+		last, err := readSource(f.ctx, f.eng, src, q, func(ts int64, stream uint8, lvl Level, text []byte) error {
 			select {
 			case f.lines <- f.rep.line(src, ts, stream, lvl, text):
 				return nil
@@ -579,7 +570,7 @@ func (f *follower) run(events <-chan engine.Event, eventErrs <-chan error) error
 			if d.last > f.last[d.id] {
 				f.last[d.id] = d.last
 			}
-			if errors.Is(d.err, errLogsUnreadable) {
+			if errors.Is(d.err, logstream.ErrUnreadable) {
 				if !f.warned[d.id] {
 					f.warned[d.id] = true
 					_ = skipUnreadable(d.err, f.q.warn)
@@ -605,7 +596,7 @@ func (f *follower) run(events <-chan engine.Event, eventErrs <-chan error) error
 				if err == nil {
 					err = errors.New("the docker daemon closed the event stream")
 				}
-				return fmt.Errorf("following logs: %w", dockerErr(err))
+				return fmt.Errorf("following logs: %w", stackops.DockerError(err))
 			}
 			if err := f.onStart(ev); err != nil {
 				return err
@@ -630,17 +621,17 @@ func (f *follower) onStart(ev engine.Event) error {
 		return nil
 	}
 	attrs := ev.Actor.Attributes
-	if !f.wanted[attrs[LabelService]] || strings.EqualFold(attrs[LabelOneOff], "true") {
+	if !f.wanted[attrs[stackops.LabelService]] || strings.EqualFold(attrs[stackops.LabelOneOff], "true") {
 		return nil
 	}
 	c, err := f.eng.InspectContainer(f.ctx, id)
 	if err != nil {
-		if isNotFound(err) || f.ctx.Err() != nil {
+		if errors.Is(err, engine.ErrNotFound) || f.ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("inspect container %s: %w", shortID(id), dockerErr(err))
+		return fmt.Errorf("inspect container %s: %w", engine.ShortID(id), stackops.DockerError(err))
 	}
-	if c.Config.Labels[LabelProject] != f.s.Name || !f.wanted[c.Config.Labels[LabelService]] {
+	if c.Config.Labels[stackops.LabelProject] != f.st.Name || !f.wanted[c.Config.Labels[stackops.LabelService]] {
 		return nil
 	}
 	src := sourceFromContainer(c)
@@ -648,17 +639,17 @@ func (f *follower) onStart(ev engine.Event) error {
 	f.known[id] = src
 	f.rep.see(src)
 	if f.announce != nil {
-		f.announce([]LogContainer{src.container()}, false)
+		f.announce([]Container{src.container()}, false)
 	}
 	f.start(src)
 	return nil
 }
 
-// ParseLogTime reads a --since/--until value: a duration back from now
+// ParseTime reads a --since/--until value: a duration back from now
 // ("10m", "1h30m", "2d"), an RFC 3339 time ("2025-11-25T22:00:00Z"), a local
 // date and time ("2025-11-25 22:00", "2025-11-25T22:00:05", "2025-11-25"), or
 // a unix timestamp ("1764108000").
-func ParseLogTime(s string, now time.Time) (time.Time, error) {
+func ParseTime(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, errors.New("empty time")

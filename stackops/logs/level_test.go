@@ -1,4 +1,4 @@
-package stackops
+package logs
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 func TestDetectLogLevel(t *testing.T) {
 	cases := []struct {
 		line string
-		want LogLevel
+		want Level
 	}{
 		// JSON: level / severity / levelname, strings in any case, pino numbers, nested ECS.
 		{`{"time":"2025-01-01T00:00:00Z","level":"error","msg":"disk full"}`, LevelError},
@@ -63,8 +63,8 @@ func TestDetectLogLevel(t *testing.T) {
 		{``, LevelNone},
 	}
 	for _, c := range cases {
-		if got := DetectLogLevel([]byte(c.line)); got != c.want {
-			t.Errorf("DetectLogLevel(%q) = %q, want %q", c.line, got, c.want)
+		if got := DetectLevel([]byte(c.line)); got != c.want {
+			t.Errorf("DetectLevel(%q) = %q, want %q", c.line, got, c.want)
 		}
 	}
 }
@@ -75,20 +75,20 @@ func TestLevelWordOnlyInHeader(t *testing.T) {
 	if i := strings.Index(long, "ERROR"); i < headerScan {
 		t.Fatalf("test line too short: ERROR at %d", i)
 	}
-	if got := DetectLogLevel([]byte(long)); got != LevelNone {
+	if got := DetectLevel([]byte(long)); got != LevelNone {
 		t.Errorf("a level word far into a message set the level: %q", got)
 	}
 }
 
 func TestParseLogLevel(t *testing.T) {
-	for in, want := range map[string]LogLevel{"error": LevelError, "ERR": LevelError, "warn": LevelWarn, "Warning": LevelWarn, "info": LevelInfo, "debug": LevelDebug} {
-		got, err := ParseLogLevel(in)
+	for in, want := range map[string]Level{"error": LevelError, "ERR": LevelError, "warn": LevelWarn, "Warning": LevelWarn, "info": LevelInfo, "debug": LevelDebug} {
+		got, err := ParseLevel(in)
 		if err != nil || got != want {
-			t.Errorf("ParseLogLevel(%q) = %v, %v; want %v", in, got, err, want)
+			t.Errorf("ParseLevel(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	if _, err := ParseLogLevel("loud"); err == nil {
-		t.Error("ParseLogLevel accepted an unknown level")
+	if _, err := ParseLevel("loud"); err == nil {
+		t.Error("ParseLevel accepted an unknown level")
 	}
 }
 
@@ -101,10 +101,10 @@ func TestDetectLogLevelDoesNotAllocate(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(100, func() {
 		for _, l := range lines {
-			DetectLogLevel(l)
+			DetectLevel(l)
 		}
 	})
 	if allocs != 0 {
-		t.Errorf("DetectLogLevel allocated %.1f times per run", allocs)
+		t.Errorf("DetectLevel allocated %.1f times per run", allocs)
 	}
 }

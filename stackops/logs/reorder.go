@@ -1,4 +1,4 @@
-package stackops
+package logs
 
 import "container/heap"
 
@@ -18,7 +18,7 @@ type lineReorder struct {
 }
 
 type reorderItem struct {
-	line LogLine
+	line Line
 	seq  int64
 }
 
@@ -41,19 +41,19 @@ func (h *reorderHeap) Pop() any {
 }
 
 // push adds l and, once the window is full, returns the oldest line held.
-func (r *lineReorder) push(l LogLine) (LogLine, bool) {
+func (r *lineReorder) push(l Line) (Line, bool) {
 	r.seq++
 	heap.Push(&r.h, reorderItem{line: l, seq: r.seq})
 	if r.h.Len() <= reorderWindow {
-		return LogLine{}, false
+		return Line{}, false
 	}
 	return heap.Pop(&r.h).(reorderItem).line, true
 }
 
 // pop returns the oldest line held, for the end of the log.
-func (r *lineReorder) pop() (LogLine, bool) {
+func (r *lineReorder) pop() (Line, bool) {
 	if r.h.Len() == 0 {
-		return LogLine{}, false
+		return Line{}, false
 	}
 	return heap.Pop(&r.h).(reorderItem).line, true
 }

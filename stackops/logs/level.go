@@ -1,4 +1,4 @@
-package stackops
+package logs
 
 import (
 	"bytes"
@@ -6,16 +6,16 @@ import (
 	"strings"
 )
 
-// LogLevel is the severity a log line declares, as far as its format says.
+// Level is the severity a log line declares, as far as its format says.
 // Levels are ordered: a filter for LevelWarn keeps warnings and errors.
-type LogLevel uint8
+type Level uint8
 
 // The levels stackpilot tells apart. Finer levels fold into these: trace
 // into debug, notice into info, critical/fatal/panic/alert/emergency into
 // error.
 const (
 	// LevelNone is a line whose format names no level (a plain message).
-	LevelNone LogLevel = iota
+	LevelNone Level = iota
 	// LevelDebug is debug and trace output.
 	LevelDebug
 	// LevelInfo is informational output.
@@ -27,7 +27,7 @@ const (
 )
 
 // String is the level's name as printed and as --level takes it; "" for LevelNone.
-func (l LogLevel) String() string {
+func (l Level) String() string {
 	switch l {
 	case LevelDebug:
 		return "debug"
@@ -42,10 +42,10 @@ func (l LogLevel) String() string {
 }
 
 // MarshalText writes the level's name, so JSON output carries "error" rather than 4.
-func (l LogLevel) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 
-// ParseLogLevel reads a --level value: error, warn (warning), info or debug.
-func ParseLogLevel(s string) (LogLevel, error) {
+// ParseLevel reads a --level value: error, warn (warning), info or debug.
+func ParseLevel(s string) (Level, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "error", "err":
 		return LevelError, nil
@@ -59,14 +59,14 @@ func ParseLogLevel(s string) (LogLevel, error) {
 	return LevelNone, fmt.Errorf("unknown log level %q (use error, warn, info or debug)", s)
 }
 
-// DetectLogLevel says which level a log line declares. It recognises the
+// DetectLevel says which level a log line declares. It recognises the
 // formats services commonly write: JSON with a level/severity field (string,
 // or pino/bunyan numbers), logfmt level=, klog/glog (E0102 15:04:05…),
 // [ERROR] in any case, ERROR: (Python's default logger, PostgreSQL,
 // uvicorn), a bare upper-case level word near the start (Go's slog default,
 // log4j, zap, zerolog's ERR/WRN), and Go panics and Python tracebacks.
 // A line it cannot place is LevelNone. It does not allocate.
-func DetectLogLevel(line []byte) LogLevel {
+func DetectLevel(line []byte) Level {
 	lvl, _, _ := detectLevel(line)
 	return lvl
 }
@@ -88,7 +88,7 @@ const headerScan = 100
 
 // detectLevel returns the level, the format, and for text lines the offset
 // just after the level token (where the message starts).
-func detectLevel(line []byte) (LogLevel, lineKind, int) {
+func detectLevel(line []byte) (Level, lineKind, int) {
 	i := 0
 	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
 		i++
@@ -124,7 +124,7 @@ func detectLevel(line []byte) (LogLevel, lineKind, int) {
 }
 
 // levelWord maps a level name (any case) to a level.
-func levelWord(w []byte) (LogLevel, bool) {
+func levelWord(w []byte) (Level, bool) {
 	if len(w) < 3 || len(w) > 11 {
 		return LevelNone, false
 	}
@@ -150,7 +150,7 @@ func levelWord(w []byte) (LogLevel, bool) {
 
 // numericLevel maps pino/bunyan levels (10 trace … 60 fatal) and syslog
 // severities (0 emergency … 7 debug).
-func numericLevel(n int) LogLevel {
+func numericLevel(n int) Level {
 	switch {
 	case n >= 50:
 		return LevelError
@@ -193,7 +193,7 @@ func isLevelKey(k []byte) bool {
 
 // jsonLevel finds the first level-named key of a JSON object (at any depth,
 // so ECS's {"log":{"level":…}} works) without decoding the object.
-func jsonLevel(b []byte) (LogLevel, bool) {
+func jsonLevel(b []byte) (Level, bool) {
 	for i := 0; i < len(b); i++ {
 		if b[i] != '"' {
 			continue
@@ -244,7 +244,7 @@ func jsonLevel(b []byte) (LogLevel, bool) {
 
 // logfmtLevel finds level=, lvl= or severity= (value quoted or not) at the
 // start of a key.
-func logfmtLevel(b []byte) (LogLevel, bool) {
+func logfmtLevel(b []byte) (Level, bool) {
 	for off := 0; off < len(b); {
 		j := bytes.IndexByte(b[off:], '=')
 		if j < 0 {
@@ -284,7 +284,7 @@ func isWordByte(c byte) bool {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // klogLevel reads glog/klog's header: Lmmdd hh:mm:ss.uuuuuu (L one of IWEF).
-func klogLevel(b []byte) (LogLevel, bool) {
+func klogLevel(b []byte) (Level, bool) {
 	if len(b) < 14 || b[5] != ' ' || b[8] != ':' || b[11] != ':' {
 		return LevelNone, false
 	}
@@ -309,7 +309,7 @@ func klogLevel(b []byte) (LogLevel, bool) {
 // the very start in any case. Escape sequences (colored output) count as
 // word breaks. It returns the offset after the token (and its closing
 // bracket or colon).
-func headerLevel(b []byte) (LogLevel, int, bool) {
+func headerLevel(b []byte) (Level, int, bool) {
 	n := len(b)
 	if n > headerScan {
 		n = headerScan

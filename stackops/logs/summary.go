@@ -1,4 +1,4 @@
-package stackops
+package logs
 
 import (
 	"bytes"
@@ -11,21 +11,23 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
+	"github.com/stackpilot/stackpilot/stackops/internal/logstream"
 )
 
-// LogSummary is `logs --summary`: per service, what its containers logged
+// Summary is `logs --summary`: per service, what its containers logged
 // and the errors worth looking at first.
-type LogSummary struct {
+type Summary struct {
 	Project string `json:"project"`
 	// Since and Until echo the time range read (null when unbounded).
-	Since    *time.Time          `json:"since"`
-	Until    *time.Time          `json:"until"`
-	Services []ServiceLogSummary `json:"services"`
+	Since    *time.Time       `json:"since"`
+	Until    *time.Time       `json:"until"`
+	Services []ServiceSummary `json:"services"`
 }
 
-// ServiceLogSummary is one service's part of a LogSummary.
-type ServiceLogSummary struct {
+// ServiceSummary is one service's part of a Summary.
+type ServiceSummary struct {
 	Service string `json:"service"`
 	// Containers is how many containers were read (0: the service has none).
 	Containers int `json:"containers"`
@@ -84,28 +86,28 @@ const (
 	maxExample = 300
 )
 
-// LogSummary reads the selected services' logs in one streaming pass —
+// Summary reads the selected services' logs in one streaming pass —
 // constant memory whatever the log's length — and counts lines by level,
 // the first and last error, and the most repeated error messages. Tail,
 // Since, Until, Grep and Level select the lines summarised, as for Logs.
-func (s *Stack) LogSummary(ctx context.Context, opts LogsOptions) (*LogSummary, error) {
+func Summarize(ctx context.Context, st *stackops.Stack, opts Options) (*Summary, error) {
 	if opts.Follow {
 		return nil, ErrSummaryFollow
 	}
-	services, err := s.ResolveServices(opts.Services)
+	services, err := st.ResolveServices(opts.Services)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := s.Engine()
+	eng, err := st.Engine()
 	if err != nil {
 		return nil, err
 	}
-	sources, err := s.logSources(ctx, eng, services)
+	sources, err := logSources(ctx, st, eng, services)
 	if err != nil {
 		return nil, err
 	}
 	q := logQuery{tail: opts.Tail, filter: lineFilter{level: opts.Level, grep: opts.Grep}}
-	res := &LogSummary{Project: s.Name, Services: []ServiceLogSummary{}}
+	res := &Summary{Project: st.Name, Services: []ServiceSummary{}}
 	if !opts.Since.IsZero() {
 		q.since = opts.Since.UnixNano()
 		t := opts.Since.UTC()
@@ -130,7 +132,7 @@ func (s *Stack) LogSummary(ctx context.Context, opts LogsOptions) (*LogSummary, 
 			defer wg.Done()
 			_, err := readSource(ctx, eng, src, q, acc.add)
 			switch {
-			case errors.Is(err, errLogsUnreadable):
+			case errors.Is(err, logstream.ErrUnreadable):
 				unreadable[i] = err
 			case err != nil && !errors.Is(err, engine.ErrNotFound):
 				cancel(err)
@@ -146,7 +148,7 @@ func (s *Stack) LogSummary(ctx context.Context, opts LogsOptions) (*LogSummary, 
 	}
 
 	for _, svc := range services {
-		row := ServiceLogSummary{Service: svc, TopErrors: []ErrorGroup{}}
+		row := ServiceSummary{Service: svc, TopErrors: []ErrorGroup{}}
 		groups := map[string]*ErrorGroup{}
 		for i, src := range sources {
 			if src.service != svc {
@@ -210,7 +212,7 @@ func newSummaryAcc() *summaryAcc {
 	return &summaryAcc{sketch: newErrorSketch(sketchCapacity)}
 }
 
-func (a *summaryAcc) add(ts int64, _ uint8, lvl LogLevel, text []byte) error {
+func (a *summaryAcc) add(ts int64, _ uint8, lvl Level, text []byte) error {
 	a.lines++
 	a.levels[lvl]++
 	if lvl != LevelError {

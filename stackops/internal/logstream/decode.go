@@ -1,4 +1,9 @@
-package stackops
+// Package logstream reads a container's log from the Docker Engine API as
+// lines: the request, and the decoding of the engine's stream (multiplexed
+// frames or a TTY's raw bytes, with timestamps). The logs commands (package
+// stackops/logs) and the deploy failure report (stackops' TailLogs) both
+// read logs through it.
+package logstream
 
 import (
 	"bufio"
@@ -10,22 +15,22 @@ import (
 	"time"
 )
 
-// rawLineFunc receives one log line: the engine's timestamp in unix
+// LineFunc receives one log line: the engine's timestamp in unix
 // nanoseconds (0 when the stream has none), the stream (1 stdout, 2 stderr)
 // and the text without its line end. text is valid only during the call: it
 // points into the read buffer, so a million lines cost no allocation.
-type rawLineFunc func(ts int64, stream uint8, text []byte) error
+type LineFunc func(ts int64, stream uint8, text []byte) error
 
 // maxLogLine caps a line assembled from partial frames (the engine splits
 // lines longer than 16 KiB); a longer one is passed on in pieces so one
 // runaway line cannot grow memory without bound.
 const maxLogLine = 1 << 20
 
-// logDecoder turns the engine's log stream into lines. The stream is the
+// Decoder turns the engine's log stream into lines. The stream is the
 // multiplexed format (an 8-byte header per frame: stream, 3 zero bytes,
 // big-endian length) unless the container has a TTY, when it is raw bytes.
 // With timestamps=1 every log entry starts with an RFC 3339 time and a space.
-type logDecoder struct {
+type Decoder struct {
 	timestamps bool
 	tty        bool
 	maxLine    int
@@ -35,12 +40,14 @@ type logDecoder struct {
 	frameTS   int64 // the timestamp of the frame being read
 }
 
-func newLogDecoder(tty, timestamps bool) *logDecoder {
-	return &logDecoder{tty: tty, timestamps: timestamps, maxLine: maxLogLine}
+// NewDecoder returns a decoder for a container with or without a TTY, for
+// a stream requested with or without timestamps.
+func NewDecoder(tty, timestamps bool) *Decoder {
+	return &Decoder{tty: tty, timestamps: timestamps, maxLine: maxLogLine}
 }
 
-// decode reads r to its end, calling fn for every line.
-func (d *logDecoder) decode(r io.Reader, fn rawLineFunc) error {
+// Decode reads r to its end, calling fn for every line.
+func (d *Decoder) Decode(r io.Reader, fn LineFunc) error {
 	br := bufio.NewReaderSize(r, 256<<10)
 	if d.tty {
 		return d.decodeRaw(br, fn)
@@ -48,7 +55,7 @@ func (d *logDecoder) decode(r io.Reader, fn rawLineFunc) error {
 	return d.decodeFrames(br, fn)
 }
 
-func (d *logDecoder) decodeFrames(br *bufio.Reader, fn rawLineFunc) error {
+func (d *Decoder) decodeFrames(br *bufio.Reader, fn LineFunc) error {
 	for {
 		hdr, err := br.Peek(8)
 		if len(hdr) < 8 {
@@ -105,13 +112,13 @@ func (d *logDecoder) decodeFrames(br *bufio.Reader, fn rawLineFunc) error {
 
 // frame handles one log entry: its timestamp, then its lines; a piece
 // without a newline waits for the rest of the line in the next entry.
-func (d *logDecoder) frame(stream uint8, p []byte, fn rawLineFunc) error {
+func (d *Decoder) frame(stream uint8, p []byte, fn LineFunc) error {
 	return d.piece(stream, p, true, fn)
 }
 
 // piece handles a frame, or a piece of one: only a frame's first piece
 // starts with its timestamp; later pieces carry it on.
-func (d *logDecoder) piece(stream uint8, p []byte, first bool, fn rawLineFunc) error {
+func (d *Decoder) piece(stream uint8, p []byte, first bool, fn LineFunc) error {
 	if first {
 		d.frameTS = 0
 		if d.timestamps {
@@ -146,7 +153,7 @@ func (d *logDecoder) piece(stream uint8, p []byte, first bool, fn rawLineFunc) e
 	return nil
 }
 
-func (d *logDecoder) emitPending(stream uint8, fn rawLineFunc) error {
+func (d *Decoder) emitPending(stream uint8, fn LineFunc) error {
 	line := d.pending[stream]
 	err := fn(d.pendingTS[stream], stream, trimCR(line))
 	d.pending[stream] = d.pending[stream][:0]
@@ -154,7 +161,7 @@ func (d *logDecoder) emitPending(stream uint8, fn rawLineFunc) error {
 }
 
 // flush passes on lines left without a final newline.
-func (d *logDecoder) flush(fn rawLineFunc) error {
+func (d *Decoder) flush(fn LineFunc) error {
 	for s := uint8(1); s <= 2; s++ {
 		if len(d.pending[s]) > 0 {
 			if err := d.emitPending(s, fn); err != nil {
@@ -169,7 +176,7 @@ func (d *logDecoder) flush(fn rawLineFunc) error {
 // each starting with a timestamp when the engine's entry started there (a
 // terminal's output is not split at line ends, so a line without one
 // carries the previous line's time).
-func (d *logDecoder) decodeRaw(br *bufio.Reader, fn rawLineFunc) error {
+func (d *Decoder) decodeRaw(br *bufio.Reader, fn LineFunc) error {
 	var last int64
 	for {
 		chunk, err := br.ReadSlice('\n')

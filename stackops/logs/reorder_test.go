@@ -1,4 +1,4 @@
-package stackops
+package logs
 
 import (
 	"testing"
@@ -9,17 +9,17 @@ import (
 // keep their stored order; nothing is lost or repeated.
 func TestLineReorder(t *testing.T) {
 	base := time.Date(2026, 11, 26, 2, 45, 16, 0, time.UTC)
-	var in []LogLine
+	var in []Line
 	for i := 0; i < 2000; i++ {
 		ns := i * 1000
 		if i%7 == 3 {
 			ns -= 2500 // stored after up to two newer lines
 		}
-		in = append(in, LogLine{Time: base.Add(time.Duration(ns)), Message: string(rune('a' + i%26))})
+		in = append(in, Line{Time: base.Add(time.Duration(ns)), Message: string(rune('a' + i%26))})
 	}
-	in = append(in, LogLine{Time: in[len(in)-1].Time, Message: "same-1"}, LogLine{Time: in[len(in)-1].Time, Message: "same-2"})
+	in = append(in, Line{Time: in[len(in)-1].Time, Message: "same-1"}, Line{Time: in[len(in)-1].Time, Message: "same-2"})
 	var r lineReorder
-	var out []LogLine
+	var out []Line
 	for _, l := range in {
 		if o, ok := r.push(l); ok {
 			out = append(out, o)

@@ -1,10 +1,12 @@
-package stackops
+package logs
 
 import (
 	"bytes"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/logstream"
 )
 
 func TestNormalizeMessage(t *testing.T) {
@@ -64,7 +66,7 @@ func TestSummaryGroupsAcrossFormats(t *testing.T) {
 		`hello`,
 	}
 	for i, l := range lines {
-		_ = acc.add(int64(i+1), 1, DetectLogLevel([]byte(l)), []byte(l))
+		_ = acc.add(int64(i+1), 1, DetectLevel([]byte(l)), []byte(l))
 	}
 	if acc.lines != 6 || acc.levels[LevelError] != 4 || acc.levels[LevelWarn] != 1 || acc.levels[LevelNone] != 1 {
 		t.Errorf("counts: lines %d levels %v", acc.lines, acc.levels)
@@ -108,8 +110,8 @@ func TestSummaryAccDoesNotAllocateForRepeats(t *testing.T) {
 	l2 := []byte(`{"time":"x","level":"info","msg":"handled request id=3 path=/items/3"}`)
 	_ = acc.add(1, 1, LevelError, l1)
 	allocs := testing.AllocsPerRun(100, func() {
-		_ = acc.add(2, 1, DetectLogLevel(l1), l1)
-		_ = acc.add(3, 1, DetectLogLevel(l2), l2)
+		_ = acc.add(2, 1, DetectLevel(l1), l1)
+		_ = acc.add(3, 1, DetectLevel(l2), l2)
 	})
 	if allocs != 0 {
 		t.Errorf("summarising a repeated error allocated %.1f times", allocs)
@@ -126,15 +128,15 @@ func FuzzLogLine(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		DetectLogLevel(line)
+		DetectLevel(line)
 		msg := errorMessage(line)
 		if got := normalizeMessage(nil, msg); len(got) > maxPattern {
 			t.Fatalf("pattern of %d bytes", len(got))
 		}
 		acc := newSummaryAcc()
 		_ = acc.add(1, 1, LevelError, line)
-		d := newLogDecoder(false, true)
-		_ = d.decode(bytes.NewReader(line), func(int64, uint8, []byte) error { return nil })
-		_ = newLogDecoder(true, true).decode(bytes.NewReader(line), func(int64, uint8, []byte) error { return nil })
+		d := logstream.NewDecoder(false, true)
+		_ = d.Decode(bytes.NewReader(line), func(int64, uint8, []byte) error { return nil })
+		_ = logstream.NewDecoder(true, true).Decode(bytes.NewReader(line), func(int64, uint8, []byte) error { return nil })
 	})
 }

@@ -1,4 +1,4 @@
-package stackops
+package logstream
 
 import (
 	"bytes"
@@ -25,11 +25,11 @@ type gotLine struct {
 	text   string
 }
 
-func decodeAll(t *testing.T, d *logDecoder, data []byte) []gotLine {
+func decodeAll(t *testing.T, d *Decoder, data []byte) []gotLine {
 	t.Helper()
 	var out []gotLine
 	// One byte at a time: frames and lines must survive any read boundary.
-	err := d.decode(iotest.OneByteReader(bytes.NewReader(data)), func(ts int64, stream uint8, text []byte) error {
+	err := d.Decode(iotest.OneByteReader(bytes.NewReader(data)), func(ts int64, stream uint8, text []byte) error {
 		out = append(out, gotLine{ts, stream, string(text)})
 		return nil
 	})
@@ -51,7 +51,7 @@ func TestDecodeFramesWithTimestamps(t *testing.T) {
 	data = append(data, frame(1, t2+" part two\n")...)
 	data = append(data, frame(1, t2+" \n")...)                    // an empty line
 	data = append(data, frame(2, t2+" no newline at the end")...) // flushed at EOF
-	got := decodeAll(t, newLogDecoder(false, true), data)
+	got := decodeAll(t, NewDecoder(false, true), data)
 	ts1 := time.Date(2025, 11, 25, 22, 9, 1, 123456789, time.UTC).UnixNano()
 	ts2 := time.Date(2025, 11, 25, 22, 9, 2, 1, time.UTC).UnixNano()
 	want := []gotLine{
@@ -71,14 +71,14 @@ func TestDecodeBigFrame(t *testing.T) {
 	big := strings.Repeat("x", 300<<10) // larger than the read buffer
 	data := frame(1, "2025-11-25T22:09:01.000000000Z "+big+"\n")
 	data = append(data, frame(1, "2025-11-25T22:09:01.000000000Z after\n")...)
-	got := decodeAll(t, newLogDecoder(false, true), data)
+	got := decodeAll(t, NewDecoder(false, true), data)
 	if len(got) != 2 || got[0].text != big || got[1].text != "after" {
 		t.Fatalf("big frame: got %d lines", len(got))
 	}
 }
 
 func TestDecodeRunawayLineIsCapped(t *testing.T) {
-	d := newLogDecoder(false, false)
+	d := NewDecoder(false, false)
 	d.maxLine = 10
 	data := frame(1, "0123456")
 	data = append(data, frame(1, "789abcdef")...)
@@ -91,7 +91,7 @@ func TestDecodeRunawayLineIsCapped(t *testing.T) {
 
 func TestDecodeTruncatedFrame(t *testing.T) {
 	data := frame(1, "2025-11-25T22:09:01.000000000Z hello\n")
-	err := newLogDecoder(false, true).decode(bytes.NewReader(data[:len(data)-3]), func(int64, uint8, []byte) error { return nil })
+	err := NewDecoder(false, true).Decode(bytes.NewReader(data[:len(data)-3]), func(int64, uint8, []byte) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("truncated frame: err = %v", err)
 	}
@@ -99,7 +99,7 @@ func TestDecodeTruncatedFrame(t *testing.T) {
 
 func TestDecodeTTY(t *testing.T) {
 	data := "2025-11-25T22:09:01.000000000Z first line\r\nsecond in the same entry\r\n2025-11-25T22:09:03.000000000Z third\r\n"
-	got := decodeAll(t, newLogDecoder(true, true), []byte(data))
+	got := decodeAll(t, NewDecoder(true, true), []byte(data))
 	ts1 := time.Date(2025, 11, 25, 22, 9, 1, 0, time.UTC).UnixNano()
 	ts3 := time.Date(2025, 11, 25, 22, 9, 3, 0, time.UTC).UnixNano()
 	want := []gotLine{{ts1, 1, "first line"}, {ts1, 1, "second in the same entry"}, {ts3, 1, "third"}}
@@ -139,7 +139,7 @@ func TestDecodeDoesNotAllocatePerLine(t *testing.T) {
 	}
 	n := 0
 	allocs := testing.AllocsPerRun(5, func() {
-		_ = newLogDecoder(false, true).decode(bytes.NewReader(data), func(int64, uint8, []byte) error { n++; return nil })
+		_ = NewDecoder(false, true).Decode(bytes.NewReader(data), func(int64, uint8, []byte) error { n++; return nil })
 	})
 	if allocs > 20 {
 		t.Errorf("decoding 1000 lines allocated %.0f times; want a constant handful", allocs)
