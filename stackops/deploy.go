@@ -308,7 +308,7 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 	if err != nil {
 		return nil, err
 	}
-	sink := sinkOrNop(spec.sink)
+	sink := SinkOrNop(spec.sink)
 	timeout := spec.timeout
 	if timeout <= 0 {
 		timeout = cfg.Timeout.Or(DefaultGateTimeout)

@@ -148,7 +148,7 @@ func (s *Stack) WaitHealthy(ctx context.Context, opts HealthGateOptions) (*Healt
 	if op == "" {
 		op = "wait"
 	}
-	sink := sinkOrNop(opts.Sink)
+	sink := SinkOrNop(opts.Sink)
 	logLines := opts.LogLines
 	if logLines <= 0 {
 		logLines = DefaultGateLogLines

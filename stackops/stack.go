@@ -228,8 +228,6 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		return nil, err
 	}
 	s.config = cfg
-	// A backup or restore killed while services were stopped: start them again.
-	s.recoverInterrupted(ctx)
 	return s, nil
 }
 

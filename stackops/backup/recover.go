@@ -1,16 +1,18 @@
-package stackops
+package backup
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -18,7 +20,7 @@ import (
 // has stopped services (or removed their containers) and has not yet
 // brought them back. The operation holds an flock on it while it runs; a
 // marker nobody holds was left by a stackpilot that was killed, and the
-// next Load puts the services back (recoverInterrupted).
+// next command that calls Recover puts the services back.
 const opMarkerName = "backup-in-progress.json"
 
 // markerData is the marker's content.
@@ -68,8 +70,8 @@ type opMarker struct {
 }
 
 // beginMarker creates the marker and holds its lock until finish.
-func (s *Stack) beginMarker(op, backupID string) (*opMarker, error) {
-	dir, err := s.StateDir()
+func beginMarker(st *stackops.Stack, op, backupID string) (*opMarker, error) {
+	dir, err := st.StateDir()
 	if err != nil {
 		return nil, err
 	}
@@ -140,50 +142,63 @@ func (m *opMarker) keep() {
 	m.f = nil
 }
 
-// recoverInterrupted runs at the end of Load: when a backup or restore was
-// killed while it had services stopped, it starts them again and says so in
-// the stack's warnings. It does nothing when no marker exists (a stat), or
-// while the operation that wrote it is still running (it holds the lock).
-func (s *Stack) recoverInterrupted(ctx context.Context) {
-	p := filepath.Join(s.Dir, ".stackpilot", opMarkerName)
+// Recover finishes what a backup or restore killed while it had services
+// stopped left undone: it starts those services again (or keeps them
+// stopped, saying why, when a restore left their volume half-replaced) and
+// returns what it did as warnings to show. Load does not do this: the
+// commands that act on or report the running stack call Recover first, so
+// the guarantee holds whichever of them runs next. It does nothing when no
+// marker exists (a stat), or while the operation that wrote it is still
+// running (it holds the marker's lock). The error is about reading the
+// marker; what could not be started is in the warnings.
+func Recover(ctx context.Context, st *stackops.Stack) ([]string, error) {
+	p := filepath.Join(st.Dir, ".stackpilot", opMarkerName)
 	if _, err := os.Stat(p); err != nil {
-		return
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("interrupted backup marker: %w", err)
 	}
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
-		return
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("interrupted backup marker: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return // the operation is still running
+		return nil, nil // the operation is still running
 	}
 	m := &opMarker{path: p, f: f}
 	// The holder may have finished and removed the file while we waited.
-	if st, err := os.Stat(p); err != nil || !sameFile(f, st) {
+	if fi, err := os.Stat(p); err != nil || !sameFile(f, fi) {
 		m.keep()
-		return
+		return nil, nil
 	}
 	b, _ := os.ReadFile(p)
 	if err := json.Unmarshal(b, &m.data); err != nil {
 		m.finish()
-		return
+		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 	defer cancel()
-	warnings, done := s.bringBack(ctx, &m.data)
-	what := m.data.Op
-	if what == "" {
-		what = "a backup"
+	what, done := bringBack(ctx, st, &m.data)
+	var warnings []string
+	op := m.data.Op
+	if op == "" {
+		op = "a backup"
 	}
-	for _, w := range warnings {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("%s (pid %d, %s) was interrupted: %s", what, m.data.PID, m.data.Started.Local().Format("2006-01-02 15:04:05"), w))
+	for _, w := range what {
+		warnings = append(warnings, fmt.Sprintf("%s (pid %d, %s) was interrupted: %s", op, m.data.PID, m.data.Started.Local().Format("2006-01-02 15:04:05"), w))
 	}
 	if done {
 		m.finish()
-		return
+		return warnings, nil
 	}
 	_ = m.write()
 	m.keep()
+	return warnings, nil
 }
 
 func sameFile(f *os.File, st os.FileInfo) bool {
@@ -193,15 +208,15 @@ func sameFile(f *os.File, st os.FileInfo) bool {
 
 // bringBack starts what the marker lists and reports what it did. It returns
 // done=false while something is still to do (the marker is kept, reduced to it).
-func (s *Stack) bringBack(ctx context.Context, d *markerData) (warnings []string, done bool) {
-	eng, err := s.Engine()
+func bringBack(ctx context.Context, st *stackops.Stack, d *markerData) (warnings []string, done bool) {
+	eng, err := st.Engine()
 	if err != nil {
 		return []string{"cannot reach docker to start its stopped services again: " + err.Error()}, false
 	}
-	s.removeHelpers(ctx, eng)
+	removeHelpers(ctx, st, eng)
 	blocked := map[string]bool{}
 	for _, vol := range d.Incomplete {
-		for _, bv := range s.stackVolumes(s.ServiceNames()) {
+		for _, bv := range stackVolumes(st, st.ServiceNames()) {
 			if bv.Key == vol {
 				for _, svc := range bv.Services {
 					blocked[svc] = true
@@ -228,7 +243,7 @@ func (s *Stack) bringBack(ctx context.Context, d *markerData) (warnings []string
 			if errors.Is(err, engine.ErrNotFound) {
 				continue // removed since; a restore recreates it below
 			}
-			failed = append(failed, fmt.Sprintf("%s (%v)", c.Service, DockerError(err)))
+			failed = append(failed, fmt.Sprintf("%s (%v)", c.Service, stackops.DockerError(err)))
 			keepStopped = append(keepStopped, c)
 			continue
 		}
@@ -252,7 +267,7 @@ func (s *Stack) bringBack(ctx context.Context, d *markerData) (warnings []string
 		if len(pending) == 0 {
 			continue
 		}
-		if err := s.composeRecreate(ctx, pending, set.start); err != nil {
+		if err := composeRecreate(ctx, st, pending, set.start); err != nil {
 			failed = append(failed, fmt.Sprintf("%s (%v)", strings.Join(pending, ", "), err))
 			*set.keep = append(*set.keep, pending...)
 			continue
@@ -282,7 +297,7 @@ func (s *Stack) bringBack(ctx context.Context, d *markerData) (warnings []string
 
 // composeRecreate creates the services' containers again with Compose (a
 // restore removed them to replace their volumes), starting them or not.
-func (s *Stack) composeRecreate(ctx context.Context, services []string, start bool) error {
+func composeRecreate(ctx context.Context, st *stackops.Stack, services []string, start bool) error {
 	args := []string{"up", "--no-deps", "--no-build"}
 	if start {
 		args = append(args, "-d")
@@ -291,7 +306,7 @@ func (s *Stack) composeRecreate(ctx context.Context, services []string, start bo
 	}
 	var stderr strings.Builder
 	args = append(args, services...)
-	if err := s.RunCompose(ctx, Cmd{Stderr: &stderr}, args...); err != nil {
+	if err := st.RunCompose(ctx, stackops.Cmd{Stderr: &stderr}, args...); err != nil {
 		if msg := lastLines(stderr.String(), 5); msg != "" {
 			return fmt.Errorf("%w: %s", err, msg)
 		}

@@ -1,4 +1,4 @@
-package stackops
+package backup
 
 import (
 	"context"
@@ -7,22 +7,24 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/stackpilot/stackpilot/stackops"
 )
 
-// BackupVerifyOptions configures VerifyBackup.
-type BackupVerifyOptions struct {
+// VerifyOptions configures VerifyBackup.
+type VerifyOptions struct {
 	// Ref is a backup id, id prefix, file name or path; "latest" (or empty with Latest) is the newest.
 	Ref    string
 	Latest bool
 	// IdentityFile is the age identity for an encrypted archive.
 	IdentityFile string
-	Sink         EventSink
+	Sink         stackops.EventSink
 }
 
-// BackupVerifyResult is the outcome of a verification.
-type BackupVerifyResult struct {
-	Backup BackupInfo `json:"backup"`
-	OK     bool       `json:"ok"`
+// VerifyResult is the outcome of a verification.
+type VerifyResult struct {
+	Backup Info `json:"backup"`
+	OK     bool `json:"ok"`
 	// Entries are the checked entries with their sizes and checksums (when OK).
 	Entries []ManifestEntry `json:"entries"`
 	// Error says what is damaged (when not OK).
@@ -32,17 +34,17 @@ type BackupVerifyResult struct {
 	DurationMS  int64  `json:"duration_ms"`
 }
 
-// VerifyBackup re-reads a whole archive and recomputes every checksum: the
+// Verify re-reads a whole archive and recomputes every checksum: the
 // file's own (against its end marker), every entry's (against the manifest),
 // and the compressor's and age's integrity checks. A damaged archive gives a
-// result with OK false and an error matching ErrBackupDamaged that names the
+// result with OK false and an error matching ErrDamaged that names the
 // broken entry. The outcome is remembered for `backup list`.
-func (s *Stack) VerifyBackup(ctx context.Context, opts BackupVerifyOptions) (*BackupVerifyResult, error) {
+func Verify(ctx context.Context, st *stackops.Stack, opts VerifyOptions) (*VerifyResult, error) {
 	ref := opts.Ref
 	if ref == "" && opts.Latest {
 		ref = "latest"
 	}
-	info, err := s.FindBackup(ctx, ref)
+	info, err := Find(ctx, st, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -50,19 +52,19 @@ func (s *Stack) VerifyBackup(ctx context.Context, opts BackupVerifyOptions) (*Ba
 	if err != nil {
 		return nil, err
 	}
-	sink := sinkOrNop(opts.Sink)
+	sink := stackops.SinkOrNop(opts.Sink)
 	sink.Start("verify")
-	res, err := s.verifyArchive(ctx, info, identities, sink)
+	res, err := verifyArchive(ctx, st, info, identities, sink)
 	sink.Done("verify", err)
 	return res, err
 }
 
-func (s *Stack) verifyArchive(ctx context.Context, info *BackupInfo, identities []age.Identity, sink EventSink) (*BackupVerifyResult, error) {
+func verifyArchive(ctx context.Context, st *stackops.Stack, info *Info, identities []age.Identity, sink stackops.EventSink) (*VerifyResult, error) {
 	start := time.Now()
-	res := &BackupVerifyResult{Backup: *info, Entries: []ManifestEntry{}}
-	sink.Event(Event{Op: "verify", Service: info.ID, Phase: "reading", Message: fmt.Sprintf("%s (%s)", info.File, humanBytes(info.Size)), Time: time.Now()})
+	res := &VerifyResult{Backup: *info, Entries: []ManifestEntry{}}
+	sink.Event(stackops.Event{Op: "verify", Service: info.ID, Phase: "reading", Message: fmt.Sprintf("%s (%s)", info.File, humanBytes(info.Size)), Time: time.Now()})
 	scan, err := verifyFile(ctx, info.Path, identities, func(g *archiveGroup) {
-		sink.Event(Event{Op: "verify", Service: info.ID, Phase: "reading", Message: g.Label(), Time: time.Now()})
+		sink.Event(stackops.Event{Op: "verify", Service: info.ID, Phase: "reading", Message: g.Label(), Time: time.Now()})
 	})
 	res.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
@@ -72,24 +74,24 @@ func (s *Stack) verifyArchive(ctx context.Context, info *BackupInfo, identities 
 		var de *DamagedError
 		if errors.As(err, &de) {
 			res.Error, res.BrokenEntry = err.Error(), de.Entry
-			s.recordVerification(info.Path, err)
-			sink.Event(Event{Op: "verify", Service: info.ID, Phase: "damaged", Message: err.Error(), Time: time.Now(), Final: true, Failed: true})
+			recordVerification(st, info.Path, err)
+			sink.Event(stackops.Event{Op: "verify", Service: info.ID, Phase: "damaged", Message: err.Error(), Time: time.Now(), Final: true, Failed: true})
 			return res, err
 		}
 		return nil, err
 	}
 	res.OK = true
 	res.Entries = scan.Manifest.Entries
-	s.recordVerification(info.Path, nil)
-	v := s.verifyRecords().lookup(info.Path)
+	recordVerification(st, info.Path, nil)
+	v := loadVerifyRecords(st).lookup(info.Path)
 	res.Backup.Verified = v
-	sink.Event(Event{Op: "verify", Service: info.ID, Phase: "ok", Message: fmt.Sprintf("%d entries, every checksum matches", len(scan.Entries)), Time: time.Now(), Final: true})
+	sink.Event(stackops.Event{Op: "verify", Service: info.ID, Phase: "ok", Message: fmt.Sprintf("%d entries, every checksum matches", len(scan.Entries)), Time: time.Now(), Final: true})
 	return res, nil
 }
 
 // VerifyArchiveFile verifies one archive file with no stack around it (a
 // copy on another machine, tests): it returns the manifest when every
-// checksum matches, else an error matching ErrBackupDamaged.
+// checksum matches, else an error matching ErrDamaged.
 func VerifyArchiveFile(ctx context.Context, path, identityFile string) (*Manifest, error) {
 	ids, err := LoadIdentities(identityFile)
 	if err != nil {

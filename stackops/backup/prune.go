@@ -1,4 +1,4 @@
-package stackops
+package backup
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 )
 
@@ -146,16 +147,16 @@ func ApplyRetention(items []RetentionItem, p RetentionPolicy, loc *time.Location
 	return out
 }
 
-// BackupPruneOptions configures PruneBackups.
-type BackupPruneOptions struct {
+// PruneOptions configures PruneBackups.
+type PruneOptions struct {
 	// Policy is the rules; x-stackpilot.backup.retention when empty.
 	Policy RetentionPolicy
 	DryRun bool
 	// Confirm is asked before anything is deleted (not in a dry run).
-	Confirm ConfirmFunc
+	Confirm stackops.ConfirmFunc
 	// Location for calendar periods (time.Local when nil).
 	Location *time.Location
-	Sink     EventSink
+	Sink     stackops.EventSink
 }
 
 // PruneItem is one backup in prune's report.
@@ -167,8 +168,8 @@ type PruneItem struct {
 	Reasons []string  `json:"reasons"`
 }
 
-// BackupPruneResult is what prune kept and removed (or would, in a dry run).
-type BackupPruneResult struct {
+// PruneResult is what prune kept and removed (or would, in a dry run).
+type PruneResult struct {
 	Policy  RetentionPolicy `json:"policy"`
 	DryRun  bool            `json:"dry_run"`
 	Keep    []PruneItem     `json:"keep"`
@@ -181,14 +182,14 @@ type BackupPruneResult struct {
 	Freed   int64    `json:"freed_bytes"`
 }
 
-// PruneBackups deletes the project's backups the retention policy does not
+// Prune deletes the project's backups the retention policy does not
 // keep. It refuses an empty policy, and never deletes the newest good backup:
 // the newest archive whose file checksum still matches (checked now; no key
 // needed, so encrypted archives count) and that no verify found damaged.
-func (s *Stack) PruneBackups(ctx context.Context, opts BackupPruneOptions) (*BackupPruneResult, error) {
+func Prune(ctx context.Context, st *stackops.Stack, opts PruneOptions) (*PruneResult, error) {
 	policy := opts.Policy
 	if policy.Empty() {
-		cfg, err := s.BackupConfig()
+		cfg, err := ConfigOf(st)
 		if err != nil {
 			return nil, err
 		}
@@ -198,16 +199,16 @@ func (s *Stack) PruneBackups(ctx context.Context, opts BackupPruneOptions) (*Bac
 		return nil, err
 	}
 	if policy.Empty() {
-		return nil, fmt.Errorf("%w: give at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly (or set %s.backup.retention) — an empty policy would delete every backup", ErrEmptyPolicy, ConfigExtension)
+		return nil, fmt.Errorf("%w: give at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly (or set %st.backup.retention) — an empty policy would delete every backup", ErrEmptyPolicy, stackops.ConfigExtension)
 	}
-	list, err := s.ListBackups(ctx)
+	list, err := List(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	sink := sinkOrNop(opts.Sink)
-	res := &BackupPruneResult{Policy: policy, DryRun: opts.DryRun, Keep: []PruneItem{}, Remove: []PruneItem{}, Removed: []string{}, Damaged: []string{}}
+	sink := stackops.SinkOrNop(opts.Sink)
+	res := &PruneResult{Policy: policy, DryRun: opts.DryRun, Keep: []PruneItem{}, Remove: []PruneItem{}, Removed: []string{}, Damaged: []string{}}
 	items := make([]RetentionItem, len(list.Backups))
-	byID := map[string]BackupInfo{}
+	byID := map[string]Info{}
 	for i, b := range list.Backups {
 		items[i] = RetentionItem{ID: b.ID, Time: b.Created}
 		byID[b.ID] = b
@@ -234,8 +235,8 @@ func (s *Stack) PruneBackups(ctx context.Context, opts BackupPruneOptions) (*Bac
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)
 			}
-			if errors.Is(err, ErrBackupDamaged) {
-				s.recordVerification(b.Path, err)
+			if errors.Is(err, ErrDamaged) {
+				recordVerification(st, b.Path, err)
 			}
 			res.Damaged = append(res.Damaged, b.ID)
 			continue
@@ -263,19 +264,19 @@ func (s *Stack) PruneBackups(ctx context.Context, opts BackupPruneOptions) (*Bac
 	}
 	confirm := opts.Confirm
 	if confirm == nil {
-		confirm = NeverConfirm
+		confirm = stackops.NeverConfirm
 	}
 	details := []string{}
 	for _, r := range res.Remove {
 		details = append(details, fmt.Sprintf("delete %s (%s, %s)", r.File, r.Created.Local().Format("2006-01-02 15:04"), humanBytes(r.Size)))
 	}
 	details = append(details, fmt.Sprintf("keep %d backup(s) (policy: %s)", len(res.Keep), policy))
-	ok, err := confirm(ctx, Confirmation{Action: "Prune backups", Prompt: fmt.Sprintf("Delete %d backup(s), freeing %s?", len(res.Remove), humanBytes(res.Freed)), Details: details, Destructive: true})
+	ok, err := confirm(ctx, stackops.Confirmation{Action: "Prune backups", Prompt: fmt.Sprintf("Delete %d backup(s), freeing %s?", len(res.Remove), humanBytes(res.Freed)), Details: details, Destructive: true})
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, ErrNotConfirmed
+		return nil, stackops.ErrNotConfirmed
 	}
 	sink.Start("prune")
 	for _, r := range res.Remove {
@@ -284,11 +285,11 @@ func (s *Stack) PruneBackups(ctx context.Context, opts BackupPruneOptions) (*Bac
 			return res, fmt.Errorf("delete %s: %w", r.File, err)
 		}
 		res.Removed = append(res.Removed, r.ID)
-		sink.Event(Event{Op: "prune", Service: r.ID, Phase: "deleted", Message: r.File, Time: time.Now(), Final: true})
+		sink.Event(stackops.Event{Op: "prune", Service: r.ID, Phase: "deleted", Message: r.File, Time: time.Now(), Final: true})
 	}
 	sink.Done("prune", nil)
 	if len(res.Removed) > 0 {
-		dir, _ := s.BackupDir()
+		dir, _ := Dir(st)
 		_ = atomicfile.SyncDir(dir)
 	}
 	return res, nil

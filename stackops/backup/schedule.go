@@ -1,4 +1,4 @@
-package stackops
+package backup
 
 import (
 	"bytes"
@@ -11,12 +11,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/stackpilot/stackpilot/stackops"
 )
 
-// BackupScheduleOptions configures ScheduleBackup. Exactly one of Cron,
+// ScheduleOptions configures ScheduleBackup. Exactly one of Cron,
 // Remove and Show is the action; PrintSystemd prints units instead of
 // touching the crontab.
-type BackupScheduleOptions struct {
+type ScheduleOptions struct {
 	// Cron is a five-field cron expression ("0 3 * * *") or @daily, @weekly …
 	Cron string
 	// Policy is the prune run after each backup; the config's retention when empty.
@@ -31,8 +33,8 @@ type BackupScheduleOptions struct {
 	GlobalArgs []string
 }
 
-// BackupScheduleResult says what the schedule is now.
-type BackupScheduleResult struct {
+// ScheduleResult says what the schedule is now.
+type ScheduleResult struct {
 	// Action is installed, updated, unchanged, removed, absent, shown or systemd.
 	Action string `json:"action"`
 	Cron   string `json:"cron,omitempty"`
@@ -64,22 +66,22 @@ const scheduleLog = ".stackpilot/backup-schedule.log"
 // scheduleMarker is the comment that marks our crontab entry, keyed by the
 // project directory and name so each stack has its own and re-running
 // schedule replaces it instead of adding another.
-func (s *Stack) scheduleMarker() string {
-	sum := sha256.Sum256([]byte(s.Dir + "\x00" + s.Name))
-	return fmt.Sprintf("# stackpilot:backup:%s — %s (%s); managed by `stackpilot backup schedule`", hex.EncodeToString(sum[:6]), s.Name, s.Dir)
+func scheduleMarker(st *stackops.Stack) string {
+	sum := sha256.Sum256([]byte(st.Dir + "\x00" + st.Name))
+	return fmt.Sprintf("# stackpilot:backup:%s — %s (%s); managed by `stackpilot backup schedule`", hex.EncodeToString(sum[:6]), st.Name, st.Dir)
 }
 
-func (s *Stack) scheduleKey() string {
-	m := s.scheduleMarker()
+func scheduleKey(st *stackops.Stack) string {
+	m := scheduleMarker(st)
 	return m[:len("# stackpilot:backup:")+12]
 }
 
-// ScheduleBackup installs, replaces, removes or shows the stack's backup
+// Schedule installs, replaces, removes or shows the stack's backup
 // job in the user's crontab: one entry, marked as stackpilot's, that runs
 // `backup create` and then `backup prune`. Installing is idempotent. With
 // PrintSystemd it only renders a systemd timer and service.
-func (s *Stack) ScheduleBackup(ctx context.Context, opts BackupScheduleOptions) (*BackupScheduleResult, error) {
-	res := &BackupScheduleResult{Warnings: []string{}}
+func Schedule(ctx context.Context, st *stackops.Stack, opts ScheduleOptions) (*ScheduleResult, error) {
+	res := &ScheduleResult{Warnings: []string{}}
 	actions := 0
 	for _, set := range []bool{opts.Cron != "", opts.Remove, opts.Show} {
 		if set {
@@ -100,12 +102,12 @@ func (s *Stack) ScheduleBackup(ctx context.Context, opts BackupScheduleOptions) 
 	var current []byte
 	var err error
 	if !(opts.PrintSystemd && opts.Cron != "") {
-		current, err = s.readCrontab(ctx)
+		current, err = readCrontab(ctx, st)
 		if err != nil {
 			return nil, err
 		}
 	}
-	existing := s.findEntry(current)
+	existing := findEntry(st, current)
 
 	if opts.Show {
 		if existing == "" {
@@ -123,7 +125,7 @@ func (s *Stack) ScheduleBackup(ctx context.Context, opts BackupScheduleOptions) 
 		}
 		res.Prune = strings.Contains(res.Command, " backup prune ")
 		if opts.PrintSystemd {
-			units, err := s.systemdUnits(res.Cron, res.Command)
+			units, err := systemdUnits(st, res.Cron, res.Command)
 			if err != nil {
 				return nil, err
 			}
@@ -137,7 +139,7 @@ func (s *Stack) ScheduleBackup(ctx context.Context, opts BackupScheduleOptions) 
 			res.Action = "absent"
 			return res, nil
 		}
-		if err := s.writeCrontab(ctx, bytes.Replace(current, []byte(existing), nil, 1)); err != nil {
+		if err := writeCrontab(ctx, st, bytes.Replace(current, []byte(existing), nil, 1)); err != nil {
 			return nil, err
 		}
 		res.Action, res.Entry = "removed", existing
@@ -153,7 +155,7 @@ func (s *Stack) ScheduleBackup(ctx context.Context, opts BackupScheduleOptions) 
 	if err := policy.validate(); err != nil {
 		return nil, err
 	}
-	cfg, err := s.BackupConfig()
+	cfg, err := ConfigOf(st)
 	if err != nil {
 		return nil, err
 	}
@@ -165,19 +167,19 @@ func (s *Stack) ScheduleBackup(ctx context.Context, opts BackupScheduleOptions) 
 	case !cfg.Retention.Empty():
 		res.Policy = &cfg.Retention // prune reads it from the compose file when it runs
 	default:
-		res.Warnings = append(res.Warnings, fmt.Sprintf("no retention policy: backups will pile up — add --keep-daily 7 (or the like), or set %s.backup.retention", ConfigExtension))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("no retention policy: backups will pile up — add --keep-daily 7 (or the like), or set %st.backup.retention", stackops.ConfigExtension))
 	}
 	res.Prune = res.Policy != nil
-	res.Command = s.scheduleCommand(opts.Executable, opts.GlobalArgs, res.Prune, pruneArgs)
+	res.Command = scheduleCommand(st, opts.Executable, opts.GlobalArgs, res.Prune, pruneArgs)
 	if opts.PrintSystemd {
-		units, err := s.systemdUnits(spec.Expr, res.Command)
+		units, err := systemdUnits(st, spec.Expr, res.Command)
 		if err != nil {
 			return nil, err
 		}
 		res.Action, res.Systemd = "systemd", units
 		return res, nil
 	}
-	entry := s.scheduleMarker() + "\n" + spec.Expr + " " + strings.ReplaceAll(res.Command, "%", `\%`) + "\n"
+	entry := scheduleMarker(st) + "\n" + spec.Expr + " " + strings.ReplaceAll(res.Command, "%", `\%`) + "\n"
 	res.Entry = entry
 	switch {
 	case existing == entry:
@@ -193,7 +195,7 @@ func (s *Stack) ScheduleBackup(ctx context.Context, opts BackupScheduleOptions) 
 		current = append(current, entry...)
 		res.Action = "installed"
 	}
-	if err := s.writeCrontab(ctx, current); err != nil {
+	if err := writeCrontab(ctx, st, current); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -201,23 +203,23 @@ func (s *Stack) ScheduleBackup(ctx context.Context, opts BackupScheduleOptions) 
 
 // scheduleCommand is the shell line the job runs: create, then prune, all
 // output appended to .stackpilot/backup-schedule.log.
-func (s *Stack) scheduleCommand(exe string, globals []string, prune bool, pruneArgs []string) string {
-	base := []string{exe, "-C", s.Dir}
+func scheduleCommand(st *stackops.Stack, exe string, globals []string, prune bool, pruneArgs []string) string {
+	base := []string{exe, "-C", st.Dir}
 	base = append(base, globals...)
-	create := Cmd{Args: append(append([]string{}, base...), "backup", "create", "--yes", "--lock-wait", "30m")}.String()
+	create := stackops.Cmd{Args: append(append([]string{}, base...), "backup", "create", "--yes", "--lock-wait", "30m")}.String()
 	job := create
 	if prune {
 		p := append(append([]string{}, base...), "backup", "prune")
 		p = append(p, pruneArgs...)
-		job += " && " + Cmd{Args: append(p, "--yes")}.String()
+		job += " && " + stackops.Cmd{Args: append(p, "--yes")}.String()
 	}
-	logPath := Cmd{Args: []string{filepath.Join(s.Dir, scheduleLog)}}.String()
-	return fmt.Sprintf("cd %s && { %s; } >> %s 2>&1", Cmd{Args: []string{s.Dir}}.String(), job, logPath)
+	logPath := stackops.Cmd{Args: []string{filepath.Join(st.Dir, scheduleLog)}}.String()
+	return fmt.Sprintf("cd %s && { %s; } >> %s 2>&1", stackops.Cmd{Args: []string{st.Dir}}.String(), job, logPath)
 }
 
 // findEntry returns our block (marker line and the line after it) or "".
-func (s *Stack) findEntry(crontab []byte) string {
-	key := s.scheduleKey()
+func findEntry(st *stackops.Stack, crontab []byte) string {
+	key := scheduleKey(st)
 	lines := strings.SplitAfter(string(crontab), "\n")
 	for i, l := range lines {
 		if strings.HasPrefix(l, key) {
@@ -231,11 +233,11 @@ func (s *Stack) findEntry(crontab []byte) string {
 	return ""
 }
 
-func (s *Stack) readCrontab(ctx context.Context) ([]byte, error) {
+func readCrontab(ctx context.Context, st *stackops.Stack) ([]byte, error) {
 	var out, stderr bytes.Buffer
-	err := s.Runner.Run(ctx, Cmd{Args: []string{"crontab", "-l"}, Stdout: &out, Stderr: &stderr})
+	err := st.Runner.Run(ctx, stackops.Cmd{Args: []string{"crontab", "-l"}, Stdout: &out, Stderr: &stderr})
 	if err != nil {
-		var ee *ExitError
+		var ee *stackops.ExitError
 		if errors.As(err, &ee) && strings.Contains(strings.ToLower(stderr.String()), "no crontab") {
 			return nil, nil
 		}
@@ -247,9 +249,9 @@ func (s *Stack) readCrontab(ctx context.Context) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func (s *Stack) writeCrontab(ctx context.Context, content []byte) error {
+func writeCrontab(ctx context.Context, st *stackops.Stack, content []byte) error {
 	var stderr bytes.Buffer
-	if err := s.Runner.Run(ctx, Cmd{Args: []string{"crontab", "-"}, Stdin: bytes.NewReader(content), Stderr: &stderr}); err != nil {
+	if err := st.Runner.Run(ctx, stackops.Cmd{Args: []string{"crontab", "-"}, Stdin: bytes.NewReader(content), Stderr: &stderr}); err != nil {
 		if strings.Contains(err.Error(), "not found") {
 			return fmt.Errorf("%w: install cron (apt-get install cron), or use --print-systemd for a systemd timer", ErrCrontabUnavailable)
 		}
@@ -259,7 +261,7 @@ func (s *Stack) writeCrontab(ctx context.Context, content []byte) error {
 }
 
 // systemdUnits renders the job as a oneshot service and a timer.
-func (s *Stack) systemdUnits(cronExpr, command string) (*SystemdUnits, error) {
+func systemdUnits(st *stackops.Stack, cronExpr, command string) (*SystemdUnits, error) {
 	spec, err := ParseCron(cronExpr)
 	if err != nil {
 		return nil, err
@@ -268,7 +270,7 @@ func (s *Stack) systemdUnits(cronExpr, command string) (*SystemdUnits, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := "stackpilot-backup-" + regexp.MustCompile(`[^A-Za-z0-9_-]`).ReplaceAllString(s.Name, "-")
+	name := "stackpilot-backup-" + regexp.MustCompile(`[^A-Za-z0-9_-]`).ReplaceAllString(st.Name, "-")
 	u := &SystemdUnits{ServiceName: name + ".service", TimerName: name + ".timer", OnCalendar: cal}
 	u.Service = fmt.Sprintf(`[Unit]
 Description=stackpilot backup of %s (%s)
@@ -279,7 +281,7 @@ After=docker.service
 Type=oneshot
 WorkingDirectory=%s
 ExecStart=/bin/sh -c %s
-`, s.Name, s.Dir, s.Dir, systemdQuote(command))
+`, st.Name, st.Dir, st.Dir, systemdQuote(command))
 	u.Timer = fmt.Sprintf(`[Unit]
 Description=Run the stackpilot backup of %s (cron %s)
 
@@ -289,7 +291,7 @@ Persistent=true
 
 [Install]
 WantedBy=timers.target
-`, s.Name, spec.Expr, cal)
+`, st.Name, spec.Expr, cal)
 	return u, nil
 }
 

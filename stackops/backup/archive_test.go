@@ -1,4 +1,4 @@
-package stackops
+package backup
 
 import (
 	"archive/tar"
@@ -220,14 +220,14 @@ func TestArchiveDetectsEveryFlip(t *testing.T) {
 				b := append([]byte(nil), orig...)
 				b[off] ^= byte(1 + r.Intn(255))
 				_ = os.WriteFile(bad, b, 0o600)
-				if _, err := VerifyArchiveFile(context.Background(), bad, tc.key); !errors.Is(err, ErrBackupDamaged) {
-					t.Fatalf("flip at %d of %d: verify said %v, want ErrBackupDamaged", off, len(orig), err)
+				if _, err := VerifyArchiveFile(context.Background(), bad, tc.key); !errors.Is(err, ErrDamaged) {
+					t.Fatalf("flip at %d of %d: verify said %v, want ErrDamaged", off, len(orig), err)
 				}
 			}
 			for _, n := range []int{0, 1, 10, len(orig) / 2, len(orig) - footerFrameLen, len(orig) - 1} {
 				_ = os.WriteFile(bad, orig[:n], 0o600)
-				if _, err := VerifyArchiveFile(context.Background(), bad, tc.key); !errors.Is(err, ErrBackupDamaged) {
-					t.Fatalf("truncated to %d: verify said %v, want ErrBackupDamaged", n, err)
+				if _, err := VerifyArchiveFile(context.Background(), bad, tc.key); !errors.Is(err, ErrDamaged) {
+					t.Fatalf("truncated to %d: verify said %v, want ErrDamaged", n, err)
 				}
 			}
 		})

@@ -1,4 +1,4 @@
-package stackops
+package backup
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/stackpilot/stackpilot/internal/itest"
+	"github.com/stackpilot/stackpilot/stackops"
 )
 
 // crontabRunner behaves like crontab(1) for one user, in memory.
@@ -17,7 +20,7 @@ type crontabRunner struct {
 	calls   []string
 }
 
-func (c *crontabRunner) Run(_ context.Context, cmd Cmd) error {
+func (c *crontabRunner) Run(_ context.Context, cmd stackops.Cmd) error {
 	c.calls = append(c.calls, strings.Join(cmd.Args, " "))
 	if c.missing {
 		return fmt.Errorf("%s: not found in PATH", cmd.Args[0])
@@ -26,7 +29,7 @@ func (c *crontabRunner) Run(_ context.Context, cmd Cmd) error {
 	case "crontab -l":
 		if c.content == nil {
 			fmt.Fprintln(cmd.Stderr, "no crontab for root")
-			return &ExitError{Cmd: "crontab", Code: 1}
+			return &stackops.ExitError{Cmd: "crontab", Code: 1}
 		}
 		fmt.Fprint(cmd.Stdout, *c.content)
 		return nil
@@ -39,11 +42,11 @@ func (c *crontabRunner) Run(_ context.Context, cmd Cmd) error {
 	return fmt.Errorf("unexpected %v", cmd.Args)
 }
 
-func scheduleStack(t *testing.T, dirName, extra string) (*Stack, *crontabRunner) {
+func scheduleStack(t *testing.T, dirName, extra string) (*stackops.Stack, *crontabRunner) {
 	t.Helper()
-	dir := writeProject(t, map[string]string{dirName + "/compose.yaml": "services:\n  db:\n    image: x\n" + extra})
+	dir := itest.WriteFiles(t, map[string]string{dirName + "/compose.yaml": "services:\n  db:\n    image: x\n" + extra})
 	r := &crontabRunner{}
-	st, err := Load(context.Background(), LoadOptions{ProjectDir: dir + "/" + dirName, Environ: []string{}, Runner: r})
+	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir + "/" + dirName, Environ: []string{}, Runner: r})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,9 +58,9 @@ func TestScheduleBackupCrontab(t *testing.T) {
 	st, r := scheduleStack(t, "shop 100%", "")
 	mine := "MAILTO=ops@example.com\n15 * * * * /usr/local/bin/other-job\n"
 	r.content = &mine
-	opts := BackupScheduleOptions{Cron: "0 3 * * *", Policy: RetentionPolicy{KeepDaily: 7, KeepWeekly: 4}, Executable: "/usr/local/bin/stackpilot"}
+	opts := ScheduleOptions{Cron: "0 3 * * *", Policy: RetentionPolicy{KeepDaily: 7, KeepWeekly: 4}, Executable: "/usr/local/bin/stackpilot"}
 
-	res, err := st.ScheduleBackup(ctx, opts)
+	res, err := Schedule(ctx, st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,41 +86,41 @@ func TestScheduleBackupCrontab(t *testing.T) {
 	}
 
 	// Idempotent: the same schedule changes nothing.
-	res, err = st.ScheduleBackup(ctx, opts)
+	res, err = Schedule(ctx, st, opts)
 	if err != nil || res.Action != "unchanged" || *r.content != tab {
 		t.Fatalf("again: %v %+v\n%s", err, res, *r.content)
 	}
 	// A new time replaces the entry instead of adding one.
 	opts.Cron = "@daily"
-	res, err = st.ScheduleBackup(ctx, opts)
+	res, err = Schedule(ctx, st, opts)
 	if err != nil || res.Action != "updated" || strings.Count(*r.content, "# stackpilot:backup:") != 1 || !strings.Contains(*r.content, "\n@daily ") {
 		t.Fatalf("update: %v %+v\n%s", err, res, *r.content)
 	}
-	show, err := st.ScheduleBackup(ctx, BackupScheduleOptions{Show: true})
+	show, err := Schedule(ctx, st, ScheduleOptions{Show: true})
 	if err != nil || show.Action != "shown" || show.Cron != "@daily" || !show.Prune {
 		t.Fatalf("show: %v %+v", err, show)
 	}
 	// Another stack gets its own entry.
 	other, _ := scheduleStack(t, "blog", "")
 	other.Runner = r
-	if res, err := other.ScheduleBackup(ctx, BackupScheduleOptions{Cron: "0 4 * * *", Executable: "/usr/local/bin/stackpilot"}); err != nil || res.Action != "installed" || len(res.Warnings) != 1 || res.Prune {
+	if res, err := Schedule(ctx, other, ScheduleOptions{Cron: "0 4 * * *", Executable: "/usr/local/bin/stackpilot"}); err != nil || res.Action != "installed" || len(res.Warnings) != 1 || res.Prune {
 		t.Fatalf("second stack: %v %+v", err, res)
 	}
 	if strings.Count(*r.content, "# stackpilot:backup:") != 2 {
 		t.Fatalf("two stacks, two entries:\n%s", *r.content)
 	}
 	// Remove takes only ours.
-	res, err = st.ScheduleBackup(ctx, BackupScheduleOptions{Remove: true})
+	res, err = Schedule(ctx, st, ScheduleOptions{Remove: true})
 	if err != nil || res.Action != "removed" {
 		t.Fatalf("remove: %v %+v", err, res)
 	}
 	if !strings.HasPrefix(*r.content, mine) || strings.Count(*r.content, "# stackpilot:backup:") != 1 || strings.Contains(*r.content, "shop") {
 		t.Fatalf("after remove:\n%s", *r.content)
 	}
-	if res, _ := st.ScheduleBackup(ctx, BackupScheduleOptions{Show: true}); res.Action != "absent" {
+	if res, _ := Schedule(ctx, st, ScheduleOptions{Show: true}); res.Action != "absent" {
 		t.Fatalf("show after remove: %+v", res)
 	}
-	if res, _ := st.ScheduleBackup(ctx, BackupScheduleOptions{Remove: true}); res.Action != "absent" {
+	if res, _ := Schedule(ctx, st, ScheduleOptions{Remove: true}); res.Action != "absent" {
 		t.Fatalf("remove twice: %+v", res)
 	}
 }
@@ -125,29 +128,29 @@ func TestScheduleBackupCrontab(t *testing.T) {
 func TestScheduleBackupErrors(t *testing.T) {
 	ctx := context.Background()
 	st, r := scheduleStack(t, "app", "x-stackpilot:\n  backup:\n    retention: {keep_last: 5}\n")
-	if _, err := st.ScheduleBackup(ctx, BackupScheduleOptions{Cron: "0 3 * *", Executable: "/bin/sp"}); err == nil || !strings.Contains(err.Error(), "5 fields") {
+	if _, err := Schedule(ctx, st, ScheduleOptions{Cron: "0 3 * *", Executable: "/bin/sp"}); err == nil || !strings.Contains(err.Error(), "5 fields") {
 		t.Errorf("4 fields: %v", err)
 	}
-	if _, err := st.ScheduleBackup(ctx, BackupScheduleOptions{Cron: "61 3 * * *", Executable: "/bin/sp"}); err == nil || !strings.Contains(err.Error(), "minute") {
+	if _, err := Schedule(ctx, st, ScheduleOptions{Cron: "61 3 * * *", Executable: "/bin/sp"}); err == nil || !strings.Contains(err.Error(), "minute") {
 		t.Errorf("minute 61: %v", err)
 	}
-	if _, err := st.ScheduleBackup(ctx, BackupScheduleOptions{}); err == nil {
+	if _, err := Schedule(ctx, st, ScheduleOptions{}); err == nil {
 		t.Error("no action accepted")
 	}
-	if _, err := st.ScheduleBackup(ctx, BackupScheduleOptions{Cron: "@daily", Remove: true, Executable: "/bin/sp"}); err == nil {
+	if _, err := Schedule(ctx, st, ScheduleOptions{Cron: "@daily", Remove: true, Executable: "/bin/sp"}); err == nil {
 		t.Error("two actions accepted")
 	}
 	// The config's retention: prune runs with no flags (it reads the config then).
-	res, err := st.ScheduleBackup(ctx, BackupScheduleOptions{Cron: "@daily", Executable: "/bin/sp"})
+	res, err := Schedule(ctx, st, ScheduleOptions{Cron: "@daily", Executable: "/bin/sp"})
 	if err != nil || !res.Prune || !strings.Contains(res.Command, "backup prune --yes") || res.Policy.KeepLast != 5 {
 		t.Fatalf("config retention: %v %+v", err, res)
 	}
 	r.missing = true
-	if _, err := st.ScheduleBackup(ctx, BackupScheduleOptions{Show: true}); !errors.Is(err, ErrCrontabUnavailable) || !strings.Contains(err.Error(), "--print-systemd") {
+	if _, err := Schedule(ctx, st, ScheduleOptions{Show: true}); !errors.Is(err, ErrCrontabUnavailable) || !strings.Contains(err.Error(), "--print-systemd") {
 		t.Errorf("no crontab: %v", err)
 	}
 	// --print-systemd with --cron needs no crontab at all.
-	res, err = st.ScheduleBackup(ctx, BackupScheduleOptions{Cron: "30 2 * * 1-5", PrintSystemd: true, Executable: "/bin/sp"})
+	res, err = Schedule(ctx, st, ScheduleOptions{Cron: "30 2 * * 1-5", PrintSystemd: true, Executable: "/bin/sp"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package stackops
+package backup
 
 import (
 	"archive/tar"
@@ -6,16 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
 	"filippo.io/age"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
-// BackupRestoreOptions configures RestoreBackup.
-type BackupRestoreOptions struct {
+// RestoreOptions configures RestoreBackup.
+type RestoreOptions struct {
 	// Ref is a backup id, id prefix, file name, path, or "latest".
 	Ref string
 	// Services limits the restore to these services' volumes and dumps (all when empty).
@@ -33,10 +35,10 @@ type BackupRestoreOptions struct {
 	// Timeout bounds the health gate after the restore (DefaultGateTimeout when zero).
 	Timeout time.Duration
 	// Confirm is asked, with the plan, before anything changes.
-	Confirm ConfirmFunc
+	Confirm stackops.ConfirmFunc
 	// ToolVersion is recorded in the safety backup.
 	ToolVersion string
-	Sink        EventSink
+	Sink        stackops.EventSink
 }
 
 // RestoredVolume is one volume a restore replaced.
@@ -62,15 +64,15 @@ type RestoredDump struct {
 	Command []string `json:"command"`
 }
 
-// BackupRestoreResult is what a restore did.
-type BackupRestoreResult struct {
-	Backup       BackupInfo        `json:"backup"`
-	SafetyBackup *BackupInfo       `json:"safety_backup"`
-	Volumes      []RestoredVolume  `json:"volumes"`
-	Dumps        []RestoredDump    `json:"dumps"`
-	Skipped      []string          `json:"skipped"`
-	Started      []string          `json:"started"`
-	Health       *HealthGateResult `json:"health,omitempty"`
+// RestoreResult is what a restore did.
+type RestoreResult struct {
+	Backup       Info                       `json:"backup"`
+	SafetyBackup *Info                      `json:"safety_backup"`
+	Volumes      []RestoredVolume           `json:"volumes"`
+	Dumps        []RestoredDump             `json:"dumps"`
+	Skipped      []string                   `json:"skipped"`
+	Started      []string                   `json:"started"`
+	Health       *stackops.HealthGateResult `json:"health,omitempty"`
 	// VerifyMS is how long verifying the archive took, before anything changed.
 	VerifyMS   int64 `json:"verify_ms"`
 	DurationMS int64 `json:"duration_ms"`
@@ -102,7 +104,7 @@ type plannedDump struct {
 	user    string
 }
 
-// RestoreBackup puts a backup back. It verifies the whole archive first and
+// Restore puts a backup back. It verifies the whole archive first and
 // refuses a damaged one before touching anything; asks (opts.Confirm) with
 // the plan; takes a safety backup of the current state (unless
 // NoSafetyBackup); stops the affected services; replaces each volume's
@@ -115,22 +117,22 @@ type plannedDump struct {
 // health gate. Services whose volume is replaced get new containers
 // (created by Compose). If a volume cannot be replaced, it is rolled back
 // from the safety backup. It takes the stack lock.
-func (s *Stack) RestoreBackup(ctx context.Context, opts BackupRestoreOptions) (*BackupRestoreResult, error) {
-	lock, err := s.LockStack(ctx, "backup restore", opts.LockWait)
+func Restore(ctx context.Context, st *stackops.Stack, opts RestoreOptions) (*RestoreResult, error) {
+	lock, err := st.LockStack(ctx, "backup restore", opts.LockWait)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release()
-	sink := sinkOrNop(opts.Sink)
+	sink := stackops.SinkOrNop(opts.Sink)
 	sink.Start("restore")
-	res, err := s.restoreBackup(ctx, opts, sink)
+	res, err := restoreBackup(ctx, st, opts, sink)
 	sink.Done("restore", err)
 	return res, err
 }
 
-func (s *Stack) restoreBackup(ctx context.Context, opts BackupRestoreOptions, sink EventSink) (*BackupRestoreResult, error) {
+func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions, sink stackops.EventSink) (*RestoreResult, error) {
 	start := time.Now()
-	info, err := s.FindBackup(ctx, opts.Ref)
+	info, err := Find(ctx, st, opts.Ref)
 	if err != nil {
 		return nil, err
 	}
@@ -141,37 +143,37 @@ func (s *Stack) restoreBackup(ctx context.Context, opts BackupRestoreOptions, si
 	if info.Encrypted && len(identities) == 0 {
 		return nil, ErrIdentityRequired
 	}
-	cfg, err := s.BackupConfig()
+	cfg, err := ConfigOf(st)
 	if err != nil {
 		return nil, err
 	}
-	selected, err := s.ResolveServices(opts.Services)
+	selected, err := st.ResolveServices(opts.Services)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := s.Engine()
+	eng, err := st.Engine()
 	if err != nil {
 		return nil, err
 	}
 
 	// 1. Verify everything before touching anything.
-	vres, err := s.verifyArchive(ctx, info, identities, sink)
+	vres, err := verifyArchive(ctx, st, info, identities, sink)
 	if err != nil {
-		if errors.Is(err, ErrBackupDamaged) {
+		if errors.Is(err, ErrDamaged) {
 			return nil, fmt.Errorf("refusing to restore, nothing was changed: %w", err)
 		}
 		return nil, err
 	}
 	manifest := &Manifest{Entries: vres.Entries}
-	res := &BackupRestoreResult{Backup: vres.Backup, Volumes: []RestoredVolume{}, Dumps: []RestoredDump{}, Skipped: []string{}, Started: []string{}, VerifyMS: vres.DurationMS}
+	res := &RestoreResult{Backup: vres.Backup, Volumes: []RestoredVolume{}, Dumps: []RestoredDump{}, Skipped: []string{}, Started: []string{}, VerifyMS: vres.DurationMS}
 
 	// 2. The plan.
-	s.removeHelpers(ctx, eng)
-	containers, err := s.ProjectContainers(ctx, eng, s.ServiceNames())
+	removeHelpers(ctx, st, eng)
+	containers, err := st.ProjectContainers(ctx, eng, st.ServiceNames())
 	if err != nil {
 		return nil, err
 	}
-	plan, err := s.planRestore(ctx, eng, cfg, manifest, selected, containers)
+	plan, err := planRestore(ctx, st, eng, cfg, manifest, selected, containers)
 	if err != nil {
 		return nil, err
 	}
@@ -183,14 +185,14 @@ func (s *Stack) restoreBackup(ctx context.Context, opts BackupRestoreOptions, si
 	// 3. Consent.
 	confirm := opts.Confirm
 	if confirm == nil {
-		confirm = NeverConfirm
+		confirm = stackops.NeverConfirm
 	}
-	ok, err := confirm(ctx, s.restoreConfirmation(info, plan, opts.NoSafetyBackup, containers))
+	ok, err := confirm(ctx, restoreConfirmation(st, info, plan, opts.NoSafetyBackup, containers))
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, ErrNotConfirmed
+		return nil, stackops.ErrNotConfirmed
 	}
 
 	// 4. A safety backup of what is there now.
@@ -202,12 +204,12 @@ func (s *Stack) restoreBackup(ctx context.Context, opts BackupRestoreOptions, si
 		for _, d := range plan.dumps {
 			scope = append(scope, d.entry.Services[0])
 		}
-		sb, err := s.createBackup(ctx, BackupCreateOptions{Services: dedupe(scope), Tag: "pre-restore", ToolVersion: opts.ToolVersion}, sink)
+		sb, err := createBackup(ctx, st, CreateOptions{Services: dedupe(scope), Tag: "pre-restore", ToolVersion: opts.ToolVersion}, sink)
 		switch {
 		case err == nil:
 			res.SafetyBackup = &sb.Backup
 		case errors.Is(err, ErrNothingToBackUp):
-			sink.Event(Event{Op: "restore", Service: "safety backup", Phase: "skipped", Message: "nothing there yet to save", Time: time.Now(), Final: true})
+			sink.Event(stackops.Event{Op: "restore", Service: "safety backup", Phase: "skipped", Message: "nothing there yet to save", Time: time.Now(), Final: true})
 		default:
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)
@@ -215,12 +217,12 @@ func (s *Stack) restoreBackup(ctx context.Context, opts BackupRestoreOptions, si
 			return nil, fmt.Errorf("safety backup failed, nothing was restored: %w — fix it, or pass --no-safety-backup", err)
 		}
 		// The safety backup may have stopped and started services.
-		if containers, err = s.ProjectContainers(ctx, eng, s.ServiceNames()); err != nil {
+		if containers, err = st.ProjectContainers(ctx, eng, st.ServiceNames()); err != nil {
 			return nil, err
 		}
 	}
 
-	run := &restoreRun{s: s, eng: eng, cfg: cfg, plan: plan, sink: sink, res: res, identities: identities, containers: containers, noReadBack: opts.NoReadBack}
+	run := &restoreRun{st: st, eng: eng, cfg: cfg, plan: plan, sink: sink, res: res, identities: identities, containers: containers, noReadBack: opts.NoReadBack}
 	if res.SafetyBackup != nil {
 		run.safetyPath = res.SafetyBackup.Path
 	}
@@ -231,7 +233,7 @@ func (s *Stack) restoreBackup(ctx context.Context, opts BackupRestoreOptions, si
 	}
 	// 5. Healthy again?
 	if len(run.gate) > 0 {
-		gate, gerr := s.WaitHealthy(ctx, HealthGateOptions{Services: run.gate, Op: "restore", Sink: quietGate(sink), Since: start, Timeout: opts.Timeout})
+		gate, gerr := st.WaitHealthy(ctx, stackops.HealthGateOptions{Services: run.gate, Op: "restore", Sink: quietGate(sink), Since: start, Timeout: opts.Timeout})
 		res.Health = gate
 		if gerr != nil {
 			return res, fmt.Errorf("restored, but: %w", gerr)
@@ -250,10 +252,10 @@ func skippedNote(skipped []string) string {
 
 // planRestore maps the backup's entries onto the current stack and checks
 // that every volume can be replaced.
-func (s *Stack) planRestore(ctx context.Context, eng *engine.Client, cfg *BackupConfig, m *Manifest, selected []string, containers []*engine.ContainerJSON) (*restorePlan, error) {
+func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cfg *Config, m *Manifest, selected []string, containers []*engine.ContainerJSON) (*restorePlan, error) {
 	plan := &restorePlan{skipped: []string{}}
 	current := map[string]backupVolume{}
-	for _, v := range s.stackVolumes(s.ServiceNames()) {
+	for _, v := range stackVolumes(st, st.ServiceNames()) {
 		current[v.Key] = v
 	}
 	removeSet, stopSet := map[string]bool{}, map[string]bool{}
@@ -272,7 +274,7 @@ func (s *Stack) planRestore(ctx context.Context, eng *engine.Client, cfg *Backup
 			}
 			existing, err := eng.InspectVolume(ctx, v.EngineName)
 			if err != nil && !errors.Is(err, engine.ErrNotFound) {
-				return nil, fmt.Errorf("volume %s: %w", v.EngineName, DockerError(err))
+				return nil, fmt.Errorf("volume %s: %w", v.EngineName, stackops.DockerError(err))
 			}
 			if err != nil {
 				existing = nil
@@ -284,14 +286,14 @@ func (s *Stack) planRestore(ctx context.Context, eng *engine.Client, cfg *Backup
 				}
 				users, err := eng.ListContainers(ctx, true, engine.Filters{"volume": {v.EngineName}})
 				if err != nil {
-					return nil, fmt.Errorf("volume %s: %w", v.EngineName, DockerError(err))
+					return nil, fmt.Errorf("volume %s: %w", v.EngineName, stackops.DockerError(err))
 				}
 				for i := range users {
 					u := &users[i]
 					switch {
-					case u.Labels[labelHelperProject] == s.Name:
-					case u.Labels[LabelProject] == s.Name && contains(v.Services, u.Labels[LabelService]) && !strings.EqualFold(u.Labels[LabelOneOff], "true"):
-					case u.Labels[LabelProject] == s.Name && strings.EqualFold(u.Labels[LabelOneOff], "true") && u.State != StateRunning:
+					case u.Labels[labelHelperProject] == st.Name:
+					case u.Labels[stackops.LabelProject] == st.Name && contains(v.Services, u.Labels[stackops.LabelService]) && !strings.EqualFold(u.Labels[stackops.LabelOneOff], "true"):
+					case u.Labels[stackops.LabelProject] == st.Name && strings.EqualFold(u.Labels[stackops.LabelOneOff], "true") && u.State != stackops.StateRunning:
 						plan.oneOffs = append(plan.oneOffs, u)
 					default:
 						return nil, fmt.Errorf("volume %s is also used by container %s (%s), which is not part of this restore — stop and remove it first", v.EngineName, containerName(u), u.State)
@@ -300,7 +302,7 @@ func (s *Stack) planRestore(ctx context.Context, eng *engine.Client, cfg *Backup
 			}
 			image := ""
 			for _, svc := range v.Services {
-				if img, err := s.serviceImage(ctx, eng, svc, containers); err == nil {
+				if img, err := serviceImage(ctx, st, eng, svc, containers); err == nil {
 					image = img
 					break
 				}
@@ -318,7 +320,7 @@ func (s *Stack) planRestore(ctx context.Context, eng *engine.Client, cfg *Backup
 			if !contains(selected, svc) {
 				continue
 			}
-			if _, ok := s.Project.Services[svc]; !ok {
+			if _, ok := st.Project.Services[svc]; !ok {
 				plan.skipped = append(plan.skipped, fmt.Sprintf("dump %s/%s: no service %s in the compose file", svc, e.Dump, svc))
 				continue
 			}
@@ -329,7 +331,7 @@ func (s *Stack) planRestore(ctx context.Context, eng *engine.Client, cfg *Backup
 				}
 			}
 			if len(restore) == 0 {
-				plan.skipped = append(plan.skipped, fmt.Sprintf("dump %s/%s: no restore command (%s.backup.dumps[].restore)", svc, e.Dump, ConfigExtension))
+				plan.skipped = append(plan.skipped, fmt.Sprintf("dump %s/%s: no restore command (%st.backup.dumps[].restore)", svc, e.Dump, stackops.ConfigExtension))
 				continue
 			}
 			plan.dumps = append(plan.dumps, plannedDump{entry: e, restore: restore, user: user})
@@ -337,7 +339,7 @@ func (s *Stack) planRestore(ctx context.Context, eng *engine.Client, cfg *Backup
 	}
 	if len(plan.volumes) > 0 {
 		for _, svc := range cfg.Stop {
-			if _, ok := s.Project.Services[svc]; ok {
+			if _, ok := st.Project.Services[svc]; ok {
 				stopSet[svc] = true
 			}
 		}
@@ -369,10 +371,10 @@ func containerName(c *engine.ContainerSummary) string {
 }
 
 // restoreConfirmation says what will be replaced.
-func (s *Stack) restoreConfirmation(info *BackupInfo, plan *restorePlan, noSafety bool, containers []*engine.ContainerJSON) Confirmation {
+func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, noSafety bool, containers []*engine.ContainerJSON) stackops.Confirmation {
 	details := []string{fmt.Sprintf("backup %s of %s, taken %s (%s), %s", info.ID, info.Project, info.Created.Local().Format("2006-01-02 15:04"), agoText(info.Created), humanBytes(info.Size))}
-	if info.Project != s.Name {
-		details = append(details, fmt.Sprintf("note: the backup is of project %s; restoring into %s", info.Project, s.Name))
+	if info.Project != st.Name {
+		details = append(details, fmt.Sprintf("note: the backup is of project %s; restoring into %s", info.Project, st.Name))
 	}
 	for _, v := range plan.volumes {
 		state := "created"
@@ -383,7 +385,7 @@ func (s *Stack) restoreConfirmation(info *BackupInfo, plan *restorePlan, noSafet
 			v.vol.Key, v.vol.EngineName, strings.Join(v.vol.Services, ", "), state, v.entry.Files, humanBytes(v.entry.Size)))
 	}
 	for _, d := range plan.dumps {
-		details = append(details, fmt.Sprintf("dump %s/%s (%s) loaded into %s with: %s", d.entry.Services[0], d.entry.Dump, humanBytes(d.entry.Size), d.entry.Services[0], Cmd{Args: d.restore}.String()))
+		details = append(details, fmt.Sprintf("dump %s/%s (%s) loaded into %s with: %s", d.entry.Services[0], d.entry.Dump, humanBytes(d.entry.Size), d.entry.Services[0], stackops.Cmd{Args: d.restore}.String()))
 	}
 	var running []string
 	for _, svc := range plan.stop {
@@ -408,23 +410,23 @@ func (s *Stack) restoreConfirmation(info *BackupInfo, plan *restorePlan, noSafet
 	} else {
 		details = append(details, "a safety backup of the current state is taken first (tag pre-restore)")
 	}
-	return Confirmation{
-		Action:      "Restore " + info.ID + " into " + s.Name,
+	return stackops.Confirmation{
+		Action:      "Restore " + info.ID + " into " + st.Name,
 		Prompt:      "This overwrites data.",
 		Details:     details,
 		Destructive: true,
-		TypeBack:    s.Name,
+		TypeBack:    st.Name,
 	}
 }
 
 // restoreRun is one restore in progress.
 type restoreRun struct {
-	s          *Stack
+	st         *stackops.Stack
 	eng        *engine.Client
-	cfg        *BackupConfig
+	cfg        *Config
 	plan       *restorePlan
-	sink       EventSink
-	res        *BackupRestoreResult
+	sink       stackops.EventSink
+	res        *RestoreResult
 	identities []age.Identity
 	containers []*engine.ContainerJSON
 	safetyPath string
@@ -441,18 +443,18 @@ type restoreRun struct {
 }
 
 func (r *restoreRun) event(svc, phase, msg string, final, failed bool) {
-	r.sink.Event(Event{Op: "restore", Service: svc, Phase: phase, Message: msg, Time: time.Now(), Final: final, Failed: failed})
+	r.sink.Event(stackops.Event{Op: "restore", Service: svc, Phase: phase, Message: msg, Time: time.Now(), Final: final, Failed: failed})
 }
 
-func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) {
-	s, eng, plan := r.s, r.eng, r.plan
+func (r *restoreRun) execute(ctx context.Context, info *Info) (err error) {
+	st, eng, plan := r.st, r.eng, r.plan
 	r.wasRunning, r.upNow, r.tempUp = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, c := range r.containers {
 		if c.State.Running {
-			r.wasRunning[c.Config.Labels[LabelService]] = true
+			r.wasRunning[c.Config.Labels[stackops.LabelService]] = true
 		}
 	}
-	r.marker, err = s.beginMarker("backup restore", info.ID)
+	r.marker, err = beginMarker(st, "backup restore", info.ID)
 	if err != nil {
 		return err
 	}
@@ -467,7 +469,7 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 	// Stop.
 	for _, svc := range plan.stop {
 		for _, c := range r.containers {
-			if c.Config.Labels[LabelService] != svc || !c.State.Running {
+			if c.Config.Labels[stackops.LabelService] != svc || !c.State.Running {
 				continue
 			}
 			c := c
@@ -478,11 +480,11 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 			}
 			r.stopped = append(r.stopped, c)
 			r.event(svc, "stopping", "", false, false)
-			if serr := eng.StopContainer(ctx, c.ID, s.stopTimeout(r.cfg, svc)); serr != nil {
+			if serr := eng.StopContainer(ctx, c.ID, stopTimeout(st, r.cfg, svc)); serr != nil {
 				if ctx.Err() != nil {
 					return context.Cause(ctx)
 				}
-				return fmt.Errorf("stop %s: %w", svc, DockerError(serr))
+				return fmt.Errorf("stop %s: %w", svc, stackops.DockerError(serr))
 			}
 			if uerr := r.marker.update(func(d *markerData) { d.markStopped(c.ID) }); uerr != nil {
 				return uerr
@@ -494,7 +496,7 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 	for _, svc := range plan.remove {
 		var ids []string
 		for _, c := range r.containers {
-			if c.Config.Labels[LabelService] == svc {
+			if c.Config.Labels[stackops.LabelService] == svc {
 				ids = append(ids, c.ID)
 			}
 		}
@@ -515,13 +517,13 @@ func (r *restoreRun) execute(ctx context.Context, info *BackupInfo) (err error) 
 			// Anonymous volumes are kept (Compose cannot carry them over to
 			// the new container, but their data is not deleted).
 			if rerr := eng.RemoveContainer(ctx, id, true, false); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) {
-				return fmt.Errorf("remove the container of %s: %w", svc, DockerError(rerr))
+				return fmt.Errorf("remove the container of %s: %w", svc, stackops.DockerError(rerr))
 			}
 		}
 	}
 	for _, o := range plan.oneOffs {
 		if rerr := eng.RemoveContainer(ctx, o.ID, false, false); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) {
-			return fmt.Errorf("remove one-off container %s: %w", containerName(o), DockerError(rerr))
+			return fmt.Errorf("remove one-off container %s: %w", containerName(o), stackops.DockerError(rerr))
 		}
 	}
 
@@ -575,7 +577,7 @@ func (r *restoreRun) adoptPending(ctx context.Context) {
 		if planned[key] {
 			continue
 		}
-		for _, bv := range r.s.stackVolumes(r.s.ServiceNames()) {
+		for _, bv := range stackVolumes(r.st, r.st.ServiceNames()) {
 			if bv.Key == key {
 				for _, svc := range bv.Services {
 					blocked[svc] = true
@@ -628,11 +630,11 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 	r.event(label, "replacing", fmt.Sprintf("%s from %s", v.vol.EngineName, from), false, false)
 	// The volume is created again exactly as it was (or as the compose file
 	// says, when it did not exist): Compose then sees its own volume.
-	create := engine.VolumeCreate{Name: v.vol.EngineName, Driver: "local", Labels: map[string]string{LabelProject: r.s.Name, "com.docker.compose.volume": v.vol.Key}}
+	create := engine.VolumeCreate{Name: v.vol.EngineName, Driver: "local", Labels: map[string]string{stackops.LabelProject: r.st.Name, "com.docker.compose.volume": v.vol.Key}}
 	if v.existing != nil {
 		create.Driver, create.DriverOpts, create.Labels = v.existing.Driver, v.existing.Options, v.existing.Labels
 	} else {
-		model := r.s.Project.Volumes[v.vol.Key]
+		model := r.st.Project.Volumes[v.vol.Key]
 		if model.Driver != "" {
 			create.Driver = model.Driver
 		}
@@ -645,13 +647,13 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 		if errors.Is(err, engine.ErrConflict) {
 			return fmt.Errorf("%s: %s is still in use: %v", label, v.vol.EngineName, err)
 		}
-		return fmt.Errorf("%s: remove %s: %w", label, v.vol.EngineName, DockerError(err))
+		return fmt.Errorf("%s: remove %s: %w", label, v.vol.EngineName, stackops.DockerError(err))
 	}
 	if _, err := eng.CreateVolume(ctx, create); err != nil {
-		return fmt.Errorf("%s: create %s: %w", label, v.vol.EngineName, DockerError(err))
+		return fmt.Errorf("%s: create %s: %w", label, v.vol.EngineName, stackops.DockerError(err))
 	}
 	const mount = "/stackpilot-restore"
-	helper, err := r.s.helperContainer(ctx, eng, v.image, v.vol.EngineName, mount)
+	helper, err := helperContainer(ctx, r.st, eng, v.image, v.vol.EngineName, mount)
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}
@@ -679,7 +681,7 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return fmt.Errorf("%s: extract into %s: %w", label, v.vol.EngineName, DockerError(putErr))
+		return fmt.Errorf("%s: extract into %s: %w", label, v.vol.EngineName, stackops.DockerError(putErr))
 	}
 	// Read it back: the volume must now hold exactly the backup.
 	var readBack time.Duration
@@ -687,7 +689,7 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 		rbStart := time.Now()
 		rc, _, err := eng.CopyFromContainer(ctx, helper, mount)
 		if err != nil {
-			return fmt.Errorf("%s: read back: %w", label, DockerError(err))
+			return fmt.Errorf("%s: read back: %w", label, stackops.DockerError(err))
 		}
 		sum, n, sz, err := digestEngineTar(rc)
 		rc.Close()
@@ -761,7 +763,7 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in io.Reader)
 	if err := r.ensureUp(ctx, svc); err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}
-	containers, err := r.s.ProjectContainers(ctx, r.eng, []string{svc})
+	containers, err := r.st.ProjectContainers(ctx, r.eng, []string{svc})
 	if err != nil {
 		return err
 	}
@@ -769,10 +771,10 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in io.Reader)
 	if c == nil {
 		return fmt.Errorf("%s: %s is not running", label, svc)
 	}
-	r.event(label, "loading", Cmd{Args: d.restore}.String(), false, false)
+	r.event(label, "loading", stackops.Cmd{Args: d.restore}.String(), false, false)
 	execID, err := r.eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.restore, User: d.user, AttachStdin: true, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return fmt.Errorf("%s: %w", label, DockerError(err))
+		return fmt.Errorf("%s: %w", label, stackops.DockerError(err))
 	}
 	counter := &countingReader{r: in}
 	out := &tailBuffer{max: 4 << 10}
@@ -785,10 +787,10 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in io.Reader)
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return fmt.Errorf("%s: %w", label, DockerError(err))
+		return fmt.Errorf("%s: %w", label, stackops.DockerError(err))
 	}
 	if code != 0 {
-		msg := fmt.Sprintf("%s: %s exited with status %d", label, Cmd{Args: d.restore}.String(), code)
+		msg := fmt.Sprintf("%s: %s exited with status %d", label, stackops.Cmd{Args: d.restore}.String(), code)
 		if t := strings.TrimSpace(out.String()); t != "" {
 			msg += ": " + lastLines(t, 5)
 		}
@@ -818,24 +820,24 @@ func (r *restoreRun) ensureUp(ctx context.Context, svc string) error {
 	switch {
 	case contains(r.recreate, svc) || contains(r.recreateNS, svc):
 		r.event(svc, "starting", "new container", false, false)
-		if err := r.s.composeRecreate(ctx, []string{svc}, true); err != nil {
+		if err := composeRecreate(ctx, r.st, []string{svc}, true); err != nil {
 			return err
 		}
 	default:
-		containers, err := r.s.ProjectContainers(ctx, r.eng, []string{svc})
+		containers, err := r.st.ProjectContainers(ctx, r.eng, []string{svc})
 		if err != nil {
 			return err
 		}
 		if runningContainer(containers, svc) == nil {
 			r.event(svc, "starting", "for its restore command", false, false)
 			if len(containers) == 0 {
-				if err := r.s.composeRecreate(ctx, []string{svc}, true); err != nil {
+				if err := composeRecreate(ctx, r.st, []string{svc}, true); err != nil {
 					return err
 				}
 			} else {
 				for _, c := range containers {
 					if err := r.eng.StartContainer(ctx, c.ID); err != nil {
-						return fmt.Errorf("start %s: %w", svc, DockerError(err))
+						return fmt.Errorf("start %s: %w", svc, stackops.DockerError(err))
 					}
 				}
 			}
@@ -845,13 +847,13 @@ func (r *restoreRun) ensureUp(ctx context.Context, svc string) error {
 	if !r.wasRunning[svc] {
 		r.tempUp[svc] = true
 	}
-	_, err := r.s.WaitHealthy(ctx, HealthGateOptions{Services: []string{svc}, Op: "restore", Sink: quietGate(r.sink), Settle: 2 * time.Second})
+	_, err := r.st.WaitHealthy(ctx, stackops.HealthGateOptions{Services: []string{svc}, Op: "restore", Sink: quietGate(r.sink), Settle: 2 * time.Second})
 	return err
 }
 
 // bringUp puts every service back the way it was before the restore.
 func (r *restoreRun) bringUp(ctx context.Context) error {
-	s, eng := r.s, r.eng
+	st, eng := r.st, r.eng
 	var errs []string
 	var start, create []string
 	for _, svc := range r.recreate {
@@ -868,33 +870,33 @@ func (r *restoreRun) bringUp(ctx context.Context) error {
 		for _, svc := range start {
 			r.event(svc, "starting", "new container", false, false)
 		}
-		if err := s.composeRecreate(ctx, start, true); err != nil {
+		if err := composeRecreate(ctx, st, start, true); err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", strings.Join(start, ", "), err))
 		}
 	}
 	if len(create) > 0 {
-		if err := s.composeRecreate(ctx, create, false); err != nil {
+		if err := composeRecreate(ctx, st, create, false); err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", strings.Join(create, ", "), err))
 		}
 	}
 	for i := len(r.stopped) - 1; i >= 0; i-- {
 		c := r.stopped[i]
-		svc := c.Config.Labels[LabelService]
+		svc := c.Config.Labels[stackops.LabelService]
 		if contains(r.recreate, svc) || r.upNow[svc] {
 			continue
 		}
 		r.event(svc, "starting", "", false, false)
 		if err := eng.StartContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
-			errs = append(errs, fmt.Sprintf("%s: %v", svc, DockerError(err)))
+			errs = append(errs, fmt.Sprintf("%s: %v", svc, stackops.DockerError(err)))
 			continue
 		}
 	}
 	// Services that were down before and only started for a dump go down again.
 	for svc := range r.tempUp {
-		containers, err := s.ProjectContainers(ctx, eng, []string{svc})
+		containers, err := st.ProjectContainers(ctx, eng, []string{svc})
 		if err == nil {
 			for _, c := range containers {
-				_ = eng.StopContainer(ctx, c.ID, s.stopTimeout(r.cfg, svc))
+				_ = eng.StopContainer(ctx, c.ID, stopTimeout(st, r.cfg, svc))
 			}
 		}
 	}
@@ -949,7 +951,7 @@ func (r *restoreRun) recover(ctx context.Context, cause error) error {
 		r.recreateNS = filterOut(r.recreateNS, blocked)
 		var keep []*engine.ContainerJSON
 		for _, c := range r.stopped {
-			if !blocked[c.Config.Labels[LabelService]] {
+			if !blocked[c.Config.Labels[stackops.LabelService]] {
 				keep = append(keep, c)
 			}
 		}
@@ -1030,5 +1032,15 @@ func filterOut(list []string, drop map[string]bool) []string {
 			out = append(out, s)
 		}
 	}
+	return out
+}
+
+// sortedKeys returns a set's members in order, never nil (JSON shows []).
+func sortedKeys(m map[string]bool) []string {
+	out := []string{}
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }

@@ -1,4 +1,4 @@
-package stackops
+package backup
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stackpilot/stackpilot/internal/itest"
+	"github.com/stackpilot/stackpilot/stackops"
 )
 
 func ts(s string) time.Time {
@@ -129,10 +132,10 @@ func TestApplyRetention(t *testing.T) {
 }
 
 // A stack whose backup directory holds archives made at the given times.
-func pruneStack(t *testing.T, times ...string) (*Stack, map[string]string) {
+func pruneStack(t *testing.T, times ...string) (*stackops.Stack, map[string]string) {
 	t.Helper()
-	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  db:\n    image: x\nx-stackpilot:\n  backup:\n    dir: ./bk\n"})
-	st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  db:\n    image: x\nx-stackpilot:\n  backup:\n    dir: ./bk\n"})
+	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir, Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,9 +161,9 @@ func pruneStack(t *testing.T, times ...string) (*Stack, map[string]string) {
 	return st, paths
 }
 
-func remaining(t *testing.T, st *Stack) []string {
+func remaining(t *testing.T, st *stackops.Stack) []string {
 	t.Helper()
-	list, err := st.ListBackups(context.Background())
+	list, err := List(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,15 +180,15 @@ func TestPruneBackups(t *testing.T) {
 	st, paths := pruneStack(t, "2026-11-25T12:00:00Z", "2026-11-24T12:00:00Z", "2026-11-23T12:00:00Z", "2026-11-23T08:00:00Z")
 
 	// An empty policy (no flags, no config) is refused, and nothing goes.
-	if _, err := st.PruneBackups(ctx, BackupPruneOptions{Confirm: AlwaysConfirm}); !errors.Is(err, ErrEmptyPolicy) {
+	if _, err := Prune(ctx, st, PruneOptions{Confirm: stackops.AlwaysConfirm}); !errors.Is(err, ErrEmptyPolicy) {
 		t.Fatalf("empty policy: %v, want ErrEmptyPolicy", err)
 	}
 	// Without consent nothing is deleted.
-	if _, err := st.PruneBackups(ctx, BackupPruneOptions{Policy: RetentionPolicy{KeepLast: 1}, Location: time.UTC, Confirm: NeverConfirm}); !errors.Is(err, ErrConfirmationRequired) {
+	if _, err := Prune(ctx, st, PruneOptions{Policy: RetentionPolicy{KeepLast: 1}, Location: time.UTC, Confirm: stackops.NeverConfirm}); !errors.Is(err, stackops.ErrConfirmationRequired) {
 		t.Fatalf("no consent: %v", err)
 	}
 	// A dry run reports and deletes nothing.
-	res, err := st.PruneBackups(ctx, BackupPruneOptions{Policy: RetentionPolicy{KeepDaily: 2}, Location: time.UTC, DryRun: true})
+	res, err := Prune(ctx, st, PruneOptions{Policy: RetentionPolicy{KeepDaily: 2}, Location: time.UTC, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +201,7 @@ func TestPruneBackups(t *testing.T) {
 	b, _ := os.ReadFile(paths["20261125-120000"])
 	b[len(b)/2] ^= 0xff
 	_ = os.WriteFile(paths["20261125-120000"], b, 0o600)
-	res, err = st.PruneBackups(ctx, BackupPruneOptions{Policy: RetentionPolicy{KeepLast: 1}, Location: time.UTC, Confirm: AlwaysConfirm})
+	res, err = Prune(ctx, st, PruneOptions{Policy: RetentionPolicy{KeepLast: 1}, Location: time.UTC, Confirm: stackops.AlwaysConfirm})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +217,7 @@ func TestPruneBackups(t *testing.T) {
 		}
 	}
 	// The damage was remembered: list shows it.
-	list, _ := st.ListBackups(ctx)
+	list, _ := List(ctx, st)
 	for _, bi := range list.Backups {
 		if bi.ID == "20261125-120000" && (bi.Verified == nil || bi.Verified.OK) {
 			t.Errorf("damaged archive not recorded: %+v", bi.Verified)
@@ -224,24 +227,24 @@ func TestPruneBackups(t *testing.T) {
 
 // The config's retention is the default policy.
 func TestPruneUsesConfigRetention(t *testing.T) {
-	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  db:\n    image: x\nx-stackpilot:\n  backup:\n    retention: {keep_last: 2}\n"})
-	st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  db:\n    image: x\nx-stackpilot:\n  backup:\n    retention: {keep_last: 2}\n"})
+	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir, Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := st.PruneBackups(context.Background(), BackupPruneOptions{DryRun: true})
+	res, err := Prune(context.Background(), st, PruneOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Policy.KeepLast != 2 {
 		t.Fatalf("policy %+v", res.Policy)
 	}
-	bad := writeProject(t, map[string]string{"compose.yaml": "services:\n  db:\n    image: x\nx-stackpilot:\n  backup:\n    retention: {keep_lats: 2}\n"})
-	st, err = Load(context.Background(), LoadOptions{ProjectDir: bad, Environ: []string{}})
+	bad := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  db:\n    image: x\nx-stackpilot:\n  backup:\n    retention: {keep_lats: 2}\n"})
+	st, err = stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: bad, Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.PruneBackups(context.Background(), BackupPruneOptions{DryRun: true}); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "keep_lats") {
+	if _, err := Prune(context.Background(), st, PruneOptions{DryRun: true}); !errors.Is(err, stackops.ErrInvalidConfig) || !strings.Contains(err.Error(), "keep_lats") {
 		t.Errorf("typo in retention: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package stackops
+package backup
 
 import (
 	"archive/tar"
@@ -77,9 +77,9 @@ const (
 
 var footerRe = lazyre.New(`^STACKPILOT-END/1 sha256=([0-9a-f]{64}) body=([0-9]{20})\n$`)
 
-// ErrBackupDamaged means an archive failed verification: a byte changed, it
+// ErrDamaged means an archive failed verification: a byte changed, it
 // was cut short, or an entry does not match its checksum.
-var ErrBackupDamaged = errors.New("backup archive is damaged")
+var ErrDamaged = errors.New("backup archive is damaged")
 
 // DamagedError names the damaged archive and, when known, the broken entry.
 type DamagedError struct {
@@ -96,8 +96,8 @@ func (e *DamagedError) Error() string {
 	return fmt.Sprintf("%s is damaged: %s", where, e.Reason)
 }
 
-// Is matches ErrBackupDamaged.
-func (e *DamagedError) Is(target error) bool { return target == ErrBackupDamaged }
+// Is matches ErrDamaged.
+func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
 
 // ArchiveHeader is the clear-text start of an archive: enough to list it
 // (even when encrypted) and to plan a restore.
@@ -627,7 +627,7 @@ type archiveFile struct {
 }
 
 // openArchive reads an archive's header and footer. It fails (with
-// ErrBackupDamaged) when either is missing or malformed, or their lengths do
+// ErrDamaged) when either is missing or malformed, or their lengths do
 // not add up to the file's size — a cut-short file fails here.
 func openArchive(p string) (*archiveFile, error) {
 	f, err := os.Open(p)

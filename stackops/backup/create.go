@@ -1,4 +1,4 @@
-package stackops
+package backup
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -19,8 +20,8 @@ import (
 // exists) and no dump.
 var ErrNothingToBackUp = errors.New("nothing to back up")
 
-// BackupCreateOptions configures CreateBackup.
-type BackupCreateOptions struct {
+// CreateOptions configures CreateBackup.
+type CreateOptions struct {
 	// Services limits the backup to these services' volumes and dumps
 	// (every service when empty).
 	Services []string
@@ -33,12 +34,12 @@ type BackupCreateOptions struct {
 	// ToolVersion is recorded in the archive.
 	ToolVersion string
 	// Sink receives progress.
-	Sink EventSink
+	Sink stackops.EventSink
 }
 
-// BackupCreateResult describes the archive written.
-type BackupCreateResult struct {
-	Backup  BackupInfo      `json:"backup"`
+// CreateResult describes the archive written.
+type CreateResult struct {
+	Backup  Info            `json:"backup"`
 	Entries []ManifestEntry `json:"entries"`
 	// Skipped are volumes that do not exist (the stack was never deployed, or they were removed).
 	Skipped []string `json:"skipped"`
@@ -47,40 +48,40 @@ type BackupCreateResult struct {
 	DurationMS int64    `json:"duration_ms"`
 }
 
-// CreateBackup writes one archive of the stack: the compose files and env
+// Create writes one archive of the stack: the compose files and env
 // files, every selected named volume (read through the engine's archive API,
 // which needs nothing inside the image), and every dump (run inside its
 // service's container, output streamed into the archive). Services listed in
 // x-stackpilot.backup.stop are stopped while the volumes are read and always
 // started again — on failure and interruption too, and if this process is
-// killed, by the next stackpilot command (see recoverInterrupted). The
+// killed, by the next stackpilot command (see Recover). The
 // archive is written to a temporary name and renamed once complete and on
 // disk. It takes the stack lock.
-func (s *Stack) CreateBackup(ctx context.Context, opts BackupCreateOptions) (*BackupCreateResult, error) {
-	lock, err := s.LockStack(ctx, "backup create", opts.LockWait)
+func Create(ctx context.Context, st *stackops.Stack, opts CreateOptions) (*CreateResult, error) {
+	lock, err := st.LockStack(ctx, "backup create", opts.LockWait)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release()
-	sink := sinkOrNop(opts.Sink)
+	sink := stackops.SinkOrNop(opts.Sink)
 	sink.Start("backup")
-	res, err := s.createBackup(ctx, opts, sink)
+	res, err := createBackup(ctx, st, opts, sink)
 	sink.Done("backup", err)
 	return res, err
 }
 
 // createBackup is CreateBackup without the lock (a restore's safety backup
 // runs under the restore's lock).
-func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink EventSink) (res *BackupCreateResult, err error) {
+func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, sink stackops.EventSink) (res *CreateResult, err error) {
 	start := time.Now()
-	cfg, err := s.BackupConfig()
+	cfg, err := ConfigOf(st)
 	if err != nil {
 		return nil, err
 	}
 	if err := validTag(opts.Tag); err != nil {
 		return nil, err
 	}
-	services, err := s.ResolveServices(opts.Services)
+	services, err := st.ResolveServices(opts.Services)
 	if err != nil {
 		return nil, err
 	}
@@ -94,43 +95,43 @@ func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink
 			recipientStrs = append(recipientStrs, st.String())
 		}
 	}
-	eng, err := s.Engine()
+	eng, err := st.Engine()
 	if err != nil {
 		return nil, err
 	}
 
 	// What to read.
-	vols := filterVolumes(s.stackVolumes(services), cfg.Volumes)
+	vols := filterVolumes(stackVolumes(st, services), cfg.Volumes)
 	var dumps []DumpConfig
 	for _, d := range cfg.Dumps {
 		if contains(services, d.Service) {
 			dumps = append(dumps, d)
 		}
 	}
-	s.removeHelpers(ctx, eng)
-	containers, err := s.ProjectContainers(ctx, eng, s.ServiceNames())
+	removeHelpers(ctx, st, eng)
+	containers, err := st.ProjectContainers(ctx, eng, st.ServiceNames())
 	if err != nil {
 		return nil, err
 	}
-	res = &BackupCreateResult{Skipped: []string{}, Stopped: []string{}, Entries: []ManifestEntry{}}
+	res = &CreateResult{Skipped: []string{}, Stopped: []string{}, Entries: []ManifestEntry{}}
 	var present []backupVolume
 	for _, v := range vols {
 		if _, err := eng.InspectVolume(ctx, v.EngineName); err != nil {
 			if errors.Is(err, engine.ErrNotFound) {
 				res.Skipped = append(res.Skipped, v.Key)
-				sink.Event(Event{Op: "backup", Service: "volume " + v.Key, Phase: "skipped", Message: "volume " + v.EngineName + " does not exist (never deployed?)", Time: time.Now(), Final: true})
+				sink.Event(stackops.Event{Op: "backup", Service: "volume " + v.Key, Phase: "skipped", Message: "volume " + v.EngineName + " does not exist (never deployed?)", Time: time.Now(), Final: true})
 				continue
 			}
-			return nil, fmt.Errorf("volume %s: %w", v.EngineName, DockerError(err))
+			return nil, fmt.Errorf("volume %s: %w", v.EngineName, stackops.DockerError(err))
 		}
 		present = append(present, v)
 	}
 	if len(present) == 0 && len(dumps) == 0 {
-		msg := fmt.Sprintf("the stack's services mount no named volume and have no dump in %s.backup.dumps", ConfigExtension)
+		msg := fmt.Sprintf("the stack's services mount no named volume and have no dump in %st.backup.dumps", stackops.ConfigExtension)
 		if len(services) == 1 {
-			msg = fmt.Sprintf("%s mounts no named volume and has no dump in %s.backup.dumps", services[0], ConfigExtension)
+			msg = fmt.Sprintf("%s mounts no named volume and has no dump in %st.backup.dumps", services[0], stackops.ConfigExtension)
 		} else if len(opts.Services) > 0 {
-			msg = fmt.Sprintf("%s mount no named volume and have no dump in %s.backup.dumps", strings.Join(services, ", "), ConfigExtension)
+			msg = fmt.Sprintf("%s mount no named volume and have no dump in %st.backup.dumps", strings.Join(services, ", "), stackops.ConfigExtension)
 		}
 		if len(res.Skipped) > 0 {
 			msg = fmt.Sprintf("volume %s does not exist yet — deploy the stack first", strings.Join(res.Skipped, ", "))
@@ -144,15 +145,15 @@ func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink
 		}
 	}
 
-	dir := s.backupDir(cfg)
+	dir := backupDir(st, cfg)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("backup directory: %w", err)
 	}
-	removeStaleTemps(dir, s.Name)
+	removeStaleTemps(dir, st.Name)
 	now := time.Now().UTC().Truncate(time.Second)
-	id := newBackupID(dir, s.Name, now)
+	id := newBackupID(dir, st.Name, now)
 	host, _ := os.Hostname()
-	h := ArchiveHeader{Tool: "stackpilot", ToolVersion: orDefault(opts.ToolVersion, "dev"), ID: id, Project: s.Name, Created: now,
+	h := ArchiveHeader{Tool: "stackpilot", ToolVersion: orDefault(opts.ToolVersion, "dev"), ID: id, Project: st.Name, Created: now,
 		Tag: opts.Tag, Host: host, Services: services, Volumes: []string{}, Dumps: []string{}, Files: []string{}, Recipients: recipientStrs}
 	for _, v := range present {
 		h.Volumes = append(h.Volumes, v.Key)
@@ -160,11 +161,11 @@ func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink
 	for _, d := range dumps {
 		h.Dumps = append(h.Dumps, d.Service+"/"+d.Name)
 	}
-	files := s.backupFiles()
+	files := backupFiles(st)
 	for _, f := range files {
 		h.Files = append(h.Files, f.Source)
 	}
-	finalPath := filepath.Join(dir, backupFileName(s.Name, id, opts.Tag, len(recipients) > 0))
+	finalPath := filepath.Join(dir, backupFileName(st.Name, id, opts.Tag, len(recipients) > 0))
 	w, err := createArchive(finalPath, h, recipients)
 	if err != nil {
 		return nil, err
@@ -186,21 +187,21 @@ func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink
 	}
 
 	if len(present) > 0 {
-		stopped, err := s.captureVolumes(ctx, eng, cfg, present, containers, w, id, sink)
+		stopped, err := captureVolumes(ctx, st, eng, cfg, present, containers, w, id, sink)
 		res.Stopped = stopped
 		if err != nil {
 			return nil, err
 		}
 		// Dumps may need a service that was just started again to be ready.
 		if len(stopped) > 0 && len(dumps) > 0 {
-			if containers, err = s.ProjectContainers(ctx, eng, s.ServiceNames()); err != nil {
+			if containers, err = st.ProjectContainers(ctx, eng, st.ServiceNames()); err != nil {
 				return nil, err
 			}
 		}
 	}
 
 	for _, d := range dumps {
-		if err := s.captureDump(ctx, eng, d, containers, w, sink); err != nil {
+		if err := captureDump(ctx, st, eng, d, containers, w, sink); err != nil {
 			return nil, err
 		}
 	}
@@ -217,24 +218,24 @@ func (s *Stack) createBackup(ctx context.Context, opts BackupCreateOptions, sink
 	res.Backup = *info
 	res.Entries = w.manifest.Entries
 	res.DurationMS = time.Since(start).Milliseconds()
-	sink.Event(Event{Op: "backup", Service: "archive", Phase: "written", Message: fmt.Sprintf("%s (%s)", filepath.Base(finalPath), humanBytes(size)), Time: time.Now(), Final: true})
+	sink.Event(stackops.Event{Op: "backup", Service: "archive", Phase: "written", Message: fmt.Sprintf("%s (%s)", filepath.Base(finalPath), humanBytes(size)), Time: time.Now(), Final: true})
 	return res, nil
 }
 
 // captureVolumes stops the configured services, reads every volume into the
 // archive, and starts the services again whatever happens. It returns the
 // services it stopped.
-func (s *Stack) captureVolumes(ctx context.Context, eng *engine.Client, cfg *BackupConfig, vols []backupVolume,
-	containers []*engine.ContainerJSON, w *archiveWriter, id string, sink EventSink) (stoppedServices []string, err error) {
+func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client, cfg *Config, vols []backupVolume,
+	containers []*engine.ContainerJSON, w *archiveWriter, id string, sink stackops.EventSink) (stoppedServices []string, err error) {
 	var toStop []*engine.ContainerJSON
 	for _, c := range containers {
-		if contains(cfg.Stop, c.Config.Labels[LabelService]) && c.State.Running {
+		if contains(cfg.Stop, c.Config.Labels[stackops.LabelService]) && c.State.Running {
 			toStop = append(toStop, c)
 		}
 	}
 	var marker *opMarker
 	if len(toStop) > 0 {
-		marker, err = s.beginMarker("backup create", id)
+		marker, err = beginMarker(st, "backup create", id)
 		if err != nil {
 			return nil, err
 		}
@@ -252,13 +253,13 @@ func (s *Stack) captureVolumes(ctx context.Context, eng *engine.Client, cfg *Bac
 		var errs []string
 		for i := len(stopped) - 1; i >= 0; i-- {
 			c := stopped[i]
-			svc := c.Config.Labels[LabelService]
+			svc := c.Config.Labels[stackops.LabelService]
 			if err := eng.StartContainer(rctx, c.ID); err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", svc, DockerError(err)))
-				sink.Event(Event{Op: "backup", Service: svc, Phase: "failed", Message: "start again: " + err.Error(), Time: time.Now(), Final: true, Failed: true})
+				errs = append(errs, fmt.Sprintf("%s: %v", svc, stackops.DockerError(err)))
+				sink.Event(stackops.Event{Op: "backup", Service: svc, Phase: "failed", Message: "start again: " + err.Error(), Time: time.Now(), Final: true, Failed: true})
 				continue
 			}
-			sink.Event(Event{Op: "backup", Service: svc, Phase: "started", Message: "running again", Time: time.Now(), Final: true})
+			sink.Event(stackops.Event{Op: "backup", Service: svc, Phase: "started", Message: "running again", Time: time.Now(), Final: true})
 		}
 		if len(errs) > 0 {
 			// The marker stays: the next stackpilot command tries again.
@@ -274,27 +275,27 @@ func (s *Stack) captureVolumes(ctx context.Context, eng *engine.Client, cfg *Bac
 		}
 	}()
 	for _, c := range toStop {
-		svc := c.Config.Labels[LabelService]
+		svc := c.Config.Labels[stackops.LabelService]
 		if err := marker.update(func(d *markerData) {
 			d.Stopped = append(d.Stopped, markerContainer{Service: svc, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Stopping: true})
 		}); err != nil {
 			return serviceNames(stopped), fmt.Errorf("marker: %w", err)
 		}
 		stopped = append(stopped, c)
-		sink.Event(Event{Op: "backup", Service: svc, Phase: "stopping", Message: "for a consistent copy", Time: time.Now()})
-		if err := eng.StopContainer(ctx, c.ID, s.stopTimeout(cfg, svc)); err != nil {
+		sink.Event(stackops.Event{Op: "backup", Service: svc, Phase: "stopping", Message: "for a consistent copy", Time: time.Now()})
+		if err := eng.StopContainer(ctx, c.ID, stopTimeout(st, cfg, svc)); err != nil {
 			if ctx.Err() != nil {
 				return serviceNames(stopped), context.Cause(ctx)
 			}
-			return serviceNames(stopped), fmt.Errorf("stop %s: %w", svc, DockerError(err))
+			return serviceNames(stopped), fmt.Errorf("stop %s: %w", svc, stackops.DockerError(err))
 		}
 		if err := marker.update(func(d *markerData) { d.markStopped(c.ID) }); err != nil {
 			return serviceNames(stopped), fmt.Errorf("marker: %w", err)
 		}
-		sink.Event(Event{Op: "backup", Service: svc, Phase: "stopped", Time: time.Now()})
+		sink.Event(stackops.Event{Op: "backup", Service: svc, Phase: "stopped", Time: time.Now()})
 	}
 	for _, v := range vols {
-		if err := s.captureVolume(ctx, eng, v, containers, w, sink); err != nil {
+		if err := captureVolume(ctx, st, eng, v, containers, w, sink); err != nil {
 			if ctx.Err() != nil {
 				return serviceNames(stopped), context.Cause(ctx)
 			}
@@ -307,7 +308,7 @@ func (s *Stack) captureVolumes(ctx context.Context, eng *engine.Client, cfg *Bac
 	// Wait until the restarted services are up again, so the backup leaves
 	// the stack as it found it (and dumps find their service ready).
 	if len(stopped) > 0 {
-		_, gerr := s.WaitHealthy(ctx, HealthGateOptions{Services: dedupe(serviceNames(stopped)), Op: "backup", Sink: quietGate(sink), Settle: 2 * time.Second, Timeout: 2 * time.Minute})
+		_, gerr := st.WaitHealthy(ctx, stackops.HealthGateOptions{Services: dedupe(serviceNames(stopped)), Op: "backup", Sink: quietGate(sink), Settle: 2 * time.Second, Timeout: 2 * time.Minute})
 		if gerr != nil {
 			return serviceNames(stopped), fmt.Errorf("after the backup: %w", gerr)
 		}
@@ -318,14 +319,14 @@ func (s *Stack) captureVolumes(ctx context.Context, eng *engine.Client, cfg *Bac
 func serviceNames(cs []*engine.ContainerJSON) []string {
 	out := []string{}
 	for _, c := range cs {
-		out = append(out, c.Config.Labels[LabelService])
+		out = append(out, c.Config.Labels[stackops.LabelService])
 	}
 	return out
 }
 
 // captureVolume streams one volume into the archive, from a container that
 // mounts it, or from a helper container when none exists.
-func (s *Stack) captureVolume(ctx context.Context, eng *engine.Client, v backupVolume, containers []*engine.ContainerJSON, w *archiveWriter, sink EventSink) error {
+func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, v backupVolume, containers []*engine.ContainerJSON, w *archiveWriter, sink stackops.EventSink) error {
 	label := "volume " + v.Key
 	sourceID, target := "", v.Target
 	for _, c := range containers {
@@ -341,11 +342,11 @@ func (s *Stack) captureVolume(ctx context.Context, eng *engine.Client, v backupV
 	}
 	from := "container"
 	if sourceID == "" {
-		image, err := s.serviceImage(ctx, eng, v.Services[0], containers)
+		image, err := serviceImage(ctx, st, eng, v.Services[0], containers)
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}
-		id, err := s.helperContainer(ctx, eng, image, v.EngineName, target)
+		id, err := helperContainer(ctx, st, eng, image, v.EngineName, target)
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}
@@ -356,10 +357,10 @@ func (s *Stack) captureVolume(ctx context.Context, eng *engine.Client, v backupV
 		}()
 		sourceID, from = id, "helper container"
 	}
-	sink.Event(Event{Op: "backup", Service: label, Phase: "reading", Message: fmt.Sprintf("%s (through a %s)", target, from), Time: time.Now()})
+	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "reading", Message: fmt.Sprintf("%s (through a %s)", target, from), Time: time.Now()})
 	rc, _, err := eng.CopyFromContainer(ctx, sourceID, target)
 	if err != nil {
-		return fmt.Errorf("%s: read %s: %w", label, target, DockerError(err))
+		return fmt.Errorf("%s: read %s: %w", label, target, stackops.DockerError(err))
 	}
 	defer rc.Close()
 	entry := ManifestEntry{Kind: EntryVolume, Path: "volumes/" + v.Key + "/", Volume: v.Key, EngineVolume: v.EngineName, Target: target, Services: v.Services}
@@ -367,29 +368,29 @@ func (s *Stack) captureVolume(ctx context.Context, eng *engine.Client, v backupV
 	err = w.addVolume(entry, rc, func(n int64) {
 		if time.Since(lastReport) > 500*time.Millisecond {
 			lastReport = time.Now()
-			sink.Event(Event{Op: "backup", Service: label, Phase: "reading", Message: humanBytes(n), Time: time.Now()})
+			sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "reading", Message: humanBytes(n), Time: time.Now()})
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}
 	e := w.manifest.Entries[len(w.manifest.Entries)-1]
-	sink.Event(Event{Op: "backup", Service: label, Phase: "done", Message: fmt.Sprintf("%d entries, %s", e.Files, humanBytes(e.Size)), Time: time.Now(), Final: true})
+	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "done", Message: fmt.Sprintf("%d entries, %s", e.Files, humanBytes(e.Size)), Time: time.Now(), Final: true})
 	return nil
 }
 
 // captureDump runs a dump command inside the service's running container
 // and streams its stdout into the archive.
-func (s *Stack) captureDump(ctx context.Context, eng *engine.Client, d DumpConfig, containers []*engine.ContainerJSON, w *archiveWriter, sink EventSink) error {
+func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d DumpConfig, containers []*engine.ContainerJSON, w *archiveWriter, sink stackops.EventSink) error {
 	label := "dump " + d.Service + "/" + d.Name
 	c := runningContainer(containers, d.Service)
 	if c == nil {
 		return fmt.Errorf("%s: %s is not running", label, d.Service)
 	}
-	sink.Event(Event{Op: "backup", Service: label, Phase: "dumping", Message: Cmd{Args: d.Dump}.String(), Time: time.Now()})
+	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "dumping", Message: stackops.Cmd{Args: d.Dump}.String(), Time: time.Now()})
 	execID, err := eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.Dump, User: d.User, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return fmt.Errorf("%s: %w", label, DockerError(err))
+		return fmt.Errorf("%s: %w", label, stackops.DockerError(err))
 	}
 	pr, pw := io.Pipe()
 	stderr := &tailBuffer{max: 4 << 10}
@@ -408,7 +409,7 @@ func (s *Stack) captureDump(ctx context.Context, eng *engine.Client, d DumpConfi
 	addErr := w.addDump(entry, pr, func(n int64) {
 		if time.Since(lastReport) > 500*time.Millisecond {
 			lastReport = time.Now()
-			sink.Event(Event{Op: "backup", Service: label, Phase: "dumping", Message: humanBytes(n), Time: time.Now()})
+			sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "dumping", Message: humanBytes(n), Time: time.Now()})
 		}
 	})
 	if addErr != nil {
@@ -422,23 +423,23 @@ func (s *Stack) captureDump(ctx context.Context, eng *engine.Client, d DumpConfi
 		return fmt.Errorf("%s: %w", label, addErr)
 	}
 	if runErr != nil {
-		return fmt.Errorf("%s: %w", label, DockerError(runErr))
+		return fmt.Errorf("%s: %w", label, stackops.DockerError(runErr))
 	}
 	if code != 0 {
-		msg := fmt.Sprintf("%s: %s exited with status %d", label, Cmd{Args: d.Dump}.String(), code)
+		msg := fmt.Sprintf("%s: %s exited with status %d", label, stackops.Cmd{Args: d.Dump}.String(), code)
 		if t := strings.TrimSpace(stderr.String()); t != "" {
 			msg += ": " + lastLines(t, 5)
 		}
 		return errors.New(msg)
 	}
 	e := w.manifest.Entries[len(w.manifest.Entries)-1]
-	sink.Event(Event{Op: "backup", Service: label, Phase: "done", Message: humanBytes(e.Size), Time: time.Now(), Final: true})
+	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "done", Message: humanBytes(e.Size), Time: time.Now(), Final: true})
 	return nil
 }
 
 func runningContainer(containers []*engine.ContainerJSON, svc string) *engine.ContainerJSON {
 	for _, c := range containers {
-		if c.Config.Labels[LabelService] == svc && c.State.Running {
+		if c.Config.Labels[stackops.LabelService] == svc && c.State.Running {
 			return c
 		}
 	}
@@ -454,7 +455,7 @@ type backupFile struct {
 
 // backupFiles lists the compose files and env files, with archive paths
 // relative to the project directory (files outside it go under _outside/).
-func (s *Stack) backupFiles() []backupFile {
+func backupFiles(st *stackops.Stack) []backupFile {
 	var out []backupFile
 	seen := map[string]bool{}
 	add := func(kind, abs string) {
@@ -462,24 +463,24 @@ func (s *Stack) backupFiles() []backupFile {
 		if err != nil || fi.IsDir() {
 			return
 		}
-		rel, err := filepath.Rel(s.Dir, abs)
+		rel, err := filepath.Rel(st.Dir, abs)
 		if err != nil || strings.HasPrefix(rel, "..") {
 			rel = filepath.Join("_outside", filepath.Base(abs))
 		}
 		rel = filepath.ToSlash(rel)
 		p := kind + "/" + rel
 		for i := 2; seen[p]; i++ {
-			p = fmt.Sprintf("%s/%s.%d", kind, rel, i)
+			p = fmt.Sprintf("%s/%st.%d", kind, rel, i)
 		}
 		seen[p] = true
 		out = append(out, backupFile{ManifestEntry: ManifestEntry{Kind: kind, Path: p, Source: rel}, abs: abs, mode: int64(fi.Mode().Perm())})
 	}
-	for _, f := range s.ComposeFiles {
+	for _, f := range st.ComposeFiles {
 		add(EntryCompose, f)
 	}
-	envs := s.EnvFiles
+	envs := st.EnvFiles
 	if len(envs) == 0 {
-		envs = []string{s.DotEnvPath()}
+		envs = []string{st.DotEnvPath()}
 	}
 	for _, f := range envs {
 		add(EntryEnv, f)
@@ -487,7 +488,7 @@ func (s *Stack) backupFiles() []backupFile {
 	return out
 }
 
-func filterVolumes(vols []backupVolume, sel BackupVolumesConfig) []backupVolume {
+func filterVolumes(vols []backupVolume, sel VolumesConfig) []backupVolume {
 	var out []backupVolume
 	for _, v := range vols {
 		if len(sel.Include) > 0 && !contains(sel.Include, v.Key) {

@@ -1,4 +1,9 @@
-package stackops
+// Package backup is the backup commands' job on a stack: create, list,
+// verify, restore and prune archives, schedule them, and Recover what a
+// killed backup or restore left stopped. Archives are stackpilot's own
+// format (archive.go): zstd-compressed tar, optionally age-encrypted, with a
+// manifest and checksums that are verified before anything is restored.
+package backup
 
 import (
 	"context"
@@ -13,15 +18,16 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
-// DefaultBackupDir is where archives go when x-stackpilot.backup.dir is not set
+// DefaultDir is where archives go when x-stackpilot.backup.dir is not set
 // (relative to the project directory).
-const DefaultBackupDir = "backups"
+const DefaultDir = "backups"
 
-// BackupConfig is x-stackpilot.backup:
+// Config is x-stackpilot.backup:
 //
 //	x-stackpilot:
 //	  backup:
@@ -39,22 +45,22 @@ const DefaultBackupDir = "backups"
 //	      keep_last: 3
 //	      keep_daily: 7
 //	    encrypt_to: [age1…]           # age recipients every archive is encrypted for
-type BackupConfig struct {
+type Config struct {
 	Dir       string              `json:"dir,omitempty"`
-	Volumes   BackupVolumesConfig `json:"volumes,omitempty"`
-	Stop      StringList          `json:"stop,omitempty"`
+	Volumes   VolumesConfig       `json:"volumes,omitempty"`
+	Stop      stackops.StringList `json:"stop,omitempty"`
 	Dumps     []DumpConfig        `json:"dumps,omitempty"`
 	Retention RetentionPolicy     `json:"retention,omitempty"`
-	EncryptTo StringList          `json:"encrypt_to,omitempty"`
+	EncryptTo stackops.StringList `json:"encrypt_to,omitempty"`
 	// StopTimeout is how long a stopped service gets to exit before it is killed
 	// (default: the service's stop_grace_period, else 10s).
-	StopTimeout Duration `json:"stop_timeout,omitempty"`
+	StopTimeout stackops.Duration `json:"stop_timeout,omitempty"`
 }
 
-// BackupVolumesConfig picks volumes by compose key.
-type BackupVolumesConfig struct {
-	Include StringList `json:"include,omitempty"`
-	Exclude StringList `json:"exclude,omitempty"`
+// VolumesConfig picks volumes by compose key.
+type VolumesConfig struct {
+	Include stackops.StringList `json:"include,omitempty"`
+	Exclude stackops.StringList `json:"exclude,omitempty"`
 }
 
 // DumpConfig is one logical dump: Dump runs inside the service's running
@@ -70,31 +76,31 @@ type DumpConfig struct {
 
 var backupNameRe = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// BackupConfig returns x-stackpilot.backup, checked against the compose model.
-func (s *Stack) BackupConfig() (*BackupConfig, error) {
-	var cfg BackupConfig
-	if err := s.config.Section("backup", &cfg); err != nil {
+// ConfigOf returns the stack's x-stackpilot.backup, checked against the compose model.
+func ConfigOf(st *stackops.Stack) (*Config, error) {
+	var cfg Config
+	if err := st.Config().Section("backup", &cfg); err != nil {
 		return nil, err
 	}
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: %s.backup.%s", ErrInvalidConfig, ConfigExtension, fmt.Sprintf(format, a...))
+		return fmt.Errorf("%w: %st.backup.%s", stackops.ErrInvalidConfig, stackops.ConfigExtension, fmt.Sprintf(format, a...))
 	}
 	for _, list := range []struct {
 		key   string
 		names []string
 	}{{"volumes.include", cfg.Volumes.Include}, {"volumes.exclude", cfg.Volumes.Exclude}} {
 		for _, v := range list.names {
-			if _, ok := s.Project.Volumes[v]; !ok {
-				return nil, bad("%s: no volume %q in the compose file (volumes: %s)", list.key, v, strings.Join(s.volumeKeys(), ", "))
+			if _, ok := st.Project.Volumes[v]; !ok {
+				return nil, bad("%s: no volume %q in the compose file (volumes: %s)", list.key, v, strings.Join(volumeKeys(st), ", "))
 			}
 		}
 	}
 	for _, svc := range cfg.Stop {
-		if _, ok := s.Project.Services[svc]; !ok {
-			if _, disabled := s.Project.DisabledServices[svc]; disabled {
+		if _, ok := st.Project.Services[svc]; !ok {
+			if _, disabled := st.Project.DisabledServices[svc]; disabled {
 				continue
 			}
-			return nil, bad("stop: no service %q (services: %s)", svc, strings.Join(s.ServiceNames(), ", "))
+			return nil, bad("stop: no service %q (services: %s)", svc, strings.Join(st.ServiceNames(), ", "))
 		}
 	}
 	seen := map[string]bool{}
@@ -103,9 +109,9 @@ func (s *Stack) BackupConfig() (*BackupConfig, error) {
 		if d.Service == "" || d.Name == "" || len(d.Dump) == 0 {
 			return nil, bad("%s: service, name and dump are required", where)
 		}
-		if _, ok := s.Project.Services[d.Service]; !ok {
-			if _, disabled := s.Project.DisabledServices[d.Service]; !disabled {
-				return nil, bad("%s: no service %q (services: %s)", where, d.Service, strings.Join(s.ServiceNames(), ", "))
+		if _, ok := st.Project.Services[d.Service]; !ok {
+			if _, disabled := st.Project.DisabledServices[d.Service]; !disabled {
+				return nil, bad("%s: no service %q (services: %s)", where, d.Service, strings.Join(st.ServiceNames(), ", "))
 			}
 		}
 		if !backupNameRe().MatchString(d.Name) {
@@ -125,29 +131,29 @@ func (s *Stack) BackupConfig() (*BackupConfig, error) {
 	return &cfg, nil
 }
 
-// BackupDir is the directory archives are written to and listed from.
-func (s *Stack) BackupDir() (string, error) {
-	cfg, err := s.BackupConfig()
+// Dir is the directory archives are written to and listed from.
+func Dir(st *stackops.Stack) (string, error) {
+	cfg, err := ConfigOf(st)
 	if err != nil {
 		return "", err
 	}
-	return s.backupDir(cfg), nil
+	return backupDir(st, cfg), nil
 }
 
-func (s *Stack) backupDir(cfg *BackupConfig) string {
+func backupDir(st *stackops.Stack, cfg *Config) string {
 	dir := cfg.Dir
 	if dir == "" {
-		dir = DefaultBackupDir
+		dir = DefaultDir
 	}
 	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(s.Dir, dir)
+		dir = filepath.Join(st.Dir, dir)
 	}
 	return filepath.Clean(dir)
 }
 
-func (s *Stack) volumeKeys() []string {
+func volumeKeys(st *stackops.Stack) []string {
 	var keys []string
-	for k := range s.Project.Volumes {
+	for k := range st.Project.Volumes {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -165,27 +171,27 @@ type backupVolume struct {
 
 // stackVolumes lists the named volumes the given services mount, in key
 // order, with every service of the stack that mounts each.
-func (s *Stack) stackVolumes(services []string) []backupVolume {
+func stackVolumes(st *stackops.Stack, services []string) []backupVolume {
 	want := map[string]bool{}
 	for _, svc := range services {
-		for _, v := range s.Project.Services[svc].Volumes {
+		for _, v := range st.Project.Services[svc].Volumes {
 			if v.Type == "volume" && v.Source != "" {
 				want[v.Source] = true
 			}
 		}
 	}
 	var out []backupVolume
-	for _, key := range s.volumeKeys() {
+	for _, key := range volumeKeys(st) {
 		if !want[key] {
 			continue
 		}
-		vc := s.Project.Volumes[key]
+		vc := st.Project.Volumes[key]
 		bv := backupVolume{Key: key, EngineName: vc.Name, External: bool(vc.External)}
 		if bv.EngineName == "" {
-			bv.EngineName = s.Name + "_" + key
+			bv.EngineName = st.Name + "_" + key
 		}
-		for _, svc := range s.ServiceNames() {
-			for _, v := range s.Project.Services[svc].Volumes {
+		for _, svc := range st.ServiceNames() {
+			for _, v := range st.Project.Services[svc].Volumes {
 				if v.Type == "volume" && v.Source == key {
 					if bv.Target == "" {
 						bv.Target = v.Target
@@ -200,23 +206,23 @@ func (s *Stack) stackVolumes(services []string) []backupVolume {
 	return out
 }
 
-// BackupContents says what a backup of each service holds: the named volumes
+// Contents says what a backup of each service holds: the named volumes
 // it mounts (after x-stackpilot.backup.volumes include/exclude) and its dumps,
 // e.g. {"db": ["volume db-data", "dump notes"]}. Services with nothing to
 // back up are left out.
-func (s *Stack) BackupContents() (map[string][]string, error) {
-	cfg, err := s.BackupConfig()
+func Contents(st *stackops.Stack) (map[string][]string, error) {
+	cfg, err := ConfigOf(st)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string][]string{}
-	for _, svc := range s.ServiceNames() {
-		for _, v := range filterVolumes(s.stackVolumes([]string{svc}), cfg.Volumes) {
+	for _, svc := range st.ServiceNames() {
+		for _, v := range filterVolumes(stackVolumes(st, []string{svc}), cfg.Volumes) {
 			out[svc] = append(out[svc], "volume "+v.Key)
 		}
 	}
 	for _, d := range cfg.Dumps {
-		if _, ok := s.Project.Services[d.Service]; ok {
+		if _, ok := st.Project.Services[d.Service]; ok {
 			out[d.Service] = append(out[d.Service], "dump "+d.Name)
 		}
 	}
@@ -224,8 +230,8 @@ func (s *Stack) BackupContents() (map[string][]string, error) {
 }
 
 // mountTarget is where svc mounts the volume key ("" when it does not).
-func (s *Stack) mountTarget(svc, key string) string {
-	for _, v := range s.Project.Services[svc].Volumes {
+func mountTarget(st *stackops.Stack, svc, key string) string {
+	for _, v := range st.Project.Services[svc].Volumes {
 		if v.Type == "volume" && v.Source == key {
 			return v.Target
 		}
@@ -292,27 +298,27 @@ const (
 // helperContainer creates a container from image with the volume mounted at
 // target, never started: the engine's archive API reads and writes a
 // stopped container's volumes, so this works for any image, shell or not.
-func (s *Stack) helperContainer(ctx context.Context, eng *engine.Client, image, volume, target string) (string, error) {
+func helperContainer(ctx context.Context, st *stackops.Stack, eng *engine.Client, image, volume, target string) (string, error) {
 	var cfg engine.ContainerCreate
 	cfg.Image = image
 	// Never started; if someone starts it anyway it exits at once.
 	cfg.Entrypoint = []string{"/stackpilot-helper-never-started"}
-	cfg.Labels = map[string]string{labelHelper: "backup", labelHelperProject: s.Name}
+	cfg.Labels = map[string]string{labelHelper: "backup", labelHelperProject: st.Name}
 	cfg.NetworkDisabled = true
 	cfg.HostConfig.NetworkMode = "none"
 	cfg.HostConfig.Mounts = []engine.MountSpec{{Type: "volume", Source: volume, Target: target}}
-	name := fmt.Sprintf("%s-stackpilot-helper-%d", s.Name, time.Now().UnixNano()%1e9)
+	name := fmt.Sprintf("%s-stackpilot-helper-%d", st.Name, time.Now().UnixNano()%1e9)
 	id, err := eng.CreateContainer(ctx, name, cfg)
 	if err != nil {
-		return "", fmt.Errorf("create a helper container from %s: %w", image, DockerError(err))
+		return "", fmt.Errorf("create a helper container from %s: %w", image, stackops.DockerError(err))
 	}
 	return id, nil
 }
 
 // removeHelpers removes helper containers of this project left behind by a
 // stackpilot that was killed.
-func (s *Stack) removeHelpers(ctx context.Context, eng *engine.Client) {
-	list, err := eng.ListContainers(ctx, true, engine.Filters{"label": {labelHelper, labelHelperProject + "=" + s.Name}})
+func removeHelpers(ctx context.Context, st *stackops.Stack, eng *engine.Client) {
+	list, err := eng.ListContainers(ctx, true, engine.Filters{"label": {labelHelper, labelHelperProject + "=" + st.Name}})
 	if err != nil {
 		return
 	}
@@ -324,34 +330,34 @@ func (s *Stack) removeHelpers(ctx context.Context, eng *engine.Client) {
 // serviceImage finds a local image to build a helper container for svc: its
 // container's image when one exists, else the compose model's image name,
 // else the names Compose v2 and v1 give built images.
-func (s *Stack) serviceImage(ctx context.Context, eng *engine.Client, svc string, containers []*engine.ContainerJSON) (string, error) {
+func serviceImage(ctx context.Context, st *stackops.Stack, eng *engine.Client, svc string, containers []*engine.ContainerJSON) (string, error) {
 	for _, c := range containers {
-		if c.Config.Labels[LabelService] == svc && c.Image != "" {
+		if c.Config.Labels[stackops.LabelService] == svc && c.Image != "" {
 			return c.Image, nil
 		}
 	}
-	model := s.Project.Services[svc]
+	model := st.Project.Services[svc]
 	candidates := []string{}
 	if model.Image != "" {
 		candidates = append(candidates, model.Image)
 	}
-	candidates = append(candidates, s.Name+"-"+svc, s.Name+"_"+svc)
+	candidates = append(candidates, st.Name+"-"+svc, st.Name+"_"+svc)
 	for _, ref := range candidates {
 		if id, err := eng.ImageID(ctx, ref); err == nil {
 			return id, nil
 		} else if !errors.Is(err, engine.ErrNotFound) {
-			return "", DockerError(err)
+			return "", stackops.DockerError(err)
 		}
 	}
 	return "", fmt.Errorf("no local image for service %s (tried %s) — build or pull it first (stackpilot deploy %s)", svc, strings.Join(candidates, ", "), svc)
 }
 
 // stopTimeout is how long svc gets to stop.
-func (s *Stack) stopTimeout(cfg *BackupConfig, svc string) time.Duration {
+func stopTimeout(st *stackops.Stack, cfg *Config, svc string) time.Duration {
 	if cfg.StopTimeout != 0 {
 		return time.Duration(cfg.StopTimeout)
 	}
-	if g := s.Project.Services[svc].StopGracePeriod; g != nil && *g > 0 {
+	if g := st.Project.Services[svc].StopGracePeriod; g != nil && *g > 0 {
 		return time.Duration(*g)
 	}
 	return 10 * time.Second
@@ -419,17 +425,17 @@ func HumanBytes(n int64) string { return humanBytes(n) }
 // "running for …, settling" line of each service: the gate rewords it on
 // every look, which a plain (non-terminal) log would print five times a second.
 type settleQuiet struct {
-	EventSink
+	stackops.EventSink
 	mu   sync.Mutex
 	seen map[string]bool
 }
 
-func quietGate(sink EventSink) EventSink {
-	return &settleQuiet{EventSink: sinkOrNop(sink), seen: map[string]bool{}}
+func quietGate(sink stackops.EventSink) stackops.EventSink {
+	return &settleQuiet{EventSink: stackops.SinkOrNop(sink), seen: map[string]bool{}}
 }
 
 // Event implements EventSink.
-func (q *settleQuiet) Event(e Event) {
+func (q *settleQuiet) Event(e stackops.Event) {
 	if e.Phase == "waiting" && strings.HasSuffix(e.Message, "settling") {
 		q.mu.Lock()
 		dup := q.seen[e.Service]

@@ -1,4 +1,4 @@
-package stackops
+package backup
 
 import (
 	"context"
@@ -11,10 +11,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stackpilot/stackpilot/stackops"
 )
 
-// BackupInfo describes one archive, from its clear-text header.
-type BackupInfo struct {
+// Info describes one archive, from its clear-text header.
+type Info struct {
 	ID        string    `json:"id"`
 	File      string    `json:"file"`
 	Path      string    `json:"path"`
@@ -45,11 +47,11 @@ type VerifyRecord struct {
 	ModTime int64 `json:"mod_time_ns"`
 }
 
-// BackupList is what `backup list` shows.
-type BackupList struct {
+// ListResult is what `backup list` shows.
+type ListResult struct {
 	Dir string `json:"dir"`
 	// Backups are this project's complete archives, newest first.
-	Backups []BackupInfo `json:"backups"`
+	Backups []Info `json:"backups"`
 	// Unreadable are files that look like archives but whose header or end
 	// marker is missing or damaged (e.g. cut short by a full disk).
 	Unreadable []UnreadableBackup `json:"unreadable"`
@@ -63,7 +65,7 @@ type UnreadableBackup struct {
 	Error string `json:"error"`
 }
 
-func readBackupInfo(p string) (*BackupInfo, error) {
+func readBackupInfo(p string) (*Info, error) {
 	a, err := openArchive(p)
 	if err != nil {
 		return nil, err
@@ -72,9 +74,9 @@ func readBackupInfo(p string) (*BackupInfo, error) {
 	return a.info(), nil
 }
 
-func (a *archiveFile) info() *BackupInfo {
+func (a *archiveFile) info() *Info {
 	h := a.Header
-	info := &BackupInfo{ID: h.ID, File: filepath.Base(a.Path), Path: a.Path, Project: h.Project, Created: h.Created, Tag: h.Tag,
+	info := &Info{ID: h.ID, File: filepath.Base(a.Path), Path: a.Path, Project: h.Project, Created: h.Created, Tag: h.Tag,
 		Size: a.Size, Services: nonNil(h.Services), Volumes: nonNil(h.Volumes), Dumps: nonNil(h.Dumps), Encrypted: h.Encrypted,
 		Recipients: h.Recipients, ToolVersion: h.ToolVersion, Host: h.Host}
 	return info
@@ -93,15 +95,15 @@ func isArchiveName(name string) bool {
 	return !strings.HasPrefix(name, ".") && (strings.HasSuffix(name, archiveExt) || strings.HasSuffix(name, encryptedArchiveExt))
 }
 
-// ListBackups lists the project's archives in the backup directory, newest
+// List lists the project's archives in the backup directory, newest
 // first. Only complete archives are listed: a file without its end marker
 // (cut short) is reported apart, and temporary files are ignored.
-func (s *Stack) ListBackups(ctx context.Context) (*BackupList, error) {
-	dir, err := s.BackupDir()
+func List(ctx context.Context, st *stackops.Stack) (*ListResult, error) {
+	dir, err := Dir(st)
 	if err != nil {
 		return nil, err
 	}
-	out := &BackupList{Dir: dir, Backups: []BackupInfo{}, Unreadable: []UnreadableBackup{}}
+	out := &ListResult{Dir: dir, Backups: []Info{}, Unreadable: []UnreadableBackup{}}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return out, nil
@@ -109,7 +111,7 @@ func (s *Stack) ListBackups(ctx context.Context) (*BackupList, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backup directory: %w", err)
 	}
-	records := s.verifyRecords()
+	records := loadVerifyRecords(st)
 	for _, e := range entries {
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
@@ -123,7 +125,7 @@ func (s *Stack) ListBackups(ctx context.Context) (*BackupList, error) {
 			out.Unreadable = append(out.Unreadable, UnreadableBackup{File: e.Name(), Error: err.Error()})
 			continue
 		}
-		if info.Project != s.Name {
+		if info.Project != st.Name {
 			out.OtherProjects++
 			continue
 		}
@@ -134,7 +136,7 @@ func (s *Stack) ListBackups(ctx context.Context) (*BackupList, error) {
 	return out, nil
 }
 
-func sortBackups(list []BackupInfo) {
+func sortBackups(list []Info) {
 	sort.SliceStable(list, func(i, j int) bool {
 		if !list[i].Created.Equal(list[j].Created) {
 			return list[i].Created.After(list[j].Created)
@@ -143,10 +145,10 @@ func sortBackups(list []BackupInfo) {
 	})
 }
 
-// FindBackup resolves what a person typed: a backup id (or a unique prefix
+// Find resolves what a person typed: a backup id (or a unique prefix
 // of one), a file name in the backup directory, a path to an archive
 // anywhere (a copy brought from another machine), or "latest".
-func (s *Stack) FindBackup(ctx context.Context, ref string) (*BackupInfo, error) {
+func Find(ctx context.Context, st *stackops.Stack, ref string) (*Info, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return nil, errors.New("no backup given")
@@ -154,7 +156,7 @@ func (s *Stack) FindBackup(ctx context.Context, ref string) (*BackupInfo, error)
 	if strings.ContainsRune(ref, os.PathSeparator) || strings.HasSuffix(ref, archiveExt) || strings.HasSuffix(ref, encryptedArchiveExt) {
 		p := ref
 		if !filepath.IsAbs(p) && !strings.ContainsRune(ref, os.PathSeparator) {
-			if dir, err := s.BackupDir(); err == nil {
+			if dir, err := Dir(st); err == nil {
 				if _, err := os.Stat(filepath.Join(dir, ref)); err == nil {
 					p = filepath.Join(dir, ref)
 				}
@@ -171,21 +173,21 @@ func (s *Stack) FindBackup(ctx context.Context, ref string) (*BackupInfo, error)
 		if err != nil {
 			return nil, err
 		}
-		info.Verified = s.verifyRecords().lookup(abs)
+		info.Verified = loadVerifyRecords(st).lookup(abs)
 		return info, nil
 	}
-	list, err := s.ListBackups(ctx)
+	list, err := List(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	if len(list.Backups) == 0 {
-		return nil, fmt.Errorf("%w: no backups of %s in %s — create one with: stackpilot backup create", ErrBackupNotFound, s.Name, list.Dir)
+		return nil, fmt.Errorf("%w: no backups of %s in %s — create one with: stackpilot backup create", ErrNotFound, st.Name, list.Dir)
 	}
 	if ref == "latest" {
 		b := list.Backups[0]
 		return &b, nil
 	}
-	var matches []BackupInfo
+	var matches []Info
 	for _, b := range list.Backups {
 		if b.ID == ref {
 			return &b, nil
@@ -198,17 +200,17 @@ func (s *Stack) FindBackup(ctx context.Context, ref string) (*BackupInfo, error)
 	case 1:
 		return &matches[0], nil
 	case 0:
-		return nil, fmt.Errorf("%w: no backup %q of %s in %s — see stackpilot backup list", ErrBackupNotFound, ref, s.Name, list.Dir)
+		return nil, fmt.Errorf("%w: no backup %q of %s in %s — see stackpilot backup list", ErrNotFound, ref, st.Name, list.Dir)
 	}
 	var ids []string
 	for _, m := range matches {
 		ids = append(ids, m.ID)
 	}
-	return nil, fmt.Errorf("%w: %q matches %d backups (%s) — give more of the id", ErrBackupNotFound, ref, len(ids), strings.Join(ids, ", "))
+	return nil, fmt.Errorf("%w: %q matches %d backups (%s) — give more of the id", ErrNotFound, ref, len(ids), strings.Join(ids, ", "))
 }
 
-// ErrBackupNotFound means no archive matches what was asked for.
-var ErrBackupNotFound = errors.New("backup not found")
+// ErrNotFound means no archive matches what was asked for.
+var ErrNotFound = errors.New("backup not found")
 
 // ---- verification records ----
 
@@ -218,14 +220,14 @@ type verifyRecords map[string]VerifyRecord
 
 var verifyRecordsMu sync.Mutex
 
-func (s *Stack) verifyRecordsPath() string {
-	return filepath.Join(s.Dir, ".stackpilot", verifyRecordsName)
+func verifyRecordsPath(st *stackops.Stack) string {
+	return filepath.Join(st.Dir, ".stackpilot", verifyRecordsName)
 }
 
-func (s *Stack) verifyRecords() verifyRecords {
+func loadVerifyRecords(st *stackops.Stack) verifyRecords {
 	verifyRecordsMu.Lock()
 	defer verifyRecordsMu.Unlock()
-	return readVerifyRecords(s.verifyRecordsPath())
+	return readVerifyRecords(verifyRecordsPath(st))
 }
 
 func readVerifyRecords(p string) verifyRecords {
@@ -250,12 +252,12 @@ func (r verifyRecords) lookup(p string) *VerifyRecord {
 }
 
 // recordVerification remembers a verification's outcome in .stackpilot/.
-func (s *Stack) recordVerification(p string, verr error) {
+func recordVerification(st *stackops.Stack, p string, verr error) {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return
 	}
-	dir, err := s.StateDir()
+	dir, err := st.StateDir()
 	if err != nil {
 		return
 	}
