@@ -9,7 +9,6 @@
 package stackops
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/sirupsen/logrus"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
@@ -147,16 +145,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		environ = append(environ, "PWD="+workDir)
 	}
 
-	// compose-go logs warnings through logrus; collect them instead of letting
-	// a library print.
-	var logBuf bytes.Buffer
-	prevOut, prevLevel := logrus.StandardLogger().Out, logrus.GetLevel()
-	logrus.SetOutput(&logBuf)
-	logrus.SetLevel(logrus.WarnLevel)
-	defer func() {
-		logrus.SetOutput(prevOut)
-		logrus.SetLevel(prevLevel)
-	}()
+	// compose-go logs warnings through logrus (see compose_logs.go).
+	stopWarnings := composeWarnings.collect()
+	defer stopWarnings()
 
 	// The same sequence as `docker compose`: the environment first, then the
 	// .env beside where we stand (it may set COMPOSE_FILE), then COMPOSE_FILE,
@@ -218,11 +209,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if s.Runner == nil {
 		s.Runner = &ExecRunner{}
 	}
-	for _, line := range strings.Split(strings.TrimSpace(logBuf.String()), "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			s.Warnings = append(s.Warnings, cleanLogrusLine(line))
-		}
-	}
+	s.Warnings = append(s.Warnings, stopWarnings()...)
 	cfg, err := parseConfig(project.Extensions[ConfigExtension])
 	if err != nil {
 		return nil, err
@@ -355,16 +342,6 @@ func environMap(environ []string) map[string]string {
 		}
 	}
 	return m
-}
-
-// cleanLogrusLine turns `time="…" level=warning msg="text"` into `text`.
-func cleanLogrusLine(line string) string {
-	if i := strings.Index(line, `msg="`); i >= 0 {
-		msg := line[i+5:]
-		msg = strings.TrimSuffix(msg, `"`)
-		return strings.ReplaceAll(msg, `\"`, `"`)
-	}
-	return line
 }
 
 // nameFileInYAMLError prefixes a YAML syntax error with the file it is in:
