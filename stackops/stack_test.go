@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/stackpilot/stackpilot/internal/itest"
 )
 
@@ -182,6 +184,16 @@ func TestLoadSchemaErrorAndValidationCache(t *testing.T) {
 	if knownValid(validationCacheKey([]string{filepath.Join(good, "compose.yaml")}, map[string]string{"TAG": "2"})) {
 		t.Fatal("a different value of a referenced variable must not hit the cache")
 	}
+	// Another compose-go (an upgrade with a stricter schema) validates again.
+	files, env := []string{filepath.Join(good, "compose.yaml")}, map[string]string{"TAG": "1"}
+	// (A test binary carries no dependency list, so composeGoVersion is the
+	// fallback here; the stackpilot binary has compose-go's version and sum.)
+	if validationCacheKeyFor("v2.16.2 h1:a", files, env) == validationCacheKeyFor("v2.17.0 h1:b", files, env) {
+		t.Fatal("the key ignores the compose-go version")
+	}
+	if knownValid(validationCacheKeyFor("v9.9.9 h1:other", files, env)) {
+		t.Fatal("a file validated by this compose-go counts as valid for another")
+	}
 }
 
 func TestResolveServices(t *testing.T) {
@@ -236,5 +248,33 @@ func TestProbesConfig(t *testing.T) {
 	}
 	if _, err := st.Probes(); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "nosuch") {
 		t.Fatalf("probe for unknown service: %v", err)
+	}
+}
+
+// compose-go's warnings become the stack's Warnings once the process has
+// asked for it, and Load itself leaves logrus' global settings alone.
+func TestLoadCollectsComposeWarningsWithoutChangingLogrus(t *testing.T) {
+	CollectComposeWarnings()
+	out, level := logrus.StandardLogger().Out, logrus.GetLevel()
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "version: \"3.8\"\nservices:\n  web:\n    image: nginx\n    environment: [\"X=${NOT_SET_ANYWHERE}\"]\n"})
+	st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(st.Warnings, "\n")
+	if !strings.Contains(all, "`version` is obsolete") || !strings.Contains(all, `"NOT_SET_ANYWHERE" variable is not set`) {
+		t.Errorf("warnings: %q", st.Warnings)
+	}
+	if logrus.StandardLogger().Out != out || logrus.GetLevel() != level {
+		t.Error("Load changed logrus' global settings")
+	}
+	// A second load has its own warnings, not the first's again (the variable
+	// is set now, and compose-go warns about `version` once per process).
+	st2, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{"NOT_SET_ANYWHERE=x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st2.Warnings) != 0 {
+		t.Errorf("second load's warnings: %q", st2.Warnings)
 	}
 }
