@@ -83,7 +83,7 @@ func ConfigOf(st *stackops.Stack) (*Config, error) {
 		return nil, err
 	}
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: %st.backup.%s", stackops.ErrInvalidConfig, stackops.ConfigExtension, fmt.Sprintf(format, a...))
+		return fmt.Errorf("%w: %s.backup.%s", stackops.ErrInvalidConfig, stackops.ConfigExtension, fmt.Sprintf(format, a...))
 	}
 	for _, list := range []struct {
 		key   string

@@ -127,11 +127,11 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 		present = append(present, v)
 	}
 	if len(present) == 0 && len(dumps) == 0 {
-		msg := fmt.Sprintf("the stack's services mount no named volume and have no dump in %st.backup.dumps", stackops.ConfigExtension)
+		msg := fmt.Sprintf("the stack's services mount no named volume and have no dump in %s.backup.dumps", stackops.ConfigExtension)
 		if len(services) == 1 {
-			msg = fmt.Sprintf("%s mounts no named volume and has no dump in %st.backup.dumps", services[0], stackops.ConfigExtension)
+			msg = fmt.Sprintf("%s mounts no named volume and has no dump in %s.backup.dumps", services[0], stackops.ConfigExtension)
 		} else if len(opts.Services) > 0 {
-			msg = fmt.Sprintf("%s mount no named volume and have no dump in %st.backup.dumps", strings.Join(services, ", "), stackops.ConfigExtension)
+			msg = fmt.Sprintf("%s mount no named volume and have no dump in %s.backup.dumps", strings.Join(services, ", "), stackops.ConfigExtension)
 		}
 		if len(res.Skipped) > 0 {
 			msg = fmt.Sprintf("volume %s does not exist yet — deploy the stack first", strings.Join(res.Skipped, ", "))
@@ -470,7 +470,7 @@ func backupFiles(st *stackops.Stack) []backupFile {
 		rel = filepath.ToSlash(rel)
 		p := kind + "/" + rel
 		for i := 2; seen[p]; i++ {
-			p = fmt.Sprintf("%s/%st.%d", kind, rel, i)
+			p = fmt.Sprintf("%s/%s.%d", kind, rel, i)
 		}
 		seen[p] = true
 		out = append(out, backupFile{ManifestEntry: ManifestEntry{Kind: kind, Path: p, Source: rel}, abs: abs, mode: int64(fi.Mode().Perm())})

@@ -199,7 +199,7 @@ func Prune(ctx context.Context, st *stackops.Stack, opts PruneOptions) (*PruneRe
 		return nil, err
 	}
 	if policy.Empty() {
-		return nil, fmt.Errorf("%w: give at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly (or set %st.backup.retention) — an empty policy would delete every backup", ErrEmptyPolicy, stackops.ConfigExtension)
+		return nil, fmt.Errorf("%w: give at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly (or set %s.backup.retention) — an empty policy would delete every backup", ErrEmptyPolicy, stackops.ConfigExtension)
 	}
 	list, err := List(ctx, st)
 	if err != nil {

@@ -331,7 +331,7 @@ func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cf
 				}
 			}
 			if len(restore) == 0 {
-				plan.skipped = append(plan.skipped, fmt.Sprintf("dump %s/%s: no restore command (%st.backup.dumps[].restore)", svc, e.Dump, stackops.ConfigExtension))
+				plan.skipped = append(plan.skipped, fmt.Sprintf("dump %s/%s: no restore command (%s.backup.dumps[].restore)", svc, e.Dump, stackops.ConfigExtension))
 				continue
 			}
 			plan.dumps = append(plan.dumps, plannedDump{entry: e, restore: restore, user: user})

@@ -167,7 +167,7 @@ func Schedule(ctx context.Context, st *stackops.Stack, opts ScheduleOptions) (*S
 	case !cfg.Retention.Empty():
 		res.Policy = &cfg.Retention // prune reads it from the compose file when it runs
 	default:
-		res.Warnings = append(res.Warnings, fmt.Sprintf("no retention policy: backups will pile up — add --keep-daily 7 (or the like), or set %st.backup.retention", stackops.ConfigExtension))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("no retention policy: backups will pile up — add --keep-daily 7 (or the like), or set %s.backup.retention", stackops.ConfigExtension))
 	}
 	res.Prune = res.Policy != nil
 	res.Command = scheduleCommand(st, opts.Executable, opts.GlobalArgs, res.Prune, pruneArgs)
