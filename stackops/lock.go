@@ -11,9 +11,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 )
 
-// LockHolder says who holds a lock, written into the lock file by the holder.
+// LockHolder says who holds a lock. The holder writes it beside the lock
+// file, in HolderFile(lock), whole (atomicfile): the lock file itself is the
+// flock's inode and is never replaced.
 type LockHolder struct {
 	User    string    `json:"user"`
 	Host    string    `json:"host"`
@@ -114,6 +118,11 @@ func AcquireFileLockWith(ctx context.Context, path, op string, o FileLockOptions
 	return l, nil
 }
 
+// HolderFile is where the holder of the lock at path records who it is.
+func HolderFile(path string) string { return path + ".holder" }
+
+// writeHolder records who holds the lock. A record that cannot be written
+// leaves the lock held but anonymous (waiters say "another stackpilot").
 func (l *FileLock) writeHolder(op, command string) {
 	h := LockHolder{PID: os.Getpid(), Op: op, Since: time.Now().UTC(), Command: command}
 	if u, err := user.Current(); err == nil {
@@ -121,12 +130,11 @@ func (l *FileLock) writeHolder(op, command string) {
 	}
 	h.Host, _ = os.Hostname()
 	b, _ := json.Marshal(h)
-	_ = l.f.Truncate(0)
-	_, _ = l.f.WriteAt(append(b, '\n'), 0)
+	_ = atomicfile.Write(HolderFile(l.path), append(b, '\n'), atomicfile.Options{Mode: 0o600})
 }
 
 func readLockHolder(path string) *LockHolder {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(HolderFile(path))
 	if err != nil || len(b) == 0 {
 		return nil
 	}
@@ -137,13 +145,13 @@ func readLockHolder(path string) *LockHolder {
 	return &h
 }
 
-// Release unlocks. The holder record is cleared so a later reader does not
-// mistake it for a live holder.
+// Release unlocks. The holder record is removed first so a later reader does
+// not mistake it for a live holder.
 func (l *FileLock) Release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
-	_ = l.f.Truncate(0)
+	_ = os.Remove(HolderFile(l.path))
 	err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	cerr := l.f.Close()
 	l.f = nil

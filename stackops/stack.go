@@ -22,6 +22,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -481,7 +482,7 @@ func ensureStateDir(projectDir string) (string, error) {
 	}
 	gi := filepath.Join(dir, ".gitignore")
 	if _, err := os.Stat(gi); errors.Is(err, os.ErrNotExist) {
-		_ = os.WriteFile(gi, []byte("# stackpilot's local state: locks, history, .env versions\n*\n"), 0o600)
+		_ = atomicfile.Write(gi, []byte("# stackpilot's local state: locks, history, .env versions\n*\n"), atomicfile.Options{Mode: 0o600})
 	}
 	return dir, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
 
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
@@ -124,7 +125,7 @@ func rememberValid(key string) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return
 	}
-	_ = os.WriteFile(filepath.Join(dir, key), nil, 0o600)
+	_ = atomicfile.Write(filepath.Join(dir, key), nil, atomicfile.Options{Mode: 0o600})
 }
 
 // skipValidation is the load option used on a cache hit.

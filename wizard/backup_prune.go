@@ -124,6 +124,7 @@ func runBackupPrune(ctx context.Context, f *Factory, opts *backupPruneOptions) e
 	for _, d := range res.Damaged {
 		fmt.Fprintf(f.IO.ErrOut, "%s backup %s is damaged (its checksum no longer matches)\n", ecs.WarningIcon(), d)
 	}
+	printWarnings(f, res.Warnings)
 	switch {
 	case len(res.Remove) == 0:
 		fmt.Fprintf(f.IO.ErrOut, "%s nothing to delete: the policy (%s) keeps all %d backup(s)\n", ecs.SuccessIcon(), res.Policy, len(res.Keep))

@@ -82,6 +82,9 @@ func runBackupVerify(ctx context.Context, f *Factory, opts *backupVerifyOptions)
 	if opts.menu {
 		defer f.Equivalent(opts.args(info.ID)...)
 	}
+	if res != nil {
+		printWarnings(f, res.Warnings)
+	}
 	if err != nil {
 		if errors.Is(err, backup.ErrDamaged) && res != nil {
 			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.ErrColorScheme().FailureIcon(), err)

@@ -152,9 +152,7 @@ func (f *Factory) recoveredStack(ctx context.Context) (*stackops.Stack, error) {
 		if err != nil {
 			warnings = append(warnings, "could not check for an interrupted backup or restore: "+err.Error())
 		}
-		for _, w := range warnings {
-			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.ErrColorScheme().WarningIcon(), w)
-		}
+		printWarnings(f, warnings)
 	}
 	return st, nil
 }

@@ -207,18 +207,18 @@ func labelForPath(p string) string {
 // directory; commit renames it into place only once it is complete and on
 // disk, so a half-written archive is never listed.
 type archiveWriter struct {
-	tmpPath, finalPath string
-	f                  *os.File
-	bw                 *bufio.Writer
-	out                *hashCountWriter
-	ageW               io.WriteCloser
-	zw                 *zstd.Encoder
-	tw                 *tar.Writer
-	headerFrameLen     int64
-	manifest           Manifest
-	modTime            time.Time
-	buf                []byte
-	done               bool
+	finalPath      string
+	f              *atomicfile.File
+	bw             *bufio.Writer
+	out            *hashCountWriter
+	ageW           io.WriteCloser
+	zw             *zstd.Encoder
+	tw             *tar.Writer
+	headerFrameLen int64
+	manifest       Manifest
+	modTime        time.Time
+	buf            []byte
+	done           bool
 }
 
 type hashCountWriter struct {
@@ -253,15 +253,14 @@ func newZstdReader(r io.Reader) (*zstd.Decoder, error) {
 		zstd.WithDecoderMaxWindow(64<<20))
 }
 
-// createArchive starts an archive at finalPath (written as a hidden temp file beside it).
+// createArchive starts an archive at finalPath, streamed into a hidden
+// temporary file beside it (atomicfile) that commit renames into place.
 func createArchive(finalPath string, h ArchiveHeader, recipients []age.Recipient) (*archiveWriter, error) {
-	dir, base := filepath.Split(finalPath)
-	tmp := filepath.Join(dir, "."+base+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := atomicfile.Create(finalPath, atomicfile.Options{Mode: 0o600})
 	if err != nil {
 		return nil, fmt.Errorf("create backup file: %w", err)
 	}
-	w := &archiveWriter{tmpPath: tmp, finalPath: finalPath, f: f, modTime: h.Created, buf: make([]byte, 256<<10)}
+	w := &archiveWriter{finalPath: finalPath, f: f, modTime: h.Created, buf: make([]byte, 256<<10)}
 	w.bw = bufio.NewWriterSize(f, 1<<20)
 	w.out = &hashCountWriter{w: w.bw, h: sha256.New()}
 	h.Format, h.Compression, h.Encrypted = archiveFormat, "zstd", len(recipients) > 0
@@ -496,19 +495,16 @@ func (w *archiveWriter) commit() (int64, error) {
 	if err := w.bw.Flush(); err != nil {
 		return fail(err)
 	}
-	if err := w.f.Sync(); err != nil {
-		return fail(err)
-	}
 	size := w.out.n + int64(footerFrameLen)
-	if err := w.f.Close(); err != nil {
-		return fail(err)
+	// A directory that cannot be synced does not fail a backup that is in
+	// place (as before the helper): only an earlier error does.
+	if err := w.f.Commit(); err != nil && !errors.Is(err, atomicfile.ErrDirSync) {
+		w.f = nil // Commit removed the temporary file
+		w.abort()
+		return 0, err
 	}
 	w.f = nil
-	if err := os.Rename(w.tmpPath, w.finalPath); err != nil {
-		return fail(err)
-	}
 	w.done = true
-	_ = atomicfile.SyncDir(filepath.Dir(w.finalPath))
 	return size, nil
 }
 
@@ -522,9 +518,8 @@ func (w *archiveWriter) abort() {
 		_ = w.zw.Close()
 	}
 	if w.f != nil {
-		_ = w.f.Close()
+		w.f.Abort()
 	}
-	_ = os.Remove(w.tmpPath)
 }
 
 // copyBuf is io.CopyBuffer with a progress callback every 8 MiB.

@@ -539,7 +539,8 @@ func newBackupID(dir, project string, t time.Time) string {
 }
 
 // removeStaleTemps deletes temporary archives of this project that a killed
-// stackpilot left (the caller holds the stack lock, so none is being written).
+// stackpilot left (the caller holds the stack lock, so none is being
+// written): atomicfile's names, and the ".NAME.tmp" older versions used.
 func removeStaleTemps(dir, project string) {
 	matches, _ := filepath.Glob(filepath.Join(dir, "."+project+"_*.tmp"))
 	sort.Strings(matches)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 )
 
 // Info describes one archive, from its clear-text header.
@@ -252,14 +253,16 @@ func (r verifyRecords) lookup(p string) *VerifyRecord {
 }
 
 // recordVerification remembers a verification's outcome in .stackpilot/.
-func recordVerification(st *stackops.Stack, p string, verr error) {
+// The record only saves a later list from re-reading the file, so a failure
+// to write it fails nothing: the caller shows the error as a warning.
+func recordVerification(st *stackops.Stack, p string, verr error) error {
 	fi, err := os.Stat(p)
 	if err != nil {
-		return
+		return nil // the archive is gone: nothing to remember
 	}
 	dir, err := st.StateDir()
 	if err != nil {
-		return
+		return fmt.Errorf("record the verification of %s: %w", filepath.Base(p), err)
 	}
 	verifyRecordsMu.Lock()
 	defer verifyRecordsMu.Unlock()
@@ -277,8 +280,8 @@ func recordVerification(st *stackops.Stack, p string, verr error) {
 		}
 	}
 	b, _ := json.MarshalIndent(r, "", "  ")
-	tmp := path + ".tmp"
-	if os.WriteFile(tmp, b, 0o600) == nil {
-		_ = os.Rename(tmp, path)
+	if err := atomicfile.Write(path, b, atomicfile.Options{Mode: 0o600}); err != nil {
+		return fmt.Errorf("record the verification of %s: %w", filepath.Base(p), err)
 	}
+	return nil
 }

@@ -180,6 +180,9 @@ type PruneResult struct {
 	// Damaged are archives found damaged on the way (they count as backups for the policy).
 	Damaged []string `json:"damaged"`
 	Freed   int64    `json:"freed_bytes"`
+	// Warnings are what went wrong beside the pruning (a verification
+	// record not kept).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Prune deletes the project's backups the retention policy does not
@@ -236,7 +239,9 @@ func Prune(ctx context.Context, st *stackops.Stack, opts PruneOptions) (*PruneRe
 				return nil, context.Cause(ctx)
 			}
 			if errors.Is(err, ErrDamaged) {
-				recordVerification(st, b.Path, err)
+				if rerr := recordVerification(st, b.Path, err); rerr != nil {
+					res.Warnings = append(res.Warnings, rerr.Error())
+				}
 			}
 			res.Damaged = append(res.Damaged, b.ID)
 			continue

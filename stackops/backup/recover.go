@@ -13,15 +13,20 @@ import (
 	"time"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
 // opMarkerName is the file in .stackpilot/ that says a backup or restore
 // has stopped services (or removed their containers) and has not yet
-// brought them back. The operation holds an flock on it while it runs; a
+// brought them back. The operation holds an flock on opMarkerLock while it runs; a
 // marker nobody holds was left by a stackpilot that was killed, and the
 // next command that calls Recover puts the services back.
 const opMarkerName = "backup-in-progress.json"
+
+// opMarkerLock is the marker's lock: a sidecar, since the record itself is
+// replaced at each change and a lock on it would follow the old inode.
+const opMarkerLock = "backup-in-progress.lock"
 
 // markerData is the marker's content.
 type markerData struct {
@@ -62,11 +67,25 @@ func (d *markerData) markStopped(id string) {
 	}
 }
 
-// opMarker is a held marker.
+// opMarker is a held marker: the lock on opMarkerLock, and the record.
 type opMarker struct {
-	path string
-	f    *os.File
+	path string   // the record, written whole (atomicfile) at each change
+	lock *os.File // flocked while the operation runs; nil once released
 	data markerData
+}
+
+// lockMarker takes the marker's lock, without waiting: false when the
+// operation that holds it is still running.
+func lockMarker(dir string) (*os.File, bool, error) {
+	f, err := os.OpenFile(filepath.Join(dir, opMarkerLock), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("marker: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, false, nil
+	}
+	return f, true, nil
 }
 
 // beginMarker creates the marker and holds its lock until finish.
@@ -75,19 +94,17 @@ func beginMarker(st *stackops.Stack, op, backupID string) (*opMarker, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := filepath.Join(dir, opMarkerName)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	lock, ok, err := lockMarker(dir)
 	if err != nil {
-		return nil, fmt.Errorf("marker: %w", err)
+		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("another stackpilot is backing up or restoring this stack (%s is locked)", p)
+	if !ok {
+		return nil, fmt.Errorf("another stackpilot is backing up or restoring this stack (%s is locked)", filepath.Join(dir, opMarkerLock))
 	}
-	m := &opMarker{path: p, f: f}
+	m := &opMarker{path: filepath.Join(dir, opMarkerName), lock: lock}
 	// An unheld marker we just took over holds work a killed run left: keep it.
 	var old markerData
-	if b, err := os.ReadFile(p); err == nil && len(b) > 0 && json.Unmarshal(b, &old) == nil {
+	if b, err := os.ReadFile(m.path); err == nil && len(b) > 0 && json.Unmarshal(b, &old) == nil {
 		m.data = old
 	}
 	m.data.Op, m.data.PID, m.data.Started, m.data.Backup = op, os.Getpid(), time.Now().UTC(), backupID
@@ -98,15 +115,10 @@ func beginMarker(st *stackops.Stack, op, backupID string) (*opMarker, error) {
 	return m, nil
 }
 
+// write replaces the record with the marker's data, whole and durably.
 func (m *opMarker) write() error {
 	b, _ := json.MarshalIndent(m.data, "", "  ")
-	if err := m.f.Truncate(0); err != nil {
-		return err
-	}
-	if _, err := m.f.WriteAt(append(b, '\n'), 0); err != nil {
-		return err
-	}
-	return m.f.Sync()
+	return atomicfile.Write(m.path, append(b, '\n'), atomicfile.Options{Mode: 0o600})
 }
 
 // update changes the marker and writes it to disk before returning, so a
@@ -119,7 +131,7 @@ func (m *opMarker) update(fn func(*markerData)) error {
 // finish removes the marker: everything it listed is back. Volumes an
 // earlier, interrupted restore left incomplete stay recorded.
 func (m *opMarker) finish() {
-	if m == nil || m.f == nil {
+	if m == nil || m.lock == nil {
 		return
 	}
 	if len(m.data.Incomplete) > 0 {
@@ -129,17 +141,16 @@ func (m *opMarker) finish() {
 		return
 	}
 	_ = os.Remove(m.path)
-	_ = m.f.Close()
-	m.f = nil
+	m.keep()
 }
 
 // keep releases the marker but leaves it on disk (what it says still holds).
 func (m *opMarker) keep() {
-	if m == nil || m.f == nil {
+	if m == nil || m.lock == nil {
 		return
 	}
-	_ = m.f.Close()
-	m.f = nil
+	_ = m.lock.Close()
+	m.lock = nil
 }
 
 // Recover finishes what a backup or restore killed while it had services
@@ -159,24 +170,17 @@ func Recover(ctx context.Context, st *stackops.Stack) ([]string, error) {
 		}
 		return nil, fmt.Errorf("interrupted backup marker: %w", err)
 	}
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	lock, ok, err := lockMarker(filepath.Dir(p))
+	if err != nil || !ok {
+		return nil, err // !ok: the operation is still running
+	}
+	m := &opMarker{path: p, lock: lock}
+	// The holder may have finished and removed the record while we waited.
+	b, err := os.ReadFile(p)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("interrupted backup marker: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, nil // the operation is still running
-	}
-	m := &opMarker{path: p, f: f}
-	// The holder may have finished and removed the file while we waited.
-	if fi, err := os.Stat(p); err != nil || !sameFile(f, fi) {
 		m.keep()
 		return nil, nil
 	}
-	b, _ := os.ReadFile(p)
 	if err := json.Unmarshal(b, &m.data); err != nil {
 		m.finish()
 		return nil, nil
@@ -199,11 +203,6 @@ func Recover(ctx context.Context, st *stackops.Stack) ([]string, error) {
 	_ = m.write()
 	m.keep()
 	return warnings, nil
-}
-
-func sameFile(f *os.File, st os.FileInfo) bool {
-	fst, err := f.Stat()
-	return err == nil && os.SameFile(fst, st)
 }
 
 // bringBack starts what the marker lists and reports what it did. It returns

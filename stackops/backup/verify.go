@@ -32,6 +32,8 @@ type VerifyResult struct {
 	// BrokenEntry names the damaged entry, when the damage is inside one.
 	BrokenEntry string `json:"broken_entry,omitempty"`
 	DurationMS  int64  `json:"duration_ms"`
+	// Warnings are what went wrong beside the check (its record not kept).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Verify re-reads a whole archive and recomputes every checksum: the
@@ -74,7 +76,9 @@ func verifyArchive(ctx context.Context, st *stackops.Stack, info *Info, identiti
 		var de *DamagedError
 		if errors.As(err, &de) {
 			res.Error, res.BrokenEntry = err.Error(), de.Entry
-			recordVerification(st, info.Path, err)
+			if rerr := recordVerification(st, info.Path, err); rerr != nil {
+				res.Warnings = append(res.Warnings, rerr.Error())
+			}
 			sink.Event(stackops.Event{Op: "verify", Service: info.ID, Phase: "damaged", Message: err.Error(), Time: time.Now(), Final: true, Failed: true})
 			return res, err
 		}
@@ -82,7 +86,9 @@ func verifyArchive(ctx context.Context, st *stackops.Stack, info *Info, identiti
 	}
 	res.OK = true
 	res.Entries = scan.Manifest.Entries
-	recordVerification(st, info.Path, nil)
+	if rerr := recordVerification(st, info.Path, nil); rerr != nil {
+		res.Warnings = append(res.Warnings, rerr.Error())
+	}
 	v := loadVerifyRecords(st).lookup(info.Path)
 	res.Backup.Verified = v
 	sink.Event(stackops.Event{Op: "verify", Service: info.ID, Phase: "ok", Message: fmt.Sprintf("%d entries, every checksum matches", len(scan.Entries)), Time: time.Now(), Final: true})

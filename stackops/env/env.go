@@ -169,72 +169,18 @@ func atWriteStep(step string) {
 	}
 }
 
-// replaceFile writes data to path atomically and durably, keeping the old
-// file's mode and owner (a new file is 0600). unchanged is called just
-// before the rename; if it fails nothing is replaced.
-func replaceFile(path string, data []byte, old *envfile.Snapshot, unchanged func() error) error {
+// replaceFile writes data to path atomically and durably (package
+// atomicfile), keeping the old file's mode and owner (a new file is 0600).
+// unchanged is called just before the rename; if it fails nothing is
+// replaced. Leftovers of writers killed mid-write are removed first (we
+// hold the env lock: none is live).
+func replaceFile(path string, data []byte, unchanged func() error) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	pattern := "." + strings.TrimPrefix(base, ".") + ".stackpilot-*.tmp"
-	// leftovers of writers killed mid-write (we hold the lock: none is live)
-	if stale, _ := filepath.Glob(filepath.Join(dir, pattern)); len(stale) > 0 {
-		for _, f := range stale {
-			_ = os.Remove(f)
-		}
-	}
-	f, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	atWriteStep("temp-created")
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(fmt.Errorf("write %s: %w", path, err))
-	}
-	atWriteStep("temp-written")
-	mode := os.FileMode(0o600)
-	if old.Exists {
-		mode = old.Mode
-	}
-	if err := f.Chmod(mode); err != nil {
-		return fail(fmt.Errorf("keep the mode of %s: %w", path, err))
-	}
-	if old.Exists && (old.UID != os.Geteuid() || old.GID != os.Getegid()) {
-		if err := f.Chown(old.UID, old.GID); err != nil {
-			return fail(fmt.Errorf("keep the owner (uid %d, gid %d) of %s: %w — run stackpilot as that user", old.UID, old.GID, path, err))
-		}
-	}
-	if err := f.Sync(); err != nil {
-		return fail(fmt.Errorf("write %s: %w", path, err))
-	}
-	atWriteStep("temp-synced")
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if unchanged != nil {
-		if err := unchanged(); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	atWriteStep("renamed")
-	if err := atomicfile.SyncDir(dir); err != nil {
-		return fmt.Errorf("%s was replaced but its directory could not be synced: %w", path, err)
-	}
-	atWriteStep("dir-synced")
-	return nil
+	atomicfile.RemoveTemps(dir, base)
+	return atomicfile.Write(path, data, atomicfile.Options{Mode: 0o600, BeforeRename: unchanged, Step: atWriteStep})
 }
 
 // unchangedSince returns a check that the file still holds snap's content.
@@ -355,7 +301,7 @@ func listVersions(dir string) ([]Version, error) {
 }
 
 // saveVersion keeps snap's content in dir (atomically: a killed writer
-// leaves a temp file, never a torn version) and prunes to keep.
+// leaves a temporary file, never a torn version) and prunes to keep.
 func saveVersion(dir string, snap *envfile.Snapshot, op string, keys []string, keep int) (*Version, error) {
 	existing, _ := listVersions(dir)
 	ns := time.Now().UnixNano()
@@ -376,29 +322,10 @@ func saveVersion(dir string, snap *envfile.Snapshot, op string, keys []string, k
 		ext = ".absent"
 	}
 	name := fmt.Sprintf("%019d-%s%s", ns, slug, ext)
-	if stale, _ := filepath.Glob(filepath.Join(dir, ".tmp-*")); len(stale) > 0 {
-		for _, f := range stale {
-			_ = os.Remove(f)
-		}
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
+	// leftovers of writers killed mid-write (we hold the env lock: none is live)
+	atomicfile.RemoveTemps(dir, "*")
+	if err := atomicfile.Write(filepath.Join(dir, name), snap.Data, atomicfile.Options{Mode: 0o600}); err != nil {
 		return nil, fmt.Errorf("keep the previous .env: %w", err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(snap.Data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return nil, fmt.Errorf("keep the previous .env: %w", werr)
 	}
 	atWriteStep("version-saved")
 	all, _ := listVersions(dir)
@@ -680,7 +607,7 @@ func Update(ctx context.Context, st *stackops.Stack, opts UpdateOptions, edit fu
 		}
 		return *prev
 	}
-	err = replaceFile(t.real, content, snap, func() error {
+	err = replaceFile(t.real, content, func() error {
 		if r := waitSaved(); r.err != nil {
 			return r.err
 		}
@@ -869,7 +796,7 @@ func Undo(ctx context.Context, st *stackops.Stack, opts UndoOptions) (*UndoResul
 			return nil, err
 		}
 	case !v.Absent:
-		if err := replaceFile(t.real, content, snap, t.unchangedSince(snap)); err != nil {
+		if err := replaceFile(t.real, content, t.unchangedSince(snap)); err != nil {
 			return nil, err
 		}
 	}

@@ -610,7 +610,7 @@ func TestEnvLockRecordHasNoArgv(t *testing.T) {
 	var record []byte
 	testSeams.writeStep = func(step string) {
 		if step == "temp-created" {
-			record, _ = os.ReadFile(filepath.Join(dir, ".stackpilot", "env.lock"))
+			record, _ = os.ReadFile(stackops.HolderFile(filepath.Join(dir, ".stackpilot", "env.lock")))
 		}
 	}
 	defer func() { testSeams.writeStep = nil }()

@@ -7,17 +7,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"syscall"
 )
 
-// Snapshot is a .env file as read: its bytes, whether it existed, its
-// metadata.
+// Snapshot is a .env file as read: its bytes and whether it existed.
 type Snapshot struct {
 	Data   []byte
 	Exists bool
-	Mode   os.FileMode
-	UID    int
-	GID    int
 }
 
 // ReadSnapshot reads the file at path; an absent file is a snapshot that
@@ -26,7 +21,7 @@ type Snapshot struct {
 func ReadSnapshot(path string) (*Snapshot, error) {
 	data, err := readBytes(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &Snapshot{Mode: 0o600, UID: -1, GID: -1}, nil
+		return &Snapshot{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
@@ -38,11 +33,7 @@ func ReadSnapshot(path string) (*Snapshot, error) {
 	if fi.IsDir() {
 		return nil, fmt.Errorf("%s is a directory, not a .env file", path)
 	}
-	snap := &Snapshot{Data: data, Exists: true, Mode: fi.Mode().Perm(), UID: -1, GID: -1}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		snap.UID, snap.GID = int(st.Uid), int(st.Gid)
-	}
-	return snap, nil
+	return &Snapshot{Data: data, Exists: true}, nil
 }
 
 // Revision names the content: the sha256 of its bytes, or "absent".
