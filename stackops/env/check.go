@@ -375,15 +375,7 @@ type CheckResult struct {
 // compose file references: missing, empty and unused keys. Missing
 // required keys make OK false.
 func Check(ctx context.Context, st *stackops.Stack, opts CheckOptions) (*CheckResult, error) {
-	t, err := targetOf(st)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := envfile.ReadSnapshot(t.real)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := t.parse(snap)
+	t, _, doc, err := readWhole(st)
 	if err != nil {
 		return nil, err
 	}

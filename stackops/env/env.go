@@ -143,6 +143,23 @@ func (t *envTarget) docFor(key string) (*envfile.Document, error) {
 	return t.parse(snap)
 }
 
+// readWhole reads and parses the stack's .env, all of it.
+func readWhole(st *stackops.Stack) (*envTarget, *envfile.Snapshot, *envfile.Document, error) {
+	t, err := targetOf(st)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	snap, err := envfile.ReadSnapshot(t.real)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	doc, err := t.parse(snap)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return t, snap, doc, nil
+}
+
 func (t *envTarget) parse(snap *envfile.Snapshot) (*envfile.Document, error) {
 	d, err := envfile.ParseCached(t.real, snap.Data, t.cfg.IsSecret)
 	if err != nil {
@@ -393,15 +410,7 @@ type ListResult struct {
 // appearance), with the value that counts (the last definition), masking
 // secret-looking values unless opts.Reveal.
 func List(ctx context.Context, st *stackops.Stack, opts ListOptions) (*ListResult, error) {
-	t, err := targetOf(st)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := envfile.ReadSnapshot(t.real)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := t.parse(snap)
+	t, snap, doc, err := readWhole(st)
 	if err != nil {
 		return nil, err
 	}

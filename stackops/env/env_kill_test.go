@@ -27,13 +27,8 @@ const helperCompose = "services: {}\n"
 // helperStack opens a project directory the way the env commands do, with
 // a lenient load (no compose model), so a helper process starts in a few
 // milliseconds (the kill test starts hundreds).
-func helperStack(t testing.TB, dir string) *stackops.Stack {
-	t.Helper()
-	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir, WorkDir: dir, Environ: []string{}, Lenient: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+func helperStack(t *testing.T, dir string) *stackops.Stack {
+	return loadEnvProject(t, dir)
 }
 
 // TestEnvHelperProcess is not a test: the kill and concurrency tests run
