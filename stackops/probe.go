@@ -1,6 +1,7 @@
 package stackops
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,7 +41,7 @@ func (p *ProbeConfig) UnmarshalJSON(b []byte) error {
 	}
 	type plain ProbeConfig
 	var v plain
-	dec := json.NewDecoder(bytesReader(b))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		return err
