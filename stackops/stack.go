@@ -1,5 +1,9 @@
-// Package stackops is stackpilot's operations library: stack discovery, status,
-// deploy, logs, backups and .env edits for a Docker Compose stack.
+// Package stackops is the core of stackpilot's operations library: stack
+// discovery (Load), the x-stackpilot config, the Compose runner, the engine,
+// status, locks, events, and deploy with its plan, hooks, history, rollback,
+// lifecycle and health gate. The other jobs are packages on top of it, each
+// taking a *Stack: env (.env edits, on the .env document in envfile), logs
+// and backup. It imports none of them.
 //
 // It knows nothing about terminals. Operations take a context and an options
 // struct, report progress through an EventSink, ask for consent through a

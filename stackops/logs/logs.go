@@ -1,3 +1,8 @@
+// Package logs is the logs commands' job on a stack: read the containers'
+// logs merged in time order (Read), follow them across restarts and
+// redeploys, summarise them (Summarize), and detect each line's level. Logs
+// are read from the Docker Engine, so Compose v1 and v2 stacks read alike;
+// the stream itself is decoded by stackops/internal/logstream.
 package logs
 
 import (
