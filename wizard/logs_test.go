@@ -59,12 +59,12 @@ func TestParseLogTime(t *testing.T) {
 	for in, want := range cases {
 		got, err := logs.ParseTime(in, now)
 		if err != nil || !got.Equal(want) {
-			t.Errorf("ParseLogTime(%q) = %v, %v; want %v", in, got, err, want)
+			t.Errorf("logs.ParseTime(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "-5m", "yesterday", "25/11/2025"} {
 		if _, err := logs.ParseTime(in, now); err == nil {
-			t.Errorf("ParseLogTime(%q) accepted", in)
+			t.Errorf("logs.ParseTime(%q) accepted", in)
 		}
 	}
 }
