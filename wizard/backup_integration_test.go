@@ -562,6 +562,11 @@ x-stackpilot:
 	if appRunning() {
 		t.Fatal("app came back before any command ran: the kill test proves nothing")
 	}
+	// Loading the stack does no work: a command that only reads it (history,
+	// logs, env) leaves the service to the next one that acts on the stack.
+	if r := p.Run("history"); r.Code != 0 || strings.Contains(r.Stderr, "interrupted") || appRunning() {
+		t.Fatalf("history recovered the interrupted backup (exit %d, app running %v)\n%s", r.Code, appRunning(), r.Combined())
+	}
 	after("killed while app was stopped")
 
 	// Then at random moments.
