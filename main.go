@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/stackpilot/stackpilot/internal/startup"
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/steps"
 	"github.com/stackpilot/stackpilot/wizard"
 )
@@ -40,6 +41,11 @@ func run() int {
 
 	ctx, done := interrupts.Job(context.Background())
 	defer done()
+
+	// compose-go prints its warnings through logrus' global logger; route
+	// them into the loaded stack's warnings (shown by the wizard) instead.
+	// Process-wide, so here, once, and never inside stackops.Load.
+	stackops.CollectComposeWarnings()
 
 	f := wizard.NewFactory(ios, buildVersion(), interrupts)
 	f.Parallel = startup.Parallel

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -54,9 +55,10 @@ type Factory struct {
 	// compress, hash or parse in bulk.
 	Parallel func()
 
-	mu       sync.Mutex
-	stack    *stackops.Stack
-	stackErr error
+	mu        sync.Mutex
+	stack     *stackops.Stack
+	stackErr  error
+	recovered bool
 }
 
 // NewFactory returns a factory on the given streams.
@@ -131,11 +133,37 @@ func (f *Factory) Stack(ctx context.Context) (*stackops.Stack, error) {
 	return f.stack, f.stackErr
 }
 
+// recoveredStack is Stack for the commands that act on or report the
+// running stack (deploy, rollback, start, stop, restart, down, status, the
+// backup commands, and the menu when it loads the project): first,
+// backup.Recover finishes what a killed backup or restore left undone —
+// services it stopped are started again — and its warnings are printed.
+// Load does no such work, so env, logs, history, doctor and completion
+// never change the stack.
+func (f *Factory) recoveredStack(ctx context.Context) (*stackops.Stack, error) {
+	st, err := f.Stack(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	done := f.recovered
+	f.recovered = true
+	f.mu.Unlock()
+	if !done {
+		warnings, err := backup.Recover(ctx, st)
+		if err != nil {
+			warnings = append(warnings, "could not check for an interrupted backup or restore: "+err.Error())
+		}
+		printWarnings(f, warnings)
+	}
+	return st, nil
+}
+
 // forgetStack drops the cached stack so the next job reloads it.
 func (f *Factory) forgetStack() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.stack, f.stackErr = nil, nil
+	f.stack, f.stackErr, f.recovered = nil, nil, false
 }
 
 // Confirm returns the consent hook for this command: --yes agrees, a terminal

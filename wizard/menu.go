@@ -116,7 +116,7 @@ func runMenu(ctx context.Context, f *Factory) error {
 
 // menuHeader names the stack the menu acts on, or why there is none.
 func menuHeader(ctx context.Context, f *Factory, cs *steps.ColorScheme) string {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		msg := Message(err)
 		if i := strings.Index(msg, " — "); i > 0 && errors.Is(err, stackops.ErrNoComposeFile) {

@@ -55,7 +55,7 @@ done), 3 when something is degraded, 1 on error.`,
 
 // runStatus is the Status job, for the menu and the command alike.
 func runStatus(ctx context.Context, f *Factory, opts *statusOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}
