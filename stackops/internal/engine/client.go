@@ -274,19 +274,25 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		msg := strings.TrimSpace(string(b))
-		var m struct {
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(b, &m) == nil && m.Message != "" {
-			msg = m.Message
-		}
-		if msg == "" {
-			msg = resp.Status
-		}
-		return nil, &APIError{Status: resp.StatusCode, Message: msg}
+		return nil, apiError(resp, b)
 	}
 	return resp, nil
+}
+
+// apiError is the error of a non-2xx answer whose body is b: the engine's
+// JSON message, else the body, else the status line.
+func apiError(resp *http.Response, b []byte) *APIError {
+	msg := strings.TrimSpace(string(b))
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(b, &m) == nil && m.Message != "" {
+		msg = m.Message
+	}
+	if msg == "" {
+		msg = resp.Status
+	}
+	return &APIError{Status: resp.StatusCode, Message: msg}
 }
 
 // getJSON sends a GET (or other method) and decodes the JSON answer into out.

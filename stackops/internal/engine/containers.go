@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -16,22 +18,50 @@ type Port struct {
 	Type        string `json:"Type"`
 }
 
-// ContainerSummary is one entry of /containers/json.
+// ContainerSummary is one entry of /containers/json: everything one list
+// call tells about every container at once. State and Status are the
+// engine's words for the state ("running") and the text `docker ps` shows
+// ("Up 3 minutes (healthy)", "Exited (1) 2 hours ago"), which carries the
+// health and the exit code too. Created is in whole seconds.
 type ContainerSummary struct {
-	ID      string            `json:"Id"`
-	Names   []string          `json:"Names"`
-	Image   string            `json:"Image"`
-	ImageID string            `json:"ImageID"`
-	Command string            `json:"Command"`
-	Created int64             `json:"Created"`
-	Ports   []Port            `json:"Ports"`
-	Labels  map[string]string `json:"Labels"`
-	State   string            `json:"State"`
-	Status  string            `json:"Status"`
+	ID         string            `json:"Id"`
+	Names      []string          `json:"Names"`
+	Image      string            `json:"Image"`
+	ImageID    string            `json:"ImageID"`
+	Command    string            `json:"Command"`
+	Created    int64             `json:"Created"`
+	Ports      []Port            `json:"Ports"`
+	Labels     map[string]string `json:"Labels"`
+	State      string            `json:"State"`
+	Status     string            `json:"Status"`
+	HostConfig struct {
+		NetworkMode string `json:"NetworkMode"`
+	} `json:"HostConfig"`
+	NetworkSettings struct {
+		Networks map[string]*EndpointSummary `json:"Networks"`
+	} `json:"NetworkSettings"`
+	Mounts []Mount `json:"Mounts"`
+}
+
+// EndpointSummary is a container's endpoint on one network, as the list
+// shows it. The engine makes a new endpoint, with a new random ID, each time
+// a container starts, and drops it when the container stops.
+type EndpointSummary struct {
+	NetworkID  string `json:"NetworkID"`
+	EndpointID string `json:"EndpointID"`
 }
 
 // ListContainers lists containers matching filters (all states when all is true).
 func (c *Client) ListContainers(ctx context.Context, all bool, filters Filters) ([]ContainerSummary, error) {
+	list, _, err := c.ListContainersAt(ctx, all, filters)
+	return list, err
+}
+
+// ListContainersAt is ListContainers that also returns the daemon's clock
+// when it answered (the Date header, whole seconds; zero if missing): the
+// durations in the Status texts were computed at about that time, by the
+// same clock that stamped the containers' start times.
+func (c *Client) ListContainersAt(ctx context.Context, all bool, filters Filters) ([]ContainerSummary, time.Time, error) {
 	q := url.Values{}
 	if all {
 		q.Set("all", "1")
@@ -39,9 +69,17 @@ func (c *Client) ListContainers(ctx context.Context, all bool, filters Filters) 
 	if len(filters) > 0 {
 		q.Set("filters", filters.encode())
 	}
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/containers/json", query: q})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer resp.Body.Close()
 	var out []ContainerSummary
-	err := c.getJSON(ctx, request{path: "/containers/json", query: q}, &out)
-	return out, err
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, time.Time{}, fmt.Errorf("decode GET /containers/json: %w", err)
+	}
+	at, _ := http.ParseTime(resp.Header.Get("Date"))
+	return out, at, nil
 }
 
 // HealthLog is one health-check run.
@@ -122,7 +160,8 @@ type ContainerJSON struct {
 		} `json:"RestartPolicy"`
 	} `json:"HostConfig"`
 	NetworkSettings struct {
-		Ports map[string][]PortBinding `json:"Ports"`
+		Ports    map[string][]PortBinding    `json:"Ports"`
+		Networks map[string]*EndpointSummary `json:"Networks"`
 	} `json:"NetworkSettings"`
 	Mounts []Mount `json:"Mounts"`
 }

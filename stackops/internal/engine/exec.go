@@ -184,17 +184,7 @@ func (c *Client) hijack(ctx context.Context, path string, body any) (net.Conn, *
 	if resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != http.StatusOK {
 		defer conn.Close()
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var m struct {
-			Message string `json:"message"`
-		}
-		text := strings.TrimSpace(string(msg))
-		if json.Unmarshal(msg, &m) == nil && m.Message != "" {
-			text = m.Message
-		}
-		if text == "" {
-			text = resp.Status
-		}
-		return nil, nil, &APIError{Status: resp.StatusCode, Message: text}
+		return nil, nil, apiError(resp, msg)
 	}
 	return conn, br, nil
 }
