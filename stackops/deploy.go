@@ -824,11 +824,12 @@ func splitRef(ref string) (repo, tag string) {
 // lookOnce judges the services once, without waiting, reporting failures with their logs.
 func (s *Stack) lookOnce(ctx context.Context, eng *engine.Client, services []string, since time.Time, settle time.Duration) []ServiceHealth {
 	probes, _ := s.Probes()
-	containers, err := s.ProjectContainers(ctx, eng, services)
+	containers, err := s.gateLook(ctx, eng, services)
 	if err != nil {
 		return nil
 	}
 	res := &HealthGateResult{Services: s.judgeGate(ctx, services, containers, probes, map[string]int{}, since, settle, time.Now())}
+	s.attachHealthOutput(ctx, eng, res, containers)
 	s.attachReports(ctx, eng, res, DefaultGateLogLines)
 	return res.Services
 }

@@ -144,7 +144,7 @@ func (s *Stack) PlanDeploy(ctx context.Context, opts DeployOptions) (*DeployPlan
 		ps.Pull = opts.Pull && svc.Image != "" && !ps.Build
 		var mine []string
 		for _, ctr := range containers {
-			if ctr.Config.Labels[LabelService] == name {
+			if ctr.Service == name {
 				mine = append(mine, ctr.ID)
 			}
 		}
@@ -161,18 +161,18 @@ func (s *Stack) PlanDeploy(ctx context.Context, opts DeployOptions) (*DeployPlan
 			ps.Reason = "up to date"
 			running := false
 			for _, ctr := range containers {
-				if ctr.Config.Labels[LabelService] != name {
+				if ctr.Service != name {
 					continue
 				}
-				if h, ok := hashes[name]; ok && ctr.Config.Labels[LabelConfigHsh] != h {
+				if h, ok := hashes[name]; ok && ctr.Labels[LabelConfigHsh] != h {
 					ps.Action, ps.Reason = PlanRecreate, "configuration changed"
 					break
 				}
-				if img, err := eng.InspectImage(ctx, ps.Image); err == nil && img.ID != ctr.Image && !ps.Build {
+				if img, err := eng.InspectImage(ctx, ps.Image); err == nil && img.ID != ctr.ImageID && !ps.Build {
 					ps.Action, ps.Reason = PlanRecreate, "image changed"
 					break
 				}
-				if ctr.State.Running {
+				if ctr.Running() {
 					running = true
 				}
 			}

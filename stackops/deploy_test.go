@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/stackpilot/stackpilot/internal/itest"
-	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
 const deployStack = `services:
@@ -339,22 +338,21 @@ func TestActionFromSnapshots(t *testing.T) {
 // A one-shot job (restart "no") is ready when it exited 0, not while it runs.
 func TestGateWaitsForOneShotJobsToExit(t *testing.T) {
 	now := time.Now()
-	c := &engine.ContainerJSON{ID: "x"}
-	c.State.Status, c.State.Running = "running", true
-	c.State.StartedAt = now.Add(-time.Minute)
-	c.HostConfig.RestartPolicy.Name = "no"
-	if sh := judgeGateContainer("job", c, true, map[string]int{}, time.Time{}, time.Second, now); sh.Ready || sh.Failed {
+	c := &Container{ID: "x", State: "running", Detail: &ContainerDetail{StartedAt: now.Add(-time.Minute)}}
+	if sh := judgeGateContainer("job", c, "no", map[string]int{}, time.Time{}, time.Second, now); sh.Ready || sh.Failed {
 		t.Fatalf("a running job passed the gate: %+v", sh)
+	} else if !strings.Contains(sh.Reason, "(restart: no)") {
+		t.Fatalf("reason %q", sh.Reason)
 	}
-	if sh := judgeGateContainer("srv", c, false, map[string]int{}, time.Time{}, time.Second, now); !sh.Ready {
+	if sh := judgeGateContainer("srv", c, "", map[string]int{}, time.Time{}, time.Second, now); !sh.Ready {
 		t.Fatalf("a settled server did not pass: %+v", sh)
 	}
-	c.State.Status, c.State.Running, c.State.ExitCode = "exited", false, 0
-	if sh := judgeGateContainer("job", c, true, map[string]int{}, time.Time{}, time.Second, now); !sh.Ready {
+	c.State, c.ExitCode = "exited", 0
+	if sh := judgeGateContainer("job", c, "on-failure:3", map[string]int{}, time.Time{}, time.Second, now); !sh.Ready {
 		t.Fatalf("a job that exited 0 did not pass: %+v", sh)
 	}
-	c.State.ExitCode = 2
-	if sh := judgeGateContainer("job", c, true, map[string]int{}, time.Time{}, time.Second, now); !sh.Failed || sh.ExitCode != 2 {
+	c.ExitCode = 2
+	if sh := judgeGateContainer("job", c, "no", map[string]int{}, time.Time{}, time.Second, now); !sh.Failed || sh.ExitCode != 2 {
 		t.Fatalf("a job that exited 2 did not fail: %+v", sh)
 	}
 }

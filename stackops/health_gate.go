@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -168,7 +170,7 @@ func (s *Stack) WaitHealthy(ctx context.Context, opts HealthGateOptions) (*Healt
 	defer stopEvents()
 	wake := s.gateWakeups(evCtx, eng)
 	for {
-		containers, err := s.ProjectContainers(ctx, eng, services)
+		containers, err := s.gateLook(ctx, eng, services)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)
@@ -194,12 +196,14 @@ func (s *Stack) WaitHealthy(ctx context.Context, opts HealthGateOptions) (*Healt
 			}
 		}
 		if res.Ready {
+			s.attachHealthOutput(ctx, eng, res, containers)
 			res.Duration = time.Since(start)
 			return res, nil
 		}
 		timedOut := !now.Before(deadline)
 		if failed || timedOut {
 			res.TimedOut = timedOut && !failed
+			s.attachHealthOutput(ctx, eng, res, containers)
 			res.Duration = time.Since(start)
 			s.attachReports(ctx, eng, res, logLines)
 			if res.TimedOut {
@@ -217,6 +221,54 @@ func (s *Stack) WaitHealthy(ctx context.Context, opts HealthGateOptions) (*Healt
 		case <-ticker.C:
 		case <-wake:
 		}
+	}
+}
+
+// gateLook lists the services' containers, in one call, and reads what
+// judging them needs of each, in one round trip: a running container's
+// restart count (against the baseline) and start time (to settle) — read
+// once per run, not once per look — and, inspected afresh, a container that
+// is not running or is unhealthy: it is about to be judged done or failed,
+// and its report holds its exit, OOM, error and health-check output.
+func (s *Stack) gateLook(ctx context.Context, eng *engine.Client, services []string) ([]*Container, error) {
+	cs, err := s.ProjectContainers(ctx, eng, services)
+	if err != nil {
+		return nil, err
+	}
+	return s.Inspect(ctx, eng, cs, func(c *Container) DetailNeed {
+		if c.State == StateRunning && c.Health != "unhealthy" {
+			return RunDetail
+		}
+		return FreshDetail
+	})
+}
+
+// attachHealthOutput adds the last health-check output to each reported
+// container with a healthcheck, and to each one not ready: the looks read a
+// running container's run facts only, and the output changes with every
+// check. One round trip, once per gate.
+func (s *Stack) attachHealthOutput(ctx context.Context, eng *engine.Client, res *HealthGateResult, containers []*Container) {
+	reported := map[string]int{}
+	for i, sh := range res.Services {
+		if sh.ContainerID != "" && sh.HealthOutput == "" && (sh.Health != "" || !sh.Ready) {
+			reported[sh.ContainerID] = i
+		}
+	}
+	var stale []*Container
+	for _, c := range containers {
+		if _, ok := reported[c.ID]; ok && !c.Detail.Fresh {
+			stale = append(stale, c)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	fresh, err := s.Inspect(ctx, eng, stale, func(*Container) DetailNeed { return FreshDetail })
+	if err != nil {
+		return
+	}
+	for _, c := range fresh {
+		res.Services[reported[c.ID]].HealthOutput = c.Detail.HealthOutput
 	}
 }
 
@@ -257,13 +309,13 @@ func gatePhase(sh ServiceHealth) (string, string) {
 	}
 }
 
-// judgeGate decides each service's readiness from one look at its containers.
-func (s *Stack) judgeGate(ctx context.Context, services []string, containers []*engine.ContainerJSON, probes map[string]ProbeConfig,
+// judgeGate decides each service's readiness from one look at its
+// containers (their Detail filled by gateLook).
+func (s *Stack) judgeGate(ctx context.Context, services []string, containers []*Container, probes map[string]ProbeConfig,
 	baseline map[string]int, since time.Time, settle time.Duration, now time.Time) []ServiceHealth {
-	byService := map[string][]*engine.ContainerJSON{}
+	byService := map[string][]*Container{}
 	for _, c := range containers {
-		svc := c.Config.Labels[LabelService]
-		byService[svc] = append(byService[svc], c)
+		byService[c.Service] = append(byService[c.Service], c)
 	}
 	// Probes of services whose containers are all running and otherwise ready.
 	var toProbe []string
@@ -284,7 +336,7 @@ func (s *Stack) judgeGate(ctx context.Context, services []string, containers []*
 		var failedOne, slowOne *ServiceHealth
 		allReady := true
 		for i, c := range cs {
-			one := judgeGateContainer(name, c, IsOneShot(model), baseline, since, settle, now)
+			one := judgeGateContainer(name, c, model.Restart, baseline, since, settle, now)
 			if i == 0 {
 				sh = one
 			}
@@ -328,29 +380,27 @@ func (s *Stack) judgeGate(ctx context.Context, services []string, containers []*
 	return out
 }
 
-func judgeGateContainer(service string, c *engine.ContainerJSON, oneShot bool, baseline map[string]int, since time.Time, settle time.Duration, now time.Time) ServiceHealth {
+func judgeGateContainer(service string, c *Container, restart string, baseline map[string]int, since time.Time, settle time.Duration, now time.Time) ServiceHealth {
+	d := c.Detail
+	oneShot := IsOneShot(types.ServiceConfig{Restart: restart})
 	sh := ServiceHealth{
 		Service:      service,
-		Container:    strings.TrimPrefix(c.Name, "/"),
+		Container:    c.Name,
 		ContainerID:  c.ID,
-		State:        c.State.Status,
-		ExitCode:     c.State.ExitCode,
-		RestartCount: c.RestartCount,
+		State:        c.State,
+		Health:       c.Health,
+		ExitCode:     c.ExitCode,
+		RestartCount: d.RestartCount,
+		HealthOutput: d.HealthOutput,
 	}
-	if c.State.Health != nil {
-		sh.Health = c.State.Health.Status
-		if n := len(c.State.Health.Log); n > 0 {
-			sh.HealthOutput = strings.TrimSpace(c.State.Health.Log[n-1].Output)
-		}
-	}
-	if !c.State.FinishedAt.IsZero() && c.State.FinishedAt.Year() > 1 {
-		t := c.State.FinishedAt
+	if !d.FinishedAt.IsZero() {
+		t := d.FinishedAt
 		sh.FinishedAt = &t
 	}
 	base, seen := baseline[c.ID]
 	if !seen {
-		base = c.RestartCount
-		if !since.IsZero() && c.Created.After(since) {
+		base = d.RestartCount
+		if !since.IsZero() && d.Created.After(since) {
 			base = 0
 		}
 		baseline[c.ID] = base
@@ -362,27 +412,27 @@ func judgeGateContainer(service string, c *engine.ContainerJSON, oneShot bool, b
 		return sh
 	}
 	switch {
-	case c.State.Status == "restarting" || c.RestartCount > base:
-		return fail(fmt.Sprintf("restarted (exit status %d, %d restarts)", c.State.ExitCode, c.RestartCount))
-	case c.State.Status == StateExited || c.State.Status == "dead":
-		if c.State.ExitCode == 0 && oneShot {
+	case c.State == "restarting" || d.RestartCount > base:
+		return fail(fmt.Sprintf("restarted (exit status %d, %d restarts)", c.ExitCode, d.RestartCount))
+	case c.State == StateExited || c.State == "dead":
+		if c.ExitCode == 0 && oneShot {
 			sh.Ready = true
 			return sh
 		}
-		reason := fmt.Sprintf("exited with status %d", c.State.ExitCode)
-		if c.State.OOMKilled {
+		reason := fmt.Sprintf("exited with status %d", c.ExitCode)
+		if d.OOMKilled {
 			reason += " (out of memory)"
 		}
-		if c.State.Error != "" {
-			reason += ": " + c.State.Error
+		if d.Error != "" {
+			reason += ": " + d.Error
 		}
 		return fail(reason)
-	case c.State.Status == StateRunning && oneShot && sh.Health != "unhealthy":
+	case c.State == StateRunning && oneShot && sh.Health != "unhealthy":
 		// A job (restart "no" or "on-failure") is done when it exited 0;
 		// running is not ready yet, however long it has been up.
-		sh.Reason = "job still running (restart: " + strings.Trim(c.HostConfig.RestartPolicy.Name, `"`) + "): waiting for it to exit 0"
+		sh.Reason = "job still running (restart: " + restartPolicyName(restart) + "): waiting for it to exit 0"
 		return sh
-	case c.State.Status == StateRunning:
+	case c.State == StateRunning:
 		switch sh.Health {
 		case "unhealthy":
 			reason := "unhealthy"
@@ -397,7 +447,7 @@ func judgeGateContainer(service string, c *engine.ContainerJSON, oneShot bool, b
 			sh.Ready = true
 			return sh
 		}
-		up := now.Sub(c.State.StartedAt)
+		up := now.Sub(d.StartedAt)
 		if up < settle {
 			sh.Reason = fmt.Sprintf("running, settling (must stay up %s)", settle)
 			return sh
@@ -405,9 +455,16 @@ func judgeGateContainer(service string, c *engine.ContainerJSON, oneShot bool, b
 		sh.Ready = true
 		return sh
 	default:
-		sh.Reason = c.State.Status
+		sh.Reason = c.State
 		return sh
 	}
+}
+
+// restartPolicyName is the engine's name of a compose restart value:
+// "on-failure:3" is policy "on-failure".
+func restartPolicyName(restart string) string {
+	name, _, _ := strings.Cut(strings.Trim(restart, `"'`), ":")
+	return name
 }
 
 // attachReports adds the last log lines of every service that is not ready.

@@ -93,6 +93,9 @@ type Stack struct {
 	engine     *engine.Client
 	engineErr  error
 
+	runsOnce sync.Once
+	runs     *runCache // see run_cache.go
+
 	composeMu  sync.Mutex
 	composeCLI *ComposeCLI
 }

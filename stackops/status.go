@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -109,6 +108,13 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 	go func() { probeDone <- runProbes(ctx, probes, services) }()
 
 	containers, err := s.ProjectContainers(ctx, eng, services)
+	if err == nil {
+		// Every row shows its start and finish times and restart count,
+		// which the list does not carry: Inspect reads them, in one round
+		// trip, and not at all for a running container whose run it read
+		// before.
+		containers, err = s.Inspect(ctx, eng, containers, AllDetail)
+	}
 	if err != nil {
 		<-probeDone
 		return nil, err
@@ -116,10 +122,9 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 	probeResults := <-probeDone
 
 	res := &StatusResult{Project: s.Name, Services: []ServiceStatus{}, Degraded: []string{}}
-	byService := map[string][]*engine.ContainerJSON{}
+	byService := map[string][]*Container{}
 	for _, c := range containers {
-		svc := c.Config.Labels[LabelService]
-		byService[svc] = append(byService[svc], c)
+		byService[c.Service] = append(byService[c.Service], c)
 	}
 	now := time.Now()
 	for _, name := range services {
@@ -160,93 +165,35 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 	return res, nil
 }
 
-// ProjectContainers lists the selected services' containers in any state
-// (one-off `run` containers left out) and inspects them concurrently.
-func (s *Stack) ProjectContainers(ctx context.Context, eng *engine.Client, services []string) ([]*engine.ContainerJSON, error) {
-	filters := engine.Filters{"label": {LabelProject + "=" + s.Name}}
-	if len(services) == 1 {
-		filters["label"] = append(filters["label"], LabelService+"="+services[0])
-	}
-	list, err := eng.ListContainers(ctx, true, filters)
-	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", DockerError(err))
-	}
-	wanted := map[string]bool{}
-	for _, n := range services {
-		wanted[n] = true
-	}
-	var ids []string
-	for _, c := range list {
-		if strings.EqualFold(c.Labels[LabelOneOff], "true") || !wanted[c.Labels[LabelService]] {
-			continue
-		}
-		ids = append(ids, c.ID)
-	}
-	out := make([]*engine.ContainerJSON, len(ids))
-	errs := make([]error, len(ids))
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Add(1)
-		go func(i int, id string) {
-			defer wg.Done()
-			out[i], errs[i] = eng.InspectContainer(ctx, id)
-		}(i, id)
-	}
-	wg.Wait()
-	var kept []*engine.ContainerJSON
-	for i, c := range out {
-		if errs[i] != nil {
-			if isNotFound(errs[i]) {
-				continue // removed between list and inspect
-			}
-			return nil, fmt.Errorf("inspect container %s: %w", ids[i][:12], DockerError(errs[i]))
-		}
-		kept = append(kept, c)
-	}
-	sort.Slice(kept, func(i, j int) bool {
-		a, b := kept[i].Config.Labels, kept[j].Config.Labels
-		if a[LabelService] != b[LabelService] {
-			return a[LabelService] < b[LabelService]
-		}
-		na, _ := strconv.Atoi(a[LabelNumber])
-		nb, _ := strconv.Atoi(b[LabelNumber])
-		if na != nb {
-			return na < nb
-		}
-		return kept[i].Name < kept[j].Name
-	})
-	return kept, nil
-}
-
 func isNotFound(err error) bool {
 	return err != nil && errors.Is(err, engine.ErrNotFound)
 }
 
-func rowFromContainer(service string, c *engine.ContainerJSON, now time.Time) ServiceStatus {
+// rowFromContainer makes a status row of a container whose Detail is filled.
+func rowFromContainer(service string, c *Container, now time.Time) ServiceStatus {
+	d := c.Detail
 	row := ServiceStatus{
 		Service:      service,
-		Container:    strings.TrimPrefix(c.Name, "/"),
+		Container:    c.Name,
 		ContainerID:  engine.ShortID(c.ID),
-		State:        c.State.Status,
-		ExitCode:     c.State.ExitCode,
-		RestartCount: c.RestartCount,
-		Image:        c.Config.Image,
-		ImageID:      c.Image,
-		Ports:        portsOf(c),
+		Replica:      c.Number,
+		State:        c.State,
+		Health:       c.Health,
+		ExitCode:     c.ExitCode,
+		RestartCount: d.RestartCount,
+		Image:        d.ConfigImage,
+		ImageID:      c.ImageID,
+		Ports:        c.Ports,
 	}
-	row.Replica, _ = strconv.Atoi(c.Config.Labels[LabelNumber])
-	if c.State.Health != nil {
-		row.Health = c.State.Health.Status
-	}
-	if !c.State.StartedAt.IsZero() && c.State.StartedAt.Year() > 1 {
-		t := c.State.StartedAt
+	if !d.StartedAt.IsZero() {
+		t := d.StartedAt
 		row.StartedAt = &t
-		if c.State.Running {
+		if c.Running() {
 			row.UptimeSeconds = int64(now.Sub(t).Seconds())
 		}
 	}
-	if !c.State.FinishedAt.IsZero() && c.State.FinishedAt.Year() > 1 {
-		t := c.State.FinishedAt
+	if !d.FinishedAt.IsZero() {
+		t := d.FinishedAt
 		row.FinishedAt = &t
 	}
 	return row
@@ -263,7 +210,7 @@ func IsOneShot(svc types.ServiceConfig) bool {
 }
 
 // judgeRow decides whether a container counts as up.
-func judgeRow(row *ServiceStatus, c *engine.ContainerJSON, oneShot bool) {
+func judgeRow(row *ServiceStatus, c *Container, oneShot bool) {
 	switch row.State {
 	case StateRunning:
 		switch {
@@ -283,7 +230,7 @@ func judgeRow(row *ServiceStatus, c *engine.ContainerJSON, oneShot bool) {
 			return
 		}
 		row.Problem = fmt.Sprintf("exited (%d)", row.ExitCode)
-		if c.State.OOMKilled {
+		if c.Detail != nil && c.Detail.OOMKilled {
 			row.Problem += ", out of memory"
 		}
 	case "restarting":
@@ -307,6 +254,11 @@ func portsOf(c *engine.ContainerJSON) []PortMapping {
 			out = append(out, PortMapping{HostIP: b.HostIP, HostPort: hp, ContainerPort: port, Protocol: proto})
 		}
 	}
+	sortPorts(out)
+	return out
+}
+
+func sortPorts(out []PortMapping) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].ContainerPort != out[j].ContainerPort {
 			return out[i].ContainerPort < out[j].ContainerPort
@@ -314,7 +266,9 @@ func portsOf(c *engine.ContainerJSON) []PortMapping {
 		if out[i].Protocol != out[j].Protocol {
 			return out[i].Protocol < out[j].Protocol
 		}
-		return out[i].HostIP < out[j].HostIP
+		if out[i].HostIP != out[j].HostIP {
+			return out[i].HostIP < out[j].HostIP
+		}
+		return out[i].HostPort < out[j].HostPort
 	})
-	return out
 }

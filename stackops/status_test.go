@@ -8,44 +8,37 @@ import (
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
-func container(state string, exit int, policy string, health string) *engine.ContainerJSON {
-	c := &engine.ContainerJSON{}
-	c.State.Status = state
-	c.State.Running = state == "running"
-	c.State.ExitCode = exit
-	c.HostConfig.RestartPolicy.Name = policy
-	if health != "" {
-		c.State.Health = &engine.Health{Status: health}
-	}
-	return c
+func container(state string, exit int, health string) *Container {
+	return &Container{State: state, ExitCode: exit, Health: health, Detail: &ContainerDetail{}}
 }
 
 func TestJudgeRow(t *testing.T) {
 	cases := []struct {
 		name    string
-		c       *engine.ContainerJSON
+		c       *Container
+		oneShot bool
 		probe   *ProbeResult
 		ok      bool
 		problem string
 	}{
-		{"running without healthcheck", container("running", 0, "always", ""), nil, true, ""},
-		{"running healthy", container("running", 0, "always", "healthy"), nil, true, ""},
-		{"running unhealthy", container("running", 0, "always", "unhealthy"), nil, false, "unhealthy"},
-		{"health starting", container("running", 0, "always", "starting"), nil, false, "health check still starting"},
-		{"probe fails", container("running", 0, "always", "healthy"), &ProbeResult{Error: "connection refused"}, false, "probe failed: connection refused"},
-		{"probe passes", container("running", 0, "always", ""), &ProbeResult{OK: true}, true, ""},
-		{"one-shot done", container("exited", 0, "no", ""), nil, true, ""},
-		{"stopped server", container("exited", 0, "unless-stopped", ""), nil, false, "exited (0)"},
-		{"stopped server without restart policy", container("exited", 0, "", ""), nil, false, "exited (0)"},
-		{"crashed", container("exited", 1, "no", ""), nil, false, "exited (1)"},
-		{"crash loop", container("restarting", 2, "always", ""), nil, false, "restarting (exit 2, 0 restarts)"},
-		{"created", container("created", 0, "", ""), nil, false, "created"},
+		{"running without healthcheck", container("running", 0, ""), false, nil, true, ""},
+		{"running healthy", container("running", 0, "healthy"), false, nil, true, ""},
+		{"running unhealthy", container("running", 0, "unhealthy"), false, nil, false, "unhealthy"},
+		{"health starting", container("running", 0, "starting"), false, nil, false, "health check still starting"},
+		{"probe fails", container("running", 0, "healthy"), false, &ProbeResult{Error: "connection refused"}, false, "probe failed: connection refused"},
+		{"probe passes", container("running", 0, ""), false, &ProbeResult{OK: true}, true, ""},
+		{"one-shot done", container("exited", 0, ""), true, nil, true, ""},
+		{"stopped server", container("exited", 0, ""), false, nil, false, "exited (0)"},
+		{"stopped server without restart policy", container("exited", 0, ""), false, nil, false, "exited (0)"},
+		{"crashed", container("exited", 1, ""), true, nil, false, "exited (1)"},
+		{"crash loop", container("restarting", 2, ""), false, nil, false, "restarting (exit 2, 0 restarts)"},
+		{"created", container("created", 0, ""), false, nil, false, "created"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			row := rowFromContainer("svc", tc.c, time.Now())
 			row.Probe = tc.probe
-			judgeRow(&row, tc.c, tc.c.HostConfig.RestartPolicy.Name == "no")
+			judgeRow(&row, tc.c, tc.oneShot)
 			if row.OK != tc.ok || row.Problem != tc.problem {
 				t.Fatalf("ok=%v problem=%q, want ok=%v problem=%q", row.OK, row.Problem, tc.ok, tc.problem)
 			}

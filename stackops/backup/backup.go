@@ -330,10 +330,10 @@ func removeHelpers(ctx context.Context, st *stackops.Stack, eng *engine.Client) 
 // serviceImage finds a local image to build a helper container for svc: its
 // container's image when one exists, else the compose model's image name,
 // else the names Compose v2 and v1 give built images.
-func serviceImage(ctx context.Context, st *stackops.Stack, eng *engine.Client, svc string, containers []*engine.ContainerJSON) (string, error) {
+func serviceImage(ctx context.Context, st *stackops.Stack, eng *engine.Client, svc string, containers []*stackops.Container) (string, error) {
 	for _, c := range containers {
-		if c.Config.Labels[stackops.LabelService] == svc && c.Image != "" {
-			return c.Image, nil
+		if c.Service == svc && c.ImageID != "" {
+			return c.ImageID, nil
 		}
 	}
 	model := st.Project.Services[svc]

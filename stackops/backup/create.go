@@ -226,10 +226,10 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 // archive, and starts the services again whatever happens. It returns the
 // services it stopped.
 func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client, cfg *Config, vols []backupVolume,
-	containers []*engine.ContainerJSON, w *archiveWriter, id string, sink stackops.EventSink) (stoppedServices []string, err error) {
-	var toStop []*engine.ContainerJSON
+	containers []*stackops.Container, w *archiveWriter, id string, sink stackops.EventSink) (stoppedServices []string, err error) {
+	var toStop []*stackops.Container
 	for _, c := range containers {
-		if contains(cfg.Stop, c.Config.Labels[stackops.LabelService]) && c.State.Running {
+		if contains(cfg.Stop, c.Service) && c.Running() {
 			toStop = append(toStop, c)
 		}
 	}
@@ -240,7 +240,7 @@ func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client,
 			return nil, err
 		}
 	}
-	var stopped []*engine.ContainerJSON
+	var stopped []*stackops.Container
 	restarted := false
 	restart := func() error {
 		if restarted {
@@ -253,7 +253,7 @@ func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client,
 		var errs []string
 		for i := len(stopped) - 1; i >= 0; i-- {
 			c := stopped[i]
-			svc := c.Config.Labels[stackops.LabelService]
+			svc := c.Service
 			if err := eng.StartContainer(rctx, c.ID); err != nil {
 				errs = append(errs, fmt.Sprintf("%s: %v", svc, stackops.DockerError(err)))
 				sink.Event(stackops.Event{Op: "backup", Service: svc, Phase: "failed", Message: "start again: " + err.Error(), Time: time.Now(), Final: true, Failed: true})
@@ -275,9 +275,9 @@ func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client,
 		}
 	}()
 	for _, c := range toStop {
-		svc := c.Config.Labels[stackops.LabelService]
+		svc := c.Service
 		if err := marker.update(func(d *markerData) {
-			d.Stopped = append(d.Stopped, markerContainer{Service: svc, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Stopping: true})
+			d.Stopped = append(d.Stopped, markerContainer{Service: svc, ID: c.ID, Name: c.Name, Stopping: true})
 		}); err != nil {
 			return serviceNames(stopped), fmt.Errorf("marker: %w", err)
 		}
@@ -316,17 +316,17 @@ func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client,
 	return dedupe(serviceNames(stopped)), nil
 }
 
-func serviceNames(cs []*engine.ContainerJSON) []string {
+func serviceNames(cs []*stackops.Container) []string {
 	out := []string{}
 	for _, c := range cs {
-		out = append(out, c.Config.Labels[stackops.LabelService])
+		out = append(out, c.Service)
 	}
 	return out
 }
 
 // captureVolume streams one volume into the archive, from a container that
 // mounts it, or from a helper container when none exists.
-func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, v backupVolume, containers []*engine.ContainerJSON, w *archiveWriter, sink stackops.EventSink) error {
+func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, v backupVolume, containers []*stackops.Container, w *archiveWriter, sink stackops.EventSink) error {
 	label := "volume " + v.Key
 	sourceID, target := "", v.Target
 	for _, c := range containers {
@@ -381,7 +381,7 @@ func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, 
 
 // captureDump runs a dump command inside the service's running container
 // and streams its stdout into the archive.
-func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d DumpConfig, containers []*engine.ContainerJSON, w *archiveWriter, sink stackops.EventSink) error {
+func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d DumpConfig, containers []*stackops.Container, w *archiveWriter, sink stackops.EventSink) error {
 	label := "dump " + d.Service + "/" + d.Name
 	c := runningContainer(containers, d.Service)
 	if c == nil {
@@ -437,9 +437,9 @@ func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d 
 	return nil
 }
 
-func runningContainer(containers []*engine.ContainerJSON, svc string) *engine.ContainerJSON {
+func runningContainer(containers []*stackops.Container, svc string) *stackops.Container {
 	for _, c := range containers {
-		if c.Config.Labels[stackops.LabelService] == svc && c.State.Running {
+		if c.Service == svc && c.Running() {
 			return c
 		}
 	}

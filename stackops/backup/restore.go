@@ -252,7 +252,7 @@ func skippedNote(skipped []string) string {
 
 // planRestore maps the backup's entries onto the current stack and checks
 // that every volume can be replaced.
-func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cfg *Config, m *Manifest, selected []string, containers []*engine.ContainerJSON) (*restorePlan, error) {
+func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cfg *Config, m *Manifest, selected []string, containers []*stackops.Container) (*restorePlan, error) {
 	plan := &restorePlan{skipped: []string{}}
 	current := map[string]backupVolume{}
 	for _, v := range stackVolumes(st, st.ServiceNames()) {
@@ -371,7 +371,7 @@ func containerName(c *engine.ContainerSummary) string {
 }
 
 // restoreConfirmation says what will be replaced.
-func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, noSafety bool, containers []*engine.ContainerJSON) stackops.Confirmation {
+func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, noSafety bool, containers []*stackops.Container) stackops.Confirmation {
 	details := []string{fmt.Sprintf("backup %s of %s, taken %s (%s), %s", info.ID, info.Project, info.Created.Local().Format("2006-01-02 15:04"), agoText(info.Created), humanBytes(info.Size))}
 	if info.Project != st.Name {
 		details = append(details, fmt.Sprintf("note: the backup is of project %s; restoring into %s", info.Project, st.Name))
@@ -428,18 +428,18 @@ type restoreRun struct {
 	sink       stackops.EventSink
 	res        *RestoreResult
 	identities []age.Identity
-	containers []*engine.ContainerJSON
+	containers []*stackops.Container
 	safetyPath string
 	marker     *opMarker
 	noReadBack bool
 
 	wasRunning map[string]bool
-	stopped    []*engine.ContainerJSON // stopped, containers kept
-	recreate   []string                // removed, were running
-	recreateNS []string                // removed, were not running
-	upNow      map[string]bool         // brought up early (for a dump)
-	tempUp     map[string]bool         // started only for a dump
-	gate       []string                // services to wait for at the end
+	stopped    []*stackops.Container // stopped, containers kept
+	recreate   []string              // removed, were running
+	recreateNS []string              // removed, were not running
+	upNow      map[string]bool       // brought up early (for a dump)
+	tempUp     map[string]bool       // started only for a dump
+	gate       []string              // services to wait for at the end
 }
 
 func (r *restoreRun) event(svc, phase, msg string, final, failed bool) {
@@ -450,8 +450,8 @@ func (r *restoreRun) execute(ctx context.Context, info *Info) (err error) {
 	st, eng, plan := r.st, r.eng, r.plan
 	r.wasRunning, r.upNow, r.tempUp = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, c := range r.containers {
-		if c.State.Running {
-			r.wasRunning[c.Config.Labels[stackops.LabelService]] = true
+		if c.Running() {
+			r.wasRunning[c.Service] = true
 		}
 	}
 	r.marker, err = beginMarker(st, "backup restore", info.ID)
@@ -469,12 +469,12 @@ func (r *restoreRun) execute(ctx context.Context, info *Info) (err error) {
 	// Stop.
 	for _, svc := range plan.stop {
 		for _, c := range r.containers {
-			if c.Config.Labels[stackops.LabelService] != svc || !c.State.Running {
+			if c.Service != svc || !c.Running() {
 				continue
 			}
 			c := c
 			if uerr := r.marker.update(func(d *markerData) {
-				d.Stopped = append(d.Stopped, markerContainer{Service: svc, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Stopping: true})
+				d.Stopped = append(d.Stopped, markerContainer{Service: svc, ID: c.ID, Name: c.Name, Stopping: true})
 			}); uerr != nil {
 				return uerr
 			}
@@ -496,7 +496,7 @@ func (r *restoreRun) execute(ctx context.Context, info *Info) (err error) {
 	for _, svc := range plan.remove {
 		var ids []string
 		for _, c := range r.containers {
-			if c.Config.Labels[stackops.LabelService] == svc {
+			if c.Service == svc {
 				ids = append(ids, c.ID)
 			}
 		}
@@ -600,7 +600,7 @@ func (r *restoreRun) adoptPending(ctx context.Context) {
 		if blocked[mc.Service] {
 			continue
 		}
-		if c, err := r.eng.InspectContainer(ctx, mc.ID); err == nil && !c.State.Running {
+		if c, err := r.st.InspectContainer(ctx, r.eng, mc.ID); err == nil && !c.Running() {
 			r.stopped = append(r.stopped, c)
 			r.wasRunning[mc.Service] = true
 		}
@@ -881,7 +881,7 @@ func (r *restoreRun) bringUp(ctx context.Context) error {
 	}
 	for i := len(r.stopped) - 1; i >= 0; i-- {
 		c := r.stopped[i]
-		svc := c.Config.Labels[stackops.LabelService]
+		svc := c.Service
 		if contains(r.recreate, svc) || r.upNow[svc] {
 			continue
 		}
@@ -949,9 +949,9 @@ func (r *restoreRun) recover(ctx context.Context, cause error) error {
 		}
 		r.recreate = filterOut(r.recreate, blocked)
 		r.recreateNS = filterOut(r.recreateNS, blocked)
-		var keep []*engine.ContainerJSON
+		var keep []*stackops.Container
 		for _, c := range r.stopped {
-			if !blocked[c.Config.Labels[stackops.LabelService]] {
+			if !blocked[c.Service] {
 				keep = append(keep, c)
 			}
 		}

@@ -104,15 +104,17 @@ type logSource struct {
 	order    int // position in the merge, for a stable order of equal times
 }
 
-func sourceFromContainer(c *engine.ContainerJSON) *logSource {
+// sourceFromContainer makes a log source of a container whose Detail is
+// filled: whether it has a terminal decides how its log stream is framed.
+func sourceFromContainer(c *stackops.Container) *logSource {
 	src := &logSource{
-		service:  c.Config.Labels[stackops.LabelService],
-		name:     strings.TrimPrefix(c.Name, "/"),
+		service:  c.Service,
+		name:     c.Name,
 		id:       c.ID,
-		tty:      c.Config.Tty,
-		restarts: c.RestartCount,
+		tty:      c.Detail.Tty,
+		restarts: c.Detail.RestartCount,
+		replica:  c.Number,
 	}
-	src.replica, _ = strconv.Atoi(c.Config.Labels[stackops.LabelNumber])
 	if src.replica == 0 {
 		src.replica = 1
 	}
@@ -120,10 +122,17 @@ func sourceFromContainer(c *engine.ContainerJSON) *logSource {
 }
 
 // logSources lists the containers of the selected services, in any state:
-// a crashed container's last words are often what one is looking for.
+// a crashed container's last words are often what one is looking for. The
+// list does not say whether a container has a terminal (which decides how
+// its log stream is framed) nor its restart count: Inspect reads them, in
+// one round trip, and not at all for a running container whose run it read
+// before.
 func logSources(ctx context.Context, st *stackops.Stack, eng *engine.Client, services []string) ([]*logSource, error) {
 	cs, err := st.ProjectContainers(ctx, eng, services)
 	if err != nil {
+		return nil, err
+	}
+	if cs, err = st.Inspect(ctx, eng, cs, stackops.AllDetail); err != nil {
 		return nil, err
 	}
 	out := make([]*logSource, 0, len(cs))
@@ -629,14 +638,14 @@ func (f *follower) onStart(ev engine.Event) error {
 	if !f.wanted[attrs[stackops.LabelService]] || strings.EqualFold(attrs[stackops.LabelOneOff], "true") {
 		return nil
 	}
-	c, err := f.eng.InspectContainer(f.ctx, id)
+	c, err := f.st.InspectContainer(f.ctx, f.eng, id)
 	if err != nil {
 		if errors.Is(err, engine.ErrNotFound) || f.ctx.Err() != nil {
 			return nil
 		}
 		return fmt.Errorf("inspect container %s: %w", engine.ShortID(id), stackops.DockerError(err))
 	}
-	if c.Config.Labels[stackops.LabelProject] != f.st.Name || !f.wanted[c.Config.Labels[stackops.LabelService]] {
+	if c.Labels[stackops.LabelProject] != f.st.Name || !f.wanted[c.Service] {
 		return nil
 	}
 	src := sourceFromContainer(c)
