@@ -137,16 +137,19 @@ func printStatus(w io.Writer, cs *steps.ColorScheme, res *stackops.StatusResult,
 	if !hasProbe {
 		headers = headers[:6]
 	}
+	replicas := countReplicas(res)
 	t := steps.NewTable(cs, headers...)
 	for _, r := range res.Services {
-		t.AddRow(statusCells(cs, res, r, now)[:len(headers)]...)
+		t.AddRow(statusCells(cs, replicas[r.Service], r, now)[:len(headers)]...)
 	}
 	_ = t.Render(w)
 }
 
-func statusCells(cs *steps.ColorScheme, res *stackops.StatusResult, r stackops.ServiceStatus, now time.Time) []string {
+// statusCells is a row of the table; replicas is how many containers the
+// row's service has.
+func statusCells(cs *steps.ColorScheme, replicas int, r stackops.ServiceStatus, now time.Time) []string {
 	name := r.Service
-	if r.Replica > 1 || countReplicas(res, r.Service) > 1 {
+	if r.Replica > 1 || replicas > 1 {
 		name = fmt.Sprintf("%s #%d", r.Service, r.Replica)
 	}
 	state := r.State
@@ -187,11 +190,13 @@ func statusCells(cs *steps.ColorScheme, res *stackops.StatusResult, r stackops.S
 	return []string{name, state, health, formatPorts(r.Ports), uptime, r.Image, probe}
 }
 
-func countReplicas(res *stackops.StatusResult, service string) int {
-	n := 0
+// countReplicas counts each service's containers, in one pass: per row, it
+// made the table's cost grow with the square of the stack.
+func countReplicas(res *stackops.StatusResult) map[string]int {
+	n := map[string]int{}
 	for _, r := range res.Services {
-		if r.Service == service && r.State != stackops.StateNotCreated {
-			n++
+		if r.State != stackops.StateNotCreated {
+			n[r.Service]++
 		}
 	}
 	return n
