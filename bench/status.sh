@@ -1,48 +1,119 @@
 #!/usr/bin/env bash
 # bench/status.sh — how fast `stackpilot status` answers compared with
-# Compose's own `ps`, measured in the same run on the demo stack.
+# Compose's own `ps`, measured in the same run, at 3, 60 and 200 running
+# services (busybox, a sleep loop that ends on TERM).
 #
-# Target (issue 2): status --json / docker compose ps --format json ≤ 0.25
-# (median wall). Needs the demo stack up (scripts/demo.sh) and hyperfine
-# (apt-get install hyperfine). Start-up alone (--version) is
-# bench/startup.sh, which wants the demo stopped.
+# Targets (issues 2 and 18), on median wall time:
+#   status --json / docker compose ps --format json (v2) ≤ 0.25 at every size
+#   peak RSS of status --json at 200 services ≤ 40 MiB
+# Compose v1 (`docker-compose ps`) is reported too (fewer runs: seconds each).
+#
+# At 200 services it also splits status's time: the same 200-service file
+# under a project with no containers (loading the compose model, one empty
+# list) against the running stack (the engine's part on top). And it reports
+# the first status after the containers changed ("cold": each container's run
+# is inspected once, in one round trip) next to the usual one ("warm": one
+# list call, whatever the size).
+#
+# The stack is a project of its own (spbench-<random>) in a temporary
+# directory, grown 3 → 60 → 200 services and removed at the end, whatever
+# happens. Usage: bench/status.sh [SIZES…] (default "3 60 200"); RUNS (30),
+# RUNS_V1 (3). Needs hyperfine and Compose v2; v1 is skipped when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench/status.sh needs hyperfine (apt-get install -y hyperfine)" >&2; exit 1; }
+docker compose version >/dev/null 2>&1 || { echo "bench/status.sh needs Compose v2 (docker compose)" >&2; exit 1; }
+sizes=${*:-3 60 200}
+runs=${RUNS:-30}
+runs_v1=${RUNS_V1:-3}
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+project=spbench-$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+dir=$tmp/$project
+mkdir -p "$dir"
+cleanup() {
+  (cd "$dir" && docker compose -p "$project" down -t 1 --remove-orphans >/dev/null 2>&1) || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 bin=$tmp/stackpilot
 CGO_ENABLED=0 go build -trimpath -o "$bin" .
-demo=examples/demo
-runs=${RUNS:-30}
+export STACKPILOT_CACHE_DIR=$tmp/cache
 
-if [ -z "$(docker ps -q --filter label=com.docker.compose.project=demo)" ]; then
-  echo "the demo stack is not running: start it with scripts/demo.sh" >&2
-  exit 1
-fi
-"$bin" -C "$demo" status --json >/dev/null # warm the validation cache, as any second run would be
-
+compose_file() { # n → compose.yaml with services s000…
+  {
+    echo "services:"
+    for i in $(seq 0 $(($1 - 1))); do
+      printf '  s%03d:\n    image: stackpilot-busybox:latest\n' "$i"
+      printf '    command: ["sh", "-c", "trap '"'"'exit 0'"'"' TERM; while :; do sleep 3600 & wait $$!; done"]\n'
+    done
+  } >"$dir/compose.yaml"
+}
 median() { # hyperfine JSON → median in ms
   python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$1"
 }
-bench() { # name command [runs] → median ms
-  local out; out=$(mktemp)
-  hyperfine -N --warmup 3 --runs "${3:-$runs}" --export-json "$out" "$2" >/dev/null 2>&1
+bench() { # runs command [hyperfine options…] → median ms
+  local n=$1 cmd=$2 out
+  shift 2
+  out=$(mktemp -p "$tmp")
+  hyperfine -N --warmup 2 --runs "$n" --export-json "$out" "$@" "$cmd" >/dev/null 2>&1
   median "$out"
 }
+peak_rss() { # command… → peak RSS in MiB
+  local f
+  f=$(mktemp -p "$tmp")
+  /usr/bin/time -v "$@" >/dev/null 2>"$f" || true
+  awk -F: '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$f"
+}
 
-sp=$(cd "$demo" && bench sp "$bin status --json")
-v2=$(cd "$demo" && bench v2 "docker compose ps --format json")
-v1=$(cd "$demo" && bench v1 "docker-compose ps" 5)
+results=()
+cd "$dir"
+for n in $sizes; do
+  compose_file "$n"
+  echo "==> $n services: starting" >&2
+  docker compose -p "$project" up -d --remove-orphans --quiet-pull >/dev/null 2>&1
+  running=$(docker ps -q --filter "label=com.docker.compose.project=$project" | wc -l)
+  [ "$running" -eq "$n" ] || { echo "only $running of $n containers run" >&2; exit 1; }
+  export COMPOSE_PROJECT_NAME=$project
+  "$bin" status --json >/dev/null # warm the caches, as any second run would be
+  echo "==> $n services: measuring" >&2
+  sp=$(bench "$runs" "$bin status --json")
+  cold=$(bench "$runs" "$bin status --json" --prepare "rm -rf $STACKPILOT_CACHE_DIR/runs")
+  v2=$(bench "$runs" "docker compose ps --format json")
+  v1=-
+  if command -v docker-compose >/dev/null; then
+    v1=$(bench "$runs_v1" "docker-compose ps")
+  fi
+  rss=$(peak_rss "$bin" status --json)
+  model=-
+  if [ "$n" = 200 ]; then
+    # The same file under a project without containers: the model's share.
+    model=$(COMPOSE_PROJECT_NAME=$project-empty bench "$runs" "$bin status --json" -i)
+  fi
+  unset COMPOSE_PROJECT_NAME
+  results+=("$n $sp $cold $v2 $v1 $rss $model")
+done
 
-printf '%-44s %8s ms\n' "stackpilot status --json" "$sp"
-printf '%-44s %8s ms\n' "docker compose ps --format json (v2)" "$v2"
-printf '%-44s %8s ms\n' "docker-compose ps (v1)" "$v1"
-python3 - "$sp" "$v2" "$v1" <<'PY'
+echo
+printf '%-9s %12s %12s %14s %14s %9s %9s %10s\n' services "status ms" "cold ms" "compose v2 ms" "compose v1 ms" "ratio v2" "ratio v1" "peak RSS"
+python3 - "${results[@]}" <<'PY'
 import sys
-sp, v2, v1 = map(float, sys.argv[1:])
-r2, r1 = sp / v2, sp / v1
-print(f"ratio status / compose v2 ps: {r2:.3f}  (target ≤ 0.25: {'ok' if r2 <= 0.25 else 'MISSED'})")
-print(f"ratio status / compose v1 ps: {r1:.3f}")
+ok = True
+for line in sys.argv[1:]:
+    n, sp, cold, v2, v1, rss, model = line.split()
+    sp, cold, v2 = float(sp), float(cold), float(v2)
+    r2 = sp / v2
+    r1 = f"{sp / float(v1):.3f}" if v1 != "-" else "-"
+    print(f"{n:<9} {sp:12.1f} {cold:12.1f} {v2:14.1f} {v1:>14} {r2:9.3f} {r1:>9} {rss:>6} MiB")
+    ok &= r2 <= 0.25
+    if n == "200":
+        rss_ok = float(rss) <= 40
+        ok &= rss_ok
+        print(f"  peak RSS at 200 services: {rss} MiB (target ≤ 40: {'ok' if rss_ok else 'MISSED'})")
+        if model != "-":
+            m = float(model)
+            print(f"  200 services split: model load (no containers) {m:.1f} ms, engine part {sp - m:.1f} ms of {sp:.1f} ms;"
+                  f" model load alone / compose v2 = {m / v2:.3f}")
+    print(f"  ratio status / compose v2 ps at {n}: {r2:.3f} (target ≤ 0.25: {'ok' if r2 <= 0.25 else 'MISSED'}); cold (first status after a change): {cold / v2:.3f}")
+print("all targets met" if ok else "some targets MISSED")
 PY
