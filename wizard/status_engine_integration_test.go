@@ -116,6 +116,17 @@ func TestIntegrationStatusEngineCallsDoNotGrowWithContainers(t *testing.T) {
 		t.Fatalf("the second status differs from the first:\n%s\n---\n%s", a, b)
 	}
 
+	// logs finds the containers the same way: one list, no inspect once
+	// their runs are known; then one log stream per container.
+	proxy.Reset()
+	if res := itest.Run(t, big.Dir, append([]string{"DOCKER_HOST=" + proxy.Host}, env...), "logs", "--tail", "1"); res.Code != 0 {
+		t.Fatalf("logs: exit %d\n%s", res.Code, res.Combined())
+	}
+	lists, inspects, streams := proxy.Count("GET", "^/containers/json$"), proxy.Count("GET", `^/containers/[0-9a-f]+/json$`), proxy.Count("GET", `^/containers/[0-9a-f]+/logs$`)
+	if lists != 1 || inspects != 0 || streams != 20 {
+		t.Fatalf("logs of 20 containers: %d lists, %d inspects, %d log streams", lists, inspects, streams)
+	}
+
 	// A restart makes a new run: that container alone is read again, and
 	// its new start time and restart count are right — by `docker restart`,
 	// and by its restart policy after its process ended.
