@@ -559,39 +559,20 @@ type snapContainer struct {
 	ID       string
 	Name     string
 	ImageID  string
-	ImageRef string // the reference the container was created from (Config.Image)
+	ImageRef string // the reference the container was created from; "" when the engine shows only the image's ID
 	State    string
 	Number   int
 }
 
 // takeSnapshot lists the services' containers in one engine call.
 func (s *Stack) takeSnapshot(ctx context.Context, eng *engine.Client, services []string) (*snapshot, error) {
-	list, err := eng.ListContainers(ctx, true, engine.Filters{"label": {LabelProject + "=" + s.Name}})
+	cs, err := s.ProjectContainers(ctx, eng, services)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
-		}
-		return nil, fmt.Errorf("list containers: %w", DockerError(err))
-	}
-	wanted := map[string]bool{}
-	for _, n := range services {
-		wanted[n] = true
+		return nil, err
 	}
 	snap := &snapshot{byService: map[string][]snapContainer{}}
-	for _, c := range list {
-		svc := c.Labels[LabelService]
-		if strings.EqualFold(c.Labels[LabelOneOff], "true") || !wanted[svc] {
-			continue
-		}
-		n, _ := strconv.Atoi(c.Labels[LabelNumber])
-		name := ""
-		if len(c.Names) > 0 {
-			name = strings.TrimPrefix(c.Names[0], "/")
-		}
-		snap.byService[svc] = append(snap.byService[svc], snapContainer{ID: c.ID, Name: name, ImageID: c.ImageID, ImageRef: c.Image, State: c.State, Number: n})
-	}
-	for _, cs := range snap.byService {
-		sort.Slice(cs, func(i, j int) bool { return cs[i].Number < cs[j].Number })
+	for _, c := range cs {
+		snap.byService[c.Service] = append(snap.byService[c.Service], snapContainer{ID: c.ID, Name: c.Name, ImageID: c.ImageID, ImageRef: c.Image, State: c.State, Number: c.Number})
 	}
 	return snap, nil
 }

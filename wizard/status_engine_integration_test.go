@@ -226,39 +226,14 @@ func oracleStatus(t *testing.T, p *itest.Project, oneShot map[string]bool) strin
 	if err := json.Unmarshal(out, &cs); err != nil {
 		t.Fatal(err)
 	}
-	type port struct {
-		HostIP        string `json:"host_ip"`
-		HostPort      int    `json:"host_port"`
-		ContainerPort int    `json:"container_port"`
-		Protocol      string `json:"protocol"`
-	}
-	type row struct {
-		Service       string     `json:"service"`
-		Container     string     `json:"container"`
-		ContainerID   string     `json:"container_id"`
-		Replica       int        `json:"replica"`
-		State         string     `json:"state"`
-		Health        string     `json:"health"`
-		ExitCode      int        `json:"exit_code"`
-		RestartCount  int        `json:"restart_count"`
-		Ports         []port     `json:"ports"`
-		Image         string     `json:"image"`
-		ImageID       string     `json:"image_id"`
-		StartedAt     *time.Time `json:"started_at"`
-		FinishedAt    *time.Time `json:"finished_at"`
-		UptimeSeconds int64      `json:"uptime_seconds"`
-		Probe         any        `json:"probe"`
-		OK            bool       `json:"ok"`
-		Problem       string     `json:"problem,omitempty"`
-	}
-	var rows []row
+	var rows []statusRow
 	for _, c := range cs {
 		if strings.EqualFold(c.Config.Labels["com.docker.compose.oneoff"], "true") {
 			continue
 		}
-		r := row{Service: c.Config.Labels["com.docker.compose.service"], Container: strings.TrimPrefix(c.Name, "/"), ContainerID: c.ID[:12],
+		r := statusRow{Service: c.Config.Labels["com.docker.compose.service"], Container: strings.TrimPrefix(c.Name, "/"), ContainerID: c.ID[:12],
 			State: c.State.Status, ExitCode: c.State.ExitCode, RestartCount: c.RestartCount, Image: c.Config.Image, ImageID: c.Image,
-			Ports: []port{}}
+			Ports: []statusPort{}}
 		r.Replica, _ = strconv.Atoi(c.Config.Labels["com.docker.compose.container-number"])
 		if c.State.Health != nil {
 			r.Health = c.State.Health.Status
@@ -276,11 +251,11 @@ func oracleStatus(t *testing.T, p *itest.Project, oneShot map[string]bool) strin
 			num, proto, _ := strings.Cut(spec, "/")
 			n, _ := strconv.Atoi(num)
 			if len(bs) == 0 {
-				r.Ports = append(r.Ports, port{ContainerPort: n, Protocol: proto})
+				r.Ports = append(r.Ports, statusPort{ContainerPort: n, Protocol: proto})
 			}
 			for _, b := range bs {
 				hp, _ := strconv.Atoi(b.HostPort)
-				r.Ports = append(r.Ports, port{HostIP: b.HostIp, HostPort: hp, ContainerPort: n, Protocol: proto})
+				r.Ports = append(r.Ports, statusPort{HostIP: b.HostIp, HostPort: hp, ContainerPort: n, Protocol: proto})
 			}
 		}
 		sort.Slice(r.Ports, func(i, j int) bool {

@@ -10,26 +10,23 @@ import (
 	"github.com/stackpilot/stackpilot/internal/itest"
 )
 
-// statusRow mirrors the documented JSON of `status --json`.
+// statusRow mirrors the documented JSON of `status --json`, field for field.
 type statusRow struct {
-	Service      string `json:"service"`
-	Container    string `json:"container"`
-	ContainerID  string `json:"container_id"`
-	Replica      int    `json:"replica"`
-	State        string `json:"state"`
-	Health       string `json:"health"`
-	ExitCode     int    `json:"exit_code"`
-	RestartCount int    `json:"restart_count"`
-	Ports        []struct {
-		HostIP        string `json:"host_ip"`
-		HostPort      int    `json:"host_port"`
-		ContainerPort int    `json:"container_port"`
-		Protocol      string `json:"protocol"`
-	} `json:"ports"`
-	Image     string     `json:"image"`
-	ImageID   string     `json:"image_id"`
-	StartedAt *time.Time `json:"started_at"`
-	Probe     *struct {
+	Service       string       `json:"service"`
+	Container     string       `json:"container"`
+	ContainerID   string       `json:"container_id"`
+	Replica       int          `json:"replica"`
+	State         string       `json:"state"`
+	Health        string       `json:"health"`
+	ExitCode      int          `json:"exit_code"`
+	RestartCount  int          `json:"restart_count"`
+	Ports         []statusPort `json:"ports"`
+	Image         string       `json:"image"`
+	ImageID       string       `json:"image_id"`
+	StartedAt     *time.Time   `json:"started_at"`
+	FinishedAt    *time.Time   `json:"finished_at"`
+	UptimeSeconds int64        `json:"uptime_seconds"`
+	Probe         *struct {
 		URL        string  `json:"url"`
 		OK         bool    `json:"ok"`
 		StatusCode int     `json:"status_code"`
@@ -37,7 +34,14 @@ type statusRow struct {
 		LatencyMS  float64 `json:"latency_ms"`
 	} `json:"probe"`
 	OK      bool   `json:"ok"`
-	Problem string `json:"problem"`
+	Problem string `json:"problem,omitempty"`
+}
+
+type statusPort struct {
+	HostIP        string `json:"host_ip"`
+	HostPort      int    `json:"host_port"`
+	ContainerPort int    `json:"container_port"`
+	Protocol      string `json:"protocol"`
 }
 
 func statusJSON(t *testing.T, p *itest.Project, args ...string) ([]statusRow, itest.Result) {
