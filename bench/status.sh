@@ -18,7 +18,9 @@
 # The stack is a project of its own (spbench-<random>) in a temporary
 # directory, grown 3 → 60 → 200 services and removed at the end, whatever
 # happens. Usage: bench/status.sh [SIZES…] (default "3 60 200"); RUNS (30),
-# RUNS_V1 (3). Needs hyperfine and Compose v2; v1 is skipped when missing.
+# RUNS_V1 (3); BASE=/path/to/another/stackpilot also measures that build's
+# status, for a before/after. Needs hyperfine and Compose v2; v1 is skipped
+# when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench/status.sh needs hyperfine (apt-get install -y hyperfine)" >&2; exit 1; }
@@ -85,13 +87,17 @@ for n in $sizes; do
     v1=$(bench "$runs_v1" "docker-compose ps")
   fi
   rss=$(peak_rss "$bin" status --json)
+  base=-
+  if [ -n "${BASE:-}" ]; then
+    base=$(bench "$runs" "$BASE status --json")
+  fi
   model=-
   if [ "$n" = 200 ]; then
     # The same file under a project without containers: the model's share.
     model=$(COMPOSE_PROJECT_NAME=$project-empty bench "$runs" "$bin status --json" -i)
   fi
   unset COMPOSE_PROJECT_NAME
-  results+=("$n $sp $cold $v2 $v1 $rss $model")
+  results+=("$n $sp $cold $v2 $v1 $rss $model $base")
 done
 
 echo
@@ -100,7 +106,7 @@ python3 - "${results[@]}" <<'PY'
 import sys
 ok = True
 for line in sys.argv[1:]:
-    n, sp, cold, v2, v1, rss, model = line.split()
+    n, sp, cold, v2, v1, rss, model, base = line.split()
     sp, cold, v2 = float(sp), float(cold), float(v2)
     r2 = sp / v2
     r1 = f"{sp / float(v1):.3f}" if v1 != "-" else "-"
@@ -115,5 +121,7 @@ for line in sys.argv[1:]:
             print(f"  200 services split: model load (no containers) {m:.1f} ms, engine part {sp - m:.1f} ms of {sp:.1f} ms;"
                   f" model load alone / compose v2 = {m / v2:.3f}")
     print(f"  ratio status / compose v2 ps at {n}: {r2:.3f} (target ≤ 0.25: {'ok' if r2 <= 0.25 else 'MISSED'}); cold (first status after a change): {cold / v2:.3f}")
+    if base != "-":
+        print(f"  BASE status at {n}: {float(base):.1f} ms (ratio {float(base) / v2:.3f})")
 print("all targets met" if ok else "some targets MISSED")
 PY

@@ -93,11 +93,11 @@ type Stack struct {
 	engine     *engine.Client
 	engineErr  error
 
-	runsOnce sync.Once
-	runs     *runCache // see run_cache.go
-
 	composeMu  sync.Mutex
 	composeCLI *ComposeCLI
+
+	runsOnce sync.Once
+	runs     *runCache // see run_cache.go
 }
 
 // Load finds and loads the stack described by opts.

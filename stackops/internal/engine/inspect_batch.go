@@ -118,11 +118,8 @@ func (c *Client) pipelineInspect(ctx context.Context, version string, ids []stri
 	}
 	// Written from another goroutine: should the engine answer before it
 	// has read everything, neither side waits for the other.
-	writeErr := make(chan error, 1)
-	go func() {
-		_, err := io.WriteString(conn, reqs.String())
-		writeErr <- err
-	}()
+	// (The deferred Close ends the writer should the answers stop early.)
+	go func() { _, _ = io.WriteString(conn, reqs.String()) }()
 
 	br := bufio.NewReaderSize(conn, 64<<10)
 	for i := range ids {
@@ -130,9 +127,6 @@ func (c *Client) pipelineInspect(ctx context.Context, version string, ids []stri
 		if err != nil {
 			if ctx.Err() != nil {
 				return i, context.Cause(ctx)
-			}
-			if werr := <-writeErr; werr != nil {
-				err = werr
 			}
 			return i, c.connError(err)
 		}
