@@ -17,8 +17,8 @@
 #
 # The stack is a project of its own (spbench-<random>) in a temporary
 # directory, grown 3 → 60 → 200 services and removed at the end, whatever
-# happens. Usage: bench/status.sh [SIZES…] (default "3 60 200"); RUNS (30),
-# RUNS_V1 (3); BASE=/path/to/another/stackpilot also measures that build's
+# happens. Usage: bench/status.sh [SIZES…] (default "3 60 200"); RUNS (30, in
+# ROUNDS rounds, 5), RUNS_V1 (3); BASE=/path/to/another/stackpilot also measures that build's
 # status, for a before/after. Needs hyperfine and Compose v2; v1 is skipped
 # when missing.
 set -euo pipefail
@@ -28,6 +28,8 @@ docker compose version >/dev/null 2>&1 || { echo "bench/status.sh needs Compose 
 sizes=${*:-3 60 200}
 runs=${RUNS:-30}
 runs_v1=${RUNS_V1:-3}
+rounds=${ROUNDS:-5}
+per_round=$(((runs + rounds - 1) / rounds))
 
 tmp=$(mktemp -d)
 project=spbench-$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -51,15 +53,18 @@ compose_file() { # n → compose.yaml with services s000…
     done
   } >"$dir/compose.yaml"
 }
-median() { # hyperfine JSON → median in ms
-  python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$1"
-}
-bench() { # runs command [hyperfine options…] → median ms
-  local n=$1 cmd=$2 out
+# Commands are measured in rounds, taking turns (a few runs of each per
+# round), so a machine whose load drifts — a shared CI runner — slows them
+# alike instead of whichever ran during the busy minute.
+sample() { # label command [hyperfine options…]: one round's runs of command
+  local label=$1 cmd=$2
   shift 2
-  out=$(mktemp -p "$tmp")
-  hyperfine -N --warmup 2 --runs "$n" --export-json "$out" "$@" "$cmd" >/dev/null 2>&1
-  median "$out"
+  hyperfine -N --warmup 1 --runs "$per_round" --export-json "$(mktemp -p "$tmp" "$label.XXXX.json")" "$@" "$cmd" >/dev/null 2>&1
+}
+median() { # label → median in ms over all its rounds
+  python3 -c 'import glob,json,statistics,sys
+t = [x for f in glob.glob(sys.argv[1] + ".*.json") for x in json.load(open(f))["results"][0]["times"]]
+print("%.1f" % (statistics.median(t) * 1000))' "$tmp/$1"
 }
 peak_rss() { # command… → peak RSS in MiB
   local f
@@ -79,23 +84,26 @@ for n in $sizes; do
   export COMPOSE_PROJECT_NAME=$project
   "$bin" status --json >/dev/null # warm the caches, as any second run would be
   echo "==> $n services: measuring" >&2
-  sp=$(bench "$runs" "$bin status --json")
-  cold=$(bench "$runs" "$bin status --json" --prepare "rm -rf $STACKPILOT_CACHE_DIR/runs")
-  v2=$(bench "$runs" "docker compose ps --format json")
-  v1=-
+  for round in $(seq "$rounds"); do
+    sample "sp$n" "$bin status --json"
+    sample "cold$n" "$bin status --json" --prepare "rm -rf $STACKPILOT_CACHE_DIR/runs"
+    sample "v2$n" "docker compose ps --format json"
+    if [ -n "${BASE:-}" ]; then
+      sample "base$n" "$BASE status --json"
+    fi
+    if [ "$n" = 200 ]; then
+      # The same file under a project without containers: the model's share.
+      COMPOSE_PROJECT_NAME=$project-empty sample "model$n" "$bin status --json" -i
+    fi
+  done
+  sp=$(median "sp$n") cold=$(median "cold$n") v2=$(median "v2$n") v1=- base=- model=-
   if command -v docker-compose >/dev/null; then
-    v1=$(bench "$runs_v1" "docker-compose ps")
+    per_round=$runs_v1 sample "v1$n" "docker-compose ps"
+    v1=$(median "v1$n")
   fi
+  [ -z "${BASE:-}" ] || base=$(median "base$n")
+  [ "$n" != 200 ] || model=$(median "model$n")
   rss=$(peak_rss "$bin" status --json)
-  base=-
-  if [ -n "${BASE:-}" ]; then
-    base=$(bench "$runs" "$BASE status --json")
-  fi
-  model=-
-  if [ "$n" = 200 ]; then
-    # The same file under a project without containers: the model's share.
-    model=$(COMPOSE_PROJECT_NAME=$project-empty bench "$runs" "$bin status --json" -i)
-  fi
   unset COMPOSE_PROJECT_NAME
   results+=("$n $sp $cold $v2 $v1 $rss $model $base")
 done
