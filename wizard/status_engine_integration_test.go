@@ -132,9 +132,9 @@ func TestIntegrationStatusEngineCallsDoNotGrowWithContainers(t *testing.T) {
 	// and by its restart policy after its process ended.
 	big.Compose("restart", "-t", "1", "s005")
 	id7 := big.ContainerID("s007")
-	if out, err := exec.Command("docker", "exec", id7, "kill", "-TERM", "1").CombinedOutput(); err != nil {
-		t.Fatalf("end s007's process: %v\n%s", err, out)
-	}
+	// (The kill itself may be killed with the container it ends: its exit
+	// status says nothing; the restart count below does.)
+	_ = exec.Command("docker", "exec", id7, "kill", "-TERM", "1").Run()
 	itest.Eventually(t, 30*time.Second, "s007 restarted by its policy", func() bool {
 		in := itest.Inspect(t, id7)
 		return int(in["RestartCount"].(float64)) == 1 && in["State"].(map[string]any)["Status"] == "running"
