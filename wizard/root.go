@@ -88,6 +88,8 @@ terminal, 3 stack degraded, 130 cancelled.`,
 	pf.BoolVar(&g.NoInput, "no-input", false, "never prompt, even in a terminal (also STACKPILOT_NO_INPUT=1)")
 	pf.BoolVar(&g.NoColor, "no-color", false, "no color (also NO_COLOR=1 or TERM=dumb)")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "show the docker commands run")
+	pf.StringVar(&g.Context, "context", "", "docker context to act on (default: DOCKER_HOST, DOCKER_CONTEXT, then docker context use's choice)")
+	pf.StringVarP(&g.Host, "host", "H", "", "docker engine to act on: unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST (default: as the docker CLI)")
 
 	cmds := commandBuilders(f)
 	name := commandNameIn(args)
@@ -131,9 +133,9 @@ func commandBuilders(f *Factory) map[string]func() *cobra.Command {
 // is neither a global flag nor a global flag's value ("" when there is none,
 // or when a flag it does not know comes first — cobra then reports it).
 func commandNameIn(args []string) string {
-	valued := map[string]bool{"project-dir": true, "file": true, "project-name": true, "env-file": true, "profile": true}
+	valued := map[string]bool{"project-dir": true, "file": true, "project-name": true, "env-file": true, "profile": true, "context": true, "host": true}
 	boolean := map[string]bool{"yes": true, "no-input": true, "no-color": true, "verbose": true, "version": true, "help": true}
-	shortValued := "Cfp"
+	shortValued := "CfpH"
 	shortBool := "yvh"
 	for i := 0; i < len(args); i++ {
 		a := args[i]

@@ -189,6 +189,10 @@ func TestCommandNameIn(t *testing.T) {
 		{[]string{"--", "status"}, ""},
 		{[]string{"--version"}, ""},
 		{[]string{"stauts"}, "stauts"},
+		{[]string{"--context", "status", "deploy"}, "deploy"},
+		{[]string{"-H", "ssh://root@10.0.0.5", "status"}, "status"},
+		{[]string{"-Hssh://root@h", "--host=tcp://h:2375", "logs"}, "logs"},
+		{[]string{"-vH", "unix:///x.sock", "doctor"}, "doctor"},
 	} {
 		if got := commandNameIn(c.args); got != c.want {
 			t.Errorf("commandNameIn(%q) = %q, want %q", c.args, got, c.want)

@@ -106,10 +106,6 @@ func NewSSHClient(t testing.TB) *SSHClient {
 }
 
 func newSSHClient(dir string) (*SSHClient, error) {
-	ssh, err := exec.LookPath("ssh")
-	if err != nil {
-		return nil, fmt.Errorf("the ssh client is not installed: %w", err)
-	}
 	c := &SSHClient{
 		Dir:        dir,
 		Key:        filepath.Join(dir, "id_ed25519"),
@@ -119,6 +115,37 @@ func newSSHClient(dir string) (*SSHClient, error) {
 	}
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "stackpilot-test", "-f", c.Key).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("ssh-keygen: %v: %s", err, out)
+	}
+	if err := os.WriteFile(c.KnownHosts, nil, 0o600); err != nil {
+		return nil, err
+	}
+	return c, c.writeConfig()
+}
+
+// With is a client using key and knownHosts ("" keeps this client's) — to
+// show what happens with a key the server does not accept, or a host key
+// nobody recorded.
+func (c *SSHClient) With(t testing.TB, key, knownHosts string) *SSHClient {
+	t.Helper()
+	dir := t.TempDir()
+	v := &SSHClient{Dir: dir, Key: c.Key, KnownHosts: c.KnownHosts, Config: filepath.Join(dir, "config"), BinDir: filepath.Join(dir, "bin")}
+	if key != "" {
+		v.Key = key
+	}
+	if knownHosts != "" {
+		v.KnownHosts = knownHosts
+	}
+	if err := v.writeConfig(); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// writeConfig writes the ssh config and the wrapper that uses it.
+func (c *SSHClient) writeConfig() error {
+	ssh, err := exec.LookPath("ssh")
+	if err != nil {
+		return fmt.Errorf("the ssh client is not installed: %w", err)
 	}
 	config := fmt.Sprintf(`Host *
   User root
@@ -131,19 +158,13 @@ func newSSHClient(dir string) (*SSHClient, error) {
   ConnectTimeout 10
 `, c.Key, c.KnownHosts)
 	if err := os.WriteFile(c.Config, []byte(config), 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(c.KnownHosts, nil, 0o600); err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.MkdirAll(c.BinDir, 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	wrapper := fmt.Sprintf("#!/bin/sh\nexec %s -F %s \"$@\"\n", ssh, c.Config)
-	if err := os.WriteFile(filepath.Join(c.BinDir, "ssh"), []byte(wrapper), 0o755); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return os.WriteFile(filepath.Join(c.BinDir, "ssh"), []byte(wrapper), 0o755)
 }
 
 // PublicKey is the authorized_keys line of the client's key.

@@ -28,19 +28,14 @@ func TestIntegrationServer(t *testing.T) {
 		t.Fatalf("fixture images not loaded into the server's engine: %q", out)
 	}
 
-	// Compose v2 over ssh:// starts the service on the server's engine only.
-	// (Always v2 here: Debian's Compose v1 reaches ssh:// only with
-	// python3-paramiko installed, which the test machine does not have.)
+	// Compose (the variant under test) over ssh:// starts the service on the
+	// server's engine only.
 	p := NewProjectOn(t, srv, `services:
   box:
     image: `+BusyboxImage+`
     command: ["sleep", "300"]
 `)
-	up := exec.Command("docker", "compose", "--project-name", p.Name, "up", "-d")
-	up.Dir, up.Env = p.Dir, append(BaseEnv(), p.Env...)
-	if out, err := up.CombinedOutput(); err != nil {
-		t.Fatalf("docker compose up -d over %s: %v\n%s", srv.Host(), err, out)
-	}
+	p.Compose("up", "-d")
 	onServer := srv.Docker(t, "ps", "-q", "--filter", "label=com.docker.compose.project="+p.Name)
 	if len(strings.Fields(onServer)) != 1 {
 		t.Fatalf("compose up -d over %s: containers on the server = %q, want 1", srv.Host(), onServer)
