@@ -117,6 +117,10 @@ func TestIntegrationRemoteContext(t *testing.T) {
 			}
 		}
 	}
+	// Compose v1 (docker-py) finds the contexts beside an existing config.json only.
+	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{srv.SSH.PathEnv(), "DOCKER_CONFIG=" + cfg}
 	docker := func(args ...string) {
 		t.Helper()

@@ -45,24 +45,7 @@ type sshDialer struct {
 	err    error // why the master could not start
 	master *exec.Cmd
 	exited chan struct{}
-	stderr lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr bytes.Buffer // read only once exited is closed (Wait has copied it all)
 }
 
 func newSSHDialer(host string) (*sshDialer, error) {
