@@ -60,3 +60,20 @@ func (s *Stack) composeEndpointArgs(c *ComposeCLI) []string {
 	}
 	return nil
 }
+
+// endpointEnv is the environment that makes a docker command run by a hook
+// act on the stack's endpoint when stackpilot was given it on its command
+// line (the rest a hook inherits, as Compose does).
+func (s *Stack) endpointEnv() []string {
+	ep, err := s.Endpoint()
+	if err != nil {
+		return nil
+	}
+	switch ep.Source {
+	case endpoint.FromContextFlag:
+		return []string{"DOCKER_HOST=", "DOCKER_CONTEXT=" + ep.Context}
+	case endpoint.FromHostFlag:
+		return []string{"DOCKER_HOST=" + ep.Host}
+	}
+	return nil
+}

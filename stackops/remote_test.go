@@ -57,6 +57,13 @@ func TestComposeArgsCarryTheEndpoint(t *testing.T) {
 			if err != nil || ep.Host != tc.endpointHost {
 				t.Fatalf("endpoint %+v, %v; want %s", ep, err, tc.endpointHost)
 			}
+			wantEnv := map[string][]string{
+				"--context": {"DOCKER_HOST=", "DOCKER_CONTEXT=prod"},
+				"-H":        {"DOCKER_HOST=ssh://root@10.0.0.9"},
+			}[tc.name]
+			if got := st.endpointEnv(); !reflect.DeepEqual(got, wantEnv) {
+				t.Errorf("hooks' environment %q, want %q", got, wantEnv)
+			}
 			for _, v := range []struct {
 				c    *ComposeCLI
 				want []string
