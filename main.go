@@ -14,8 +14,8 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	_ "github.com/stackpilot/stackpilot/internal/prefault"
 	"github.com/stackpilot/stackpilot/internal/startup"
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/steps"
 	"github.com/stackpilot/stackpilot/wizard"
 )
@@ -23,6 +23,13 @@ import (
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
 // it comes from the module's build information.
 var version = ""
+
+// releaseKeys are the minisign public keys whose signature self-update
+// accepts on a release's SHA256SUMS, separated by commas: the project's
+// release key (README, docs/stackpilot.pub), and during a key rotation the
+// next one too. Tests build binaries that trust a test key instead with
+// -ldflags "-X main.releaseKeys=…" (scripts/release.sh's STACKPILOT_RELEASE_KEYS).
+var releaseKeys = "RWQmJRPb/M40q84bH3fG+FdiI/1G3+tMZK0T4f9caDZ3UleJ/iv/6FGM"
 
 func main() {
 	os.Exit(run())
@@ -35,8 +42,14 @@ func run() int {
 	ctx, done := interrupts.Job(context.Background())
 	defer done()
 
+	// compose-go prints its warnings through logrus' global logger; route
+	// them into the loaded stack's warnings (shown by the wizard) instead.
+	// Process-wide, so here, once, and never inside stackops.Load.
+	stackops.CollectComposeWarnings()
+
 	f := wizard.NewFactory(ios, buildVersion(), interrupts)
 	f.Parallel = startup.Parallel
+	f.ReleaseKeys = releaseKeys
 	// Signals are routed only once a command runs: until then the default
 	// action (exit) is right, and --version or --help do not pay for the
 	// handler's goroutine and thread.

@@ -115,4 +115,4 @@ printf "  %-38s %7s ms%s   target <= 20 ms: %s\n" "stackpilot env get KEY_05001"
 printf "  %-38s %7s ms%s   target <= 40 ms: %s\n" "stackpilot env set KEY_05001=after" "$m_set" "${c_set:-}" "$(verdict "$m_set" 40)"
 echo
 echo "in-process cost on the same file (go test -bench, ns/op):"
-(cd "$root" && go test ./stackops -run '^$' -bench 'BenchmarkEnv(Scan|GetCommand|SetCommand)$' -benchtime 30x 2>/dev/null | awk '/^Benchmark/ {printf "  %-28s %8.1f ms/op\n", $1, $3/1e6}')
+(cd "$root" && go test ./stackops/envfile -run '^$' -bench 'BenchmarkEnv(Scan|GetCommand|SetCommand)$' -benchtime 30x 2>/dev/null | awk '/^Benchmark/ {printf "  %-28s %8.1f ms/op\n", $1, $3/1e6}')

@@ -3,7 +3,10 @@
 # (runtime start, package initialisation, exit), next to an empty Go program
 # built the same way, measured in the same run.
 #
-# Target (issue 2): --version ≤ 15 ms median wall.
+# No target: issue 2's "--version ≤ 15 ms median" was retired by issue 11
+# (a user never waits on --version; what they do wait on is measured against
+# Compose by bench/status.sh and bench/env.sh). The script reports --version
+# against the empty-Go-program floor, for reference, and never fails on it.
 #
 # Run it with nothing else busy: on small VMs the floor moves by milliseconds
 # from one minute to the next, and a running stack's healthchecks (the demo
@@ -36,6 +39,5 @@ v, e = r["version"], r["empty"]
 ms = lambda x: x * 1000
 print(f"stackpilot --version   median {ms(v['median']):5.1f} ms  (min {ms(v['min']):.1f}, mean {ms(v['mean']):.1f})")
 print(f"an empty Go program    median {ms(e['median']):5.1f} ms  (min {ms(e['min']):.1f}): the floor here")
-ok = ms(v["median"]) <= 15
-print(f"--version: {ms(v['median'] - e['median']):.1f} ms above the floor; target ≤ 15 ms median: {'ok' if ok else 'MISSED'}")
+print(f"--version: {ms(v['median'] - e['median']):.1f} ms above the floor ({v['median'] / e['median']:.1f}× the empty program)")
 PY

@@ -16,6 +16,11 @@ say() { printf '==> %s\n' "$*" >&2; }
 scripts/ensure-docker.sh
 scripts/build-fixtures.sh
 scripts/build-server-image.sh
+# minisign: the release tests (e2e/selfupdate) check signatures with the standard tool too.
+if ! command -v minisign >/dev/null 2>&1; then
+  say "installing minisign (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq minisign >/dev/null
+fi
 
 export STACKPILOT_REQUIRE_DOCKER=1
 export STACKPILOT_CACHE_DIR="${STACKPILOT_CACHE_DIR:-$(mktemp -d)}"

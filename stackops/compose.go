@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
 // ComposeVariant names the Compose implementation in use.
@@ -32,8 +34,8 @@ type ComposeCLI struct {
 }
 
 var (
-	composeVersionRe = lazyRegexp(`^v?(\d+)\.(\d+)\.(\d+)`)
-	devVersionRe     = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	composeVersionRe = lazyre.New(`^v?(\d+)\.(\d+)\.(\d+)`)
+	devVersionRe     = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 )
 
 // DetectCompose finds Compose: the v2 plugin first, v1 as the fallback,

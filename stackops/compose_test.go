@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stackpilot/stackpilot/internal/itest"
 )
 
 func TestDetectComposePrefersV2(t *testing.T) {
@@ -85,7 +87,7 @@ func TestDetectComposeNeither(t *testing.T) {
 }
 
 func TestComposeArgsPinTheProject(t *testing.T) {
-	dir := writeProject(t, map[string]string{
+	dir := itest.WriteFiles(t, map[string]string{
 		"compose.yaml":          "services:\n  api:\n    image: x\n",
 		"compose.override.yaml": "services:\n  api:\n    environment: {A: b}\n",
 		".env":                  "FOO=1\n",

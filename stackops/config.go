@@ -22,15 +22,10 @@ type Config struct {
 }
 
 // configSections lists the known top-level keys, so an unknown one (a typo)
-// fails loading instead of being ignored silently.
-var configSections = map[string]bool{}
-
-// registerConfigSection declares a top-level x-stackpilot key. Each file that
-// owns a section calls it in a package-level var initialiser.
-func registerConfigSection(name string) bool {
-	configSections[name] = true
-	return true
-}
+// fails loading instead of being ignored silently. Each is decoded by the
+// package whose job it configures (env, backup, deploy hooks, probes), but
+// Load checks them all here, whether or not that package is linked in.
+var configSections = map[string]bool{"backup": true, "deploy": true, "env": true, "probes": true}
 
 func parseConfig(ext any) (*Config, error) {
 	cfg := &Config{raw: map[string]json.RawMessage{}}

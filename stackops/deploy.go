@@ -308,7 +308,7 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 	if err != nil {
 		return nil, err
 	}
-	sink := sinkOrNop(spec.sink)
+	sink := SinkOrNop(spec.sink)
 	timeout := spec.timeout
 	if timeout <= 0 {
 		timeout = cfg.Timeout.Or(DefaultGateTimeout)
@@ -571,7 +571,7 @@ func (s *Stack) takeSnapshot(ctx context.Context, eng *engine.Client, services [
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, fmt.Errorf("list containers: %w", dockerErr(err))
+		return nil, fmt.Errorf("list containers: %w", DockerError(err))
 	}
 	wanted := map[string]bool{}
 	for _, n := range services {
@@ -824,7 +824,7 @@ func splitRef(ref string) (repo, tag string) {
 // lookOnce judges the services once, without waiting, reporting failures with their logs.
 func (s *Stack) lookOnce(ctx context.Context, eng *engine.Client, services []string, since time.Time, settle time.Duration) []ServiceHealth {
 	probes, _ := s.Probes()
-	containers, err := s.projectContainers(ctx, eng, services)
+	containers, err := s.ProjectContainers(ctx, eng, services)
 	if err != nil {
 		return nil
 	}

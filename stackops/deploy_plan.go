@@ -98,7 +98,7 @@ func (s *Stack) PlanDeploy(ctx context.Context, opts DeployOptions) (*DeployPlan
 			hashes[f[0]] = f[1]
 		}
 	}
-	containers, err := s.projectContainers(ctx, eng, all)
+	containers, err := s.ProjectContainers(ctx, eng, all)
 	if err != nil {
 		return nil, err
 	}

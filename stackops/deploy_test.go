@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackpilot/stackpilot/internal/itest"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -35,7 +36,7 @@ x-stackpilot:
 
 func loadDeployStack(t *testing.T, compose string) *Stack {
 	t.Helper()
-	dir := writeProject(t, map[string]string{"compose.yaml": compose})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": compose})
 	st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, ProjectName: "shop", Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func TestRefHelpers(t *testing.T) {
 
 // The deploy section's keys read in snake_case too, like backup's and env's.
 func TestDeployConfigSnakeCaseKeys(t *testing.T) {
-	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: x\nx-stackpilot:\n  deploy:\n    keep_images: 2\n    pre_deploy: [./a, x]\n    post_deploy: [[./b], [./c]]\n    settle: 1s\n"})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: x\nx-stackpilot:\n  deploy:\n    keep_images: 2\n    pre_deploy: [./a, x]\n    post_deploy: [[./b], [./c]]\n    settle: 1s\n"})
 	st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +186,7 @@ func TestDeployConfigAndHooks(t *testing.T) {
 		"pre-deploy: [./a]\n    pre_deploy: [./b]",
 		"keep-images: 1\n    keep_images: 2",
 	} {
-		dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: x\nx-stackpilot:\n  deploy:\n    " + bad + "\n"})
+		dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: x\nx-stackpilot:\n  deploy:\n    " + bad + "\n"})
 		st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}})
 		if err == nil {
 			_, err = st.DeployConfig()

@@ -1,6 +1,7 @@
 package stackops
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,9 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/stackpilot/stackpilot/stackops/envfile"
+	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
 // withComposeSettingsFromDotEnv is cli.WithDotEnv for a lenient load: it
@@ -39,31 +43,27 @@ func composeSettingsFromDotEnv(o *cli.ProjectOptions, applied map[string]bool) e
 		}
 		// Most .env files set no COMPOSE_* key: look for one through a
 		// small window before reading and parsing the whole file.
-		if has, err := fileContains(real, []byte("COMPOSE_")); err != nil || !has {
+		if has, err := envfile.FileContains(real, []byte("COMPOSE_")); err != nil || !has {
 			continue
 		}
 		b, err := os.ReadFile(real)
 		if err != nil {
 			continue
 		}
-		d, err := parseEnvCached(real, b, nil)
+		d, err := envfile.ParseCached(real, b, nil)
 		if err != nil {
 			continue
 		}
 		env := o.Environment
-		lazy := newLazyEval(d, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-		for i := range d.stmts {
-			k := d.keyOf(&d.stmts[i])
-			if !strings.HasPrefix(k, "COMPOSE_") || d.last(k) != i {
-				continue
-			}
-			if _, set := o.Environment[k]; set {
-				continue
-			}
-			if v := lazy.value(i); v.Set && v.Err == nil {
-				o.Environment[k] = v.Value
-			}
+		want := func(k string) bool {
+			_, set := env[k]
+			return strings.HasPrefix(k, "COMPOSE_") && !set
 		}
+		d.LastValues(want, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, func(v envfile.Value) {
+			if v.Set && v.Err == nil {
+				env[v.Key] = v.Value
+			}
+		})
 	}
 	return nil
 }
@@ -144,4 +144,55 @@ func normalizeProjectName(s string) string {
 		}
 	}
 	return strings.TrimLeft(string(b), "_-")
+}
+
+// ---- loading a stack whose .env is broken ----
+
+var composeReadErrRe = lazyre.New(`failed to read (.+?): `)
+
+// sanitizeLoadError replaces compose-go's error about an env file it cannot
+// read — which quotes the offending value, secrets included — with
+// stackpilot's own: the file, the line, the key, the value masked.
+func sanitizeLoadError(err error, environ []string) error {
+	if err == nil {
+		return nil
+	}
+	m := composeReadErrRe().FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	if _, rerr := os.Stat(m[1]); rerr != nil {
+		return err
+	}
+	return MaskedEnvFileError(m[1], environ)
+}
+
+// MaskedEnvFileError explains why Compose cannot read the env file at path,
+// naming the line and key but never a secret-looking value. Use it instead
+// of printing compose-go's dotenv errors, which quote the value.
+func MaskedEnvFileError(path string, environ []string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	isSecret := func(k string) bool { return envfile.IsSecret(k, envfile.DefaultSecretPatterns, nil) }
+	doc, perr := envfile.Parse(data, isSecret)
+	if perr != nil {
+		var se *envfile.SyntaxError
+		if errors.As(perr, &se) {
+			se.Path = path
+		}
+		return perr
+	}
+	env := environMap(environ)
+	for _, v := range doc.Evaluate(func(k string) (string, bool) { v, ok := env[k]; return v, ok }) {
+		if v.Err != nil {
+			var se *envfile.SyntaxError
+			if errors.As(v.Err, &se) {
+				se.Path = path
+			}
+			return v.Err
+		}
+	}
+	return fmt.Errorf("%w: Compose cannot read %s — run stackpilot env list to find the line", envfile.ErrSyntax, path)
 }

@@ -87,9 +87,9 @@ func describeDockerError(err error) string {
 	return err.Error()
 }
 
-// dockerErr wraps an engine error so that errors.Is(err, ErrDockerUnavailable)
-// holds and the message says how to fix it.
-func dockerErr(err error) error {
+// DockerError wraps an engine error so that errors.Is(err, ErrDockerUnavailable)
+// holds and the message says how to fix it; other errors pass unchanged.
+func DockerError(err error) error {
 	if err == nil {
 		return nil
 	}

@@ -67,7 +67,8 @@ func NeverConfirm(context.Context, Confirmation) (bool, error) {
 	return false, ErrConfirmationRequired
 }
 
-func sinkOrNop(s EventSink) EventSink {
+// SinkOrNop is s, or a NopSink when s is nil: what an operation reports to.
+func SinkOrNop(s EventSink) EventSink {
 	if s == nil {
 		return NopSink{}
 	}

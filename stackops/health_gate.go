@@ -148,7 +148,7 @@ func (s *Stack) WaitHealthy(ctx context.Context, opts HealthGateOptions) (*Healt
 	if op == "" {
 		op = "wait"
 	}
-	sink := sinkOrNop(opts.Sink)
+	sink := SinkOrNop(opts.Sink)
 	logLines := opts.LogLines
 	if logLines <= 0 {
 		logLines = DefaultGateLogLines
@@ -168,7 +168,7 @@ func (s *Stack) WaitHealthy(ctx context.Context, opts HealthGateOptions) (*Healt
 	defer stopEvents()
 	wake := s.gateWakeups(evCtx, eng)
 	for {
-		containers, err := s.projectContainers(ctx, eng, services)
+		containers, err := s.ProjectContainers(ctx, eng, services)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)

@@ -124,7 +124,9 @@ func readHistory(path string) ([]HistoryRecord, int, error) {
 
 // appendHistory adds one record as a single write with O_APPEND and fsyncs,
 // so a crash leaves either the whole line or none of it. Writers hold the
-// stack lock, so lines never interleave.
+// stack lock, so lines never interleave. (The one file stackpilot appends
+// to rather than writes whole with package atomicfile: rewriting the whole
+// history for each deploy would cost more and protect nothing more.)
 func (s *Stack) appendHistory(r HistoryRecord) error {
 	dir, err := s.StateDir()
 	if err != nil {

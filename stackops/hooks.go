@@ -12,8 +12,6 @@ import (
 	"time"
 )
 
-var _ = registerConfigSection("deploy")
-
 // ErrHookFailed means a deploy hook exited non-zero (or could not start).
 var ErrHookFailed = errors.New("deploy hook failed")
 

@@ -117,7 +117,7 @@ func (s *Stack) lifecycle(ctx context.Context, op string, opts LifecycleOptions,
 			return nil, fmt.Errorf("%w for %s — deploy first: stackpilot deploy %s", ErrNoContainer, strings.Join(missing, ", "), strings.Join(missing, " "))
 		}
 	}
-	sink := sinkOrNop(opts.Sink)
+	sink := SinkOrNop(opts.Sink)
 	start := time.Now()
 	res := &LifecycleResult{Operation: op, Project: s.Name, Services: []ServiceHealth{}}
 	sink.Start(op)
@@ -260,7 +260,7 @@ func (s *Stack) Down(ctx context.Context, opts DownOptions) (*LifecycleResult, e
 	if err != nil {
 		return nil, err
 	}
-	sink := sinkOrNop(opts.Sink)
+	sink := SinkOrNop(opts.Sink)
 	start := time.Now()
 	sink.Start("down")
 	for _, n := range services {

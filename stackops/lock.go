@@ -11,9 +11,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 )
 
-// LockHolder says who holds a lock, written into the lock file by the holder.
+// LockHolder says who holds a lock. The holder writes it beside the lock
+// file, in HolderFile(lock), whole (atomicfile): the lock file itself is the
+// flock's inode and is never replaced.
 type LockHolder struct {
 	User    string    `json:"user"`
 	Host    string    `json:"host"`
@@ -56,12 +60,31 @@ type FileLock struct {
 // wait 0 it fails at once with a *LockedError; otherwise it retries until
 // wait has passed or ctx ends. op describes the holder's job ("deploy").
 func AcquireFileLock(ctx context.Context, path, op string, wait time.Duration) (*FileLock, error) {
+	return AcquireFileLockWith(ctx, path, op, FileLockOptions{Wait: wait})
+}
+
+// FileLockOptions tune AcquireFileLockWith.
+type FileLockOptions struct {
+	// Wait is how long to retry while another process holds the lock;
+	// 0 or less fails at once.
+	Wait time.Duration
+	// Poll is the pause before retry n (counted from 0); 100ms when nil.
+	Poll func(n int) time.Duration
+	// Command is the holder's command line as recorded in the lock file;
+	// this process's arguments (values of KEY=VALUE left out) when empty.
+	Command string
+}
+
+// AcquireFileLockWith is AcquireFileLock with the retry pace and the
+// recorded command chosen by the caller. It fails with a *LockedError when
+// the lock is still held at the end of the wait.
+func AcquireFileLockWith(ctx context.Context, path, op string, o FileLockOptions) (*FileLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
-	deadline := time.Now().Add(wait)
-	for {
+	deadline := time.Now().Add(o.Wait)
+	for n := 0; ; n++ {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			break
@@ -70,36 +93,48 @@ func AcquireFileLock(ctx context.Context, path, op string, wait time.Duration) (
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		if wait <= 0 || time.Now().After(deadline) {
+		if o.Wait <= 0 || time.Now().After(deadline) {
 			holder := readLockHolder(path)
 			f.Close()
 			return nil, &LockedError{Path: path, Holder: holder}
+		}
+		pause := 100 * time.Millisecond
+		if o.Poll != nil {
+			pause = o.Poll(n)
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
 			return nil, context.Cause(ctx)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
 	l := &FileLock{f: f, path: path}
-	l.writeHolder(op)
+	command := o.Command
+	if command == "" {
+		command = commandLine(os.Args)
+	}
+	l.writeHolder(op, command)
 	return l, nil
 }
 
-func (l *FileLock) writeHolder(op string) {
-	h := LockHolder{PID: os.Getpid(), Op: op, Since: time.Now().UTC(), Command: commandLine(os.Args)}
+// HolderFile is where the holder of the lock at path records who it is.
+func HolderFile(path string) string { return path + ".holder" }
+
+// writeHolder records who holds the lock. A record that cannot be written
+// leaves the lock held but anonymous (waiters say "another stackpilot").
+func (l *FileLock) writeHolder(op, command string) {
+	h := LockHolder{PID: os.Getpid(), Op: op, Since: time.Now().UTC(), Command: command}
 	if u, err := user.Current(); err == nil {
 		h.User = u.Username
 	}
 	h.Host, _ = os.Hostname()
 	b, _ := json.Marshal(h)
-	_ = l.f.Truncate(0)
-	_, _ = l.f.WriteAt(append(b, '\n'), 0)
+	_ = atomicfile.Write(HolderFile(l.path), append(b, '\n'), atomicfile.Options{Mode: 0o600})
 }
 
 func readLockHolder(path string) *LockHolder {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(HolderFile(path))
 	if err != nil || len(b) == 0 {
 		return nil
 	}
@@ -110,13 +145,13 @@ func readLockHolder(path string) *LockHolder {
 	return &h
 }
 
-// Release unlocks. The holder record is cleared so a later reader does not
-// mistake it for a live holder.
+// Release unlocks. The holder record is removed first so a later reader does
+// not mistake it for a live holder.
 func (l *FileLock) Release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
-	_ = l.f.Truncate(0)
+	_ = os.Remove(HolderFile(l.path))
 	err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	cerr := l.f.Close()
 	l.f = nil

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/stackpilot/stackpilot/internal/itest"
-	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/logs"
 )
 
-// TailLogs (the deploy failure report's lines) and Logs read a TTY
+// TailLogs (the deploy failure report's lines) and logs.Read read a TTY
 // container (raw stream) and a plain one (multiplexed) alike.
 func TestIntegrationTailLogsAndTTY(t *testing.T) {
 	itest.Require(t)
@@ -60,21 +60,21 @@ services:
 	if err != nil || fmt.Sprint(tty) != "[alpha [WARN] beta gamma]" {
 		t.Errorf("TTY lines (no \\r, no timestamps): %q, %v", tty, err)
 	}
-	var got []stackops.LogLine
-	err = st.Logs(ctx, stackops.LogsOptions{Services: []string{"term"}, Tail: -1, Level: stackops.LevelWarn}, func(l stackops.LogLine) error {
+	var got []logs.Line
+	err = logs.Read(ctx, st, logs.Options{Services: []string{"term"}, Tail: -1, Level: logs.LevelWarn}, func(l logs.Line) error {
 		got = append(got, l)
 		return nil
 	})
-	if err != nil || len(got) != 1 || got[0].Message != "[WARN] beta" || got[0].Level != stackops.LevelWarn || got[0].Time.Before(time.Now().Add(-5*time.Minute)) {
+	if err != nil || len(got) != 1 || got[0].Message != "[WARN] beta" || got[0].Level != logs.LevelWarn || got[0].Time.Before(time.Now().Add(-5*time.Minute)) {
 		t.Errorf("Logs of a TTY container with --level warn: %+v, %v", got, err)
 	}
 
 	// A filtered summary of the plain service through the library.
-	sum, err := st.LogSummary(ctx, stackops.LogsOptions{Services: []string{"plain"}, Tail: -1, Grep: regexp.MustCompile("^(one|four)$|stderr$")})
+	sum, err := logs.Summarize(ctx, st, logs.Options{Services: []string{"plain"}, Tail: -1, Grep: regexp.MustCompile("^(one|four)$|stderr$")})
 	if err != nil || len(sum.Services) != 1 || sum.Services[0].Lines != 3 { // one, two on stderr, four
 		t.Errorf("summary with grep: %+v, %v", sum, err)
 	}
-	if _, err := st.LogSummary(ctx, stackops.LogsOptions{Follow: true}); err == nil {
+	if _, err := logs.Summarize(ctx, st, logs.Options{Follow: true}); err == nil {
 		t.Error("a following summary was accepted")
 	}
 }

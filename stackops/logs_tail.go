@@ -2,13 +2,20 @@ package stackops
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/engine"
+	"github.com/stackpilot/stackpilot/stackops/internal/logstream"
 )
 
 // TailLogs returns the last n lines a container wrote (stdout and stderr
 // merged in the order the engine stored them), read through the engine's log
 // API so it works the same for Compose v1 and v2 stacks. The deploy failure
-// report and the health gate show these lines.
+// report and the health gate show these lines; the logs commands are
+// package stackops/logs.
 func (s *Stack) TailLogs(ctx context.Context, containerID string, n int) ([]string, error) {
 	if n <= 0 {
 		return nil, nil
@@ -19,68 +26,31 @@ func (s *Stack) TailLogs(ctx context.Context, containerID string, n int) ([]stri
 	}
 	info, err := eng.InspectContainer(ctx, containerID)
 	if err != nil {
-		return nil, fmt.Errorf("logs of %s: %w", shortID(containerID), dockerErr(err))
+		return nil, fmt.Errorf("logs of %s: %w", engine.ShortID(containerID), DockerError(err))
 	}
-	src := sourceFromContainer(info)
-	ring := newTailRing(n)
-	_, err = readSource(ctx, eng, src, logQuery{tail: n}, func(ts int64, stream uint8, lvl LogLevel, text []byte) error {
-		ring.add(ts, stream, lvl, text)
-		return nil
-	})
+	name := strings.TrimPrefix(info.Name, "/")
+	rc, err := logstream.Open(ctx, eng, info.ID, name, info.Config.Labels[LabelService],
+		engine.LogsOptions{Stdout: true, Stderr: true, Timestamps: true, Tail: strconv.Itoa(n)})
 	if err != nil {
-		return nil, err
+		if errors.Is(err, logstream.ErrUnreadable) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("logs of %s: %w", name, DockerError(err))
 	}
+	defer rc.Close()
 	var lines []string
-	_ = ring.each(func(_ int64, _ uint8, _ LogLevel, text []byte) error {
+	err = logstream.NewDecoder(info.Config.Tty, true).Decode(rc, func(_ int64, _ uint8, text []byte) error {
+		if len(lines) == n {
+			lines = append(lines[:0], lines[1:]...)
+		}
 		lines = append(lines, string(text))
 		return nil
 	})
-	return lines, nil
-}
-
-// tailRing keeps the last n lines it is given, reusing its buffers, so a
-// tail of filtered lines costs n lines of memory however long the log is.
-type tailRing struct {
-	slots []tailSlot
-	next  int
-	full  bool
-}
-
-type tailSlot struct {
-	ts     int64
-	stream uint8
-	lvl    LogLevel
-	text   []byte
-}
-
-func newTailRing(n int) *tailRing {
-	return &tailRing{slots: make([]tailSlot, n)}
-}
-
-func (r *tailRing) add(ts int64, stream uint8, lvl LogLevel, text []byte) {
-	if len(r.slots) == 0 {
-		return
-	}
-	sl := &r.slots[r.next]
-	sl.ts, sl.stream, sl.lvl = ts, stream, lvl
-	sl.text = append(sl.text[:0], text...)
-	r.next++
-	if r.next == len(r.slots) {
-		r.next, r.full = 0, true
-	}
-}
-
-// each calls fn for the kept lines, oldest first.
-func (r *tailRing) each(fn lineFunc) error {
-	start, count := 0, r.next
-	if r.full {
-		start, count = r.next, len(r.slots)
-	}
-	for k := 0; k < count; k++ {
-		sl := &r.slots[(start+k)%len(r.slots)]
-		if err := fn(sl.ts, sl.stream, sl.lvl, sl.text); err != nil {
-			return err
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
 		}
+		return nil, fmt.Errorf("logs of %s: %w", name, DockerError(err))
 	}
-	return nil
+	return lines, nil
 }

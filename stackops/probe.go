@@ -1,6 +1,7 @@
 package stackops
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,8 +15,6 @@ import (
 	"syscall"
 	"time"
 )
-
-var _ = registerConfigSection("probes")
 
 // DefaultProbeTimeout bounds one HTTP probe when the config sets none.
 const DefaultProbeTimeout = 2 * time.Second
@@ -42,7 +41,7 @@ func (p *ProbeConfig) UnmarshalJSON(b []byte) error {
 	}
 	type plain ProbeConfig
 	var v plain
-	dec := json.NewDecoder(bytesReader(b))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	dcontext "github.com/docker/cli/cli/context"
 	"github.com/docker/cli/cli/context/store"
 
+	"github.com/stackpilot/stackpilot/internal/itest"
 	"github.com/stackpilot/stackpilot/stackops/endpoint"
 )
 
@@ -22,7 +23,7 @@ func TestComposeArgsCarryTheEndpoint(t *testing.T) {
 	if err := s.CreateOrUpdate(store.Metadata{Name: "prod", Endpoints: map[string]any{"docker": dcontext.EndpointMetaBase{Host: "ssh://deploy@10.0.0.5"}}}); err != nil {
 		t.Fatal(err)
 	}
-	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n"})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n"})
 	v2 := &ComposeCLI{Variant: ComposeV2, Command: []string{"docker", "compose"}}
 	v1 := &ComposeCLI{Variant: ComposeV1, Command: []string{"docker-compose"}}
 	cases := []struct {
@@ -78,7 +79,7 @@ func TestComposeArgsCarryTheEndpoint(t *testing.T) {
 }
 
 func TestEngineUnknownContext(t *testing.T) {
-	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n"})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n"})
 	st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Context: "nope", Environ: []string{"DOCKER_CONFIG=" + t.TempDir()}})
 	if err != nil {
 		t.Fatal(err) // loading does not need the engine

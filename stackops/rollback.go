@@ -86,7 +86,7 @@ func (s *Stack) RollbackPlan(ctx context.Context, services []string) ([]Rollback
 		}
 		if _, err := eng.InspectImage(ctx, t.TargetImage); err != nil {
 			if !isNotFound(err) {
-				return nil, fmt.Errorf("inspect image %s: %w", shortImage(t.TargetImage), dockerErr(err))
+				return nil, fmt.Errorf("inspect image %s: %w", shortImage(t.TargetImage), DockerError(err))
 			}
 			t.Problem = fmt.Sprintf("the image %s ran before deploy %s no longer exists (removed with docker rmi or image prune -a)", shortImage(t.TargetImage), t.Deploy)
 		} else {
@@ -180,7 +180,7 @@ func (s *Stack) Rollback(ctx context.Context, opts RollbackOptions) (*DeployResu
 			}
 			repo, tag := splitRef(ref)
 			if err := eng.TagImage(ctx, t.TargetImage, repo, tag); err != nil {
-				return fmt.Errorf("point %s at %s: %w", ref, shortImage(t.TargetImage), dockerErr(err))
+				return fmt.Errorf("point %s at %s: %w", ref, shortImage(t.TargetImage), DockerError(err))
 			}
 		}
 		return nil
@@ -246,7 +246,7 @@ func (s *Stack) keepImages(ctx context.Context, eng *engine.Client, images map[s
 			continue
 		}
 		if err := eng.TagImage(ctx, id, s.rollbackRepo(svc), shortImage(id)); err != nil {
-			warnings = append(warnings, fmt.Sprintf("could not keep %s's image %s for rollback: %v", svc, shortImage(id), dockerErr(err)))
+			warnings = append(warnings, fmt.Sprintf("could not keep %s's image %s for rollback: %v", svc, shortImage(id), DockerError(err)))
 		}
 	}
 	sort.Strings(warnings)
@@ -279,7 +279,7 @@ func (s *Stack) pruneRollbackTags(ctx context.Context, eng *engine.Client, keep 
 	prefix := RollbackRepoPrefix + "/" + repoComponent(s.Name) + "/"
 	list, err := eng.ListImages(ctx, engine.Filters{"reference": {prefix + "*"}})
 	if err != nil {
-		return dockerErr(err)
+		return DockerError(err)
 	}
 	var errs []string
 	for _, img := range list {

@@ -1,5 +1,9 @@
-// Package stackops is stackpilot's operations library: stack discovery, status,
-// deploy, logs, backups and .env edits for a Docker Compose stack.
+// Package stackops is the core of stackpilot's operations library: stack
+// discovery (Load), the x-stackpilot config, the Compose runner, the engine,
+// status, locks, events, and deploy with its plan, hooks, history, rollback,
+// lifecycle and health gate. The other jobs are packages on top of it, each
+// taking a *Stack: env (.env edits, on the .env document in envfile), logs
+// and backup. It imports none of them.
 //
 // It knows nothing about terminals. Operations take a context and an options
 // struct, report progress through an EventSink, ask for consent through a
@@ -9,7 +13,6 @@
 package stackops
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,10 +24,10 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/sirupsen/logrus"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/stackpilot/stackpilot/stackops/endpoint"
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -84,9 +87,11 @@ type Stack struct {
 	// Runner runs external programs.
 	Runner Runner
 
-	opts    LoadOptions
-	environ []string
-	config  *Config
+	opts        LoadOptions
+	environ     []string
+	environOnce sync.Once
+	environMap  map[string]string
+	config      *Config
 
 	engineOnce sync.Once
 	engine     *engine.Client
@@ -153,16 +158,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		environ = append(environ, "PWD="+workDir)
 	}
 
-	// compose-go logs warnings through logrus; collect them instead of letting
-	// a library print.
-	var logBuf bytes.Buffer
-	prevOut, prevLevel := logrus.StandardLogger().Out, logrus.GetLevel()
-	logrus.SetOutput(&logBuf)
-	logrus.SetLevel(logrus.WarnLevel)
-	defer func() {
-		logrus.SetOutput(prevOut)
-		logrus.SetLevel(prevLevel)
-	}()
+	// compose-go logs warnings through logrus (see compose_logs.go).
+	stopWarnings := composeWarnings.collect()
+	defer stopWarnings()
 
 	// The same sequence as `docker compose`: the environment first, then the
 	// .env beside where we stand (it may set COMPOSE_FILE), then COMPOSE_FILE,
@@ -224,18 +222,12 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if s.Runner == nil {
 		s.Runner = &ExecRunner{}
 	}
-	for _, line := range strings.Split(strings.TrimSpace(logBuf.String()), "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			s.Warnings = append(s.Warnings, cleanLogrusLine(line))
-		}
-	}
+	s.Warnings = append(s.Warnings, stopWarnings()...)
 	cfg, err := parseConfig(project.Extensions[ConfigExtension])
 	if err != nil {
 		return nil, err
 	}
 	s.config = cfg
-	// A backup or restore killed while services were stopped: start them again.
-	s.recoverInterrupted(ctx)
 	return s, nil
 }
 
@@ -365,16 +357,6 @@ func environMap(environ []string) map[string]string {
 	return m
 }
 
-// cleanLogrusLine turns `time="…" level=warning msg="text"` into `text`.
-func cleanLogrusLine(line string) string {
-	if i := strings.Index(line, `msg="`); i >= 0 {
-		msg := line[i+5:]
-		msg = strings.TrimSuffix(msg, `"`)
-		return strings.ReplaceAll(msg, `\"`, `"`)
-	}
-	return line
-}
-
 // nameFileInYAMLError prefixes a YAML syntax error with the file it is in:
 // compose-go reports the line but not which of the compose files it is.
 func nameFileInYAMLError(err error, files []string) error {
@@ -474,6 +456,13 @@ func (s *Stack) Config() *Config { return s.config }
 // Environ is the environment the stack was loaded with (for child processes).
 func (s *Stack) Environ() []string { return s.environ }
 
+// LookupEnv looks key up in the environment the stack was loaded with.
+func (s *Stack) LookupEnv(key string) (string, bool) {
+	s.environOnce.Do(func() { s.environMap = environMap(s.environ) })
+	v, ok := s.environMap[key]
+	return v, ok
+}
+
 // DotEnvPath is the .env file stackpilot reads and edits: the first --env-file,
 // or the project directory's .env (which may not exist yet).
 func (s *Stack) DotEnvPath() string {
@@ -504,7 +493,7 @@ func ensureStateDir(projectDir string) (string, error) {
 	}
 	gi := filepath.Join(dir, ".gitignore")
 	if _, err := os.Stat(gi); errors.Is(err, os.ErrNotExist) {
-		_ = os.WriteFile(gi, []byte("# stackpilot's local state: locks, history, .env versions\n*\n"), 0o600)
+		_ = atomicfile.Write(gi, []byte("# stackpilot's local state: locks, history, .env versions\n*\n"), atomicfile.Options{Mode: 0o600})
 	}
 	return dir, nil
 }

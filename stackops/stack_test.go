@@ -3,31 +3,19 @@ package stackops
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func writeProject(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+	"github.com/sirupsen/logrus"
+
+	"github.com/stackpilot/stackpilot/internal/itest"
+)
 
 const twoServices = "services:\n  web:\n    image: nginx\n  api:\n    image: api\n"
 
 func TestLoadSearchesUpward(t *testing.T) {
-	dir := writeProject(t, map[string]string{"docker-compose.yml": twoServices, "a/b/c/.keep": ""})
+	dir := itest.WriteFiles(t, map[string]string{"docker-compose.yml": twoServices, "a/b/c/.keep": ""})
 	st, err := Load(context.Background(), LoadOptions{WorkDir: filepath.Join(dir, "a", "b", "c"), Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +42,7 @@ func normalizeForTest(s string) string {
 }
 
 func TestLoadPrefersComposeYamlOverOlderNames(t *testing.T) {
-	dir := writeProject(t, map[string]string{
+	dir := itest.WriteFiles(t, map[string]string{
 		"compose.yaml":       "services:\n  new:\n    image: x\n",
 		"docker-compose.yml": "services:\n  old:\n    image: x\n",
 	})
@@ -81,7 +69,7 @@ func TestLoadNotAProjectNamesWhatWasSearched(t *testing.T) {
 }
 
 func TestLoadProjectNameSources(t *testing.T) {
-	dir := writeProject(t, map[string]string{"compose.yaml": twoServices, ".env": "COMPOSE_PROJECT_NAME=fromdotenv\n"})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": twoServices, ".env": "COMPOSE_PROJECT_NAME=fromdotenv\n"})
 	st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +85,7 @@ func TestLoadProjectNameSources(t *testing.T) {
 	if st.Name != "flag" {
 		t.Fatalf("flag name: %q", st.Name)
 	}
-	dir2 := writeProject(t, map[string]string{"My.Shop App/compose.yaml": twoServices})
+	dir2 := itest.WriteFiles(t, map[string]string{"My.Shop App/compose.yaml": twoServices})
 	st, err = Load(context.Background(), LoadOptions{WorkDir: filepath.Join(dir2, "My.Shop App"), Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +99,7 @@ func TestLoadProjectNameSources(t *testing.T) {
 }
 
 func TestLoadFilesFlagAndProjectDir(t *testing.T) {
-	dir := writeProject(t, map[string]string{
+	dir := itest.WriteFiles(t, map[string]string{
 		"stack/base.yml":  twoServices,
 		"stack/extra.yml": "services:\n  worker:\n    image: w\n",
 		"elsewhere/.keep": "",
@@ -127,7 +115,7 @@ func TestLoadFilesFlagAndProjectDir(t *testing.T) {
 		t.Fatalf("services %v", st.ServiceNames())
 	}
 	// -C: the project directory; the default files are found there.
-	dir3 := writeProject(t, map[string]string{"p/compose.yml": twoServices, "p/.env": "X=1\n"})
+	dir3 := itest.WriteFiles(t, map[string]string{"p/compose.yml": twoServices, "p/.env": "X=1\n"})
 	st, err = Load(context.Background(), LoadOptions{WorkDir: t.TempDir(), ProjectDir: filepath.Join(dir3, "p"), Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +126,7 @@ func TestLoadFilesFlagAndProjectDir(t *testing.T) {
 }
 
 func TestLoadComposeFileEnv(t *testing.T) {
-	dir := writeProject(t, map[string]string{"a.yml": twoServices, "b.yml": "services:\n  extra:\n    image: e\n", ".env": "COMPOSE_FILE=a.yml:b.yml\n"})
+	dir := itest.WriteFiles(t, map[string]string{"a.yml": twoServices, "b.yml": "services:\n  extra:\n    image: e\n", ".env": "COMPOSE_FILE=a.yml:b.yml\n"})
 	st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +137,7 @@ func TestLoadComposeFileEnv(t *testing.T) {
 }
 
 func TestLoadInterpolatesFromDotEnvAndOSEnvWins(t *testing.T) {
-	dir := writeProject(t, map[string]string{
+	dir := itest.WriteFiles(t, map[string]string{
 		"compose.yaml": "services:\n  api:\n    image: \"app:${TAG}\"\n",
 		".env":         "TAG=fromfile\n",
 	})
@@ -167,7 +155,7 @@ func TestLoadInterpolatesFromDotEnvAndOSEnvWins(t *testing.T) {
 }
 
 func TestLoadMalformedComposeNamesFileAndLine(t *testing.T) {
-	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n   bad: [\n"})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n   bad: [\n"})
 	_, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{}})
 	if !errors.Is(err, ErrInvalidCompose) {
 		t.Fatalf("got %v", err)
@@ -179,14 +167,14 @@ func TestLoadMalformedComposeNamesFileAndLine(t *testing.T) {
 
 func TestLoadSchemaErrorAndValidationCache(t *testing.T) {
 	t.Setenv("STACKPILOT_CACHE_DIR", t.TempDir())
-	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n    restart: sometimes-maybe\n    ports: [{target: notaport}]\n"})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n    restart: sometimes-maybe\n    ports: [{target: notaport}]\n"})
 	for i := 0; i < 2; i++ { // the second load must not be let through by the cache
 		_, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{}})
 		if !errors.Is(err, ErrInvalidCompose) {
 			t.Fatalf("load %d: invalid file accepted: %v", i, err)
 		}
 	}
-	good := writeProject(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: \"x:${TAG}\"\n"})
+	good := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: \"x:${TAG}\"\n"})
 	if _, err := Load(context.Background(), LoadOptions{WorkDir: good, Environ: []string{"TAG=1"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -196,10 +184,20 @@ func TestLoadSchemaErrorAndValidationCache(t *testing.T) {
 	if knownValid(validationCacheKey([]string{filepath.Join(good, "compose.yaml")}, map[string]string{"TAG": "2"})) {
 		t.Fatal("a different value of a referenced variable must not hit the cache")
 	}
+	// Another compose-go (an upgrade with a stricter schema) validates again.
+	files, env := []string{filepath.Join(good, "compose.yaml")}, map[string]string{"TAG": "1"}
+	// (A test binary carries no dependency list, so composeGoVersion is the
+	// fallback here; the stackpilot binary has compose-go's version and sum.)
+	if validationCacheKeyFor("v2.16.2 h1:a", files, env) == validationCacheKeyFor("v2.17.0 h1:b", files, env) {
+		t.Fatal("the key ignores the compose-go version")
+	}
+	if knownValid(validationCacheKeyFor("v9.9.9 h1:other", files, env)) {
+		t.Fatal("a file validated by this compose-go counts as valid for another")
+	}
 }
 
 func TestResolveServices(t *testing.T) {
-	dir := writeProject(t, map[string]string{"compose.yaml": "services:\n  web: {image: a}\n  api: {image: b}\n  debug: {image: c, profiles: [dev]}\n"})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  web: {image: a}\n  api: {image: b}\n  debug: {image: c, profiles: [dev]}\n"})
 	st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +221,7 @@ func TestResolveServices(t *testing.T) {
 }
 
 func TestConfigUnknownKeyIsAnError(t *testing.T) {
-	dir := writeProject(t, map[string]string{"compose.yaml": twoServices + "x-stackpilot:\n  probez: {}\n"})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": twoServices + "x-stackpilot:\n  probez: {}\n"})
 	_, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{}})
 	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "probez") {
 		t.Fatalf("got %v", err)
@@ -231,7 +229,7 @@ func TestConfigUnknownKeyIsAnError(t *testing.T) {
 }
 
 func TestProbesConfig(t *testing.T) {
-	dir := writeProject(t, map[string]string{"compose.yaml": twoServices + "x-stackpilot:\n  probes:\n    web: http://127.0.0.1:${PORT:-80}/\n    api: {url: \"https://h/health\", timeout: 500ms}\n"})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": twoServices + "x-stackpilot:\n  probes:\n    web: http://127.0.0.1:${PORT:-80}/\n    api: {url: \"https://h/health\", timeout: 500ms}\n"})
 	st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{"PORT=81"}})
 	if err != nil {
 		t.Fatal(err)
@@ -243,12 +241,40 @@ func TestProbesConfig(t *testing.T) {
 	if p["web"].URL != "http://127.0.0.1:81/" || p["api"].Timeout.Or(0).String() != "500ms" {
 		t.Fatalf("probes %+v", p)
 	}
-	bad := writeProject(t, map[string]string{"compose.yaml": twoServices + "x-stackpilot:\n  probes:\n    nosuch: http://x/\n"})
+	bad := itest.WriteFiles(t, map[string]string{"compose.yaml": twoServices + "x-stackpilot:\n  probes:\n    nosuch: http://x/\n"})
 	st, err = Load(context.Background(), LoadOptions{WorkDir: bad, Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Probes(); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "nosuch") {
 		t.Fatalf("probe for unknown service: %v", err)
+	}
+}
+
+// compose-go's warnings become the stack's Warnings once the process has
+// asked for it, and Load itself leaves logrus' global settings alone.
+func TestLoadCollectsComposeWarningsWithoutChangingLogrus(t *testing.T) {
+	CollectComposeWarnings()
+	out, level := logrus.StandardLogger().Out, logrus.GetLevel()
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "version: \"3.8\"\nservices:\n  web:\n    image: nginx\n    environment: [\"X=${NOT_SET_ANYWHERE}\"]\n"})
+	st, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(st.Warnings, "\n")
+	if !strings.Contains(all, "`version` is obsolete") || !strings.Contains(all, `"NOT_SET_ANYWHERE" variable is not set`) {
+		t.Errorf("warnings: %q", st.Warnings)
+	}
+	if logrus.StandardLogger().Out != out || logrus.GetLevel() != level {
+		t.Error("Load changed logrus' global settings")
+	}
+	// A second load has its own warnings, not the first's again (the variable
+	// is set now, and compose-go warns about `version` once per process).
+	st2, err := Load(context.Background(), LoadOptions{ProjectDir: dir, Environ: []string{"NOT_SET_ANYWHERE=x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st2.Warnings) != 0 {
+		t.Errorf("second load's warnings: %q", st2.Warnings)
 	}
 }

@@ -108,7 +108,7 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 	probeDone := make(chan map[string]*ProbeResult, 1)
 	go func() { probeDone <- runProbes(ctx, probes, services) }()
 
-	containers, err := s.projectContainers(ctx, eng, services)
+	containers, err := s.ProjectContainers(ctx, eng, services)
 	if err != nil {
 		<-probeDone
 		return nil, err
@@ -160,16 +160,16 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 	return res, nil
 }
 
-// projectContainers lists the project's service containers (one-off `run`
-// containers left out) and inspects them concurrently.
-func (s *Stack) projectContainers(ctx context.Context, eng *engine.Client, services []string) ([]*engine.ContainerJSON, error) {
+// ProjectContainers lists the selected services' containers in any state
+// (one-off `run` containers left out) and inspects them concurrently.
+func (s *Stack) ProjectContainers(ctx context.Context, eng *engine.Client, services []string) ([]*engine.ContainerJSON, error) {
 	filters := engine.Filters{"label": {LabelProject + "=" + s.Name}}
 	if len(services) == 1 {
 		filters["label"] = append(filters["label"], LabelService+"="+services[0])
 	}
 	list, err := eng.ListContainers(ctx, true, filters)
 	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", dockerErr(err))
+		return nil, fmt.Errorf("list containers: %w", DockerError(err))
 	}
 	wanted := map[string]bool{}
 	for _, n := range services {
@@ -199,7 +199,7 @@ func (s *Stack) projectContainers(ctx context.Context, eng *engine.Client, servi
 			if isNotFound(errs[i]) {
 				continue // removed between list and inspect
 			}
-			return nil, fmt.Errorf("inspect container %s: %w", ids[i][:12], dockerErr(errs[i]))
+			return nil, fmt.Errorf("inspect container %s: %w", ids[i][:12], DockerError(errs[i]))
 		}
 		kept = append(kept, c)
 	}
@@ -226,7 +226,7 @@ func rowFromContainer(service string, c *engine.ContainerJSON, now time.Time) Se
 	row := ServiceStatus{
 		Service:      service,
 		Container:    strings.TrimPrefix(c.Name, "/"),
-		ContainerID:  shortID(c.ID),
+		ContainerID:  engine.ShortID(c.ID),
 		State:        c.State.Status,
 		ExitCode:     c.State.ExitCode,
 		RestartCount: c.RestartCount,
@@ -317,11 +317,4 @@ func portsOf(c *engine.ContainerJSON) []PortMapping {
 		return out[i].HostIP < out[j].HostIP
 	})
 	return out
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -5,11 +5,16 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
+	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
 // Validating a compose file against the compose-spec JSON schema costs about
@@ -21,13 +26,39 @@ import (
 // other files (include, extends) are always validated, since their
 // dependencies are not hashed.
 
-var varRefRe = lazyRegexp(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+var varRefRe = lazyre.New(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+
+// composeGoModule is the module whose schema validates compose files.
+const composeGoModule = "github.com/compose-spec/compose-go/v2"
+
+// composeGoVersion is the compose-go version built in: a newer one may
+// validate more strictly, so a file validated by another version is
+// validated again. Builds without module information (rare) use a constant.
+var composeGoVersion = sync.OnceValue(func() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			if d.Path == composeGoModule {
+				if d.Replace != nil {
+					d = d.Replace
+				}
+				return d.Version + " " + d.Sum
+			}
+		}
+	}
+	return "unknown-compose-go"
+})
 
 // validationCacheKey returns the key for the given compose files and
 // environment, or "" when the input cannot be cached.
 func validationCacheKey(files []string, env map[string]string) string {
+	return validationCacheKeyFor(composeGoVersion(), files, env)
+}
+
+// validationCacheKeyFor is validationCacheKey for a given compose-go version.
+func validationCacheKeyFor(composeGo string, files []string, env map[string]string) string {
 	h := sha256.New()
 	h.Write([]byte("stackpilot-validation-v1\x00"))
+	h.Write([]byte(composeGo + "\x00"))
 	names := map[string]bool{}
 	for _, f := range files {
 		if f == "-" {
@@ -94,7 +125,7 @@ func rememberValid(key string) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return
 	}
-	_ = os.WriteFile(filepath.Join(dir, key), nil, 0o600)
+	_ = atomicfile.Write(filepath.Join(dir, key), nil, atomicfile.Options{Mode: 0o600})
 }
 
 // skipValidation is the load option used on a cache hit.

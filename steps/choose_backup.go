@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 )
 
 // ErrNoBackups is returned by ChooseBackup when there is nothing to choose.
@@ -14,8 +14,8 @@ var ErrNoBackups = errors.New("no backups yet — create one first (stackpilot b
 
 // BackupLabel is one line describing a backup for people: id, age, size,
 // services, tag, and whether it is encrypted or was verified.
-func BackupLabel(b stackops.BackupInfo, now time.Time) string {
-	parts := []string{b.ID, Ago(now.Sub(b.Created)), stackops.HumanBytes(b.Size)}
+func BackupLabel(b backup.Info, now time.Time) string {
+	parts := []string{b.ID, Ago(now.Sub(b.Created)), backup.HumanBytes(b.Size)}
 	what := append(append([]string{}, b.Volumes...), b.Dumps...)
 	if len(what) > 0 {
 		parts = append(parts, strings.Join(what, ", "))
@@ -40,7 +40,7 @@ func BackupLabel(b stackops.BackupInfo, now time.Time) string {
 
 // ChooseBackup asks which backup to use, newest first, each shown with its
 // age, size and what it holds. It returns the index in backups.
-func ChooseBackup(p Prompter, message string, backups []stackops.BackupInfo, now time.Time) (int, error) {
+func ChooseBackup(p Prompter, message string, backups []backup.Info, now time.Time) (int, error) {
 	if len(backups) == 0 {
 		return 0, ErrNoBackups
 	}

@@ -28,17 +28,39 @@ func ConfirmDestructive(ios *IOStreams, p Prompter, c stackops.Confirmation) (bo
 		prompt = "Continue?"
 	}
 	if c.TypeBack != "" {
-		answer, err := p.Input(fmt.Sprintf("%s Type %q to confirm:", prompt, c.TypeBack), "")
+		return typeBack(ios, p, prompt, c.TypeBack)
+	}
+	return p.Confirm(prompt, !c.Destructive)
+}
+
+// typeBackTries is how many times a mistyped confirmation is asked again
+// before the step is cancelled: a slip of the finger should not throw away
+// every answer given so far, and a wrong name must never count as consent.
+const typeBackTries = 3
+
+// typeBack asks for text to be typed back. An empty answer cancels at once;
+// a mismatch asks again, up to typeBackTries times.
+func typeBack(ios *IOStreams, p Prompter, prompt, want string) (bool, error) {
+	cs := ios.ErrColorScheme()
+	for try := 1; ; try++ {
+		answer, err := p.Input(fmt.Sprintf("%s Type %q to confirm:", prompt, want), "")
 		if err != nil {
 			return false, err
 		}
-		if strings.TrimSpace(answer) != c.TypeBack {
-			fmt.Fprintf(ios.ErrOut, "%s %q does not match %q — nothing was changed.\n", cs.FailureIcon(), strings.TrimSpace(answer), c.TypeBack)
+		answer = strings.TrimSpace(answer)
+		switch {
+		case answer == want:
+			return true, nil
+		case answer == "":
+			fmt.Fprintf(ios.ErrOut, "%s nothing typed — cancelled, nothing was changed.\n", cs.Gray("—"))
 			return false, nil
+		case try == typeBackTries:
+			fmt.Fprintf(ios.ErrOut, "%s %q does not match %q (%d tries) — nothing was changed.\n", cs.FailureIcon(), answer, want, try)
+			return false, nil
+		default:
+			fmt.Fprintf(ios.ErrOut, "%s %q does not match %q — try again (%d left), or press Enter to cancel.\n", cs.WarningIcon(), answer, want, typeBackTries-try)
 		}
-		return true, nil
 	}
-	return p.Confirm(prompt, !c.Destructive)
 }
 
 // ConfirmFunc builds the stackops.ConfirmFunc for a command: --yes agrees to

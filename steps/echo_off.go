@@ -18,15 +18,15 @@ func withEchoOff(ios *IOStreams, fn func() error) error {
 		return fn()
 	}
 	fd := int(f.Fd())
-	saved, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	saved, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
 	if err != nil {
 		return fn()
 	}
 	quiet := *saved
 	quiet.Lflag &^= unix.ECHO
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+	if err := unix.IoctlSetTermios(fd, ioctlSetTermios, &quiet); err != nil {
 		return fn()
 	}
-	defer func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, saved) }()
+	defer func() { _ = unix.IoctlSetTermios(fd, ioctlSetTermios, saved) }()
 	return fn()
 }

@@ -9,7 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/envfile"
 )
 
 // ErrTooManyAttempts ends a prompt loop after repeated invalid answers, so
@@ -28,7 +28,7 @@ func AskNewEnvKey(ios *IOStreams, p Prompter) (string, error) {
 			return "", err
 		}
 		k = strings.TrimSpace(k)
-		if err := stackops.ValidEnvKey(k); err != nil {
+		if err := envfile.ValidKey(k); err != nil {
 			fmt.Fprintf(ios.ErrOut, "%s %v\n", cs.FailureIcon(), err)
 			continue
 		}
@@ -73,7 +73,7 @@ func AskEnvValue(ios *IOStreams, p Prompter, key string, secret bool, current st
 func EnvValueForDisplay(cs *ColorScheme, value string, masked bool, max int) string {
 	switch {
 	case masked:
-		return cs.Gray(stackops.EnvMask)
+		return cs.Gray(envfile.Mask)
 	case value == "":
 		return cs.Gray("(empty)")
 	}
@@ -89,7 +89,7 @@ func EnvValueForDisplay(cs *ColorScheme, value string, masked bool, max int) str
 
 // RenderEnvDiff prints the lines an edit changes, old (-) then new (+),
 // with line numbers. Secret values arrive already masked from stackops.
-func RenderEnvDiff(w io.Writer, cs *ColorScheme, path string, diff []stackops.EnvDiffLine) {
+func RenderEnvDiff(w io.Writer, cs *ColorScheme, path string, diff []envfile.DiffLine) {
 	if len(diff) == 0 {
 		return
 	}
@@ -111,7 +111,7 @@ func RenderEnvDiff(w io.Writer, cs *ColorScheme, path string, diff []stackops.En
 		} else {
 			line = cs.Green(line)
 		}
-		if d.Secret && strings.Contains(d.Text, stackops.EnvMask) {
+		if d.Secret && strings.Contains(d.Text, envfile.Mask) {
 			line += cs.Gray("  (value hidden)")
 		}
 		fmt.Fprintf(w, "  %s\n", line)

@@ -35,9 +35,8 @@ const (
 )
 
 // spinnerFrames are the frames of the live lines, taken from the spinner
-// package's character sets so single spinners and live lines look alike
-// (looked up when drawn: the sets are built on first use).
-func spinnerFrames() []string { return spinner.CharSets()[14] }
+// package's character sets so single spinners and live lines look alike.
+func spinnerFrames() []string { return spinner.CharSets[14] }
 
 // Progress renders an operation's events on stderr. It implements
 // stackops.EventSink and is safe for concurrent use.

@@ -89,9 +89,11 @@ func (p *SurveyPrompter) ask(q survey.Prompt, resp any) error {
 
 // Select implements Prompter.
 func (p *SurveyPrompter) Select(message string, options []string, def string) (int, error) {
-	q := &survey.Select{Message: message, Options: options, PageSize: 15}
-	if def != "" {
-		q.Default = def
+	q := &selectPrompt{Message: message, Options: options, PageSize: 15}
+	for i, o := range options {
+		if o == def {
+			q.Default = i
+		}
 	}
 	var idx int
 	err := p.ask(q, &idx)
@@ -100,10 +102,7 @@ func (p *SurveyPrompter) Select(message string, options []string, def string) (i
 
 // MultiSelect implements Prompter.
 func (p *SurveyPrompter) MultiSelect(message string, options []string, defaults []string) ([]int, error) {
-	q := &survey.MultiSelect{Message: message, Options: options, PageSize: 15}
-	if len(defaults) > 0 {
-		q.Default = defaults
-	}
+	q := &multiSelectPrompt{Message: message, Options: options, PageSize: 15, Default: defaults}
 	var idx []int
 	err := p.ask(q, &idx)
 	return idx, err

@@ -12,9 +12,6 @@ type ServiceChoice struct {
 	State string // e.g. "running, healthy" or "not created"
 }
 
-// ErrNothingSelected is returned when a person deselects everything.
-var ErrNothingSelected = errors.New("no service selected")
-
 // SelectServices asks which services to act on: all of them, or a
 // multi-select showing each with its state. It returns nil for "all".
 func SelectServices(p Prompter, verb string, choices []ServiceChoice) ([]string, error) {
@@ -43,12 +40,16 @@ func SelectServices(p Prompter, verb string, choices []ServiceChoice) ([]string,
 			options[i] = fmt.Sprintf("%s (%s)", c.Name, c.State)
 		}
 	}
-	picked, err := p.MultiSelect(fmt.Sprintf("Services to %s (space to select, enter to confirm):", verb), options, nil)
-	if err != nil {
-		return nil, err
-	}
-	if len(picked) == 0 {
-		return nil, ErrNothingSelected
+	// Enter with nothing marked asks again (saying so) rather than ending
+	// the flow: Ctrl-C is the way back.
+	message := fmt.Sprintf("Services to %s (space to select, enter to confirm):", verb)
+	var picked []int
+	for len(picked) == 0 {
+		picked, err = p.MultiSelect(message, options, nil)
+		if err != nil {
+			return nil, err
+		}
+		message = fmt.Sprintf("Nothing was selected. Services to %s (space marks one, enter confirms, Ctrl-C goes back):", verb)
 	}
 	out := make([]string, len(picked))
 	for i, j := range picked {

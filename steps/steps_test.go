@@ -118,10 +118,23 @@ func TestConfirmDestructiveTypeBack(t *testing.T) {
 	if !strings.Contains(errOut.String(), "volume shop_db") {
 		t.Fatalf("details not shown: %q", errOut.String())
 	}
-	sp2 := NewScriptedPrompter(t).Input(`Type "shop"`, "shpo")
+	// A slip is asked again (three tries); the right name then counts.
+	errOut.Reset()
+	sp2 := NewScriptedPrompter(t).Input(`Type "shop"`, "shpo").Input(`Type "shop"`, "shop")
 	ok, err = ConfirmDestructive(ios, sp2.Prompter(), stackops.Confirmation{TypeBack: "shop"})
-	if ok || err != nil || !strings.Contains(errOut.String(), "nothing was changed") {
-		t.Fatalf("mistyped name accepted: %v %v", ok, err)
+	if !ok || err != nil || !strings.Contains(errOut.String(), "try again (2 left)") {
+		t.Fatalf("mistyped, then right: %v %v\n%s", ok, err, errOut.String())
+	}
+	// Three wrong answers refuse; nothing typed refuses at once.
+	errOut.Reset()
+	sp3 := NewScriptedPrompter(t).Input(`Type "shop"`, "a").Input(`Type "shop"`, "b").Input(`Type "shop"`, "c")
+	ok, err = ConfirmDestructive(ios, sp3.Prompter(), stackops.Confirmation{TypeBack: "shop"})
+	if ok || err != nil || !strings.Contains(errOut.String(), "(3 tries) — nothing was changed") {
+		t.Fatalf("three wrong names: %v %v\n%s", ok, err, errOut.String())
+	}
+	sp4 := NewScriptedPrompter(t).Input(`Type "shop"`, "")
+	if ok, err = ConfirmDestructive(ios, sp4.Prompter(), stackops.Confirmation{TypeBack: "shop"}); ok || err != nil {
+		t.Fatalf("empty answer: %v %v", ok, err)
 	}
 }
 
@@ -148,8 +161,10 @@ func TestSelectServices(t *testing.T) {
 	if err != nil || strings.Join(got, ",") != "db,web" {
 		t.Fatalf("chosen: %v %v", got, err)
 	}
-	sp = NewScriptedPrompter(t).Select("Which services", "Choose services").MultiSelect("Services to deploy")
-	if _, err := SelectServices(sp.Prompter(), "deploy", choices); !errors.Is(err, ErrNothingSelected) {
-		t.Fatalf("empty selection: %v", err)
+	// An empty selection asks again, saying why.
+	sp = NewScriptedPrompter(t).Select("Which services", "Choose services").MultiSelect("Services to deploy").
+		MultiSelect("Nothing was selected. Services to deploy", "api")
+	if got, err := SelectServices(sp.Prompter(), "deploy", choices); err != nil || strings.Join(got, ",") != "api" {
+		t.Fatalf("empty selection, then api: %v %v", got, err)
 	}
 }

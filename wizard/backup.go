@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -135,7 +136,7 @@ func chooseBackupRef(ctx context.Context, f *Factory, st *stackops.Stack, ref *s
 	if !f.CanPrompt() {
 		return missingInput("which backup", flagHint)
 	}
-	list, err := st.ListBackups(ctx)
+	list, err := backup.List(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -148,7 +149,7 @@ func chooseBackupRef(ctx context.Context, f *Factory, st *stackops.Stack, ref *s
 }
 
 // askIdentity fills the age identity of an encrypted backup.
-func askIdentity(f *Factory, info *stackops.BackupInfo, identity *string) error {
+func askIdentity(f *Factory, info *backup.Info, identity *string) error {
 	if !info.Encrypted || *identity != "" {
 		return nil
 	}
@@ -161,7 +162,7 @@ func askIdentity(f *Factory, info *stackops.BackupInfo, identity *string) error 
 			return err
 		}
 		p = expandHome(strings.TrimSpace(p))
-		if _, err := stackops.LoadIdentities(p); err != nil {
+		if _, err := backup.LoadIdentities(p); err != nil {
 			fmt.Fprintf(f.IO.ErrOut, "%s %v\n", f.IO.ErrColorScheme().FailureIcon(), err)
 			continue
 		}
@@ -185,7 +186,7 @@ func backupExit(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, stackops.ErrIdentityRequired), errors.Is(err, stackops.ErrEmptyPolicy):
+	case errors.Is(err, backup.ErrIdentityRequired), errors.Is(err, backup.ErrEmptyPolicy):
 		return &exitError{code: ExitUsage, err: err}
 	}
 	return err

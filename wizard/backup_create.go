@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -58,7 +59,7 @@ Prints the archive's path on stdout (or the result as JSON with --json).`,
 
 // runBackupCreate is the Create job, for the menu and the command alike.
 func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 		announce(f, "backing up every service of %s (--service to choose)", st.Name)
 	}
 	prog := backupProgress(f, opts.JSON)
-	res, err := st.CreateBackup(ctx, stackops.BackupCreateOptions{
+	res, err := backup.Create(ctx, st, backup.CreateOptions{
 		Services: opts.Services, Tag: opts.Tag, EncryptTo: opts.EncryptTo, LockWait: opts.LockWait,
 		ToolVersion: f.Version, Sink: prog,
 	})
@@ -102,7 +103,7 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 		cs := f.IO.ErrColorScheme()
 		var held []string
 		for _, e := range res.Entries {
-			if e.Kind == stackops.EntryVolume || e.Kind == stackops.EntryDump {
+			if e.Kind == backup.EntryVolume || e.Kind == backup.EntryDump {
 				held = append(held, e.Label())
 			}
 		}
@@ -115,7 +116,7 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 			rel = res.Backup.Path
 		}
 		fmt.Fprintf(f.IO.ErrOut, "%s backup %s written to %s (%s%s, %s) in %s\n", cs.SuccessIcon(), cs.Bold(res.Backup.ID), rel,
-			stackops.HumanBytes(res.Backup.Size), enc, strings.Join(held, ", "), (time.Duration(res.DurationMS) * time.Millisecond).Round(100*time.Millisecond))
+			backup.HumanBytes(res.Backup.Size), enc, strings.Join(held, ", "), (time.Duration(res.DurationMS) * time.Millisecond).Round(100*time.Millisecond))
 		if len(res.Skipped) > 0 {
 			fmt.Fprintf(f.IO.ErrOut, "%s not backed up (the volume does not exist yet): %s\n", cs.WarningIcon(), strings.Join(res.Skipped, ", "))
 		}
@@ -144,7 +145,7 @@ func (o *backupCreateOptions) args() []string {
 // backupChoices are the services that have something to back up, each shown
 // with its state and what it holds.
 func backupChoices(ctx context.Context, st *stackops.Stack) ([]steps.ServiceChoice, error) {
-	contents, err := st.BackupContents()
+	contents, err := backup.Contents(st)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +161,7 @@ func backupChoices(ctx context.Context, st *stackops.Stack) ([]steps.ServiceChoi
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: no service mounts a named volume or has a dump in %s.backup.dumps", stackops.ErrNothingToBackUp, stackops.ConfigExtension)
+		return nil, fmt.Errorf("%w: no service mounts a named volume or has a dump in %s.backup.dumps", backup.ErrNothingToBackUp, stackops.ConfigExtension)
 	}
 	return out, nil
 }

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/stackpilot/stackpilot/internal/itest"
-	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 )
 
 // Demo images under a tag of this test's own, built once per test process
@@ -373,13 +373,13 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 	current := snapshot(t, p.ContainerID("files"), "/srv")
 	p.Compose("rm", "-s", "-f", "files")
 	helperPath := createBackup(t, p, "--service", "files")
-	m, err := stackops.VerifyArchiveFile(context.Background(), helperPath, "")
+	m, err := backup.VerifyArchiveFile(context.Background(), helperPath, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := false
 	for _, e := range m.Entries {
-		if e.Kind == stackops.EntryVolume && e.Volume == "files-data" && e.Files == len(current) {
+		if e.Kind == backup.EntryVolume && e.Volume == "files-data" && e.Files == len(current) {
 			found = true
 		}
 	}
@@ -439,13 +439,13 @@ x-stackpilot:
 	}
 	for _, off := range offsets {
 		corrupt(flip(off))
-		if _, err := stackops.VerifyArchiveFile(context.Background(), bad, ""); !errors.Is(err, stackops.ErrBackupDamaged) {
+		if _, err := backup.VerifyArchiveFile(context.Background(), bad, ""); !errors.Is(err, backup.ErrDamaged) {
 			t.Fatalf("byte %d changed: verify said %v", off, err)
 		}
 	}
 	for _, n := range []int{0, 7, 100, len(orig) / 3, len(orig) - 124, len(orig) - 1} {
 		corrupt(orig[:n])
-		if _, err := stackops.VerifyArchiveFile(context.Background(), bad, ""); !errors.Is(err, stackops.ErrBackupDamaged) {
+		if _, err := backup.VerifyArchiveFile(context.Background(), bad, ""); !errors.Is(err, backup.ErrDamaged) {
 			t.Fatalf("cut to %d bytes: verify said %v", n, err)
 		}
 	}
@@ -520,7 +520,7 @@ x-stackpilot:
 	checkListed := func(when string) {
 		t.Helper()
 		for _, b := range backupList(t, p).Backups {
-			if _, err := stackops.VerifyArchiveFile(context.Background(), b.Path, ""); err != nil {
+			if _, err := backup.VerifyArchiveFile(context.Background(), b.Path, ""); err != nil {
 				t.Fatalf("%s: a listed archive is not complete: %v", when, err)
 			}
 		}
@@ -561,6 +561,11 @@ x-stackpilot:
 	}
 	if appRunning() {
 		t.Fatal("app came back before any command ran: the kill test proves nothing")
+	}
+	// Loading the stack does no work: a command that only reads it (history,
+	// logs, env) leaves the service to the next one that acts on the stack.
+	if r := p.Run("history"); r.Code != 0 || strings.Contains(r.Stderr, "interrupted") || appRunning() {
+		t.Fatalf("history recovered the interrupted backup (exit %d, app running %v)\n%s", r.Code, appRunning(), r.Combined())
 	}
 	after("killed while app was stopped")
 

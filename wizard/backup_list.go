@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -40,11 +40,11 @@ are not complete archives (cut short, damaged header) are reported on stderr.`,
 
 // runBackupList is the List job, for the menu and the command alike.
 func runBackupList(ctx context.Context, f *Factory, opts *backupListOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}
-	list, err := st.ListBackups(ctx)
+	list, err := backup.List(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func runBackupList(ctx context.Context, f *Factory, opts *backupListOptions) err
 	return nil
 }
 
-func backupRow(cs *steps.ColorScheme, b stackops.BackupInfo, now time.Time) []string {
+func backupRow(cs *steps.ColorScheme, b backup.Info, now time.Time) []string {
 	holds := append(append([]string{}, b.Volumes...), b.Dumps...)
 	h := strings.Join(holds, ", ")
 	if b.Encrypted {
@@ -97,5 +97,5 @@ func backupRow(cs *steps.ColorScheme, b stackops.BackupInfo, now time.Time) []st
 	if tag == "" {
 		tag = cs.Gray("-")
 	}
-	return []string{b.ID, b.Created.Local().Format("2006-01-02 15:04"), steps.Ago(now.Sub(b.Created)), stackops.HumanBytes(b.Size), strings.Join(b.Services, ","), h, tag, verified}
+	return []string{b.ID, b.Created.Local().Format("2006-01-02 15:04"), steps.Ago(now.Sub(b.Created)), backup.HumanBytes(b.Size), strings.Join(b.Services, ","), h, tag, verified}
 }

@@ -11,18 +11,19 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
 type backupPruneOptions struct {
-	Policy stackops.RetentionPolicy
+	Policy backup.RetentionPolicy
 	DryRun bool
 	JSON   bool
 	menu   bool
 }
 
 // addKeepFlags adds the --keep-* flags (shared by prune and schedule).
-func addKeepFlags(fl *pflag.FlagSet, p *stackops.RetentionPolicy) {
+func addKeepFlags(fl *pflag.FlagSet, p *backup.RetentionPolicy) {
 	fl.IntVar(&p.KeepLast, "keep-last", 0, "keep the N newest backups")
 	fl.IntVar(&p.KeepHourly, "keep-hourly", 0, "keep the newest backup of each of the last N hours that have one")
 	fl.IntVar(&p.KeepDaily, "keep-daily", 0, "keep the newest backup of each of the last N days that have one")
@@ -63,12 +64,12 @@ first (--yes without a terminal); --dry-run only shows what would go.`,
 
 // runBackupPrune is the Prune job, for the menu and the command alike.
 func runBackupPrune(ctx context.Context, f *Factory, opts *backupPruneOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}
 	if opts.Policy.Empty() {
-		cfg, err := st.BackupConfig()
+		cfg, err := backup.ConfigOf(st)
 		if err != nil {
 			return err
 		}
@@ -82,11 +83,11 @@ func runBackupPrune(ctx context.Context, f *Factory, opts *backupPruneOptions) e
 				return err
 			}
 		default:
-			return backupExit(fmt.Errorf("%w: pass --keep-last, --keep-daily, --keep-weekly or --keep-monthly (or set %s.backup.retention) — an empty policy would delete every backup", stackops.ErrEmptyPolicy, stackops.ConfigExtension))
+			return backupExit(fmt.Errorf("%w: pass --keep-last, --keep-daily, --keep-weekly or --keep-monthly (or set %s.backup.retention) — an empty policy would delete every backup", backup.ErrEmptyPolicy, stackops.ConfigExtension))
 		}
 	}
 	prog := backupProgress(f, opts.JSON)
-	res, err := st.PruneBackups(ctx, stackops.BackupPruneOptions{Policy: opts.Policy, DryRun: opts.DryRun, Confirm: confirmWith(f, prog), Sink: prog})
+	res, err := backup.Prune(ctx, st, backup.PruneOptions{Policy: opts.Policy, DryRun: opts.DryRun, Confirm: confirmWith(f, prog), Sink: prog})
 	if opts.menu {
 		defer f.Equivalent(opts.args()...)
 	}
@@ -107,14 +108,14 @@ func runBackupPrune(ctx context.Context, f *Factory, opts *backupPruneOptions) e
 		removed[id] = true
 	}
 	for _, k := range res.Keep {
-		t.AddRow(k.ID, k.Created.Local().Format("2006-01-02 15:04"), stackops.HumanBytes(k.Size), cs.Green("keep"), strings.Join(k.Reasons, ", "))
+		t.AddRow(k.ID, k.Created.Local().Format("2006-01-02 15:04"), backup.HumanBytes(k.Size), cs.Green("keep"), strings.Join(k.Reasons, ", "))
 	}
 	for _, r := range res.Remove {
 		action := cs.Yellow("would delete")
 		if removed[r.ID] {
 			action = cs.Red("deleted")
 		}
-		t.AddRow(r.ID, r.Created.Local().Format("2006-01-02 15:04"), stackops.HumanBytes(r.Size), action, "not kept by the policy")
+		t.AddRow(r.ID, r.Created.Local().Format("2006-01-02 15:04"), backup.HumanBytes(r.Size), action, "not kept by the policy")
 	}
 	if t.Len() > 0 {
 		_ = t.Render(f.IO.Out)
@@ -123,20 +124,21 @@ func runBackupPrune(ctx context.Context, f *Factory, opts *backupPruneOptions) e
 	for _, d := range res.Damaged {
 		fmt.Fprintf(f.IO.ErrOut, "%s backup %s is damaged (its checksum no longer matches)\n", ecs.WarningIcon(), d)
 	}
+	printWarnings(f, res.Warnings)
 	switch {
 	case len(res.Remove) == 0:
 		fmt.Fprintf(f.IO.ErrOut, "%s nothing to delete: the policy (%s) keeps all %d backup(s)\n", ecs.SuccessIcon(), res.Policy, len(res.Keep))
 	case res.DryRun:
-		fmt.Fprintf(f.IO.ErrOut, "dry run: %d backup(s) would be deleted (%s), %d kept — run without --dry-run to delete\n", len(res.Remove), stackops.HumanBytes(res.Freed), len(res.Keep))
+		fmt.Fprintf(f.IO.ErrOut, "dry run: %d backup(s) would be deleted (%s), %d kept — run without --dry-run to delete\n", len(res.Remove), backup.HumanBytes(res.Freed), len(res.Keep))
 	default:
-		fmt.Fprintf(f.IO.ErrOut, "%s deleted %d backup(s), freed %s; %d kept\n", ecs.SuccessIcon(), len(res.Removed), stackops.HumanBytes(res.Freed), len(res.Keep))
+		fmt.Fprintf(f.IO.ErrOut, "%s deleted %d backup(s), freed %s; %d kept\n", ecs.SuccessIcon(), len(res.Removed), backup.HumanBytes(res.Freed), len(res.Keep))
 	}
 	return nil
 }
 
 // askPolicy asks for a retention policy, proposing a common one.
-func askPolicy(f *Factory) (stackops.RetentionPolicy, error) {
-	var p stackops.RetentionPolicy
+func askPolicy(f *Factory) (backup.RetentionPolicy, error) {
+	var p backup.RetentionPolicy
 	fmt.Fprintln(f.IO.ErrOut, "No retention policy is set (x-stackpilot.backup.retention). Which backups should be kept? (0 = rule not used)")
 	for _, q := range []struct {
 		msg string
@@ -163,7 +165,7 @@ func askPolicy(f *Factory) (stackops.RetentionPolicy, error) {
 		}
 	}
 	if p.Empty() {
-		return p, backupExit(fmt.Errorf("%w: every rule is 0", stackops.ErrEmptyPolicy))
+		return p, backupExit(fmt.Errorf("%w: every rule is 0", backup.ErrEmptyPolicy))
 	}
 	return p, nil
 }

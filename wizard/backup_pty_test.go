@@ -62,6 +62,10 @@ volumes:
 			t.Errorf("the confirmation does not say %q:\n%s", want, screen)
 		}
 	}
+	// A slip of the finger asks again instead of dropping every answer.
+	term.SendLine(p.Name + "x")
+	term.Expect("try again (2 left)")
+	answerCursorQuery(term)
 	term.SendLine(p.Name)
 	term.Expect("restored backup")
 	term.Expect("Equivalent command:")

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -81,7 +82,7 @@ a file name in the backup directory, a path to an archive, or "latest"
 
 // runBackupRestore is the Restore job, for the menu and the command alike.
 func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 	if err := chooseBackupRef(ctx, f, st, &opts.Ref, "Which backup do you want to restore?", "a backup ID (see stackpilot backup list)"); err != nil {
 		return err
 	}
-	info, err := st.FindBackup(ctx, opts.Ref)
+	info, err := backup.Find(ctx, st, opts.Ref)
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 		return err
 	}
 	prog := backupProgress(f, opts.JSON)
-	res, err := st.RestoreBackup(ctx, stackops.BackupRestoreOptions{
+	res, err := backup.Restore(ctx, st, backup.RestoreOptions{
 		Ref: info.Path, Services: opts.Services, IdentityFile: opts.Identity, NoSafetyBackup: opts.NoSafety, NoReadBack: opts.NoRead,
 		LockWait: opts.LockWait, Timeout: opts.Timeout, Confirm: confirmWith(f, prog), ToolVersion: f.Version, Sink: prog,
 	})
@@ -137,10 +138,10 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 	if !opts.JSON {
 		var done []string
 		for _, v := range res.Volumes {
-			done = append(done, fmt.Sprintf("volume %s (%d entries, %s)", v.Volume, v.Files, stackops.HumanBytes(v.Size)))
+			done = append(done, fmt.Sprintf("volume %s (%d entries, %s)", v.Volume, v.Files, backup.HumanBytes(v.Size)))
 		}
 		for _, d := range res.Dumps {
-			done = append(done, fmt.Sprintf("dump %s/%s (%s)", d.Service, d.Name, stackops.HumanBytes(d.Size)))
+			done = append(done, fmt.Sprintf("dump %s/%s (%s)", d.Service, d.Name, backup.HumanBytes(d.Size)))
 		}
 		if !opts.menu {
 			fmt.Fprintf(f.IO.Out, "%s restored\n", res.Backup.ID)
@@ -161,7 +162,7 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 
 // chooseRestoreServices asks, in the menu, whether to restore everything the
 // backup holds or only some services.
-func chooseRestoreServices(ctx context.Context, f *Factory, st *stackops.Stack, info *stackops.BackupInfo, opts *backupRestoreOptions) error {
+func chooseRestoreServices(ctx context.Context, f *Factory, st *stackops.Stack, info *backup.Info, opts *backupRestoreOptions) error {
 	choices, err := serviceChoices(ctx, st)
 	if err != nil {
 		return err

@@ -10,12 +10,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 	"github.com/stackpilot/stackpilot/stackops/endpoint"
 )
 
 type backupScheduleOptions struct {
 	Cron         string
-	Policy       stackops.RetentionPolicy
+	Policy       backup.RetentionPolicy
 	Remove       bool
 	Show         bool
 	PrintSystemd bool
@@ -57,7 +58,7 @@ of touching the crontab (with --cron, or with --show for the installed one).`,
 
 // runBackupSchedule is the Schedule job, for the menu and the command alike.
 func runBackupSchedule(ctx context.Context, f *Factory, opts *backupScheduleOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func runBackupSchedule(ctx context.Context, f *Factory, opts *backupScheduleOpti
 			return err
 		}
 	}
-	res, err := st.ScheduleBackup(ctx, stackops.BackupScheduleOptions{Cron: opts.Cron, Policy: opts.Policy, Remove: opts.Remove, Show: opts.Show,
+	res, err := backup.Schedule(ctx, st, backup.ScheduleOptions{Cron: opts.Cron, Policy: opts.Policy, Remove: opts.Remove, Show: opts.Show,
 		PrintSystemd: opts.PrintSystemd, Executable: exe, GlobalArgs: globals})
 	if err != nil {
 		return backupExit(err)
@@ -86,7 +87,7 @@ func runBackupSchedule(ctx context.Context, f *Factory, opts *backupScheduleOpti
 	return printSchedule(f, st, res, opts.JSON)
 }
 
-func printSchedule(f *Factory, st *stackops.Stack, res *stackops.BackupScheduleResult, jsonOut bool) error {
+func printSchedule(f *Factory, st *stackops.Stack, res *backup.ScheduleResult, jsonOut bool) error {
 	if jsonOut {
 		return printJSON(f, res)
 	}
@@ -121,7 +122,7 @@ func printSchedule(f *Factory, st *stackops.Stack, res *stackops.BackupScheduleR
 // askSchedule is the menu's Schedule flow. It reports done=true when it
 // finished the job itself (or the person went back).
 func askSchedule(ctx context.Context, f *Factory, st *stackops.Stack, exe string, globals []string, opts *backupScheduleOptions) (bool, error) {
-	cur, err := st.ScheduleBackup(ctx, stackops.BackupScheduleOptions{Show: true, Executable: exe})
+	cur, err := backup.Schedule(ctx, st, backup.ScheduleOptions{Show: true, Executable: exe})
 	current := ""
 	switch {
 	case err != nil:
@@ -159,14 +160,14 @@ func askSchedule(ctx context.Context, f *Factory, st *stackops.Stack, exe string
 		if err != nil {
 			return false, err
 		}
-		if _, perr := stackops.ParseCron(expr); perr != nil {
+		if _, perr := backup.ParseCron(expr); perr != nil {
 			fmt.Fprintf(f.IO.ErrOut, "%s %v\n", f.IO.ErrColorScheme().FailureIcon(), perr)
 			continue
 		}
 		opts.Cron = strings.TrimSpace(expr)
 		break
 	}
-	cfg, err := st.BackupConfig()
+	cfg, err := backup.ConfigOf(st)
 	if err != nil {
 		return false, err
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 )
 
 type backupVerifyOptions struct {
@@ -55,7 +55,7 @@ backup was given and there is no terminal to ask on.`,
 
 // runBackupVerify is the Verify job, for the menu and the command alike.
 func runBackupVerify(ctx context.Context, f *Factory, opts *backupVerifyOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func runBackupVerify(ctx context.Context, f *Factory, opts *backupVerifyOptions)
 	if err := chooseBackupRef(ctx, f, st, &opts.Ref, "Which backup do you want to verify?", "a backup ID or --latest"); err != nil {
 		return err
 	}
-	info, err := st.FindBackup(ctx, opts.Ref)
+	info, err := backup.Find(ctx, st, opts.Ref)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func runBackupVerify(ctx context.Context, f *Factory, opts *backupVerifyOptions)
 		return err
 	}
 	prog := backupProgress(f, opts.JSON)
-	res, err := st.VerifyBackup(ctx, stackops.BackupVerifyOptions{Ref: info.Path, IdentityFile: opts.Identity, Sink: prog})
+	res, err := backup.Verify(ctx, st, backup.VerifyOptions{Ref: info.Path, IdentityFile: opts.Identity, Sink: prog})
 	if res != nil && opts.JSON {
 		if jerr := printJSON(f, res); jerr != nil {
 			return jerr
@@ -82,8 +82,11 @@ func runBackupVerify(ctx context.Context, f *Factory, opts *backupVerifyOptions)
 	if opts.menu {
 		defer f.Equivalent(opts.args(info.ID)...)
 	}
+	if res != nil {
+		printWarnings(f, res.Warnings)
+	}
 	if err != nil {
-		if errors.Is(err, stackops.ErrBackupDamaged) && res != nil {
+		if errors.Is(err, backup.ErrDamaged) && res != nil {
 			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.ErrColorScheme().FailureIcon(), err)
 			fmt.Fprintln(f.IO.ErrOut, "  this backup cannot be trusted: do not restore it; take a new one (stackpilot backup create)")
 			return silentExit(ExitFailure)
@@ -99,7 +102,7 @@ func runBackupVerify(ctx context.Context, f *Factory, opts *backupVerifyOptions)
 		for _, e := range res.Entries {
 			sz += e.Size
 		}
-		fmt.Fprintf(f.IO.ErrOut, "%s backup %s is intact: %d entries (%s of data), every checksum matches\n", cs.SuccessIcon(), res.Backup.ID, len(res.Entries), stackops.HumanBytes(sz))
+		fmt.Fprintf(f.IO.ErrOut, "%s backup %s is intact: %d entries (%s of data), every checksum matches\n", cs.SuccessIcon(), res.Backup.ID, len(res.Entries), backup.HumanBytes(sz))
 	}
 	return nil
 }
@@ -127,13 +130,13 @@ func completeBackupIDs(f *Factory) func(*cobra.Command, []string, string) ([]str
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		list, err := st.ListBackups(ctx)
+		list, err := backup.List(ctx, st)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var out []string
 		for _, b := range list.Backups {
-			out = append(out, b.ID+"\t"+b.Created.Local().Format("2006-01-02 15:04")+" "+stackops.HumanBytes(b.Size))
+			out = append(out, b.ID+"\t"+b.Created.Local().Format("2006-01-02 15:04")+" "+backup.HumanBytes(b.Size))
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -143,7 +143,7 @@ func (f *Factory) progressFor(jsonOutput bool) *steps.Progress {
 
 // runDeploy is the Deploy job, for the menu and the command alike.
 func runDeploy(ctx context.Context, f *Factory, opts *deployOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}

@@ -298,9 +298,9 @@ services:
 `, nil)
 	cleanupImages(t, p)
 	holder := startBackground(t, p.Dir, "deploy")
-	lockFile := filepath.Join(p.Dir, ".stackpilot", "stack.lock")
+	holderFile := stackops.HolderFile(filepath.Join(p.Dir, ".stackpilot", "stack.lock"))
 	itest.Eventually(t, time.Minute, "the first deploy to take the lock", func() bool {
-		b, _ := os.ReadFile(lockFile)
+		b, _ := os.ReadFile(holderFile)
 		return bytes.Contains(b, []byte(`"pid":`+strconv.Itoa(holder.Process.Pid)))
 	})
 	// Let its Compose finish starting the container (the holder is killed

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/env"
+	"github.com/stackpilot/stackpilot/stackops/envfile"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -74,7 +76,7 @@ func completeEnvKeys(f *Factory) func(*cobra.Command, []string, string) ([]strin
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		res, err := st.EnvList(ctx, stackops.EnvListOptions{})
+		res, err := env.List(ctx, st, env.ListOptions{})
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -118,7 +120,7 @@ func runEnvList(ctx context.Context, f *Factory, opts *envListOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := st.EnvList(ctx, stackops.EnvListOptions{Reveal: opts.Reveal})
+	res, err := env.List(ctx, st, env.ListOptions{Reveal: opts.Reveal})
 	if err != nil {
 		return err
 	}
@@ -148,7 +150,7 @@ func runEnvList(ctx context.Context, f *Factory, opts *envListOptions) error {
 	return nil
 }
 
-func printEnvTable(f *Factory, res *stackops.EnvListResult) {
+func printEnvTable(f *Factory, res *env.ListResult) {
 	cs := f.IO.ColorScheme()
 	t := steps.NewTable(cs, "KEY", "VALUE")
 	for _, e := range res.Entries {
@@ -214,7 +216,7 @@ func runEnvGet(ctx context.Context, f *Factory, opts *envGetOptions) error {
 		}
 		opts.Key, asked = key, true
 	}
-	res, err := st.EnvGet(ctx, stackops.EnvGetOptions{Key: opts.Key, Raw: opts.Raw})
+	res, err := env.Get(ctx, st, env.GetOptions{Key: opts.Key, Raw: opts.Raw})
 	if err != nil {
 		return err
 	}
@@ -238,7 +240,7 @@ func runEnvGet(ctx context.Context, f *Factory, opts *envGetOptions) error {
 
 // pickEnvKey asks which key to act on; allowNew adds an "Add a new key" choice.
 func pickEnvKey(ctx context.Context, f *Factory, st *stackops.Stack, question string, allowNew bool) (key string, isNew bool, err error) {
-	res, err := st.EnvList(ctx, stackops.EnvListOptions{})
+	res, err := env.List(ctx, st, env.ListOptions{})
 	if err != nil {
 		return "", false, err
 	}
@@ -264,7 +266,7 @@ const addKeyLabel = "+ Add a new key…"
 
 // envKeyLabels are the select options for keys: the name padded, then the
 // value (masked when secret), so the list reads as a table.
-func envKeyLabels(f *Factory, res *stackops.EnvListResult) ([]string, []string) {
+func envKeyLabels(f *Factory, res *env.ListResult) ([]string, []string) {
 	plain := steps.NewColorScheme(false)
 	w := 0
 	for _, e := range res.Entries {
@@ -328,15 +330,15 @@ keys).`,
 }
 
 func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
-	var pairs []stackops.EnvAssignment
+	var pairs []env.Assignment
 	var need []string
 	for _, a := range opts.Args {
 		k, v, ok := strings.Cut(a, "=")
-		if err := stackops.ValidEnvKey(k); err != nil {
+		if err := envfile.ValidKey(k); err != nil {
 			return &exitError{code: ExitUsage, err: err}
 		}
 		if ok {
-			pairs = append(pairs, stackops.EnvAssignment{Key: k, Value: v})
+			pairs = append(pairs, env.Assignment{Key: k, Value: v})
 		} else {
 			need = append(need, k)
 		}
@@ -348,7 +350,7 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := st.EnvConfig()
+	cfg, err := env.ConfigOf(st)
 	if err != nil {
 		return err
 	}
@@ -374,7 +376,7 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		case f.CanPrompt():
 			current := ""
 			if !cfg.IsSecret(k) {
-				if g, err := st.EnvGet(ctx, stackops.EnvGetOptions{Key: k}); err == nil {
+				if g, err := env.Get(ctx, st, env.GetOptions{Key: k}); err == nil {
 					current = g.Value
 				}
 			}
@@ -386,33 +388,22 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		default:
 			return missingInput("a value for "+k, k+"=VALUE or --value-stdin")
 		}
-		pairs = append(pairs, stackops.EnvAssignment{Key: k, Value: v})
+		pairs = append(pairs, env.Assignment{Key: k, Value: v})
 	}
 
-	set := stackops.EnvSetOptions{Values: pairs}
-	if opts.asked || opts.DryRun {
-		set.DryRun = true
-		plan, err := st.EnvSet(ctx, set)
-		if err != nil {
-			return err
-		}
-		if opts.DryRun || !plan.Changed {
-			reportEnvChange(f, plan)
-			return nil
-		}
+	renderDiff := func(plan *env.ChangeResult) {
 		steps.RenderEnvDiff(f.IO.ErrOut, f.IO.ErrColorScheme(), plan.Path, plan.Diff)
-		ok, err := f.Prompter.Confirm("Write this change?", true)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			fmt.Fprintln(f.IO.ErrOut, "nothing was changed")
-			return nil
-		}
-		set.DryRun, set.IfMatch = false, plan.Revision
 	}
-	res, err := st.EnvSet(ctx, set)
-	if err != nil {
+	res, err := applyEnvEdit(f, envEdit{
+		Ask: opts.asked, DryRun: opts.DryRun,
+		Question: "Write this change?", Default: true,
+		Run: func(dry bool, ifMatch string) (*env.ChangeResult, error) {
+			return env.Set(ctx, st, env.SetOptions{Values: pairs, DryRun: dry, IfMatch: ifMatch})
+		},
+		Show:    renderDiff,
+		ShowDry: func(plan *env.ChangeResult) { reportEnvChange(f, plan) },
+	})
+	if err != nil || res == nil {
 		return err
 	}
 	reportEnvChange(f, res)
@@ -427,7 +418,7 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 
 // envSetEquivalent is the flag form of a set: KEY=VALUE for plain values,
 // KEY --value-stdin for a secret (never echoed) or a multi-line value.
-func envSetEquivalent(cfg stackops.EnvConfig, pairs []stackops.EnvAssignment) []string {
+func envSetEquivalent(cfg env.Config, pairs []env.Assignment) []string {
 	args := []string{"env", "set"}
 	for _, p := range pairs {
 		if cfg.IsSecret(p.Key) || strings.ContainsAny(p.Value, "\r\n") {
@@ -439,7 +430,7 @@ func envSetEquivalent(cfg stackops.EnvConfig, pairs []stackops.EnvAssignment) []
 }
 
 // reportEnvChange says on stderr what an edit did, one line per key.
-func reportEnvChange(f *Factory, res *stackops.EnvChangeResult) {
+func reportEnvChange(f *Factory, res *env.ChangeResult) {
 	cs := f.IO.ErrColorScheme()
 	if res.DryRun {
 		steps.RenderEnvDiff(f.IO.ErrOut, cs, res.Path, res.Diff)
@@ -477,7 +468,7 @@ func reportEnvChange(f *Factory, res *stackops.EnvChangeResult) {
 // asks whether to redeploy them now and runs the deploy flow for them;
 // elsewhere it prints the command — an env command changes .env, not the
 // running stack.
-func suggestRedeploy(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.EnvChangeResult, offer bool) error {
+func suggestRedeploy(ctx context.Context, f *Factory, st *stackops.Stack, res *env.ChangeResult, offer bool) error {
 	var keys []string
 	for _, c := range res.Changes {
 		if c.Action == "added" || c.Action == "updated" || c.Action == "removed" {
@@ -487,7 +478,7 @@ func suggestRedeploy(ctx context.Context, f *Factory, st *stackops.Stack, res *s
 	if len(keys) == 0 {
 		return nil
 	}
-	users, err := st.EnvKeyServices(ctx, keys)
+	users, err := env.KeyServices(ctx, st, keys)
 	if err != nil {
 		return nil
 	}
@@ -563,7 +554,7 @@ not an error, so a script can run the same unset twice.`,
 
 func runEnvUnset(ctx context.Context, f *Factory, opts *envUnsetOptions) error {
 	for _, k := range opts.Keys {
-		if err := stackops.ValidEnvKey(k); err != nil {
+		if err := envfile.ValidKey(k); err != nil {
 			return &exitError{code: ExitUsage, err: err}
 		}
 	}
@@ -581,30 +572,18 @@ func runEnvUnset(ctx context.Context, f *Factory, opts *envUnsetOptions) error {
 		}
 		opts.Keys, opts.asked = []string{k}, true
 	}
-	un := stackops.EnvUnsetOptions{Keys: opts.Keys}
-	if opts.asked || opts.DryRun {
-		un.DryRun = true
-		plan, err := st.EnvUnset(ctx, un)
-		if err != nil {
-			return err
-		}
-		if opts.DryRun || !plan.Changed {
-			reportEnvChange(f, plan)
-			return nil
-		}
-		steps.RenderEnvDiff(f.IO.ErrOut, f.IO.ErrColorScheme(), plan.Path, plan.Diff)
-		ok, err := f.Prompter.Confirm(fmt.Sprintf("Remove %s?", strings.Join(opts.Keys, ", ")), false)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			fmt.Fprintln(f.IO.ErrOut, "nothing was changed")
-			return nil
-		}
-		un.DryRun, un.IfMatch = false, plan.Revision
-	}
-	res, err := st.EnvUnset(ctx, un)
-	if err != nil {
+	res, err := applyEnvEdit(f, envEdit{
+		Ask: opts.asked, DryRun: opts.DryRun,
+		Question: fmt.Sprintf("Remove %s?", strings.Join(opts.Keys, ", ")), Default: false,
+		Run: func(dry bool, ifMatch string) (*env.ChangeResult, error) {
+			return env.Unset(ctx, st, env.UnsetOptions{Keys: opts.Keys, DryRun: dry, IfMatch: ifMatch})
+		},
+		Show: func(plan *env.ChangeResult) {
+			steps.RenderEnvDiff(f.IO.ErrOut, f.IO.ErrColorScheme(), plan.Path, plan.Diff)
+		},
+		ShowDry: func(plan *env.ChangeResult) { reportEnvChange(f, plan) },
+	})
+	if err != nil || res == nil {
 		return err
 	}
 	reportEnvChange(f, res)
@@ -665,7 +644,7 @@ func runEnvCheck(ctx context.Context, f *Factory, opts *envCheckOptions) error {
 		}
 		example = filepath.Join(wd, example)
 	}
-	res, err := st.EnvCheck(ctx, stackops.EnvCheckOptions{Example: example})
+	res, err := env.Check(ctx, st, env.CheckOptions{Example: example})
 	if err != nil {
 		return err
 	}
@@ -682,7 +661,7 @@ func runEnvCheck(ctx context.Context, f *Factory, opts *envCheckOptions) error {
 	return nil
 }
 
-func printEnvCheck(f *Factory, res *stackops.EnvCheckResult) {
+func printEnvCheck(f *Factory, res *env.CheckResult) {
 	cs := f.IO.ColorScheme()
 	w := f.IO.Out
 	against := "the compose file"
@@ -690,7 +669,7 @@ func printEnvCheck(f *Factory, res *stackops.EnvCheckResult) {
 		against += " and " + res.Example
 	}
 	fmt.Fprintf(w, "%s %s\n", cs.Bold("Checking "+res.Path), cs.Gray("against "+against))
-	section := func(title string, icon string, items []stackops.EnvCheckItem, detail func(stackops.EnvCheckItem) string) {
+	section := func(title string, icon string, items []env.CheckItem, detail func(env.CheckItem) string) {
 		if len(items) == 0 {
 			return
 		}
@@ -703,7 +682,7 @@ func printEnvCheck(f *Factory, res *stackops.EnvCheckResult) {
 			fmt.Fprintf(w, "    %-*s  %s\n", width, it.Key, detail(it))
 		}
 	}
-	who := func(it stackops.EnvCheckItem) string {
+	who := func(it env.CheckItem) string {
 		var parts []string
 		for _, s := range it.Sources {
 			switch s {
@@ -724,19 +703,19 @@ func printEnvCheck(f *Factory, res *stackops.EnvCheckResult) {
 		return s
 	}
 	section("Missing", cs.FailureIcon(), res.Missing, who)
-	section("Empty", cs.WarningIcon(), res.Empty, func(it stackops.EnvCheckItem) string {
+	section("Empty", cs.WarningIcon(), res.Empty, func(it env.CheckItem) string {
 		return fmt.Sprintf("line %d", it.Line)
 	})
-	section("Unused", cs.WarningIcon(), res.Unused, func(it stackops.EnvCheckItem) string {
+	section("Unused", cs.WarningIcon(), res.Unused, func(it env.CheckItem) string {
 		return fmt.Sprintf("line %d — %s", it.Line, it.Note)
 	})
-	section("Optional, not set", cs.Gray("-"), res.Optional, func(it stackops.EnvCheckItem) string {
+	section("Optional, not set", cs.Gray("-"), res.Optional, func(it env.CheckItem) string {
 		if it.Default != "" {
 			return fmt.Sprintf("%s: %s", it.Note, it.Default)
 		}
 		return it.Note
 	})
-	section("Set in the environment, not in .env", cs.Gray("-"), res.FromEnvironment, func(it stackops.EnvCheckItem) string {
+	section("Set in the environment, not in .env", cs.Gray("-"), res.FromEnvironment, func(it env.CheckItem) string {
 		return "Compose uses it, but a fresh shell or CI job will not have it"
 	})
 	if len(res.EnvFileServices) > 0 {
@@ -787,32 +766,29 @@ func runEnvUndo(ctx context.Context, f *Factory, opts *envUndoOptions) error {
 		return err
 	}
 	cs := f.IO.ErrColorScheme()
-	un := stackops.EnvUndoOptions{}
-	if opts.confirm || opts.DryRun {
-		un.DryRun = true
-		plan, err := st.EnvUndo(ctx, un)
+	plans := map[*env.ChangeResult]*env.UndoResult{}
+	undo := func(dry bool, ifMatch string) (*env.ChangeResult, error) {
+		r, err := env.Undo(ctx, st, env.UndoOptions{DryRun: dry, IfMatch: ifMatch})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		describeUndo(f, plan)
-		if opts.DryRun {
-			fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("dry run: "+plan.Path+" was not written"))
-			return nil
-		}
-		ok, err := f.Prompter.Confirm("Restore this version?", false)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			fmt.Fprintln(f.IO.ErrOut, "nothing was changed")
-			return nil
-		}
-		un.DryRun, un.IfMatch = false, plan.Revision
+		plans[&r.ChangeResult] = r
+		return &r.ChangeResult, nil
 	}
-	res, err := st.EnvUndo(ctx, un)
-	if err != nil {
+	written, err := applyEnvEdit(f, envEdit{
+		Ask: opts.confirm, DryRun: opts.DryRun, AskUnchanged: true,
+		Question: "Restore this version?", Default: false,
+		Run:  undo,
+		Show: func(plan *env.ChangeResult) { describeUndo(f, plans[plan]) },
+		ShowDry: func(plan *env.ChangeResult) {
+			describeUndo(f, plans[plan])
+			fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("dry run: "+plan.Path+" was not written"))
+		},
+	})
+	if err != nil || written == nil {
 		return err
 	}
+	res := plans[written]
 	if !opts.confirm {
 		describeUndo(f, res)
 	}
@@ -824,10 +800,10 @@ func runEnvUndo(ctx context.Context, f *Factory, opts *envUndoOptions) error {
 	if opts.confirm {
 		f.Equivalent("env", "undo")
 	}
-	return suggestRedeploy(ctx, f, st, &res.EnvChangeResult, opts.confirm)
+	return suggestRedeploy(ctx, f, st, &res.ChangeResult, opts.confirm)
 }
 
-func describeUndo(f *Factory, res *stackops.EnvUndoResult) {
+func describeUndo(f *Factory, res *env.UndoResult) {
 	cs := f.IO.ErrColorScheme()
 	fmt.Fprintf(f.IO.ErrOut, "The last change: %s, %s\n", res.Restored.Op, res.Restored.Time.Format(time.DateTime))
 	if res.Restored.Absent {
@@ -851,7 +827,7 @@ func runEnvWizard(ctx context.Context, f *Factory) error {
 	if err != nil {
 		return err
 	}
-	res, err := st.EnvList(ctx, stackops.EnvListOptions{})
+	res, err := env.List(ctx, st, env.ListOptions{})
 	if err != nil {
 		return err
 	}
@@ -870,7 +846,7 @@ func runEnvWizard(ctx context.Context, f *Factory) error {
 		backLabel  = "Back"
 	)
 	labels = append(labels, addKeyLabel, checkLabel)
-	versions, _ := st.EnvVersions(ctx)
+	versions, _ := env.Versions(ctx, st)
 	undoLabel := ""
 	if n := len(versions); n > 0 {
 		v := versions[n-1]

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -44,6 +45,8 @@ type Factory struct {
 	Environ []string
 	// Runner overrides the command runner (tests); an ExecRunner otherwise.
 	Runner stackops.Runner
+	// ReleaseKeys are the minisign public keys self-update trusts (main's).
+	ReleaseKeys string
 	// BeforeRun, when set, is called once a command is about to run — after
 	// its flags parsed, never for --version or --help. main installs the
 	// signal handlers there: starting them costs a thread and a goroutine,
@@ -54,9 +57,10 @@ type Factory struct {
 	// compress, hash or parse in bulk.
 	Parallel func()
 
-	mu       sync.Mutex
-	stack    *stackops.Stack
-	stackErr error
+	mu        sync.Mutex
+	stack     *stackops.Stack
+	stackErr  error
+	recovered bool
 }
 
 // NewFactory returns a factory on the given streams.
@@ -133,6 +137,32 @@ func (f *Factory) Stack(ctx context.Context) (*stackops.Stack, error) {
 	return f.stack, f.stackErr
 }
 
+// recoveredStack is Stack for the commands that act on or report the
+// running stack (deploy, rollback, start, stop, restart, down, status, the
+// backup commands, and the menu when it loads the project): first,
+// backup.Recover finishes what a killed backup or restore left undone —
+// services it stopped are started again — and its warnings are printed.
+// Load does no such work, so env, logs, history, doctor and completion
+// never change the stack.
+func (f *Factory) recoveredStack(ctx context.Context) (*stackops.Stack, error) {
+	st, err := f.Stack(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	done := f.recovered
+	f.recovered = true
+	f.mu.Unlock()
+	if !done {
+		warnings, err := backup.Recover(ctx, st)
+		if err != nil {
+			warnings = append(warnings, "could not check for an interrupted backup or restore: "+err.Error())
+		}
+		printWarnings(f, warnings)
+	}
+	return st, nil
+}
+
 // forgetStack drops the cached stack so the next job reloads it.
 func (f *Factory) forgetStack() {
 	f.mu.Lock()
@@ -140,7 +170,7 @@ func (f *Factory) forgetStack() {
 	if f.stack != nil {
 		f.stack.Close()
 	}
-	f.stack, f.stackErr = nil, nil
+	f.stack, f.stackErr, f.recovered = nil, nil, false
 }
 
 // Close ends what the command's stack holds open (an ssh connection to a

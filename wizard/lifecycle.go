@@ -69,7 +69,7 @@ func (o *lifecycleOptions) args() []string {
 
 // runLifecycle is the Start, Stop and Restart job, for the menu and the commands.
 func runLifecycle(ctx context.Context, f *Factory, opts *lifecycleOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ no terminal, 130 cancelled.`,
 
 // runDown is the Down job, for the menu and the command.
 func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}

@@ -52,11 +52,13 @@ func wizardFactory(t *testing.T, script *steps.ScriptedPrompter) (*Factory, *com
 }
 
 // Down in the menu destroys volumes only when the project name is typed
-// back; a wrong name, or Cancel, changes nothing (no compose down runs).
+// back; a wrong name (three times), or Cancel, changes nothing (no compose down runs).
 func TestDownWizardNeedsTheProjectNameTypedBack(t *testing.T) {
 	script := steps.NewScriptedPrompter(t).
 		Select("Take down shop?", "Remove everything, including the volumes shop_data").
-		Input(`Type "shop" to confirm`, "shp")
+		Input(`Type "shop" to confirm`, "shp").
+		Input(`Type "shop" to confirm`, "sho").
+		Input(`Type "shop" to confirm`, "shopp")
 	f, rec := wizardFactory(t, script)
 	if err := runDown(context.Background(), f, &downOptions{wizard: true}); err != nil {
 		t.Fatalf("declined down: %v", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/logs"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -89,8 +90,8 @@ Exit status: 0 ok, 1 failure, 2 usage error, 130 stopped with Ctrl-C.`,
 }
 
 // resolveLogsOptions checks the flags and turns them into the library's options.
-func resolveLogsOptions(opts *logsOptions, now time.Time) (stackops.LogsOptions, error) {
-	lo := stackops.LogsOptions{Services: opts.Services, Follow: opts.Follow, Tail: -1}
+func resolveLogsOptions(opts *logsOptions, now time.Time) (logs.Options, error) {
+	lo := logs.Options{Services: opts.Services, Follow: opts.Follow, Tail: -1}
 	switch t := strings.TrimSpace(opts.Tail); t {
 	case "", "all", "-1":
 	default:
@@ -102,12 +103,12 @@ func resolveLogsOptions(opts *logsOptions, now time.Time) (stackops.LogsOptions,
 	}
 	var err error
 	if opts.Since != "" {
-		if lo.Since, err = stackops.ParseLogTime(opts.Since, now); err != nil {
+		if lo.Since, err = logs.ParseTime(opts.Since, now); err != nil {
 			return lo, usageErr("--since %v", err)
 		}
 	}
 	if opts.Until != "" {
-		if lo.Until, err = stackops.ParseLogTime(opts.Until, now); err != nil {
+		if lo.Until, err = logs.ParseTime(opts.Until, now); err != nil {
 			return lo, usageErr("--until %v", err)
 		}
 	}
@@ -120,7 +121,7 @@ func resolveLogsOptions(opts *logsOptions, now time.Time) (stackops.LogsOptions,
 		}
 	}
 	if opts.Level != "" {
-		if lo.Level, err = stackops.ParseLogLevel(opts.Level); err != nil {
+		if lo.Level, err = logs.ParseLevel(opts.Level); err != nil {
 			return lo, usageErr("--level: %v", err)
 		}
 	}
@@ -167,7 +168,7 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 		_ = p.flush() // the lines before it first
 		warn(msg)
 	}
-	err = st.Logs(ctx, lo, p.print)
+	err = logs.Read(ctx, st, lo, p.print)
 	if ferr := p.flush(); err == nil {
 		err = ferr
 	}
@@ -221,7 +222,7 @@ func newLogPrinter(f *Factory, st *stackops.Stack, opts *logsOptions, w *bufio.W
 
 // containers reports on stderr what is read: nothing at all, or, when
 // following, each container picked up after the start.
-func (p *logPrinter) containers(found []stackops.LogContainer, initial bool) {
+func (p *logPrinter) containers(found []logs.Container, initial bool) {
 	// Align the prefixes from the first line when a service has replicas.
 	replicas := map[string]int{}
 	for _, c := range found {
@@ -253,7 +254,7 @@ func (p *logPrinter) containers(found []stackops.LogContainer, initial bool) {
 	}
 }
 
-func (p *logPrinter) print(l stackops.LogLine) error {
+func (p *logPrinter) print(l logs.Line) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json != nil {
@@ -334,7 +335,7 @@ func highlight(cs *steps.ColorScheme, re *regexp.Regexp, s string) string {
 	return b.String()
 }
 
-func runLogSummary(ctx context.Context, f *Factory, st *stackops.Stack, lo stackops.LogsOptions, opts *logsOptions, warn func(string)) error {
+func runLogSummary(ctx context.Context, f *Factory, st *stackops.Stack, lo logs.Options, opts *logsOptions, warn func(string)) error {
 	stop := func() {}
 	if !opts.JSON {
 		stop = steps.Spin(f.IO, "Reading the logs…")
@@ -342,7 +343,7 @@ func runLogSummary(ctx context.Context, f *Factory, st *stackops.Stack, lo stack
 	// Warnings wait until the spinner is gone.
 	var warnings []string
 	lo.Warn = func(msg string) { warnings = append(warnings, msg) }
-	sum, err := st.LogSummary(ctx, lo)
+	sum, err := logs.Summarize(ctx, st, lo)
 	stop()
 	for _, w := range warnings {
 		warn(w)
@@ -373,7 +374,7 @@ func runLogSummary(ctx context.Context, f *Factory, st *stackops.Stack, lo stack
 	return nil
 }
 
-func printLogSummary(w io.Writer, cs *steps.ColorScheme, sum *stackops.LogSummary) {
+func printLogSummary(w io.Writer, cs *steps.ColorScheme, sum *logs.Summary) {
 	t := steps.NewTable(cs, "SERVICE", "LINES", "ERROR", "WARN", "INFO", "DEBUG", "OTHER", "RESTARTS", "FIRST ERROR", "LAST ERROR")
 	count := func(n int64, paint func(string) string) string {
 		if n == 0 {

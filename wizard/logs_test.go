@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/logs"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -18,7 +18,7 @@ func TestResolveLogsOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lo.Tail != 20 || !lo.Since.Equal(now.Add(-10*time.Minute)) || !lo.Until.Equal(now.Add(-time.Minute)) || lo.Grep.String() != "a|b" || lo.Level != stackops.LevelWarn {
+	if lo.Tail != 20 || !lo.Since.Equal(now.Add(-10*time.Minute)) || !lo.Until.Equal(now.Add(-time.Minute)) || lo.Grep.String() != "a|b" || lo.Level != logs.LevelWarn {
 		t.Errorf("resolved %+v", lo)
 	}
 	if lo, _ := resolveLogsOptions(&logsOptions{Tail: "all"}, now); lo.Tail != -1 {
@@ -57,14 +57,14 @@ func TestParseLogTime(t *testing.T) {
 		"1764108000.25":               time.Unix(1764108000, 25e7),
 	}
 	for in, want := range cases {
-		got, err := stackops.ParseLogTime(in, now)
+		got, err := logs.ParseTime(in, now)
 		if err != nil || !got.Equal(want) {
-			t.Errorf("ParseLogTime(%q) = %v, %v; want %v", in, got, err, want)
+			t.Errorf("logs.ParseTime(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "-5m", "yesterday", "25/11/2025"} {
-		if _, err := stackops.ParseLogTime(in, now); err == nil {
-			t.Errorf("ParseLogTime(%q) accepted", in)
+		if _, err := logs.ParseTime(in, now); err == nil {
+			t.Errorf("logs.ParseTime(%q) accepted", in)
 		}
 	}
 }
@@ -76,11 +76,11 @@ func TestLogPrinter(t *testing.T) {
 	f := NewFactory(ios, "test", nil)
 	p := &logPrinter{f: f, w: w, cs: steps.NewColorScheme(false), prefix: true, color: map[string]int{}, width: 6}
 	ts := time.Date(2025, 11, 25, 22, 0, 0, 123, time.UTC)
-	_ = p.print(stackops.LogLine{Service: "api", Message: "one", Replica: 1, Replicas: 1, Time: ts})
-	_ = p.print(stackops.LogLine{Service: "worker", Message: "two", Replica: 2, Replicas: 2, Time: ts})
-	_ = p.print(stackops.LogLine{Service: "api", Message: "three", Replica: 1, Replicas: 1, Time: ts})
+	_ = p.print(logs.Line{Service: "api", Message: "one", Replica: 1, Replicas: 1, Time: ts})
+	_ = p.print(logs.Line{Service: "worker", Message: "two", Replica: 2, Replicas: 2, Time: ts})
+	_ = p.print(logs.Line{Service: "api", Message: "three", Replica: 1, Replicas: 1, Time: ts})
 	p.timestamps, p.prefix = true, false
-	_ = p.print(stackops.LogLine{Service: "api", Message: "four", Time: ts})
+	_ = p.print(logs.Line{Service: "api", Message: "four", Time: ts})
 	_ = w.Flush()
 	want := "api    | one\nworker #2 | two\napi       | three\n2025-11-25T22:00:00.000000123Z four\n"
 	if buf.String() != want {
@@ -92,8 +92,8 @@ func TestLogPrinter(t *testing.T) {
 	cs := steps.NewColorScheme(true)
 	re := mustRegexp(t, "o+")
 	p = &logPrinter{f: f, w: w, cs: cs, prefix: true, color: map[string]int{"api": 0, "web": 1}, width: 3, grep: re}
-	_ = p.print(stackops.LogLine{Service: "api", Message: "foo"})
-	_ = p.print(stackops.LogLine{Service: "web", Message: "bar"})
+	_ = p.print(logs.Line{Service: "api", Message: "foo"})
+	_ = p.print(logs.Line{Service: "web", Message: "bar"})
 	_ = w.Flush()
 	out := buf.String()
 	if !strings.Contains(out, cs.Color(0, "api |")) || !strings.Contains(out, cs.Color(1, "web |")) || cs.Color(0, "x") == cs.Color(1, "x") {
@@ -106,11 +106,11 @@ func TestLogPrinter(t *testing.T) {
 
 func TestPrintLogSummary(t *testing.T) {
 	at := time.Date(2025, 11, 25, 22, 0, 0, 0, time.Local)
-	sum := &stackops.LogSummary{Project: "p", Services: []stackops.ServiceLogSummary{
-		{Service: "api", Containers: 1, Lines: 10, Levels: stackops.LevelCounts{Error: 3, Info: 7}, Restarts: 2,
-			FirstError: &stackops.LoggedError{Time: at, Message: "boom 1"}, LastError: &stackops.LoggedError{Time: at.Add(time.Minute), Message: "boom 3"},
-			TopErrors: []stackops.ErrorGroup{{Message: "boom <n>", Count: 3}}},
-		{Service: "db", Containers: 1, Lines: 1, Levels: stackops.LevelCounts{Other: 1}, TopErrors: []stackops.ErrorGroup{}},
+	sum := &logs.Summary{Project: "p", Services: []logs.ServiceSummary{
+		{Service: "api", Containers: 1, Lines: 10, Levels: logs.LevelCounts{Error: 3, Info: 7}, Restarts: 2,
+			FirstError: &logs.LoggedError{Time: at, Message: "boom 1"}, LastError: &logs.LoggedError{Time: at.Add(time.Minute), Message: "boom 3"},
+			TopErrors: []logs.ErrorGroup{{Message: "boom <n>", Count: 3}}},
+		{Service: "db", Containers: 1, Lines: 1, Levels: logs.LevelCounts{Other: 1}, TopErrors: []logs.ErrorGroup{}},
 	}}
 	var buf bytes.Buffer
 	printLogSummary(&buf, steps.NewColorScheme(false), sum)

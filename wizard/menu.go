@@ -66,7 +66,8 @@ const quitLabel = "Quit"
 // runMenu is the main menu loop. A job's Ctrl-C cancels the job and brings
 // the menu back; Ctrl-C or Quit at the menu leaves (130 for Ctrl-C).
 func runMenu(ctx context.Context, f *Factory) error {
-	entries := menuEntries()
+	entries := append(menuEntries(), selfUpdateMenuEntry(f))
+	printMenuUpdateNotice(f)
 	labels := make([]string, 0, len(entries)+1)
 	for _, e := range entries {
 		labels = append(labels, e.Label)
@@ -115,7 +116,7 @@ func runMenu(ctx context.Context, f *Factory) error {
 
 // menuHeader names the stack the menu acts on, or why there is none.
 func menuHeader(ctx context.Context, f *Factory, cs *steps.ColorScheme) string {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		msg := Message(err)
 		if i := strings.Index(msg, " — "); i > 0 && errors.Is(err, stackops.ErrNoComposeFile) {

@@ -81,3 +81,33 @@ func TestIntegrationColorOnTerminalAndNoColor(t *testing.T) {
 		}
 	}
 }
+
+// The menu's cursor starts on the previous job. Typing a filter must put it
+// on the first match: after History, "deploy" matches Deploy, Roll back and
+// History, and Enter must run Deploy — never the entry at a stale index.
+// An empty service selection then asks again.
+func TestIntegrationMenuFilterAfterPreviousChoice(t *testing.T) {
+	itest.Require(t)
+	p := itest.NewProject(t, "services:\n  api:\n    image: stackpilot-fixture:latest\n    command: [\"wait\"]\n", nil)
+
+	term := itest.StartTerminal(t, p.Dir, nil)
+	term.Expect("What do you want to do?")
+	term.Send("History", itest.KeyEnter)
+	term.Expect("stackpilot history")
+	term.Expect("What do you want to do?")
+	term.Expect("Quit")
+	term.Send("deploy", itest.KeyEnter)
+	term.Expect("Which services do you want to deploy?")
+	// Choosing services and confirming none asks again rather than ending the flow.
+	term.Send("Choose", itest.KeyEnter)
+	term.Expect("Services to deploy")
+	term.Send(itest.KeyEnter)
+	term.Expect("Nothing was selected.")
+	term.Send(itest.KeyCtrlC)
+	term.Expect("back to the menu")
+	term.Expect("What do you want to do?")
+	term.Send("Quit", itest.KeyEnter)
+	if code := term.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("Quit: exit %d, want 0\n%s", code, term.Screen())
+	}
+}

@@ -76,7 +76,7 @@ func (o *rollbackOptions) args() []string {
 
 // runRollback is the Rollback job, for the menu, the deploy failure menu and the command.
 func runRollback(ctx context.Context, f *Factory, opts *rollbackOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}

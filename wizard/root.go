@@ -108,7 +108,7 @@ terminal, 3 stack degraded, 130 cancelled.`,
 }
 
 // commandOrder is the order of the commands in --help.
-var commandOrder = []string{"status", "deploy", "rollback", "history", "start", "stop", "restart", "down", "logs", "env", "backup", "doctor"}
+var commandOrder = []string{"status", "deploy", "rollback", "history", "start", "stop", "restart", "down", "logs", "env", "backup", "doctor", "self-update"}
 
 // commandBuilders maps each command's name to what builds it (a test checks
 // that each builds the command of its name).
@@ -126,6 +126,8 @@ func commandBuilders(f *Factory) map[string]func() *cobra.Command {
 		"env":      func() *cobra.Command { return newEnvCmd(f) },
 		"backup":   func() *cobra.Command { return newBackupCmd(f) },
 		"doctor":   func() *cobra.Command { return newDoctorCmd(f) },
+
+		"self-update": func() *cobra.Command { return newSelfUpdateCmd(f) },
 	}
 }
 

@@ -42,6 +42,7 @@ done), 3 when something is degraded, 1 on error.`,
 		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Services = args
+			defer printUpdateNotice(f)
 			return runStatus(cmd.Context(), f, opts)
 		},
 	}
@@ -54,7 +55,7 @@ done), 3 when something is degraded, 1 on error.`,
 
 // runStatus is the Status job, for the menu and the command alike.
 func runStatus(ctx context.Context, f *Factory, opts *statusOptions) error {
-	st, err := f.Stack(ctx)
+	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
 	}

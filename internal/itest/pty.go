@@ -96,6 +96,12 @@ const (
 // StartTerminal starts the stackpilot binary with args in dir, in a 120×40 pseudo-terminal.
 func StartTerminal(t testing.TB, dir string, env []string, args ...string) *Terminal {
 	t.Helper()
+	return StartTerminalWith(t, Binary(t), dir, env, args...)
+}
+
+// StartTerminalWith is StartTerminal for another binary (an installed release).
+func StartTerminalWith(t testing.TB, binary, dir string, env []string, args ...string) *Terminal {
+	t.Helper()
 	answers := &terminalAnswers{}
 	screen := vt10x.New(vt10x.WithSize(120, 40), vt10x.WithWriter(answers))
 	raw := &lockedBuffer{}
@@ -107,7 +113,7 @@ func StartTerminal(t testing.TB, dir string, env []string, args ...string) *Term
 	if err := pty.Setsize(c.Tty(), &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(Binary(t), args...)
+	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = append(BaseEnv(), append([]string{"TERM=xterm-256color"}, env...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Tty(), c.Tty(), c.Tty()

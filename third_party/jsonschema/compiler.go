@@ -180,6 +180,8 @@ func (c *Compiler) Compile(loc string) (*Schema, error) {
 	return c.compileLoc(loc)
 }
 
+// mustCompileBootstrap is MustCompile for the meta-schemas themselves
+// (stackpilot patch): Compile would wait on draftsOnce, which is running.
 func (c *Compiler) mustCompileBootstrap(loc string) *Schema {
 	sch, err := c.compileLoc(loc)
 	if err != nil {

@@ -71,3 +71,12 @@ func (c *Client) ImageID(ctx context.Context, ref string) (string, error) {
 	}
 	return out.ID, nil
 }
+
+// ShortID is the 12-character form of a container or image ID the docker
+// CLI shows.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
