@@ -42,10 +42,7 @@ func TestIntegrationRemoteHostFlag(t *testing.T) {
 	srv := itest.StartServer(t, itest.ServerOptions{})
 	p := itest.NewProject(t, remoteStack, nil)
 	p.Env = []string{srv.SSH.PathEnv()} // the ssh wrapper; the engine only through -H
-	t.Cleanup(func() {
-		p.Env = srv.Env() // Down removes the project where it lives
-		p.Down()
-	})
+	p.OnServer = true
 
 	res := p.Run("-H", srv.Host(), "deploy", "--yes", "--json")
 	if res.Code != 0 {
@@ -133,10 +130,7 @@ func TestIntegrationRemoteContext(t *testing.T) {
 	docker("context", "create", "srv", "--docker", "host="+srv.Host())
 	p := itest.NewProject(t, remoteStack, nil)
 	p.Env = env
-	t.Cleanup(func() {
-		p.Env = srv.Env()
-		p.Down()
-	})
+	p.OnServer = true
 
 	if res := p.Run("--context", "srv", "deploy", "--yes"); res.Code != 0 {
 		t.Fatalf("deploy --context srv: exit %d\n%s", res.Code, res.Combined())

@@ -213,6 +213,10 @@ type Project struct {
 	// Env is added to the environment of every command run for the project
 	// (e.g. a Server's Env, so the project lives on that server's engine).
 	Env []string
+	// OnServer says the project lives on a server container (StartServer),
+	// which goes with everything on it: Down only clears the host's engine
+	// of it, without Compose over ssh (slow, v1 especially).
+	OnServer bool
 }
 
 // NewProject writes compose (and any extra files) into a new directory. The
@@ -285,6 +289,14 @@ func (p *Project) Run(args ...string) Result {
 
 // Down removes the project's containers, networks and volumes.
 func (p *Project) Down() {
+	if p.OnServer {
+		// Only what a bug may have left on the host's own engine.
+		ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=com.docker.compose.project="+p.Name).Output()
+		if s := strings.Fields(string(ids)); len(s) > 0 {
+			_ = exec.Command("docker", append([]string{"rm", "-f", "-v"}, s...)...).Run()
+		}
+		return
+	}
 	if _, err := p.TryCompose("down", "--volumes", "--remove-orphans", "--timeout", "1"); err != nil {
 		// Backstop: remove by label, whatever state compose is in.
 		ids, _ := p.docker("ps", "-aq", "--filter", "label=com.docker.compose.project="+p.Name).Output()

@@ -489,5 +489,6 @@ func NewProjectOn(t testing.TB, srv *Server, compose string) *Project {
 	t.Helper()
 	p := NewProject(t, compose, nil)
 	p.Env = srv.Env()
+	p.OnServer = true
 	return p
 }
