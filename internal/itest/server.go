@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,7 +33,13 @@ var serverRunFlags = []string{
 	"--device-cgroup-rule", "a *:* rwm",
 	"--tmpfs", "/run",
 	"--label", "stackpilot.itest=server",
+	"--label", ownerLabel,
 }
+
+// ownerLabel names the test process that made a server's container, volume
+// and network, so a later run can remove what a killed one left behind
+// (t.Cleanup does not run when a test binary times out or is killed).
+var ownerLabel = "stackpilot.itest.pid=" + strconv.Itoa(os.Getpid())
 
 // serverSetup runs inside a new server container, the authorized public key
 // on its stdin. It prints "driver NAME" and "hostkey TYPE KEY" when the inner
@@ -286,6 +294,7 @@ func RequireServer(t testing.TB) {
 		if _, err := exec.LookPath("ssh"); err != nil {
 			serverImageErr = fmt.Errorf("the ssh client is not installed")
 		}
+		removeOrphanServers()
 	})
 	if serverImageErr == nil {
 		return
@@ -319,7 +328,7 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 func NewNetwork(t testing.TB) string {
 	t.Helper()
 	name := UniqueName("spnet")
-	if out, err := exec.Command("docker", "network", "create", "--label", "stackpilot.itest=server", name).CombinedOutput(); err != nil {
+	if out, err := exec.Command("docker", "network", "create", "--label", "stackpilot.itest=server", "--label", ownerLabel, name).CombinedOutput(); err != nil {
 		t.Fatalf("docker network create: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("docker", "network", "rm", name).Run() })
@@ -349,7 +358,7 @@ func startServer(t testing.TB, opts ServerOptions) (*Server, error) {
 	}
 
 	volume := name + "-docker"
-	if _, err := docker(nil, "volume", "create", "--label", "stackpilot.itest=server", volume); err != nil {
+	if _, err := docker(nil, "volume", "create", "--label", "stackpilot.itest=server", "--label", ownerLabel, volume); err != nil {
 		return nil, err
 	}
 	t.Cleanup(func() {
@@ -491,4 +500,36 @@ func NewProjectOn(t testing.TB, srv *Server, compose string) *Project {
 	p.Env = srv.Env()
 	p.OnServer = true
 	return p
+}
+
+// removeOrphanServers removes the servers, volumes and networks of test
+// processes that are gone.
+func removeOrphanServers() {
+	for _, kind := range []string{"container", "volume", "network"} {
+		list := []string{kind, "ls", "-q", "--filter", "label=stackpilot.itest=server"}
+		labels := ".Labels"
+		if kind == "container" {
+			list = append(list, "-a")
+			labels = ".Config.Labels"
+		}
+		out, err := exec.Command("docker", list...).Output()
+		if err != nil {
+			continue
+		}
+		for _, id := range strings.Fields(string(out)) {
+			pid, err := exec.Command("docker", kind, "inspect", "-f", `{{index `+labels+` "stackpilot.itest.pid"}}`, id).Output()
+			if err != nil {
+				continue
+			}
+			n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+			if err != nil || n <= 0 || syscall.Kill(n, 0) != syscall.ESRCH {
+				continue // not ours to judge, or its process still runs
+			}
+			args := []string{kind, "rm", "-f", id}
+			if kind == "network" {
+				args = []string{kind, "rm", id}
+			}
+			_ = exec.Command("docker", args...).Run()
+		}
+	}
 }
