@@ -101,7 +101,8 @@ func (d *sshDialer) startMaster(ctx context.Context) error {
 	d.master.Stderr = &d.stderr
 	// No terminal, so no prompt can hang us; SIGTERM (not KILL) when
 	// stackpilot dies, so ssh removes its socket.
-	d.master.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+	d.master.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	dieWithParent(d.master.SysProcAttr)
 	if err := d.master.Start(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			return &DaemonError{Host: d.host, Err: ErrUnreachable, Cause: err, Fix: "install the OpenSSH client (Debian: apt-get install openssh-client)"}
