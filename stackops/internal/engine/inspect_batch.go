@@ -111,10 +111,13 @@ func (c *Client) pipelineInspect(ctx context.Context, version string, ids []stri
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 
-	host := strings.TrimPrefix(c.baseURL, "http://")
+	base, err := url.Parse(c.baseURL) // http(s)://host[/path prefix]
+	if err != nil {
+		return 0, err
+	}
 	var reqs strings.Builder
 	for _, id := range ids {
-		fmt.Fprintf(&reqs, "GET /v%s/containers/%s/json HTTP/1.1\r\nHost: %s\r\n\r\n", version, url.PathEscape(id), host)
+		fmt.Fprintf(&reqs, "GET %s/v%s/containers/%s/json HTTP/1.1\r\nHost: %s\r\n\r\n", base.Path, version, url.PathEscape(id), base.Host)
 	}
 	// Written from another goroutine: should the engine answer before it
 	// has read everything, neither side waits for the other.

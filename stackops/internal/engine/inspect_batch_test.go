@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/stackpilot/stackpilot/internal/testcerts"
+	"github.com/stackpilot/stackpilot/stackops/endpoint"
 )
 
 // fakeEngine is a Go HTTP server on a unix socket, like dockerd: it answers
@@ -30,8 +34,22 @@ func startFakeEngine(t *testing.T, f *fakeEngine) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := f.server("")
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c, err := New("unix://" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// server is the fake engine's HTTP server; prefix is a path the daemon is
+// reached under (tcp://host/prefix).
+func (f *fakeEngine) server(prefix string) *http.Server {
 	f.perConn = map[net.Conn]int64{}
-	srv := &http.Server{
+	return &http.Server{
 		ConnState: func(c net.Conn, s http.ConnState) {
 			if s == http.StateNew {
 				f.conns.Add(1)
@@ -39,12 +57,17 @@ func startFakeEngine(t *testing.T, f *fakeEngine) *Client {
 		},
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/_ping" {
+			path, ok := strings.CutPrefix(r.URL.Path, prefix)
+			if !ok {
+				http.Error(w, "not under "+prefix, http.StatusNotFound)
+				return
+			}
+			if path == "/_ping" {
 				w.Header().Set("API-Version", "1.41")
 				return
 			}
 			f.requests.Add(1)
-			id, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/v1.41/containers/"), "/json")
+			id, ok := strings.CutSuffix(strings.TrimPrefix(path, "/v1.41/containers/"), "/json")
 			if !ok {
 				http.Error(w, "unexpected "+r.URL.Path, http.StatusBadRequest)
 				return
@@ -71,14 +94,6 @@ func startFakeEngine(t *testing.T, f *fakeEngine) *Client {
 			}
 		}),
 	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	c, err := New("unix://" + sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
 }
 
 type connKey struct{}
@@ -152,5 +167,36 @@ func TestInspectContainersCancelled(t *testing.T) {
 	cancel()
 	if _, err := c.InspectContainers(ctx, []string{"a", "b", "c"}); err == nil {
 		t.Fatal("a cancelled batch succeeded")
+	}
+}
+
+// Over tcp:// with TLS, under a path prefix, the batch speaks to the daemon
+// exactly as the client's other requests do.
+func TestInspectContainersOverTLS(t *testing.T) {
+	ca := testcerts.NewCA(t)
+	f := &fakeEngine{}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = f.server("/docker")
+	srv.TLS = ca.ServerTLS(t, ca, "127.0.0.1")
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	cert, key := ca.Client(t)
+	c, err := NewEndpoint(&endpoint.Endpoint{Host: "tcp://" + srv.Listener.Addr().String() + "/docker", TLS: &endpoint.TLS{CA: ca.PEM, Cert: cert, Key: key, Origin: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ids := []string{"a1", "b22", "gone", "c333"}
+	got, err := c.InspectContainers(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if (id == "gone") != (got[i] == nil) || (got[i] != nil && got[i].RestartCount != len(id)) {
+			t.Fatalf("answer %d for %s: %+v", i, id, got[i])
+		}
+	}
+	if n := f.requests.Load(); n != 4 {
+		t.Fatalf("%d inspect requests", n)
 	}
 }
