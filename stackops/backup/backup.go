@@ -271,7 +271,9 @@ func ParseRecipients(list []string) ([]age.Recipient, error) {
 }
 
 // LoadIdentities reads an age identity file (AGE-SECRET-KEY-1… lines, as
-// age-keygen writes them).
+// age-keygen writes them). A file that its group or others may read is
+// refused, as ssh refuses such a private key: whoever can read it can read
+// every backup encrypted for it.
 func LoadIdentities(file string) ([]age.Identity, error) {
 	if file == "" {
 		return nil, nil
@@ -281,12 +283,18 @@ func LoadIdentities(file string) ([]age.Identity, error) {
 		return nil, fmt.Errorf("identity file: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s is readable by its group or others (mode %04o) — make it private: chmod 600 %s", ErrIdentityExposed, file, fi.Mode().Perm(), file)
+	}
 	ids, err := age.ParseIdentities(f)
 	if err != nil {
 		return nil, fmt.Errorf("identity file %s: %v", file, err)
 	}
 	return ids, nil
 }
+
+// ErrIdentityExposed means an age identity file may be read by others.
+var ErrIdentityExposed = errors.New("the identity file is not private")
 
 // Labels on stackpilot's helper containers: never Compose's, so Compose and
 // status never mistake one for a service container.
