@@ -330,7 +330,16 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 		t.Fatal("a refused restore touched the db container")
 	}
 
-	r := p.Run("backup", "restore", id, "--yes")
+	// The files volume holds a symlink to /nowhere (outside the volume):
+	// refused before anything changes unless --allow-outside-links.
+	if r := p.Run("backup", "restore", id, "--yes"); r.Code != 1 || !strings.Contains(r.Stderr, "dangling -> /nowhere") || !strings.Contains(r.Stderr, "--allow-outside-links") {
+		t.Fatalf("restore of a volume with an outside symlink: exit %d\n%s", r.Code, r.Combined())
+	}
+	if p.ContainerID("db") != dbBefore || len(backupList(t, p).Backups) != 1 {
+		t.Fatal("a refused restore touched the db container or wrote a safety backup")
+	}
+	// Exactly, setuid bit included, with both flags.
+	r := p.Run("backup", "restore", id, "--yes", "--allow-outside-links", "--keep-special-bits")
 	if r.Code != 0 {
 		t.Fatalf("restore: exit %d\n%s", r.Code, r.Combined())
 	}
@@ -355,7 +364,7 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 		t.Fatalf("after restore: %+v", l.Backups)
 	}
 	// The safety backup holds the changed state: restoring it (files only) brings it back.
-	if r := p.Run("backup", "restore", l.Backups[0].ID, "--yes", "--no-safety-backup", "--service", "files"); r.Code != 0 {
+	if r := p.Run("backup", "restore", l.Backups[0].ID, "--yes", "--no-safety-backup", "--service", "files", "--allow-outside-links"); r.Code != 0 {
 		t.Fatalf("restore the safety backup: exit %d\n%s", r.Code, r.Combined())
 	}
 	if _, ok := snapshot(t, p.ContainerID("files"), "/srv")["new-top.txt"]; !ok {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math/bits"
 	"os"
 	"path"
 	"path/filepath"
@@ -452,16 +453,16 @@ func walkEngineTar(stream io.Reader, fn func(rel, linkRel string, hdr *tar.Heade
 	return nil
 }
 
-// digestEngineTar computes a volume's canonical digest from the engine's
-// archive of it: what a restore checks the replaced volume against.
+// digestEngineTar computes the order-independent digest of a volume from
+// the engine's archive of it: what a restore checks the replaced volume
+// against (see contentDigest).
 func digestEngineTar(stream io.Reader) (sum string, files int, size int64, err error) {
-	dg := newVolumeDigest()
+	dg := newContentDigest()
 	buf := make([]byte, 256<<10)
 	err = walkEngineTar(stream, func(rel, linkRel string, hdr *tar.Header, content io.Reader) error {
 		dg.header(rel, hdr, linkRel)
 		if hdr.Typeflag == tar.TypeReg {
-			n, err := io.CopyBuffer(dg.h, content, buf)
-			dg.size += n
+			_, err := io.CopyBuffer(dg, content, buf)
 			return err
 		}
 		return nil
@@ -641,6 +642,11 @@ func newVolumeDigest() *volumeDigest { return &volumeDigest{h: sha256.New()} }
 
 func (d *volumeDigest) header(rel string, hdr *tar.Header, link string) {
 	d.files++
+	io.WriteString(d.h, canonicalLine(rel, hdr, link))
+}
+
+// canonicalLine is what a volume's digests say of an entry besides its content.
+func canonicalLine(rel string, hdr *tar.Header, link string) string {
 	var xattrs []string
 	for k, v := range hdr.PAXRecords {
 		if strings.HasPrefix(k, "SCHILY.xattr.") {
@@ -648,8 +654,56 @@ func (d *volumeDigest) header(rel string, hdr *tar.Header, link string) {
 		}
 	}
 	sort.Strings(xattrs)
-	fmt.Fprintf(d.h, "%q %c %o %d %d %d %q %d %d %d %q\n", rel, hdr.Typeflag, hdr.Mode&0o7777, hdr.Uid, hdr.Gid, hdr.Size,
+	return fmt.Sprintf("%q %c %o %d %d %d %q %d %d %d %q\n", rel, hdr.Typeflag, hdr.Mode&0o7777, hdr.Uid, hdr.Gid, hdr.Size,
 		link, hdr.ModTime.Unix(), hdr.Devmajor, hdr.Devminor, strings.Join(xattrs, "\x00"))
+}
+
+// contentDigest is an order-independent digest of a volume's entries: the
+// sum, modulo 2^256, of every entry's SHA-256 (its canonical line, then its
+// content). The engine reads a volume back in its own order (by name),
+// which an archive from elsewhere need not follow, so a restore compares
+// what it wrote with what it reads back through this one.
+type contentDigest struct {
+	acc   [4]uint64
+	cur   hash.Hash
+	files int
+	size  int64
+}
+
+func newContentDigest() *contentDigest { return &contentDigest{} }
+
+func (d *contentDigest) header(rel string, hdr *tar.Header, link string) {
+	d.flush()
+	d.files++
+	d.cur = sha256.New()
+	io.WriteString(d.cur, canonicalLine(rel, hdr, link))
+}
+
+// Write adds content to the current entry.
+func (d *contentDigest) Write(p []byte) (int, error) {
+	d.size += int64(len(p))
+	return d.cur.Write(p)
+}
+
+func (d *contentDigest) flush() {
+	if d.cur == nil {
+		return
+	}
+	sum := d.cur.Sum(nil)
+	d.cur = nil
+	var carry uint64
+	for i := 3; i >= 0; i-- {
+		d.acc[i], carry = bits.Add64(d.acc[i], binary.BigEndian.Uint64(sum[i*8:]), carry)
+	}
+}
+
+func (d *contentDigest) sum() string {
+	d.flush()
+	var b [32]byte
+	for i, v := range d.acc {
+		binary.BigEndian.PutUint64(b[i*8:], v)
+	}
+	return hex.EncodeToString(b[:])
 }
 
 func (d *volumeDigest) sum() string { return hex.EncodeToString(d.h.Sum(nil)) }

@@ -98,6 +98,7 @@ func hostileCases() []hostileCase {
 		{name: "control-chars", why: "escape sequences and bidi overrides in every string of the header and manifest",
 			header: func(h *ArchiveHeader) {
 				h.Tag, h.Host, h.ToolVersion = "ok"+esc+"\x1b]0;owned\x07", "host\u202egnp.exe", "1.0\x9b31m"
+				h.Project, h.ID = "hostile\x1b]0;owned\x07"+esc, "20260102-030405\x1b[8m"
 			},
 			volumes: []hVolume{{key: "data", entries: []hEntry{dirE("", 0o755), fileE("ok.txt", 0o644, "fine\n"), fileE("name"+esc+"\u202e.txt", 0o644, "x")}}}},
 		{name: "sparse", why: "a 700-byte sparse entry whose holes make 64 MiB without reading the file (manifest consistent)",

@@ -252,15 +252,19 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		}
 	}
 
-	// The file read again must be the file verified: a change since (it was
-	// rewritten in place) is refused before anything is stopped; a change
-	// during the pass fails the entry's checksum before it counts as restored.
+	// The file read again must be the file verified: any change since —
+	// written to in place, renamed over or removed, all of which move its
+	// change time — is refused before anything is stopped; a change during
+	// the pass fails the entry's checksum before it counts as restored.
 	if now, err := a.stamp(); err != nil || now != stamp {
-		return res, fmt.Errorf("%w, nothing was restored: %s changed since it was verified (it was written to meanwhile) — verify it again and retry", ErrRefused, info.File)
+		return res, fmt.Errorf("%w, nothing was restored: %s changed since it was verified (written to, replaced or removed meanwhile) — verify it again and retry", ErrRefused, info.File)
 	}
 	expect := map[string]ManifestEntry{}
 	for _, e := range scan.Manifest.Entries {
 		expect[e.Path] = e
+	}
+	if testBeforeRestorePass != nil {
+		testBeforeRestorePass()
 	}
 
 	run := &restoreRun{st: st, eng: eng, cfg: cfg, plan: plan, sink: sink, res: res, identities: identities, containers: containers, noReadBack: opts.NoReadBack,
@@ -490,6 +494,10 @@ func specialDetails(volume string, sp *SpecialFiles, opts RestoreOptions) []stri
 	line(sp.OutsideLinks, "symlink(s) pointing outside the volume, restored (--allow-outside-links)")
 	return out
 }
+
+// testBeforeRestorePass, set only by tests, runs once the file was found
+// unchanged, just before the restore pass reads it again.
+var testBeforeRestorePass func()
 
 // ErrRefused means a restore would not go ahead with what the archive
 // holds or what happened to it; nothing was changed.
@@ -762,7 +770,7 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, g *arc
 	}()
 	pr, pw := io.Pipe()
 	produced := make(chan error, 1)
-	written := newVolumeDigest()
+	written := newContentDigest()
 	keep := exact || r.keepSpecial
 	go func() {
 		err := writeRestoreTar(pw, "stackpilot-restore", g.NextEntry, keep, written)
@@ -800,6 +808,7 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, g *arc
 			return fmt.Errorf("%s: read back: %w", label, err)
 		}
 		if sum != written.sum() || n != written.files || sz != written.size {
+			// (an order-independent digest: the engine reads back in its own order)
 			return fmt.Errorf("%s: after extraction it holds %d entries (%s) that do not match the backup's %d entries (%s)", label, n, humanBytes(sz), written.files, humanBytes(written.size))
 		}
 		readBack = time.Since(rbStart)
@@ -828,7 +837,7 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, g *arc
 // Unless keepSpecial, setuid and setgid bits are cleared on regular files
 // and extended attributes (security.capability …) are left out: an archive
 // from elsewhere must not grant privileges inside a container.
-func writeRestoreTar(w io.Writer, root string, next func() (*VolumeEntry, error), keepSpecial bool, written *volumeDigest) error {
+func writeRestoreTar(w io.Writer, root string, next func() (*VolumeEntry, error), keepSpecial bool, written *contentDigest) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 256<<10)
 	for {
@@ -849,9 +858,7 @@ func writeRestoreTar(w io.Writer, root string, next func() (*VolumeEntry, error)
 		}
 		written.header(e.Rel, readBackView(hdr), link)
 		if hdr.Typeflag == tar.TypeReg {
-			n, err := io.CopyBuffer(io.MultiWriter(tw, written.h), e, buf)
-			written.size += n
-			if err != nil {
+			if _, err := io.CopyBuffer(io.MultiWriter(tw, written), e, buf); err != nil {
 				return err
 			}
 		}
