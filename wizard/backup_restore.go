@@ -23,10 +23,10 @@ type backupRestoreOptions struct {
 	// KeepSpecial and AllowOutside are --keep-special-bits and --allow-outside-links.
 	KeepSpecial  bool
 	AllowOutside bool
-	LockWait time.Duration
-	Timeout  time.Duration
-	JSON     bool
-	menu     bool
+	LockWait     time.Duration
+	Timeout      time.Duration
+	JSON         bool
+	menu         bool
 }
 
 func newBackupRestoreCmd(f *Factory) *cobra.Command {
