@@ -41,6 +41,7 @@ const DefaultDir = "backups"
 //	        name: notes
 //	        dump: ["/demoapp", "db-dump"]     # argv; its stdout is the dump
 //	        restore: ["/demoapp", "db-load"]  # argv; gets the dump on stdin
+//	        env: [DB_PASSWORD]                # .env values both commands get in their environment
 //	    retention:                    # prune's policy when no --keep-* flag is given
 //	      keep_last: 3
 //	      keep_daily: 7
@@ -72,6 +73,10 @@ type DumpConfig struct {
 	Restore []string `json:"restore,omitempty"`
 	// User runs the commands as this user (default: the container's).
 	User string `json:"user,omitempty"`
+	// Env names variables whose values (as Compose reads them: the
+	// environment, then .env) both commands get in their environment, so a
+	// password need not be written into the command line.
+	Env stackops.StringList `json:"env,omitempty"`
 }
 
 var backupNameRe = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -116,6 +121,9 @@ func ConfigOf(st *stackops.Stack) (*Config, error) {
 		}
 		if !backupNameRe().MatchString(d.Name) {
 			return nil, bad("%s: name %q must be letters, digits, '.', '_' or '-'", where, d.Name)
+		}
+		if err := stackops.CheckEnvKeys(d.Env); err != nil {
+			return nil, bad("%s: %v", where, err)
 		}
 		if seen[d.Service+"/"+d.Name] {
 			return nil, bad("%s: %s/%s is declared twice", where, d.Service, d.Name)

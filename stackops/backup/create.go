@@ -394,8 +394,13 @@ func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d 
 	if c == nil {
 		return fmt.Errorf("%s: %s is not running", label, d.Service)
 	}
-	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "dumping", Message: stackops.Cmd{Args: d.Dump}.String(), Time: time.Now()})
-	execID, err := eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.Dump, User: d.User, AttachStdout: true, AttachStderr: true})
+	red := st.Redactor()
+	env, err := st.EnvValues(d.Env, label)
+	if err != nil {
+		return err
+	}
+	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "dumping", Message: red.Command(d.Dump), Time: time.Now()})
+	execID, err := eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.Dump, User: d.User, Env: env, AttachStdout: true, AttachStderr: true})
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, stackops.DockerError(err))
 	}
@@ -410,8 +415,10 @@ func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d 
 		code, runErr = eng.ExecRun(ctx, execID, nil, pw, stderr)
 		pw.Close()
 	}()
+	// The manifest records the commands for people (a restore never runs
+	// them), with known secrets hidden: an archive travels.
 	entry := ManifestEntry{Kind: EntryDump, Path: "dumps/" + d.Service + "/" + d.Name + "/", Services: []string{d.Service}, Dump: d.Name,
-		DumpCommand: d.Dump, RestoreCommand: d.Restore, User: d.User}
+		DumpCommand: red.Args(d.Dump), RestoreCommand: red.Args(d.Restore), User: d.User}
 	lastReport := time.Now()
 	addErr := w.addDump(entry, pr, func(n int64) {
 		if time.Since(lastReport) > 500*time.Millisecond {
@@ -433,9 +440,9 @@ func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d 
 		return fmt.Errorf("%s: %w", label, stackops.DockerError(runErr))
 	}
 	if code != 0 {
-		msg := fmt.Sprintf("%s: %s exited with status %d", label, stackops.Cmd{Args: d.Dump}.String(), code)
+		msg := fmt.Sprintf("%s: %s exited with status %d", label, red.Command(d.Dump), code)
 		if t := strings.TrimSpace(stderr.String()); t != "" {
-			msg += ": " + lastLines(t, 5)
+			msg += ": " + red.Text(lastLines(t, 5))
 		}
 		return errors.New(msg)
 	}

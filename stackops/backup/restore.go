@@ -114,6 +114,7 @@ type plannedDump struct {
 	entry   ManifestEntry
 	restore []string
 	user    string
+	env     []string // names, from the compose file
 }
 
 // Restore puts a backup back. It verifies the whole archive first and
@@ -373,11 +374,11 @@ func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cf
 			// Only the compose file the user has says what runs: the
 			// archive's manifest records the commands it was made with, but
 			// an archive is data from elsewhere and is never executed.
-			var restore []string
+			var restore, env []string
 			user := ""
 			for _, d := range cfg.Dumps {
 				if d.Service == svc && d.Name == e.Dump && len(d.Restore) > 0 {
-					restore, user = d.Restore, d.User
+					restore, user, env = d.Restore, d.User, d.Env
 				}
 			}
 			if len(restore) == 0 {
@@ -385,7 +386,7 @@ func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cf
 					svc, e.Dump, stackops.ConfigExtension, svc, e.Dump))
 				continue
 			}
-			plan.dumps = append(plan.dumps, plannedDump{entry: e, restore: restore, user: user})
+			plan.dumps = append(plan.dumps, plannedDump{entry: e, restore: restore, user: user, env: env})
 		}
 	}
 	if len(plan.volumes) > 0 {
@@ -437,7 +438,7 @@ func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, opts
 		details = append(details, specialDetails(v.vol.Key, v.special, opts)...)
 	}
 	for _, d := range plan.dumps {
-		details = append(details, fmt.Sprintf("dump %s/%s (%s) loaded into %s with: %s", d.entry.Services[0], d.entry.Dump, humanBytes(d.entry.Size), d.entry.Services[0], stackops.Cmd{Args: d.restore}.String()))
+		details = append(details, fmt.Sprintf("dump %s/%s (%s) loaded into %s with: %s", d.entry.Services[0], d.entry.Dump, humanBytes(d.entry.Size), d.entry.Services[0], st.Redactor().Command(d.restore)))
 	}
 	var running []string
 	for _, svc := range plan.stop {
@@ -937,8 +938,13 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in *archiveGr
 	if c == nil {
 		return fmt.Errorf("%s: %s is not running", label, svc)
 	}
-	r.event(label, "loading", stackops.Cmd{Args: d.restore}.String(), false, false)
-	execID, err := r.eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.restore, User: d.user, AttachStdin: true, AttachStdout: true, AttachStderr: true})
+	red := r.st.Redactor()
+	env, err := r.st.EnvValues(d.env, label)
+	if err != nil {
+		return err
+	}
+	r.event(label, "loading", red.Command(d.restore), false, false)
+	execID, err := r.eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.restore, User: d.user, Env: env, AttachStdin: true, AttachStdout: true, AttachStderr: true})
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, stackops.DockerError(err))
 	}
@@ -956,9 +962,9 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in *archiveGr
 		return fmt.Errorf("%s: %w", label, stackops.DockerError(err))
 	}
 	if code != 0 {
-		msg := fmt.Sprintf("%s: %s exited with status %d", label, stackops.Cmd{Args: d.restore}.String(), code)
+		msg := fmt.Sprintf("%s: %s exited with status %d", label, red.Command(d.restore), code)
 		if t := strings.TrimSpace(out.String()); t != "" {
-			msg += ": " + lastLines(t, 5)
+			msg += ": " + red.Text(lastLines(t, 5))
 		}
 		return errors.New(msg)
 	}
@@ -966,7 +972,7 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in *archiveGr
 	if err := in.verified(); err != nil {
 		return err
 	}
-	r.res.Dumps = append(r.res.Dumps, RestoredDump{Service: svc, Name: d.entry.Dump, Size: counter.n, Command: d.restore})
+	r.res.Dumps = append(r.res.Dumps, RestoredDump{Service: svc, Name: d.entry.Dump, Size: counter.n, Command: red.Args(d.restore)})
 	r.event(label, "loaded", humanBytes(counter.n), true, false)
 	return nil
 }
