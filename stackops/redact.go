@@ -3,8 +3,8 @@ package stackops
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 

@@ -24,7 +24,7 @@ func TestRedactor(t *testing.T) {
 	}
 	r := st.Redactor()
 	for in, want := range map[string]string{
-		"connect with hunter2-pw now":            "connect with ******** now",
+		"connect with hunter2-pw now":              "connect with ******** now",
 		"redis pass url-pass-9 and ghp_from_shell": "redis pass ******** and ********",
 		"shown-token stays; abc too; true too":     "shown-token stays; abc too; true too",
 		"in /home/me/project with debug-secretish": "in /home/me/project with debug-secretish",

@@ -55,7 +55,7 @@ x-stackpilot:
         restore: ["sh", "-c", "test \"$$DB_PASSWORD\" = '${DB_PASSWORD}' && cat > /srv/loaded"]
         env: [DB_PASSWORD]
 `, map[string]string{
-		".env": "DB_PASSWORD=" + pw + "\nDATABASE_URL=postgres://app:${DB_PASSWORD}@db/app\nREDIS_URL=redis://:" + urlPass + "@redis:6379/0\nSLACK_TOKEN=" + token + "\n",
+		".env":        "DB_PASSWORD=" + pw + "\nDATABASE_URL=postgres://app:${DB_PASSWORD}@db/app\nREDIS_URL=redis://:" + urlPass + "@redis:6379/0\nSLACK_TOKEN=" + token + "\n",
 		"hook.sh":     "#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/hook-args\"\necho \"hook saw $3\"\n",
 		"hook-env.sh": "#!/bin/sh\necho \"$SLACK_TOKEN $DB_PASSWORD\" > \"$(dirname \"$0\")/hook-env\"\n",
 	})
