@@ -162,6 +162,11 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 			fmt.Fprintf(f.IO.Out, "%s restored\n", res.Backup.ID)
 		}
 		fmt.Fprintf(f.IO.ErrOut, "%s restored backup %s into %s: %s\n", cs.SuccessIcon(), cs.Bold(res.Backup.ID), st.Name, strings.Join(done, ", "))
+		for _, v := range res.Volumes {
+			for _, l := range backup.SpecialDetails(v.Volume, v.Special, backup.RestoreOptions{KeepSpecialBits: opts.KeepSpecial, AllowOutsideLinks: opts.AllowOutside}) {
+				fmt.Fprintln(f.IO.ErrOut, l)
+			}
+		}
 		if len(res.Started) > 0 {
 			fmt.Fprintf(f.IO.ErrOut, "  %s running and healthy again\n", strings.Join(res.Started, ", "))
 		}

@@ -435,7 +435,7 @@ func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, opts
 		}
 		details = append(details, fmt.Sprintf("volume %s (%s, used by %s) %s, then filled with the backup's %d entries (%s)",
 			v.vol.Key, v.vol.EngineName, strings.Join(v.vol.Services, ", "), state, v.entry.Files, humanBytes(v.entry.Size)))
-		details = append(details, specialDetails(v.vol.Key, v.special, opts)...)
+		details = append(details, SpecialDetails(v.vol.Key, v.special, opts)...)
 	}
 	for _, d := range plan.dumps {
 		details = append(details, fmt.Sprintf("dump %s/%s (%s) loaded into %s with: %s", d.entry.Services[0], d.entry.Dump, humanBytes(d.entry.Size), d.entry.Services[0], st.Redactor().Command(d.restore)))
@@ -472,9 +472,9 @@ func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, opts
 	}
 }
 
-// specialDetails lists a volume's special files for the confirmation, and
-// what the restore does with each kind.
-func specialDetails(volume string, sp *SpecialFiles, opts RestoreOptions) []string {
+// SpecialDetails lists a volume's special files, and what a restore with
+// opts does with each kind: lines for the confirmation and the summary.
+func SpecialDetails(volume string, sp *SpecialFiles, opts RestoreOptions) []string {
 	if !sp.Any() {
 		return nil
 	}
