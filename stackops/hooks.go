@@ -272,7 +272,7 @@ func (s *Stack) runHooks(ctx context.Context, hook string, cmds HookList, env []
 			w = io.MultiWriter(tail, live)
 		}
 		start := time.Now()
-		err = s.Runner.Run(ctx, Cmd{Args: argv, Shown: red.Args(argv), Dir: s.Dir, Env: append(append([]string{}, env...), cmdEnv...), Stdout: w, Stderr: w})
+		err = s.Runner.Run(ctx, Cmd{Args: argv, Shown: red.Args(argv), Dir: s.Dir, Env: append(append(s.endpointEnv(), env...), cmdEnv...), Stdout: w, Stderr: w})
 		tail.Flush()
 		if live != nil {
 			live.Flush()

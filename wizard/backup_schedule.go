@@ -11,6 +11,7 @@ import (
 
 	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/backup"
+	"github.com/stackpilot/stackpilot/stackops/endpoint"
 )
 
 type backupScheduleOptions struct {
@@ -65,7 +66,7 @@ func runBackupSchedule(ctx context.Context, f *Factory, opts *backupScheduleOpti
 	if err == nil {
 		exe, _ = filepath.EvalSymlinks(exe)
 	}
-	globals := scheduleGlobals(f)
+	globals := scheduleGlobals(f, st)
 	if opts.menu || (opts.Cron == "" && !opts.Remove && !opts.Show && !opts.PrintSystemd) {
 		if !f.CanPrompt() {
 			return missingInput("what to schedule", "--cron EXPR, --remove or --show")
@@ -185,8 +186,9 @@ func askSchedule(ctx context.Context, f *Factory, st *stackops.Stack, exe string
 }
 
 // scheduleGlobals pins the same stack for the job: compose files, project
-// name, env files and profiles given now, as absolute paths.
-func scheduleGlobals(f *Factory) []string {
+// name, env files and profiles given now, as absolute paths — and the same
+// engine, which cron's environment (no DOCKER_HOST) would not give.
+func scheduleGlobals(f *Factory, st *stackops.Stack) []string {
 	var out []string
 	g := f.Global
 	abs := func(p string) string {
@@ -206,6 +208,14 @@ func scheduleGlobals(f *Factory) []string {
 	}
 	for _, p := range g.Profiles {
 		out = append(out, "--profile", p)
+	}
+	if ep, err := st.Endpoint(); err == nil {
+		switch {
+		case ep.Context != endpoint.DefaultContext:
+			out = append(out, "--context", ep.Context)
+		case ep.Host != endpoint.DefaultHost:
+			out = append(out, "-H", ep.Host)
+		}
 	}
 	return out
 }
