@@ -41,15 +41,7 @@ func noRawControl(t *testing.T, what, out string) {
 // commands a person runs on a copy brought from elsewhere.
 func TestIntegrationBackupHostileOutput(t *testing.T) {
 	itest.Require(t)
-	p := itest.NewProject(t, `
-services:
-  files:
-    image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
-    volumes: ["data:/srv"]
-volumes:
-  data:
-`, nil)
+	p := itest.NewProject(t, itest.IdleVolumeService("files", ""), nil)
 	cc := hostileArchive(t, "control-chars")
 	r := p.Run("backup", "verify", cc)
 	if r.Code != 0 || !strings.Contains(r.Combined(), `20260102-030405\x1b[8m`) {

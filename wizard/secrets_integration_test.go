@@ -36,7 +36,7 @@ func TestIntegrationSecretsStayMasked(t *testing.T) {
 services:
   files:
     image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    {{idle}}
     volumes: ["data:/srv"]
 volumes:
   data:

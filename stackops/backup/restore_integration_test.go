@@ -5,15 +5,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -21,22 +17,10 @@ import (
 	"github.com/stackpilot/stackpilot/stackops"
 )
 
-// filesCompose is the stack the hostile corpus is restored into: volume
-// "data" at /srv of service "files" (what every hostile archive holds).
-const filesCompose = `
-services:
-  files:
-    image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
-    healthcheck: {test: ["CMD", "true"], interval: 1s}
-    volumes: ["data:/srv"]
-volumes:
-  data:
-`
-
 func filesStack(t *testing.T, extra string) (*itest.Project, *stackops.Stack) {
 	t.Helper()
-	p := itest.NewProject(t, filesCompose+extra, nil)
+	// Volume "data" at /srv of service "files": what every hostile archive holds.
+	p := itest.NewProject(t, itest.IdleVolumeService("files", extra), nil)
 	p.Compose("up", "-d")
 	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: p.Dir, Environ: itest.BaseEnv()})
 	if err != nil {
@@ -51,69 +35,6 @@ func dexec(t *testing.T, container, script string) {
 	if out, err := exec.Command("docker", "exec", container, "sh", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("docker exec %s: %v\n%s", script, err, out)
 	}
-}
-
-// volSnap describes every entry under dir in a container — type, mode,
-// owner, size, link target, content hash and extended attributes — read
-// with `docker cp` (the engine's archive API, not stackpilot's code).
-func volSnap(t *testing.T, container, dir string) map[string]string {
-	t.Helper()
-	cmd := exec.Command("docker", "cp", container+":"+dir, "-")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(out)
-	snap := map[string]string{}
-	root := ""
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := strings.TrimSuffix(h.Name, "/")
-		if root == "" {
-			root = name
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(name, root), "/")
-		sum := sha256.New()
-		_, _ = io.Copy(sum, tr)
-		var xattrs []string
-		for k, v := range h.PAXRecords {
-			if strings.HasPrefix(k, "SCHILY.xattr.") {
-				xattrs = append(xattrs, k+"="+hex.EncodeToString([]byte(v)))
-			}
-		}
-		sort.Strings(xattrs)
-		snap[rel] = fmt.Sprintf("type=%c mode=%o uid=%d gid=%d size=%d link=%q sha=%s xattrs=%v", h.Typeflag, h.Mode&0o7777, h.Uid, h.Gid, h.Size, h.Linkname,
-			hex.EncodeToString(sum.Sum(nil))[:16], xattrs)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("docker cp %s:%s: %v", container, dir, err)
-	}
-	return snap
-}
-
-func sameSnap(a, b map[string]string) []string {
-	var out []string
-	for k, v := range a {
-		if b[k] != v {
-			out = append(out, fmt.Sprintf("%q: was %s, now %s", k, v, b[k]))
-		}
-	}
-	for k, v := range b {
-		if _, ok := a[k]; !ok {
-			out = append(out, fmt.Sprintf("%q: new: %s", k, v))
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // unchanged fails the test if the volume, the container or the backups
@@ -131,13 +52,13 @@ func stateOf(t *testing.T, p *itest.Project, st *stackops.Stack) stackState {
 		t.Fatal(err)
 	}
 	id := p.ContainerID("files")
-	return stackState{files: volSnap(t, id, "/srv"), container: id, backups: len(l.Backups)}
+	return stackState{files: itest.VolumeSnapshot(t, id, "/srv"), container: id, backups: len(l.Backups)}
 }
 
 func (s stackState) unchanged(t *testing.T, p *itest.Project, st *stackops.Stack, what string) {
 	t.Helper()
 	now := stateOf(t, p, st)
-	if d := sameSnap(s.files, now.files); len(d) > 0 {
+	if d := itest.SnapshotDiff(s.files, now.files); len(d) > 0 {
 		t.Errorf("%s changed the volume:\n%s", what, strings.Join(d, "\n"))
 	}
 	if now.container != s.container || !itest.Inspect(t, now.container)["State"].(map[string]any)["Running"].(bool) {
@@ -201,7 +122,7 @@ func TestIntegrationRestoreRefusesHostileArchives(t *testing.T) {
 		before.unchanged(t, p, st, name)
 		t.Logf("%s: %v", name, err)
 	}
-	if _, ok := volSnap(t, p.ContainerID("files"), "/srv")["pwned"]; ok {
+	if _, ok := itest.VolumeSnapshot(t, p.ContainerID("files"), "/srv")["pwned"]; ok {
 		t.Error("the archive's restore command ran")
 	}
 }
@@ -233,7 +154,7 @@ x-stackpilot:
 		}
 		return seen, res, err
 	}
-	entry := func(rel string) string { return volSnap(t, p.ContainerID("files"), "/srv")[rel] }
+	entry := func(rel string) string { return itest.VolumeSnapshot(t, p.ContainerID("files"), "/srv")[rel] }
 
 	c, res, err := restore("setuid-cap", RestoreOptions{})
 	if err != nil {
@@ -442,7 +363,7 @@ chown 1234:5678 sub/a.txt`)
 	if out, err := cp.CombinedOutput(); err != nil {
 		t.Fatalf("docker cp: %v\n%s", err, out)
 	}
-	before := volSnap(t, id, "/srv")
+	before := itest.VolumeSnapshot(t, id, "/srv")
 	if !strings.Contains(before["capped"], "security.capability") || !strings.HasPrefix(before["null"], "type=3") || !strings.HasPrefix(before["pipe"], "type=6") {
 		t.Fatalf("setup: capped %s, null %s, pipe %s", before["capped"], before["null"], before["pipe"])
 	}
@@ -484,7 +405,7 @@ chown 1234:5678 sub/a.txt`)
 	if err := restore(RestoreOptions{KeepSpecialBits: true, AllowOutsideLinks: true}); err != nil {
 		t.Fatal(err)
 	}
-	if d := sameSnap(want, volSnap(t, p.ContainerID("files"), "/srv")); len(d) > 0 {
+	if d := itest.SnapshotDiff(want, itest.VolumeSnapshot(t, p.ContainerID("files"), "/srv")); len(d) > 0 {
 		t.Errorf("restored with --keep-special-bits --allow-outside-links, the volume differs:\n%s", strings.Join(d, "\n"))
 	}
 
@@ -500,7 +421,7 @@ chown 1234:5678 sub/a.txt`)
 	policy["suid.sh"] = strings.Replace(want["suid.sh"], "mode=4755 ", "mode=755 ", 1)
 	policy["sgid.bin"] = strings.Replace(want["sgid.bin"], "mode=2755 ", "mode=755 ", 1)
 	policy["capped"] = want["capped"][:strings.Index(want["capped"], "xattrs=")] + "xattrs=[]"
-	if d := sameSnap(policy, volSnap(t, p.ContainerID("files"), "/srv")); len(d) > 0 {
+	if d := itest.SnapshotDiff(policy, itest.VolumeSnapshot(t, p.ContainerID("files"), "/srv")); len(d) > 0 {
 		t.Errorf("restored by policy, the volume differs:\n%s", strings.Join(d, "\n"))
 	}
 }
