@@ -41,7 +41,7 @@ type DeployPlan struct {
 	Services []PlannedService `json:"services"`
 	// Commands are the Compose command lines the deploy would run.
 	Commands [][]string `json:"commands"`
-	// PreDeploy and PostDeploy are the hooks that would run.
+	// PreDeploy and PostDeploy are the hooks that would run (known secrets hidden).
 	PreDeploy  [][]string `json:"pre_deploy"`
 	PostDeploy [][]string `json:"post_deploy"`
 	// Wait is false with NoWait; Timeout and Settle are the health gate's.
@@ -125,8 +125,8 @@ func (s *Stack) PlanDeploy(ctx context.Context, opts DeployOptions) (*DeployPlan
 		Project:    s.Name,
 		Services:   []PlannedService{},
 		Commands:   [][]string{},
-		PreDeploy:  nonNilHooks(cfg.PreDeploy),
-		PostDeploy: nonNilHooks(cfg.PostDeploy),
+		PreDeploy:  shownHooks(s.Redactor(), cfg.PreDeploy),
+		PostDeploy: shownHooks(s.Redactor(), cfg.PostDeploy),
 		Wait:       !opts.NoWait,
 		Compose:    string(c.Variant) + " " + c.Version,
 	}
@@ -188,11 +188,13 @@ func (s *Stack) PlanDeploy(ctx context.Context, opts DeployOptions) (*DeployPlan
 	return plan, nil
 }
 
-func nonNilHooks(h HookList) [][]string {
-	if h == nil {
-		return [][]string{}
+// shownHooks are the hooks' argvs as they may be shown: known secrets hidden.
+func shownHooks(red *Redactor, h HookList) [][]string {
+	out := [][]string{}
+	for _, c := range h {
+		out = append(out, red.Args(c.Command))
 	}
-	return h
+	return out
 }
 
 // Timeout is the health gate's timeout.

@@ -157,7 +157,7 @@ func TestDeployConfigSnakeCaseKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.KeepImages == nil || *cfg.KeepImages != 2 || fmt.Sprint(cfg.PreDeploy) != "[[./a x]]" || fmt.Sprint(cfg.PostDeploy) != "[[./b] [./c]]" || time.Duration(cfg.Settle) != time.Second {
+	if cfg.KeepImages == nil || *cfg.KeepImages != 2 || fmt.Sprint(cfg.PreDeploy.Commands()) != "[[./a x]]" || fmt.Sprint(cfg.PostDeploy.Commands()) != "[[./b] [./c]]" || time.Duration(cfg.Settle) != time.Second {
 		t.Fatalf("config %+v", cfg)
 	}
 }
@@ -171,7 +171,7 @@ func TestDeployConfigAndHooks(t *testing.T) {
 	if time.Duration(cfg.Timeout) != 90*time.Second || time.Duration(cfg.Settle) != 2*time.Second || cfg.KeepImages == nil || *cfg.KeepImages != 0 {
 		t.Fatalf("config %+v", cfg)
 	}
-	if fmt.Sprint(cfg.PreDeploy) != "[[./check.sh --strict]]" || fmt.Sprint(cfg.PostDeploy) != "[[./notify.sh] [./smoke a b]]" {
+	if fmt.Sprint(cfg.PreDeploy.Commands()) != "[[./check.sh --strict]]" || fmt.Sprint(cfg.PostDeploy.Commands()) != "[[./notify.sh] [./smoke a b]]" {
 		t.Fatalf("hooks %q %q", cfg.PreDeploy, cfg.PostDeploy)
 	}
 	for _, bad := range []string{

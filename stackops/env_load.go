@@ -175,7 +175,7 @@ func MaskedEnvFileError(path string, environ []string) error {
 	if err != nil {
 		return err
 	}
-	isSecret := func(k string) bool { return envfile.IsSecret(k, envfile.DefaultSecretPatterns, nil) }
+	isSecret := func(k string) bool { return envfile.IsSecret(k, nil, nil) }
 	doc, perr := envfile.Parse(data, isSecret)
 	if perr != nil {
 		var se *envfile.SyntaxError

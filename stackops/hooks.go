@@ -78,9 +78,27 @@ func (c *DeployConfig) UnmarshalJSON(b []byte) error {
 const DefaultKeepImages = 3
 
 // HookList is one or more commands. In YAML it is a string (a program
-// without arguments), a list of strings (one argv), or a list of lists
-// (several argvs, run in order, stopping at the first failure).
-type HookList [][]string
+// without arguments), a list of strings (one argv), a list of lists
+// (several argvs, run in order, stopping at the first failure), or — for a
+// command that needs values from .env — a mapping {command: argv, env:
+// [KEY, …]}, alone or among the lists:
+//
+//	post_deploy:
+//	  - command: ["./scripts/notify.sh", "--channel", "ops"]
+//	    env: [SLACK_TOKEN]     # from .env (or the environment), in the hook's environment
+//	  - ["./scripts/smoke.sh"]
+//
+// A secret passed this way never appears on a command line, where ps, the
+// deploy's output and its --json would show it.
+type HookList []Hook
+
+// Hook is one hook command.
+type Hook struct {
+	Command []string `json:"command"`
+	// Env names variables whose values (as Compose reads them: the
+	// environment, then .env) the command gets in its environment.
+	Env []string `json:"env,omitempty"`
+}
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (h *HookList) UnmarshalJSON(b []byte) error {
@@ -89,7 +107,15 @@ func (h *HookList) UnmarshalJSON(b []byte) error {
 		if strings.TrimSpace(s) == "" {
 			return errors.New("a hook command may not be empty")
 		}
-		*h = HookList{{s}}
+		*h = HookList{{Command: []string{s}}}
+		return nil
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
+		one, err := decodeHook(b)
+		if err != nil {
+			return err
+		}
+		*h = HookList{one}
 		return nil
 	}
 	var raw []json.RawMessage
@@ -105,26 +131,63 @@ func (h *HookList) UnmarshalJSON(b []byte) error {
 		if argv[0] == "" {
 			return errors.New("a hook's program may not be empty")
 		}
-		*h = HookList{argv}
+		*h = HookList{{Command: argv}}
 		return nil
 	}
 	var out HookList
 	for _, r := range raw {
+		if bytes.HasPrefix(bytes.TrimSpace(r), []byte("{")) {
+			one, err := decodeHook(r)
+			if err != nil {
+				return err
+			}
+			out = append(out, one)
+			continue
+		}
 		var one []string
 		if err := json.Unmarshal(r, &one); err != nil {
 			var single string
 			if json.Unmarshal(r, &single) == nil {
 				return fmt.Errorf("mix of strings and lists in a hook: write one command as [prog, arg, …] or several as [[prog, arg], [prog2]]")
 			}
-			return fmt.Errorf("each hook command is a list of strings, got %s", string(r))
+			return fmt.Errorf("each hook command is a list of strings or {command: […], env: […]}, got %s", string(r))
 		}
 		if len(one) == 0 || one[0] == "" {
 			return errors.New("a hook command may not be empty")
 		}
-		out = append(out, one)
+		out = append(out, Hook{Command: one})
 	}
 	*h = out
 	return nil
+}
+
+// decodeHook reads the mapping form, strictly.
+func decodeHook(b []byte) (Hook, error) {
+	var v struct {
+		Command []string   `json:"command"`
+		Env     StringList `json:"env"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return Hook{}, fmt.Errorf("a hook mapping has command (a list of strings) and env (names): %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if len(v.Command) == 0 || v.Command[0] == "" {
+		return Hook{}, errors.New("a hook command may not be empty")
+	}
+	if err := CheckEnvKeys(v.Env); err != nil {
+		return Hook{}, err
+	}
+	return Hook{Command: v.Command, Env: v.Env}, nil
+}
+
+// Commands are the hooks' argvs.
+func (h HookList) Commands() [][]string {
+	out := [][]string{}
+	for _, c := range h {
+		out = append(out, c.Command)
+	}
+	return out
 }
 
 // DeployConfig returns the stack's x-stackpilot deploy section (zero value when absent).
@@ -144,7 +207,8 @@ func (s *Stack) DeployConfig() (DeployConfig, error) {
 
 // HookRun is one hook command that ran.
 type HookRun struct {
-	Hook     string   `json:"hook"` // pre-deploy or post-deploy
+	Hook string `json:"hook"` // pre-deploy or post-deploy
+	// Command is the argv as it may be shown: known secrets hidden.
 	Command  []string `json:"command"`
 	ExitCode int      `json:"exit_code"`
 	// Output is the command's last lines (stdout and stderr merged).
@@ -177,25 +241,43 @@ func (e *HookError) Is(target error) bool { return target == ErrHookFailed }
 const hookOutputLines = 40
 
 // runHooks runs the commands of one hook in order, in the project
-// directory, with env added to the environment. It stops at the first failure.
+// directory, with env and each command's own env values added to the
+// environment. It stops at the first failure. Everything it reports (events,
+// results, errors, -v traces, the commands' own output as it streams) shows
+// known secrets hidden.
 func (s *Stack) runHooks(ctx context.Context, hook string, cmds HookList, env []string, out io.Writer, sink EventSink, op string) ([]HookRun, error) {
 	var runs []HookRun
-	for _, argv := range cmds {
-		argv = append([]string{}, argv...)
+	red := s.Redactor()
+	for _, h := range cmds {
+		argv := append([]string{}, h.Command...)
 		if strings.Contains(argv[0], "/") && !filepath.IsAbs(argv[0]) {
 			argv[0] = filepath.Join(s.Dir, argv[0])
 		}
-		display := Cmd{Args: cmds[len(runs)]}.String()
+		shown := red.Args(h.Command)
+		display := Cmd{Args: shown}.String()
+		run := HookRun{Hook: hook, Command: shown}
+		cmdEnv, err := s.EnvValues(h.Env, hook+" hook "+display)
+		if err != nil {
+			run.ExitCode, run.Error = -1, err.Error()
+			runs = append(runs, run)
+			sink.Event(Event{Op: op, Service: hook, Phase: "failed", Message: display + ": " + run.Error, Time: time.Now(), Final: true, Failed: true})
+			return runs, &HookError{Run: run}
+		}
 		sink.Event(Event{Op: op, Service: hook, Phase: "running", Message: display, Time: time.Now()})
 		tail := newLineTail(hookOutputLines, nil)
 		var w io.Writer = tail
+		var live *RedactingWriter
 		if out != nil {
-			w = io.MultiWriter(tail, out)
+			live = red.Writer(out)
+			w = io.MultiWriter(tail, live)
 		}
 		start := time.Now()
-		err := s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.Dir, Env: append(s.endpointEnv(), env...), Stdout: w, Stderr: w})
+		err = s.Runner.Run(ctx, Cmd{Args: argv, Shown: red.Args(argv), Dir: s.Dir, Env: append(append(s.endpointEnv(), env...), cmdEnv...), Stdout: w, Stderr: w})
 		tail.Flush()
-		run := HookRun{Hook: hook, Command: cmds[len(runs)], Output: tail.Lines(), DurationMS: time.Since(start).Milliseconds()}
+		if live != nil {
+			live.Flush()
+		}
+		run.Output, run.DurationMS = red.Lines(tail.Lines()), time.Since(start).Milliseconds()
 		if err != nil {
 			if ctx.Err() != nil {
 				run.Error = "interrupted"
@@ -209,7 +291,7 @@ func (s *Stack) runHooks(ctx context.Context, hook string, cmds HookList, env []
 				run.Error = fmt.Sprintf("exit status %d", ee.Code)
 			} else {
 				run.ExitCode = -1
-				run.Error = err.Error()
+				run.Error = red.Text(err.Error())
 			}
 			runs = append(runs, run)
 			sink.Event(Event{Op: op, Service: hook, Phase: "failed", Message: display + ": " + run.Error, Time: time.Now(), Final: true, Failed: true})

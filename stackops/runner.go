@@ -14,7 +14,10 @@ import (
 
 // Cmd is one external program to run: argv, never a shell string.
 type Cmd struct {
-	Args   []string // Args[0] is the program, looked up in PATH
+	Args []string // Args[0] is the program, looked up in PATH
+	// Shown, when set, is what String shows instead of Args: the command
+	// with its secrets hidden (Redactor.Args), for -v traces and messages.
+	Shown  []string
 	Dir    string
 	Env    []string // added to the current environment (secrets go here, never in Args)
 	Stdin  io.Reader
@@ -24,8 +27,12 @@ type Cmd struct {
 
 // String renders the command for -v output and dry runs, quoting where a shell would need it.
 func (c Cmd) String() string {
-	parts := make([]string, len(c.Args))
-	for i, a := range c.Args {
+	args := c.Args
+	if c.Shown != nil {
+		args = c.Shown
+	}
+	parts := make([]string, len(args))
+	for i, a := range args {
 		parts[i] = shellQuote(a)
 	}
 	return strings.Join(parts, " ")

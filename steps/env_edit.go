@@ -69,10 +69,11 @@ func AskEnvValue(ios *IOStreams, p Prompter, key string, secret bool, current st
 
 // EnvValueForDisplay renders a value on one line: masked when withheld,
 // "(empty)", or quoted Go-style when it holds line breaks or control
-// characters, and cut to max runes.
+// characters, and cut to max runes. A masked value that is not empty is a
+// URL whose credentials stackops already replaced (postgres://********@db).
 func EnvValueForDisplay(cs *ColorScheme, value string, masked bool, max int) string {
 	switch {
-	case masked:
+	case masked && value == "":
 		return cs.Gray(envfile.Mask)
 	case value == "":
 		return cs.Gray("(empty)")

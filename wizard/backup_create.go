@@ -120,6 +120,9 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 		if len(res.Skipped) > 0 {
 			fmt.Fprintf(f.IO.ErrOut, "%s not backed up (the volume does not exist yet): %s\n", cs.WarningIcon(), strings.Join(res.Skipped, ", "))
 		}
+		for _, w := range res.Warnings {
+			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.WarningIcon(), w)
+		}
 		fmt.Fprintf(f.IO.ErrOut, "  check it with: stackpilot backup verify %s\n", res.Backup.ID)
 	}
 	if opts.menu {

@@ -1,20 +1,15 @@
 package wizard_test
 
 import (
-	"archive/tar"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -131,47 +126,10 @@ func dbDump(t *testing.T, p *itest.Project) string {
 	return string(out)
 }
 
-// snapshot describes every entry of a directory in a container — type,
-// mode, owner, size, link target, time and content hash — read through
-// `docker cp` (the engine's archive API, independent of stackpilot's code).
+// snapshot describes every entry of a directory in a container (itest.VolumeSnapshot).
 func snapshot(t *testing.T, container, dir string) map[string]string {
 	t.Helper()
-	cmd := exec.Command("docker", "cp", container+":"+dir, "-")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(out)
-	snap := map[string]string{}
-	root := ""
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := strings.TrimSuffix(h.Name, "/")
-		if root == "" {
-			root = name
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(name, root), "/")
-		hsh := sha256.New()
-		_, _ = io.Copy(hsh, tr)
-		link := h.Linkname
-		if h.Typeflag == tar.TypeLink {
-			link = strings.TrimPrefix(strings.TrimPrefix(link, root), "/")
-		}
-		snap[rel] = fmt.Sprintf("type=%c mode=%o uid=%d gid=%d size=%d link=%q mtime=%d sha=%s", h.Typeflag, h.Mode, h.Uid, h.Gid, h.Size, link, h.ModTime.Unix(), hex.EncodeToString(hsh.Sum(nil))[:16])
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("docker cp %s:%s: %v", container, dir, err)
-	}
-	return snap
+	return itest.VolumeSnapshot(t, container, dir)
 }
 
 func withoutTimes(snap map[string]string) map[string]string {
@@ -186,21 +144,7 @@ func withoutTimes(snap map[string]string) map[string]string {
 	return out
 }
 
-func diffSnapshots(a, b map[string]string) []string {
-	var out []string
-	for k, v := range a {
-		if b[k] != v {
-			out = append(out, fmt.Sprintf("%q: was %s, now %s", k, v, b[k]))
-		}
-	}
-	for k, v := range b {
-		if _, ok := a[k]; !ok {
-			out = append(out, fmt.Sprintf("%q: new: %s", k, v))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func diffSnapshots(a, b map[string]string) []string { return itest.SnapshotDiff(a, b) }
 
 type listJSON struct {
 	Dir     string `json:"dir"`
@@ -243,9 +187,11 @@ func createBackup(t *testing.T, p *itest.Project, args ...string) string {
 	return out.Backup.Path
 }
 
-func helperContainers(t *testing.T) string {
+// helperContainers lists the project's helper containers left behind (the
+// daemon is shared: other projects' backups may have theirs running now).
+func helperContainers(t *testing.T, p *itest.Project) string {
 	t.Helper()
-	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.stackpilot.helper").Output()
+	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.stackpilot.helper", "--filter", "label=io.stackpilot.project="+p.Name).Output()
 	return strings.TrimSpace(string(out))
 }
 
@@ -330,7 +276,16 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 		t.Fatal("a refused restore touched the db container")
 	}
 
-	r := p.Run("backup", "restore", id, "--yes")
+	// The files volume holds a symlink to /nowhere (outside the volume):
+	// refused before anything changes unless --allow-outside-links.
+	if r := p.Run("backup", "restore", id, "--yes"); r.Code != 1 || !strings.Contains(r.Stderr, "dangling -> /nowhere") || !strings.Contains(r.Stderr, "--allow-outside-links") {
+		t.Fatalf("restore of a volume with an outside symlink: exit %d\n%s", r.Code, r.Combined())
+	}
+	if p.ContainerID("db") != dbBefore || len(backupList(t, p).Backups) != 1 {
+		t.Fatal("a refused restore touched the db container or wrote a safety backup")
+	}
+	// Exactly, setuid bit included, with both flags.
+	r := p.Run("backup", "restore", id, "--yes", "--allow-outside-links", "--keep-special-bits")
 	if r.Code != 0 {
 		t.Fatalf("restore: exit %d\n%s", r.Code, r.Combined())
 	}
@@ -347,7 +302,7 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 	if s := p.Run("status"); s.Code != 0 {
 		t.Errorf("status after restore: exit %d\n%s", s.Code, s.Combined())
 	}
-	if h := helperContainers(t); h != "" {
+	if h := helperContainers(t, p); h != "" {
 		t.Errorf("helper containers left: %s", h)
 	}
 	l = backupList(t, p)
@@ -355,7 +310,7 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 		t.Fatalf("after restore: %+v", l.Backups)
 	}
 	// The safety backup holds the changed state: restoring it (files only) brings it back.
-	if r := p.Run("backup", "restore", l.Backups[0].ID, "--yes", "--no-safety-backup", "--service", "files"); r.Code != 0 {
+	if r := p.Run("backup", "restore", l.Backups[0].ID, "--yes", "--no-safety-backup", "--service", "files", "--allow-outside-links"); r.Code != 0 {
 		t.Fatalf("restore the safety backup: exit %d\n%s", r.Code, r.Combined())
 	}
 	if _, ok := snapshot(t, p.ContainerID("files"), "/srv")["new-top.txt"]; !ok {
@@ -386,7 +341,7 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 	if !found {
 		t.Errorf("helper-read archive: %+v", m.Entries)
 	}
-	if h := helperContainers(t); h != "" {
+	if h := helperContainers(t, p); h != "" {
 		t.Errorf("helper containers left: %s", h)
 	}
 }
@@ -602,12 +557,15 @@ x-stackpilot:
 	l := backupList(t, p)
 	entries, _ := os.ReadDir(l.Dir)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
+		if strings.HasPrefix(e.Name(), ".") && e.Name() != ".gitignore" {
 			t.Errorf("temporary file left after a good backup: %s", e.Name())
 		}
 	}
+	if b, err := os.ReadFile(filepath.Join(l.Dir, ".gitignore")); err != nil || !strings.Contains(string(b), "*") {
+		t.Errorf("the backup directory has no .gitignore: %v %q", err, b)
+	}
 	checkListed("at the end")
-	if h := helperContainers(t); h != "" {
+	if h := helperContainers(t, p); h != "" {
 		t.Errorf("helper containers left: %s", h)
 	}
 }
@@ -645,7 +603,7 @@ func TestIntegrationBackupRestoreKilled(t *testing.T) {
 	if strings.TrimSpace(string(out)) != "" {
 		t.Fatal("the service was started on a half-replaced volume")
 	}
-	if h := helperContainers(t); h != "" {
+	if h := helperContainers(t, p); h != "" {
 		t.Errorf("helper containers left: %s", h)
 	}
 	// Running the restore again finishes it.

@@ -20,10 +20,13 @@ type backupRestoreOptions struct {
 	Identity string
 	NoSafety bool
 	NoRead   bool
-	LockWait time.Duration
-	Timeout  time.Duration
-	JSON     bool
-	menu     bool
+	// KeepSpecial and AllowOutside are --keep-special-bits and --allow-outside-links.
+	KeepSpecial  bool
+	AllowOutside bool
+	LockWait     time.Duration
+	Timeout      time.Duration
+	JSON         bool
+	menu         bool
 }
 
 func newBackupRestoreCmd(f *Factory) *cobra.Command {
@@ -43,6 +46,15 @@ func newBackupRestoreCmd(f *Factory) *cobra.Command {
      checksum (--no-read-back skips that pass);
   6. load each dump with its restore command (x-stackpilot.backup.dumps[].restore);
   7. start the services again and wait until they are healthy.
+
+An archive is treated as data from elsewhere. Only restore commands of the
+current compose file run (a dump without one is refused, never run with a
+command recorded in the archive). Entries that stackpilot never writes —
+sparse files, device nodes, entries beneath a symlink, hard links to
+anything but a file restored before them — make the archive refuse to
+verify. setuid/setgid bits and extended attributes (capabilities) are removed
+unless --keep-special-bits; a volume holding symlinks that point outside it
+is refused unless --allow-outside-links. The confirmation lists them.
 
 If a volume cannot be replaced, it is rolled back from the safety backup. The
 compose files and .env in the archive are not written back (extract them with
@@ -73,6 +85,8 @@ a file name in the backup directory, a path to an archive, or "latest"
 	fl.StringVar(&opts.Identity, "identity", "", "age identity file, for an encrypted backup")
 	fl.BoolVar(&opts.NoSafety, "no-safety-backup", false, "do not back up the current state first")
 	fl.BoolVar(&opts.NoRead, "no-read-back", false, "do not read each replaced volume back against the backup's checksum (one pass less over the data)")
+	fl.BoolVar(&opts.KeepSpecial, "keep-special-bits", false, "restore setuid/setgid bits and extended attributes (capabilities) as the backup has them")
+	fl.BoolVar(&opts.AllowOutside, "allow-outside-links", false, "restore symlinks that point outside their volume (absolute, or leading out of it)")
 	fl.DurationVar(&opts.LockWait, "lock-wait", 0, "wait this long for another stackpilot job on the stack to finish")
 	fl.DurationVar(&opts.Timeout, "timeout", stackops.DefaultGateTimeout, "how long services may take to become healthy again")
 	fl.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
@@ -111,6 +125,7 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 	prog := backupProgress(f, opts.JSON)
 	res, err := backup.Restore(ctx, st, backup.RestoreOptions{
 		Ref: info.Path, Services: opts.Services, IdentityFile: opts.Identity, NoSafetyBackup: opts.NoSafety, NoReadBack: opts.NoRead,
+		KeepSpecialBits: opts.KeepSpecial, AllowOutsideLinks: opts.AllowOutside,
 		LockWait: opts.LockWait, Timeout: opts.Timeout, Confirm: confirmWith(f, prog), ToolVersion: f.Version, Sink: prog,
 	})
 	if opts.menu {
@@ -147,6 +162,11 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 			fmt.Fprintf(f.IO.Out, "%s restored\n", res.Backup.ID)
 		}
 		fmt.Fprintf(f.IO.ErrOut, "%s restored backup %s into %s: %s\n", cs.SuccessIcon(), cs.Bold(res.Backup.ID), st.Name, strings.Join(done, ", "))
+		for _, v := range res.Volumes {
+			for _, l := range backup.SpecialDetails(v.Volume, v.Special, backup.RestoreOptions{KeepSpecialBits: opts.KeepSpecial, AllowOutsideLinks: opts.AllowOutside}) {
+				fmt.Fprintln(f.IO.ErrOut, l)
+			}
+		}
 		if len(res.Started) > 0 {
 			fmt.Fprintf(f.IO.ErrOut, "  %s running and healthy again\n", strings.Join(res.Started, ", "))
 		}
@@ -199,6 +219,12 @@ func (o *backupRestoreOptions) args(id string) []string {
 	}
 	if o.NoRead {
 		args = append(args, "--no-read-back")
+	}
+	if o.KeepSpecial {
+		args = append(args, "--keep-special-bits")
+	}
+	if o.AllowOutside {
+		args = append(args, "--allow-outside-links")
 	}
 	return append(args, "--yes")
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math/bits"
 	"os"
 	"path"
 	"path/filepath"
@@ -21,11 +22,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
@@ -92,9 +95,9 @@ type DamagedError struct {
 func (e *DamagedError) Error() string {
 	where := filepath.Base(e.File)
 	if e.Entry != "" {
-		return fmt.Sprintf("%s is damaged: %s: %s", where, e.Entry, e.Reason)
+		return stackops.SafeText(fmt.Sprintf("%s is damaged: %s: %s", where, e.Entry, e.Reason))
 	}
-	return fmt.Sprintf("%s is damaged: %s", where, e.Reason)
+	return stackops.SafeText(fmt.Sprintf("%s is damaged: %s", where, e.Reason))
 }
 
 // Is matches ErrDamaged.
@@ -175,18 +178,44 @@ type ManifestEntry struct {
 func (e ManifestEntry) Label() string {
 	switch e.Kind {
 	case EntryVolume:
-		return "volume " + e.Volume
+		return stackops.SafeText("volume " + e.Volume)
 	case EntryDump:
 		if len(e.Services) > 0 {
-			return "dump " + e.Services[0] + "/" + e.Dump
+			return stackops.SafeText("dump " + e.Services[0] + "/" + e.Dump)
 		}
-		return "dump " + e.Dump
+		return stackops.SafeText("dump " + e.Dump)
 	default:
-		return e.Kind + " " + e.Source
+		return stackops.SafeText(e.Kind + " " + e.Source)
 	}
 }
 
+// safe is the entry with every string an archive supplies made safe for
+// a terminal (stackops.SafeText): what leaves this package.
+func (e ManifestEntry) safe() ManifestEntry {
+	e.Kind, e.Path, e.SHA256 = stackops.SafeText(e.Kind), stackops.SafeText(e.Path), stackops.SafeText(e.SHA256)
+	e.Source, e.Volume, e.EngineVolume, e.Target = stackops.SafeText(e.Source), stackops.SafeText(e.Volume), stackops.SafeText(e.EngineVolume), stackops.SafeText(e.Target)
+	e.Services, e.Dump, e.User = stackops.SafeTexts(e.Services), stackops.SafeText(e.Dump), stackops.SafeText(e.User)
+	e.DumpCommand, e.RestoreCommand = stackops.SafeTexts(e.DumpCommand), stackops.SafeTexts(e.RestoreCommand)
+	return e
+}
+
+// safe is the manifest with every string made safe for a terminal.
+func (m *Manifest) safe() *Manifest {
+	out := *m
+	out.Tool, out.ToolVersion, out.ID, out.Project = stackops.SafeText(m.Tool), stackops.SafeText(m.ToolVersion), stackops.SafeText(m.ID), stackops.SafeText(m.Project)
+	out.Tag, out.Host, out.Services, out.HeaderSHA256 = stackops.SafeText(m.Tag), stackops.SafeText(m.Host), stackops.SafeTexts(m.Services), stackops.SafeText(m.HeaderSHA256)
+	out.Entries = make([]ManifestEntry, len(m.Entries))
+	for i, e := range m.Entries {
+		out.Entries[i] = e.safe()
+	}
+	return &out
+}
+
 func labelForPath(p string) string {
+	return stackops.SafeText(rawLabelForPath(p))
+}
+
+func rawLabelForPath(p string) string {
 	switch {
 	case strings.HasPrefix(p, "volumes/"):
 		return "volume " + strings.TrimSuffix(strings.TrimPrefix(p, "volumes/"), "/")
@@ -326,10 +355,28 @@ func (w *archiveWriter) addFile(e ManifestEntry, mode int64, data []byte) error 
 // addVolume re-emits a volume's tar stream (as the engine's archive API
 // produced it, rooted at the mount point's name) under e.Path, computing the
 // volume's canonical digest. progress is called with the bytes copied so far.
-func (w *archiveWriter) addVolume(e ManifestEntry, stream io.Reader, progress func(int64)) error {
+// Every entry is held to what a restore accepts (archive_check.go), so no
+// archive is written that stackpilot would refuse to restore: device nodes
+// are left out, anything else unexpected fails the backup. The special files
+// it returns are what create warns about; roots are the absolute paths that
+// are the volume itself (where it was mounted).
+func (w *archiveWriter) addVolume(e ManifestEntry, stream io.Reader, roots []string, progress func(int64)) (*SpecialFiles, error) {
 	dg := newVolumeDigest()
+	vs := newVolumeState(roots)
+	devices := map[string]bool{}
 	var copied int64
 	err := walkEngineTar(stream, func(rel, linkRel string, hdr *tar.Header, content io.Reader) error {
+		if hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock || (hdr.Typeflag == tar.TypeLink && devices[linkRel]) {
+			devices[rel] = true
+			vs.Specials.Devices.add(rel)
+			return nil
+		}
+		if err := checkHeader(hdr); err != nil {
+			return err
+		}
+		if err := vs.admit(rel, hdr, linkRel); err != nil {
+			return fmt.Errorf("the engine's archive of the volume: %w", err)
+		}
 		if hdr.Typeflag == tar.TypeLink {
 			hdr.Linkname = volumeEntryName(e.Path, linkRel, false)
 		}
@@ -353,14 +400,15 @@ func (w *archiveWriter) addVolume(e ManifestEntry, stream io.Reader, progress fu
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	vs.finish()
 	e.Size, e.SHA256, e.Files = dg.size, dg.sum(), dg.files
 	w.manifest.Entries = append(w.manifest.Entries, e)
 	if progress != nil {
 		progress(copied)
 	}
-	return nil
+	return &vs.Specials, nil
 }
 
 // walkEngineTar reads a tar stream from the engine's archive API (entries
@@ -405,16 +453,16 @@ func walkEngineTar(stream io.Reader, fn func(rel, linkRel string, hdr *tar.Heade
 	return nil
 }
 
-// digestEngineTar computes a volume's canonical digest from the engine's
-// archive of it: what a restore checks the replaced volume against.
+// digestEngineTar computes the order-independent digest of a volume from
+// the engine's archive of it: what a restore checks the replaced volume
+// against (see contentDigest).
 func digestEngineTar(stream io.Reader) (sum string, files int, size int64, err error) {
-	dg := newVolumeDigest()
+	dg := newContentDigest()
 	buf := make([]byte, 256<<10)
 	err = walkEngineTar(stream, func(rel, linkRel string, hdr *tar.Header, content io.Reader) error {
 		dg.header(rel, hdr, linkRel)
 		if hdr.Typeflag == tar.TypeReg {
-			n, err := io.CopyBuffer(dg.h, content, buf)
-			dg.size += n
+			_, err := io.CopyBuffer(dg, content, buf)
 			return err
 		}
 		return nil
@@ -594,6 +642,11 @@ func newVolumeDigest() *volumeDigest { return &volumeDigest{h: sha256.New()} }
 
 func (d *volumeDigest) header(rel string, hdr *tar.Header, link string) {
 	d.files++
+	io.WriteString(d.h, canonicalLine(rel, hdr, link))
+}
+
+// canonicalLine is what a volume's digests say of an entry besides its content.
+func canonicalLine(rel string, hdr *tar.Header, link string) string {
 	var xattrs []string
 	for k, v := range hdr.PAXRecords {
 		if strings.HasPrefix(k, "SCHILY.xattr.") {
@@ -601,8 +654,56 @@ func (d *volumeDigest) header(rel string, hdr *tar.Header, link string) {
 		}
 	}
 	sort.Strings(xattrs)
-	fmt.Fprintf(d.h, "%q %c %o %d %d %d %q %d %d %d %q\n", rel, hdr.Typeflag, hdr.Mode&0o7777, hdr.Uid, hdr.Gid, hdr.Size,
+	return fmt.Sprintf("%q %c %o %d %d %d %q %d %d %d %q\n", rel, hdr.Typeflag, hdr.Mode&0o7777, hdr.Uid, hdr.Gid, hdr.Size,
 		link, hdr.ModTime.Unix(), hdr.Devmajor, hdr.Devminor, strings.Join(xattrs, "\x00"))
+}
+
+// contentDigest is an order-independent digest of a volume's entries: the
+// sum, modulo 2^256, of every entry's SHA-256 (its canonical line, then its
+// content). The engine reads a volume back in its own order (by name),
+// which an archive from elsewhere need not follow, so a restore compares
+// what it wrote with what it reads back through this one.
+type contentDigest struct {
+	acc   [4]uint64
+	cur   hash.Hash
+	files int
+	size  int64
+}
+
+func newContentDigest() *contentDigest { return &contentDigest{} }
+
+func (d *contentDigest) header(rel string, hdr *tar.Header, link string) {
+	d.flush()
+	d.files++
+	d.cur = sha256.New()
+	io.WriteString(d.cur, canonicalLine(rel, hdr, link))
+}
+
+// Write adds content to the current entry.
+func (d *contentDigest) Write(p []byte) (int, error) {
+	d.size += int64(len(p))
+	return d.cur.Write(p)
+}
+
+func (d *contentDigest) flush() {
+	if d.cur == nil {
+		return
+	}
+	sum := d.cur.Sum(nil)
+	d.cur = nil
+	var carry uint64
+	for i := 3; i >= 0; i-- {
+		d.acc[i], carry = bits.Add64(d.acc[i], binary.BigEndian.Uint64(sum[i*8:]), carry)
+	}
+}
+
+func (d *contentDigest) sum() string {
+	d.flush()
+	var b [32]byte
+	for i, v := range d.acc {
+		binary.BigEndian.PutUint64(b[i*8:], v)
+	}
+	return hex.EncodeToString(b[:])
 }
 
 func (d *volumeDigest) sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
@@ -695,6 +796,28 @@ func readArchiveFrame(f *os.File, p string) (*archiveFile, error) {
 	return a, nil
 }
 
+// fileStamp identifies a file's content as the kernel last saw it change:
+// a write in place moves the change time, which no one can set back.
+type fileStamp struct {
+	size         int64
+	mtime, ctime int64
+	dev, ino     uint64
+}
+
+// stamp is the open file's stamp now.
+func (a *archiveFile) stamp() (fileStamp, error) {
+	fi, err := a.f.Stat()
+	if err != nil {
+		return fileStamp{}, err
+	}
+	s := fileStamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		s.ctime = st.Ctim.Nano()
+		s.dev, s.ino = uint64(st.Dev), st.Ino
+	}
+	return s, nil
+}
+
 // Close closes the file.
 func (a *archiveFile) Close() error {
 	if a.f == nil {
@@ -730,6 +853,8 @@ type archiveGroup struct {
 	cur    io.Reader   // the current entry's content, hashed as read
 	hash   hash.Hash
 	vd     *volumeDigest
+	vs     *volumeState
+	expect *ManifestEntry // the verified manifest's entry, on a pass after verification
 	size   int64
 	parts  int
 	ended  bool
@@ -745,6 +870,9 @@ func (g *archiveGroup) Read(p []byte) (int, error) {
 		return 0, errors.New("a volume is read entry by entry")
 	}
 	for {
+		if g.failed != nil {
+			return 0, g.failed
+		}
 		if g.ended {
 			return 0, io.EOF
 		}
@@ -758,6 +886,9 @@ func (g *archiveGroup) Read(p []byte) (int, error) {
 		if n > 0 {
 			g.hash.Write(p[:n])
 			g.size += int64(n)
+			if g.expect != nil && g.size > g.expect.Size {
+				return 0, g.fail(fmt.Errorf("holds more than the %d bytes the verified manifest says: refused", g.expect.Size))
+			}
 		}
 		if err == io.EOF {
 			g.cur = nil
@@ -778,7 +909,15 @@ func (g *archiveGroup) Read(p []byte) (int, error) {
 
 func (g *archiveGroup) fail(err error) error {
 	if g.failed == nil {
-		g.failed = &DamagedError{File: g.sc.a.Path, Entry: g.Label(), Reason: err.Error()}
+		var de *DamagedError
+		switch {
+		case g.sc.ctx.Err() != nil:
+			g.failed = context.Cause(g.sc.ctx)
+		case errors.As(err, &de):
+			g.failed = err
+		default:
+			g.failed = &DamagedError{File: g.sc.a.Path, Entry: g.Label(), Reason: err.Error()}
+		}
 	}
 	return g.failed
 }
@@ -814,9 +953,12 @@ func (g *archiveGroup) advance() error {
 			return g.fail(fmt.Errorf("part %q out of order (expected %q)", hdr.Name, want))
 		}
 		g.parts++
+		if g.expect != nil && g.parts > g.expect.Parts {
+			return g.fail(fmt.Errorf("holds more than the %d parts the verified manifest says: refused", g.expect.Parts))
+		}
 	}
 	if hdr.Typeflag != tar.TypeReg {
-		return g.fail(fmt.Errorf("%s is not a regular file", hdr.Name))
+		return g.fail(fmt.Errorf("%q is not a regular file", hdr.Name))
 	}
 	g.cur = g.sc.tr
 	return nil
@@ -835,10 +977,15 @@ type VolumeEntry struct {
 // Read reads a regular file's content.
 func (e *VolumeEntry) Read(p []byte) (int, error) { return e.content.Read(p) }
 
-// NextEntry returns a volume's next entry, or io.EOF after its last.
+// NextEntry returns a volume's next entry, or io.EOF after its last. An
+// entry that does not have the shape of a real volume's (archive_check.go)
+// fails the scan as damaged.
 func (g *archiveGroup) NextEntry() (*VolumeEntry, error) {
 	if g.Kind != EntryVolume {
 		return nil, errors.New("not a volume")
+	}
+	if g.failed != nil {
+		return nil, g.failed
 	}
 	if g.ended {
 		return nil, io.EOF
@@ -855,16 +1002,14 @@ func (g *archiveGroup) NextEntry() (*VolumeEntry, error) {
 	} else {
 		h, err := g.sc.next()
 		if err == io.EOF {
-			g.ended = true
-			return nil, io.EOF
+			return nil, g.end()
 		}
 		if err != nil {
 			return nil, g.fail(err)
 		}
 		if !strings.HasPrefix(h.Name, g.Path) {
 			g.sc.pending = h
-			g.ended = true
-			return nil, io.EOF
+			return nil, g.end()
 		}
 		hdr = h
 	}
@@ -883,7 +1028,13 @@ func (g *archiveGroup) NextEntry() (*VolumeEntry, error) {
 		link = strings.TrimSuffix(strings.TrimPrefix(hdr.Linkname, g.Path), "/")
 		e.LinkRel = link
 	}
+	if err := g.vs.admit(rel, hdr, e.LinkRel); err != nil {
+		return nil, g.fail(err)
+	}
 	g.vd.header(rel, hdr, link)
+	if g.expect != nil && g.vd.files > g.expect.Files {
+		return nil, g.fail(fmt.Errorf("holds more than the %d entries the verified manifest says: refused", g.expect.Files))
+	}
 	if hdr.Typeflag == tar.TypeReg {
 		g.cur = &hashingReader{r: g.sc.tr, w: g.vd.h, n: &g.vd.size, g: g}
 	} else {
@@ -891,6 +1042,18 @@ func (g *archiveGroup) NextEntry() (*VolumeEntry, error) {
 	}
 	e.content = g.cur
 	return e, nil
+}
+
+// end closes a volume's entries: the links that go up are judged now.
+func (g *archiveGroup) end() error {
+	if !g.ended {
+		g.ended = true
+		if !g.vs.started {
+			return g.fail(errors.New("the volume has no entries"))
+		}
+		g.vs.finish()
+	}
+	return io.EOF
 }
 
 type hashingReader struct {
@@ -901,10 +1064,16 @@ type hashingReader struct {
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
+	if h.g.failed != nil {
+		return 0, h.g.failed
+	}
 	n, err := h.r.Read(p)
 	if n > 0 {
 		h.w.Write(p[:n])
 		*h.n += int64(n)
+		if h.g.expect != nil && *h.n > h.g.expect.Size {
+			return 0, h.g.fail(fmt.Errorf("holds more than the %d bytes the verified manifest says: refused", h.g.expect.Size))
+		}
 	}
 	if err != nil && err != io.EOF {
 		return n, h.g.fail(err)
@@ -939,6 +1108,25 @@ func (g *archiveGroup) drain() error {
 	return err
 }
 
+// verified reads the rest of the group and compares it with the entry of
+// the manifest verified before this pass: a restore calls it before it counts
+// a volume or dump as restored, so a file changed between the passes (or
+// during this one) is caught, not restored.
+func (g *archiveGroup) verified() error {
+	if err := g.drain(); err != nil {
+		return err
+	}
+	if g.expect == nil {
+		return nil
+	}
+	c, e := g.result(), g.expect
+	if c.Size != e.Size || c.SHA256 != e.SHA256 || c.Files != e.Files || c.Parts != e.Parts {
+		return g.fail(fmt.Errorf("differs from what was verified before the restore began (read %d bytes, sha256 %s…; verified: %d bytes, sha256 %s…): the file changed meanwhile",
+			c.Size, short(c.SHA256, 12), e.Size, short(e.SHA256, 12)))
+	}
+	return nil
+}
+
 func (g *archiveGroup) result() ManifestEntry {
 	if g.Kind == EntryVolume {
 		return ManifestEntry{Kind: g.Kind, Path: g.Path, Size: g.vd.size, SHA256: g.vd.sum(), Files: g.vd.files}
@@ -948,18 +1136,28 @@ func (g *archiveGroup) result() ManifestEntry {
 
 // archiveScan is one pass over an archive's body.
 type archiveScan struct {
+	ctx     context.Context
 	a       *archiveFile
 	tr      *tar.Reader
 	pending *tar.Header
 }
 
+// next is the next tar entry; a type stackpilot never writes is refused here,
+// before any of its content is read.
 func (s *archiveScan) next() (*tar.Header, error) {
 	if s.pending != nil {
 		h := s.pending
 		s.pending = nil
 		return h, nil
 	}
-	return s.tr.Next()
+	h, err := s.tr.Next()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHeader(h); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // ScanResult is what a full pass over an archive found.
@@ -967,6 +1165,19 @@ type ScanResult struct {
 	Manifest *Manifest
 	// Entries are the computed sizes and checksums, in archive order.
 	Entries []ManifestEntry
+	// Specials are each volume's special files, by the volume's path.
+	Specials map[string]*SpecialFiles
+}
+
+// scanOptions tighten a pass.
+type scanOptions struct {
+	// expect are the entries of a manifest verified by an earlier pass, by
+	// path: no group may grow past its size, entry count or parts, and
+	// archiveGroup.verified compares its checksum.
+	expect map[string]ManifestEntry
+	// linkRoots are, by volume path, the absolute paths that lie inside the
+	// volume (where every service mounts it): a symlink to one stays inside.
+	linkRoots map[string][]string
 }
 
 // scan reads the whole archive once: every byte is hashed for the footer's
@@ -974,12 +1185,14 @@ type ScanResult struct {
 // entry's size and SHA-256 is computed and compared with the manifest. visit,
 // when not nil, sees each group as it streams past (a restore feeds volumes
 // and dumps to the engine from here); what it leaves unread is drained. Any
-// damage is a *DamagedError naming the entry when it is inside one.
-func (a *archiveFile) scan(ctx context.Context, identities []age.Identity, visit func(*archiveGroup) error) (*ScanResult, error) {
+// damage is a *DamagedError naming the entry when it is inside one. ctx is
+// checked on every read, of the file and of the decompressed stream alike:
+// a small archive that decompresses to a great deal stops as soon as ctx ends.
+func (a *archiveFile) scan(ctx context.Context, identities []age.Identity, opts scanOptions, visit func(*archiveGroup) error) (*ScanResult, error) {
 	if _, err := a.f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	res, err := a.scanFrom(&ctxReader{ctx: ctx, r: a.f}, identities, visit)
+	res, err := a.scanFrom(ctx, &ctxReader{ctx: ctx, r: a.f}, identities, opts, visit)
 	if err != nil && ctx.Err() != nil {
 		return nil, context.Cause(ctx)
 	}
@@ -999,7 +1212,7 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func (a *archiveFile) scanFrom(file io.Reader, identities []age.Identity, visit func(*archiveGroup) error) (*ScanResult, error) {
+func (a *archiveFile) scanFrom(ctx context.Context, file io.Reader, identities []age.Identity, opts scanOptions, visit func(*archiveGroup) error) (*ScanResult, error) {
 	damaged := func(entry, format string, args ...any) error {
 		return &DamagedError{File: a.Path, Entry: entry, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -1017,7 +1230,7 @@ func (a *archiveFile) scanFrom(file io.Reader, identities []age.Identity, visit 
 		if err != nil {
 			var nm *age.NoIdentityMatchError
 			if errors.As(err, &nm) && !identityListed(identities, a.Header.Recipients) {
-				return nil, fmt.Errorf("%w: %s was encrypted for %s", ErrWrongIdentity, filepath.Base(a.Path), strings.Join(a.Header.Recipients, ", "))
+				return nil, fmt.Errorf("%w: %s was encrypted for %s", ErrWrongIdentity, filepath.Base(a.Path), stackops.SafeText(strings.Join(a.Header.Recipients, ", ")))
 			}
 			return nil, damaged("", "decrypt: %v", err)
 		}
@@ -1028,8 +1241,11 @@ func (a *archiveFile) scanFrom(file io.Reader, identities []age.Identity, visit 
 		return nil, damaged("", "decompress: %v", err)
 	}
 	defer zr.Close()
-	sc := &archiveScan{a: a, tr: tar.NewReader(zr)}
-	res := &ScanResult{}
+	// Decompressed data is read through ctx too: zstd makes gigabytes of a
+	// few kilobytes, between two reads of the file.
+	plain := &ctxReader{ctx: ctx, r: zr}
+	sc := &archiveScan{ctx: ctx, a: a, tr: tar.NewReader(plain)}
+	res := &ScanResult{Specials: map[string]*SpecialFiles{}}
 	seen := map[string]bool{}
 	lastWhere := ""
 	for {
@@ -1038,6 +1254,9 @@ func (a *archiveFile) scanFrom(file io.Reader, identities []age.Identity, visit 
 			break
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
 			if lastWhere == "" {
 				return nil, damaged("", "at the start of the archive: %v", err)
 			}
@@ -1047,11 +1266,14 @@ func (a *archiveFile) scanFrom(file io.Reader, identities []age.Identity, visit 
 			return nil, damaged("", "entry %q after the manifest", hdr.Name)
 		}
 		if hdr.Name == manifestName {
-			if hdr.Size > maxManifestLen {
-				return nil, damaged("manifest", "too large (%d bytes)", hdr.Size)
+			if hdr.Typeflag != tar.TypeReg || hdr.Size > maxManifestLen {
+				return nil, damaged("manifest", "not a regular file of at most %d bytes", maxManifestLen)
 			}
 			b, err := io.ReadAll(sc.tr)
 			if err != nil {
+				if ctx.Err() != nil {
+					return nil, context.Cause(ctx)
+				}
 				return nil, damaged("manifest", "%v", err)
 			}
 			var m Manifest
@@ -1071,8 +1293,14 @@ func (a *archiveFile) scanFrom(file io.Reader, identities []age.Identity, visit 
 		}
 		seen[gpath] = true
 		g := &archiveGroup{Kind: kind, Path: gpath, sc: sc, first: hdr, hash: sha256.New()}
+		if e, ok := opts.expect[gpath]; ok {
+			g.expect = &e
+		} else if opts.expect != nil {
+			return nil, damaged(labelForPath(gpath), "was not in the archive when it was verified: the file changed meanwhile")
+		}
 		if kind == EntryVolume {
 			g.vd = newVolumeDigest()
+			g.vs = newVolumeState(opts.linkRoots[gpath])
 		}
 		if visit != nil {
 			if err := visit(g); err != nil {
@@ -1086,6 +1314,9 @@ func (a *archiveFile) scanFrom(file io.Reader, identities []age.Identity, visit 
 			return nil, err
 		}
 		res.Entries = append(res.Entries, g.result())
+		if kind == EntryVolume {
+			res.Specials[gpath] = &g.vs.Specials
+		}
 		lastWhere = g.Label()
 	}
 	if res.Manifest == nil {
@@ -1097,10 +1328,16 @@ func (a *archiveFile) scanFrom(file io.Reader, identities []age.Identity, visit 
 	}
 	// The rest of the decompressed stream, and of the body: the zstd
 	// checksum and age's last chunk are checked when their streams end.
-	if _, err := io.Copy(io.Discard, zr); err != nil {
+	if _, err := io.Copy(io.Discard, plain); err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		return nil, damaged("", "compressed data: %v", err)
 	}
 	if _, err := io.Copy(io.Discard, raw); err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		return nil, damaged("", "%v", err)
 	}
 	if hex.EncodeToString(fileHash.Sum(nil)) != a.footerSum {
@@ -1147,6 +1384,12 @@ func (a *archiveFile) checkManifest(res *ScanResult) error {
 	}
 	listed := map[string]bool{}
 	for _, e := range m.Entries {
+		if listed[e.Path] {
+			return damaged(e.Label(), "listed twice in the manifest")
+		}
+		if err := checkManifestEntry(e); err != nil {
+			return damaged(e.Label(), "%v", err)
+		}
 		listed[e.Path] = true
 		c, ok := computed[e.Path]
 		if !ok {
@@ -1164,6 +1407,29 @@ func (a *archiveFile) checkManifest(res *ScanResult) error {
 		if !listed[e.Path] {
 			return damaged(labelForPath(e.Path), "in the archive but not in the manifest")
 		}
+	}
+	return nil
+}
+
+// checkManifestEntry checks what a restore relies on: a volume's entry
+// names the volume its path holds, a dump's names exactly one service and
+// the dump its path holds.
+func checkManifestEntry(e ManifestEntry) error {
+	switch e.Kind {
+	case EntryVolume:
+		if e.Volume == "" || strings.Contains(e.Volume, "/") || e.Path != "volumes/"+e.Volume+"/" {
+			return fmt.Errorf("the manifest names volume %q for %q", e.Volume, e.Path)
+		}
+	case EntryDump:
+		if len(e.Services) != 1 || e.Services[0] == "" || e.Dump == "" {
+			return fmt.Errorf("a dump must name exactly one service and its name (the manifest says services %q, name %q)", e.Services, e.Dump)
+		}
+		if e.Path != "dumps/"+e.Services[0]+"/"+e.Dump+"/" {
+			return fmt.Errorf("the manifest names dump %s/%s for %q", e.Services[0], e.Dump, e.Path)
+		}
+	case EntryCompose, EntryEnv:
+	default:
+		return fmt.Errorf("unknown kind %q", e.Kind)
 	}
 	return nil
 }

@@ -67,7 +67,7 @@ func writeTestArchive(t *testing.T, dir string, recipients []age.Recipient, dump
 	if err := w.addFile(ManifestEntry{Kind: EntryCompose, Path: "compose/compose.yaml", Source: "compose.yaml"}, 0o644, []byte("services: {}\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.addVolume(ManifestEntry{Kind: EntryVolume, Path: "volumes/data/", Volume: "data", Target: "/data"}, bytes.NewReader(volumeTar(t, 300<<10)), nil); err != nil {
+	if _, err := w.addVolume(ManifestEntry{Kind: EntryVolume, Path: "volumes/data/", Volume: "data", Target: "/data"}, bytes.NewReader(volumeTar(t, 300<<10)), []string{"/data"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.addDump(ManifestEntry{Kind: EntryDump, Path: "dumps/db/notes/", Services: []string{"db"}, Dump: "notes"}, bytes.NewReader(dump), nil); err != nil {
@@ -113,7 +113,7 @@ func TestArchiveRoundTrip(t *testing.T) {
 	var gotDump []byte
 	entries := map[string]*tar.Header{}
 	var aTxt []byte
-	_, err = a.scan(context.Background(), nil, func(g *archiveGroup) error {
+	_, err = a.scan(context.Background(), nil, scanOptions{}, func(g *archiveGroup) error {
 		switch g.Kind {
 		case EntryDump:
 			gotDump, err = io.ReadAll(g)

@@ -41,6 +41,7 @@ const DefaultDir = "backups"
 //	        name: notes
 //	        dump: ["/demoapp", "db-dump"]     # argv; its stdout is the dump
 //	        restore: ["/demoapp", "db-load"]  # argv; gets the dump on stdin
+//	        env: [DB_PASSWORD]                # .env values both commands get in their environment
 //	    retention:                    # prune's policy when no --keep-* flag is given
 //	      keep_last: 3
 //	      keep_daily: 7
@@ -72,6 +73,10 @@ type DumpConfig struct {
 	Restore []string `json:"restore,omitempty"`
 	// User runs the commands as this user (default: the container's).
 	User string `json:"user,omitempty"`
+	// Env names variables whose values (as Compose reads them: the
+	// environment, then .env) both commands get in their environment, so a
+	// password need not be written into the command line.
+	Env stackops.StringList `json:"env,omitempty"`
 }
 
 var backupNameRe = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -116,6 +121,9 @@ func ConfigOf(st *stackops.Stack) (*Config, error) {
 		}
 		if !backupNameRe().MatchString(d.Name) {
 			return nil, bad("%s: name %q must be letters, digits, '.', '_' or '-'", where, d.Name)
+		}
+		if err := stackops.CheckEnvKeys(d.Env); err != nil {
+			return nil, bad("%s: %v", where, err)
 		}
 		if seen[d.Service+"/"+d.Name] {
 			return nil, bad("%s: %s/%s is declared twice", where, d.Service, d.Name)
@@ -271,7 +279,9 @@ func ParseRecipients(list []string) ([]age.Recipient, error) {
 }
 
 // LoadIdentities reads an age identity file (AGE-SECRET-KEY-1… lines, as
-// age-keygen writes them).
+// age-keygen writes them). A file that its group or others may read is
+// refused, as ssh refuses such a private key: whoever can read it can read
+// every backup encrypted for it.
 func LoadIdentities(file string) ([]age.Identity, error) {
 	if file == "" {
 		return nil, nil
@@ -281,12 +291,18 @@ func LoadIdentities(file string) ([]age.Identity, error) {
 		return nil, fmt.Errorf("identity file: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s is readable by its group or others (mode %04o) — make it private: chmod 600 %s", ErrIdentityExposed, file, fi.Mode().Perm(), file)
+	}
 	ids, err := age.ParseIdentities(f)
 	if err != nil {
 		return nil, fmt.Errorf("identity file %s: %v", file, err)
 	}
 	return ids, nil
 }
+
+// ErrIdentityExposed means an age identity file may be read by others.
+var ErrIdentityExposed = errors.New("the identity file is not private")
 
 // Labels on stackpilot's helper containers: never Compose's, so Compose and
 // status never mistake one for a service container.

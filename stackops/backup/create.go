@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -44,7 +45,10 @@ type CreateResult struct {
 	// Skipped are volumes that do not exist (the stack was never deployed, or they were removed).
 	Skipped []string `json:"skipped"`
 	// Stopped are the services stopped while volumes were read (and started again).
-	Stopped    []string `json:"stopped"`
+	Stopped []string `json:"stopped"`
+	// Warnings are what the archive leaves out or what a restore of it will
+	// ask for (device nodes, symlinks pointing outside their volume).
+	Warnings   []string `json:"warnings,omitempty"`
 	DurationMS int64    `json:"duration_ms"`
 }
 
@@ -146,8 +150,8 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 	}
 
 	dir := backupDir(st, cfg)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("backup directory: %w", err)
+	if err := ensureBackupDir(st, dir); err != nil {
+		return nil, err
 	}
 	removeStaleTemps(dir, st.Name)
 	now := time.Now().UTC().Truncate(time.Second)
@@ -187,7 +191,7 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 	}
 
 	if len(present) > 0 {
-		stopped, err := captureVolumes(ctx, st, eng, cfg, present, containers, w, id, sink)
+		stopped, err := captureVolumes(ctx, st, eng, cfg, present, containers, w, id, sink, func(msg string) { res.Warnings = append(res.Warnings, msg) })
 		res.Stopped = stopped
 		if err != nil {
 			return nil, err
@@ -226,7 +230,7 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 // archive, and starts the services again whatever happens. It returns the
 // services it stopped.
 func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client, cfg *Config, vols []backupVolume,
-	containers []*stackops.Container, w *archiveWriter, id string, sink stackops.EventSink) (stoppedServices []string, err error) {
+	containers []*stackops.Container, w *archiveWriter, id string, sink stackops.EventSink, warn func(string)) (stoppedServices []string, err error) {
 	var toStop []*stackops.Container
 	for _, c := range containers {
 		if contains(cfg.Stop, c.Service) && c.Running() {
@@ -295,7 +299,7 @@ func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client,
 		sink.Event(stackops.Event{Op: "backup", Service: svc, Phase: "stopped", Time: time.Now()})
 	}
 	for _, v := range vols {
-		if err := captureVolume(ctx, st, eng, v, containers, w, sink); err != nil {
+		if err := captureVolume(ctx, st, eng, v, containers, w, sink, warn); err != nil {
 			if ctx.Err() != nil {
 				return serviceNames(stopped), context.Cause(ctx)
 			}
@@ -326,7 +330,7 @@ func serviceNames(cs []*stackops.Container) []string {
 
 // captureVolume streams one volume into the archive, from a container that
 // mounts it, or from a helper container when none exists.
-func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, v backupVolume, containers []*stackops.Container, w *archiveWriter, sink stackops.EventSink) error {
+func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, v backupVolume, containers []*stackops.Container, w *archiveWriter, sink stackops.EventSink, warn func(string)) error {
 	label := "volume " + v.Key
 	sourceID, target := "", v.Target
 	for _, c := range containers {
@@ -365,7 +369,7 @@ func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, 
 	defer rc.Close()
 	entry := ManifestEntry{Kind: EntryVolume, Path: "volumes/" + v.Key + "/", Volume: v.Key, EngineVolume: v.EngineName, Target: target, Services: v.Services}
 	lastReport := time.Now()
-	err = w.addVolume(entry, rc, func(n int64) {
+	special, err := w.addVolume(entry, rc, []string{target}, func(n int64) {
 		if time.Since(lastReport) > 500*time.Millisecond {
 			lastReport = time.Now()
 			sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "reading", Message: humanBytes(n), Time: time.Now()})
@@ -373,6 +377,9 @@ func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, 
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, err)
+	}
+	for _, msg := range createWarnings(v.Key, special) {
+		warn(msg)
 	}
 	e := w.manifest.Entries[len(w.manifest.Entries)-1]
 	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "done", Message: fmt.Sprintf("%d entries, %s", e.Files, humanBytes(e.Size)), Time: time.Now(), Final: true})
@@ -387,8 +394,13 @@ func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d 
 	if c == nil {
 		return fmt.Errorf("%s: %s is not running", label, d.Service)
 	}
-	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "dumping", Message: stackops.Cmd{Args: d.Dump}.String(), Time: time.Now()})
-	execID, err := eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.Dump, User: d.User, AttachStdout: true, AttachStderr: true})
+	red := st.Redactor()
+	env, err := st.EnvValues(d.Env, label)
+	if err != nil {
+		return err
+	}
+	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "dumping", Message: red.Command(d.Dump), Time: time.Now()})
+	execID, err := eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.Dump, User: d.User, Env: env, AttachStdout: true, AttachStderr: true})
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, stackops.DockerError(err))
 	}
@@ -403,8 +415,10 @@ func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d 
 		code, runErr = eng.ExecRun(ctx, execID, nil, pw, stderr)
 		pw.Close()
 	}()
+	// The manifest records the commands for people (a restore never runs
+	// them), with known secrets hidden: an archive travels.
 	entry := ManifestEntry{Kind: EntryDump, Path: "dumps/" + d.Service + "/" + d.Name + "/", Services: []string{d.Service}, Dump: d.Name,
-		DumpCommand: d.Dump, RestoreCommand: d.Restore, User: d.User}
+		DumpCommand: red.Args(d.Dump), RestoreCommand: red.Args(d.Restore), User: d.User}
 	lastReport := time.Now()
 	addErr := w.addDump(entry, pr, func(n int64) {
 		if time.Since(lastReport) > 500*time.Millisecond {
@@ -426,15 +440,28 @@ func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d 
 		return fmt.Errorf("%s: %w", label, stackops.DockerError(runErr))
 	}
 	if code != 0 {
-		msg := fmt.Sprintf("%s: %s exited with status %d", label, stackops.Cmd{Args: d.Dump}.String(), code)
+		msg := fmt.Sprintf("%s: %s exited with status %d", label, red.Command(d.Dump), code)
 		if t := strings.TrimSpace(stderr.String()); t != "" {
-			msg += ": " + lastLines(t, 5)
+			msg += ": " + red.Text(lastLines(t, 5))
 		}
 		return errors.New(msg)
 	}
 	e := w.manifest.Entries[len(w.manifest.Entries)-1]
 	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "done", Message: humanBytes(e.Size), Time: time.Now(), Final: true})
 	return nil
+}
+
+// createWarnings says what a backup of a volume left out (device nodes:
+// a restore never creates one) and what restoring it will ask for.
+func createWarnings(volume string, sp *SpecialFiles) []string {
+	var out []string
+	if sp.Devices.Count > 0 {
+		out = append(out, fmt.Sprintf("volume %s: %d device node(s) not backed up (%s): a restore never creates device nodes", volume, sp.Devices.Count, sp.Devices))
+	}
+	if sp.OutsideLinks.Count > 0 {
+		out = append(out, fmt.Sprintf("volume %s: %d symlink(s) point outside the volume (%s): restoring this backup will need --allow-outside-links", volume, sp.OutsideLinks.Count, sp.OutsideLinks))
+	}
+	return out
 }
 
 func runningContainer(containers []*stackops.Container, svc string) *stackops.Container {
@@ -516,6 +543,25 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// ensureBackupDir creates the backup directory (0700). One inside the
+// project directory (./backups by default) gets a .gitignore, as
+// .stackpilot/ does: archives hold .env in plain text and must never be
+// committed with the project.
+func ensureBackupDir(st *stackops.Stack, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("backup directory: %w", err)
+	}
+	rel, err := filepath.Rel(st.Dir, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || rel == "." {
+		return nil
+	}
+	gi := filepath.Join(dir, ".gitignore")
+	if _, err := os.Lstat(gi); errors.Is(err, os.ErrNotExist) {
+		_ = atomicfile.Write(gi, []byte("# stackpilot backups: archives hold .env in plain text — never commit them\n*\n"), atomicfile.Options{Mode: 0o600})
+	}
+	return nil
 }
 
 // newBackupID is the UTC time to the second, with -2, -3 … when taken.

@@ -76,10 +76,14 @@ func readBackupInfo(p string) (*Info, error) {
 }
 
 func (a *archiveFile) info() *Info {
+	// Every string of the header is the archive's word: made safe for a
+	// terminal here, before it leaves the package (list, find, verify,
+	// restore and their --json alike).
 	h := a.Header
-	info := &Info{ID: h.ID, File: filepath.Base(a.Path), Path: a.Path, Project: h.Project, Created: h.Created, Tag: h.Tag,
-		Size: a.Size, Services: nonNil(h.Services), Volumes: nonNil(h.Volumes), Dumps: nonNil(h.Dumps), Encrypted: h.Encrypted,
-		Recipients: h.Recipients, ToolVersion: h.ToolVersion, Host: h.Host}
+	safe := stackops.SafeText
+	info := &Info{ID: safe(h.ID), File: safe(filepath.Base(a.Path)), Path: a.Path, Project: safe(h.Project), Created: h.Created, Tag: safe(h.Tag),
+		Size: a.Size, Services: nonNil(stackops.SafeTexts(h.Services)), Volumes: nonNil(stackops.SafeTexts(h.Volumes)), Dumps: nonNil(stackops.SafeTexts(h.Dumps)),
+		Encrypted: h.Encrypted, Recipients: stackops.SafeTexts(h.Recipients), ToolVersion: safe(h.ToolVersion), Host: safe(h.Host)}
 	return info
 }
 
@@ -123,7 +127,7 @@ func List(ctx context.Context, st *stackops.Stack) (*ListResult, error) {
 		p := filepath.Join(dir, e.Name())
 		info, err := readBackupInfo(p)
 		if err != nil {
-			out.Unreadable = append(out.Unreadable, UnreadableBackup{File: e.Name(), Error: err.Error()})
+			out.Unreadable = append(out.Unreadable, UnreadableBackup{File: stackops.SafeText(e.Name()), Error: stackops.SafeText(err.Error())})
 			continue
 		}
 		if info.Project != st.Name {

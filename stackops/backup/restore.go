@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +31,14 @@ type RestoreOptions struct {
 	// backup's checksum (one pass less over the data: shorter downtime for
 	// large volumes, and less proof).
 	NoReadBack bool
+	// KeepSpecialBits restores setuid/setgid bits and extended attributes
+	// (security.capability …) as the archive has them; by default they are
+	// removed, since an archive from elsewhere could grant privileges with them.
+	KeepSpecialBits bool
+	// AllowOutsideLinks restores symlinks whose target is absolute (outside
+	// the volume's mount point) or leads out of the volume; by default a
+	// restore of a volume holding one is refused before anything changes.
+	AllowOutsideLinks bool
 	// LockWait is how long to wait for the stack lock.
 	LockWait time.Duration
 	// Timeout bounds the health gate after the restore (DefaultGateTimeout when zero).
@@ -54,6 +63,8 @@ type RestoredVolume struct {
 	// ReadBackMS the reading back alone.
 	DurationMS int64 `json:"duration_ms"`
 	ReadBackMS int64 `json:"read_back_ms"`
+	// Special are the volume's special files and what was done with them.
+	Special *SpecialFiles `json:"special_files,omitempty"`
 }
 
 // RestoredDump is one dump a restore loaded.
@@ -96,12 +107,14 @@ type plannedVolume struct {
 	vol      backupVolume
 	existing *engine.Volume
 	image    string
+	special  *SpecialFiles
 }
 
 type plannedDump struct {
 	entry   ManifestEntry
 	restore []string
 	user    string
+	env     []string // names, from the compose file
 }
 
 // Restore puts a backup back. It verifies the whole archive first and
@@ -156,15 +169,26 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		return nil, err
 	}
 
-	// 1. Verify everything before touching anything.
-	vres, err := verifyArchive(ctx, st, info, identities, sink)
+	// 1. Verify everything before touching anything, through the one
+	// handle the restore then reads again: what is restored is the file
+	// that was verified, never one put in its place.
+	a, err := openArchive(info.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	stamp, err := a.stamp()
+	if err != nil {
+		return nil, err
+	}
+	vres, scan, err := verifyOpened(ctx, st, info, a, identities, scanOptions{linkRoots: volumeLinkRoots(st)}, sink)
 	if err != nil {
 		if errors.Is(err, ErrDamaged) {
 			return nil, fmt.Errorf("refusing to restore, nothing was changed: %w", err)
 		}
 		return nil, err
 	}
-	manifest := &Manifest{Entries: vres.Entries}
+	manifest := scan.Manifest.safe()
 	res := &RestoreResult{Backup: vres.Backup, Volumes: []RestoredVolume{}, Dumps: []RestoredDump{}, Skipped: []string{}, Started: []string{}, VerifyMS: vres.DurationMS}
 
 	// 2. The plan.
@@ -181,13 +205,20 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	if len(plan.volumes) == 0 && len(plan.dumps) == 0 {
 		return nil, fmt.Errorf("nothing to restore: backup %s holds no volume or dump of %s%s", info.ID, strings.Join(selected, ", "), skippedNote(plan.skipped))
 	}
+	for i := range plan.volumes {
+		plan.volumes[i].special = scan.Specials[plan.volumes[i].entry.Path]
+		if sp := plan.volumes[i].special; sp != nil && sp.OutsideLinks.Count > 0 && !opts.AllowOutsideLinks {
+			return nil, fmt.Errorf("%w, nothing was changed: volume %s holds %d symlink(s) pointing outside the volume (%s) — a service following one reaches files outside the volume; pass --allow-outside-links if you trust this backup",
+				ErrRefused, plan.volumes[i].vol.Key, sp.OutsideLinks.Count, sp.OutsideLinks)
+		}
+	}
 
 	// 3. Consent.
 	confirm := opts.Confirm
 	if confirm == nil {
 		confirm = stackops.NeverConfirm
 	}
-	ok, err := confirm(ctx, restoreConfirmation(st, info, plan, opts.NoSafetyBackup, containers))
+	ok, err := confirm(ctx, restoreConfirmation(st, info, plan, opts, containers))
 	if err != nil {
 		return nil, err
 	}
@@ -222,11 +253,27 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		}
 	}
 
-	run := &restoreRun{st: st, eng: eng, cfg: cfg, plan: plan, sink: sink, res: res, identities: identities, containers: containers, noReadBack: opts.NoReadBack}
+	// The file read again must be the file verified: any change since —
+	// written to in place, renamed over or removed, all of which move its
+	// change time — is refused before anything is stopped; a change during
+	// the pass fails the entry's checksum before it counts as restored.
+	if now, err := a.stamp(); err != nil || now != stamp {
+		return res, fmt.Errorf("%w, nothing was restored: %s changed since it was verified (written to, replaced or removed meanwhile) — verify it again and retry", ErrRefused, info.File)
+	}
+	expect := map[string]ManifestEntry{}
+	for _, e := range scan.Manifest.Entries {
+		expect[e.Path] = e
+	}
+	if testBeforeRestorePass != nil {
+		testBeforeRestorePass()
+	}
+
+	run := &restoreRun{st: st, eng: eng, cfg: cfg, plan: plan, sink: sink, res: res, identities: identities, containers: containers, noReadBack: opts.NoReadBack,
+		keepSpecial: opts.KeepSpecialBits}
 	if res.SafetyBackup != nil {
 		run.safetyPath = res.SafetyBackup.Path
 	}
-	err = run.execute(ctx, info)
+	err = run.execute(ctx, info, a, scanOptions{expect: expect, linkRoots: volumeLinkRoots(st)})
 	res.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
 		return res, err
@@ -324,17 +371,22 @@ func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cf
 				plan.skipped = append(plan.skipped, fmt.Sprintf("dump %s/%s: no service %s in the compose file", svc, e.Dump, svc))
 				continue
 			}
-			restore, user := e.RestoreCommand, e.User
+			// Only the compose file the user has says what runs: the
+			// archive's manifest records the commands it was made with, but
+			// an archive is data from elsewhere and is never executed.
+			var restore, env []string
+			user := ""
 			for _, d := range cfg.Dumps {
 				if d.Service == svc && d.Name == e.Dump && len(d.Restore) > 0 {
-					restore, user = d.Restore, d.User
+					restore, user, env = d.Restore, d.User, d.Env
 				}
 			}
 			if len(restore) == 0 {
-				plan.skipped = append(plan.skipped, fmt.Sprintf("dump %s/%s: no restore command (%s.backup.dumps[].restore)", svc, e.Dump, stackops.ConfigExtension))
+				plan.skipped = append(plan.skipped, fmt.Sprintf("dump %s/%s: refused — the compose file defines no restore command for it (set %s.backup.dumps[].restore for service %s, name %s; a command recorded in the archive is never run)",
+					svc, e.Dump, stackops.ConfigExtension, svc, e.Dump))
 				continue
 			}
-			plan.dumps = append(plan.dumps, plannedDump{entry: e, restore: restore, user: user})
+			plan.dumps = append(plan.dumps, plannedDump{entry: e, restore: restore, user: user, env: env})
 		}
 	}
 	if len(plan.volumes) > 0 {
@@ -371,7 +423,7 @@ func containerName(c *engine.ContainerSummary) string {
 }
 
 // restoreConfirmation says what will be replaced.
-func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, noSafety bool, containers []*stackops.Container) stackops.Confirmation {
+func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, opts RestoreOptions, containers []*stackops.Container) stackops.Confirmation {
 	details := []string{fmt.Sprintf("backup %s of %s, taken %s (%s), %s", info.ID, info.Project, info.Created.Local().Format("2006-01-02 15:04"), agoText(info.Created), humanBytes(info.Size))}
 	if info.Project != st.Name {
 		details = append(details, fmt.Sprintf("note: the backup is of project %s; restoring into %s", info.Project, st.Name))
@@ -383,9 +435,10 @@ func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, noSa
 		}
 		details = append(details, fmt.Sprintf("volume %s (%s, used by %s) %s, then filled with the backup's %d entries (%s)",
 			v.vol.Key, v.vol.EngineName, strings.Join(v.vol.Services, ", "), state, v.entry.Files, humanBytes(v.entry.Size)))
+		details = append(details, SpecialDetails(v.vol.Key, v.special, opts)...)
 	}
 	for _, d := range plan.dumps {
-		details = append(details, fmt.Sprintf("dump %s/%s (%s) loaded into %s with: %s", d.entry.Services[0], d.entry.Dump, humanBytes(d.entry.Size), d.entry.Services[0], stackops.Cmd{Args: d.restore}.String()))
+		details = append(details, fmt.Sprintf("dump %s/%s (%s) loaded into %s with: %s", d.entry.Services[0], d.entry.Dump, humanBytes(d.entry.Size), d.entry.Services[0], st.Redactor().Command(d.restore)))
 	}
 	var running []string
 	for _, svc := range plan.stop {
@@ -405,7 +458,7 @@ func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, noSa
 	for _, sk := range plan.skipped {
 		details = append(details, "skipped: "+sk)
 	}
-	if noSafety {
+	if opts.NoSafetyBackup {
 		details = append(details, "no safety backup (--no-safety-backup): what is there now cannot be brought back")
 	} else {
 		details = append(details, "a safety backup of the current state is taken first (tag pre-restore)")
@@ -419,19 +472,74 @@ func restoreConfirmation(st *stackops.Stack, info *Info, plan *restorePlan, noSa
 	}
 }
 
+// SpecialDetails lists a volume's special files, and what a restore with
+// opts does with each kind: lines for the confirmation and the summary.
+func SpecialDetails(volume string, sp *SpecialFiles, opts RestoreOptions) []string {
+	if !sp.Any() {
+		return nil
+	}
+	var out []string
+	line := func(l SpecialList, what string) {
+		if l.Count > 0 {
+			out = append(out, fmt.Sprintf("  volume %s: %d %s: %s", volume, l.Count, what, l))
+		}
+	}
+	if opts.KeepSpecialBits {
+		line(sp.SetID, "setuid/setgid file(s), bits kept (--keep-special-bits)")
+		line(sp.Xattrs, "extended attribute(s), kept (--keep-special-bits)")
+	} else {
+		line(sp.SetID, "setuid/setgid file(s), restored without those bits (--keep-special-bits keeps them)")
+		line(sp.Xattrs, "extended attribute(s) such as capabilities, left out (--keep-special-bits keeps them)")
+	}
+	line(sp.Fifos, "fifo(s)")
+	line(sp.OutsideLinks, "symlink(s) pointing outside the volume, restored (--allow-outside-links)")
+	return out
+}
+
+// testBeforeRestorePass, set only by tests, runs once the file was found
+// unchanged, just before the restore pass reads it again.
+var testBeforeRestorePass func()
+
+// ErrRefused means a restore would not go ahead with what the archive
+// holds or what happened to it; nothing was changed.
+var ErrRefused = errors.New("refusing to restore")
+
+// volumeLinkRoots are, by archive path, the absolute paths that lie inside
+// each volume of the stack: its mount point, when every service that mounts
+// it mounts it at the same place.
+func volumeLinkRoots(st *stackops.Stack) map[string][]string {
+	out := map[string][]string{}
+	for _, v := range stackVolumes(st, st.ServiceNames()) {
+		target := ""
+		for _, svc := range v.Services {
+			t := mountTarget(st, svc, v.Key)
+			if target != "" && t != target {
+				target = ""
+				break
+			}
+			target = t
+		}
+		if target != "" && path.IsAbs(target) {
+			out["volumes/"+v.Key+"/"] = []string{path.Clean(target)}
+		}
+	}
+	return out
+}
+
 // restoreRun is one restore in progress.
 type restoreRun struct {
-	st         *stackops.Stack
-	eng        *engine.Client
-	cfg        *Config
-	plan       *restorePlan
-	sink       stackops.EventSink
-	res        *RestoreResult
-	identities []age.Identity
-	containers []*stackops.Container
-	safetyPath string
-	marker     *opMarker
-	noReadBack bool
+	st          *stackops.Stack
+	eng         *engine.Client
+	cfg         *Config
+	plan        *restorePlan
+	sink        stackops.EventSink
+	res         *RestoreResult
+	identities  []age.Identity
+	containers  []*stackops.Container
+	safetyPath  string
+	marker      *opMarker
+	noReadBack  bool
+	keepSpecial bool
 
 	wasRunning map[string]bool
 	stopped    []*stackops.Container // stopped, containers kept
@@ -446,7 +554,7 @@ func (r *restoreRun) event(svc, phase, msg string, final, failed bool) {
 	r.sink.Event(stackops.Event{Op: "restore", Service: svc, Phase: phase, Message: msg, Time: time.Now(), Final: final, Failed: failed})
 }
 
-func (r *restoreRun) execute(ctx context.Context, info *Info) (err error) {
+func (r *restoreRun) execute(ctx context.Context, info *Info, a *archiveFile, opts scanOptions) (err error) {
 	st, eng, plan := r.st, r.eng, r.plan
 	r.wasRunning, r.upNow, r.tempUp = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, c := range r.containers {
@@ -536,14 +644,9 @@ func (r *restoreRun) execute(ctx context.Context, info *Info) (err error) {
 	for i := range plan.dumps {
 		dumps[plan.dumps[i].entry.Path] = &plan.dumps[i]
 	}
-	a, err := openArchive(info.Path)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	_, err = a.scan(ctx, r.identities, func(g *archiveGroup) error {
+	_, err = a.scan(ctx, r.identities, opts, func(g *archiveGroup) error {
 		if v, ok := byPath[g.Path]; ok {
-			return r.replaceVolume(ctx, v, g.NextEntry, "backup "+info.ID)
+			return r.replaceVolume(ctx, v, g, "backup "+info.ID, false)
 		}
 		if d, ok := dumps[g.Path]; ok {
 			return r.loadDump(ctx, d, g)
@@ -615,9 +718,13 @@ func baseOrEmpty(p string) string {
 }
 
 // replaceVolume empties a volume by removing and re-creating it, extracts
-// the entries next() yields into it through a helper container, and reads it
-// back to check it against the manifest's checksum.
-func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next func() (*VolumeEntry, error), from string) error {
+// the group's entries into it through a helper container, checks that what
+// was read is what was verified, and reads the volume back to check it holds
+// what was written. Only then does the volume count as restored. exact
+// restores special bits as they are (a rollback from the safety backup,
+// which this process wrote a moment ago); otherwise the restore's policy
+// applies (writeRestoreTar).
+func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, g *archiveGroup, from string, exact bool) error {
 	eng, label := r.eng, "volume "+v.vol.Key
 	began := time.Now()
 	if err := r.marker.update(func(d *markerData) {
@@ -664,10 +771,10 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 	}()
 	pr, pw := io.Pipe()
 	produced := make(chan error, 1)
-	var files int
-	var size int64
+	written := newContentDigest()
+	keep := exact || r.keepSpecial
 	go func() {
-		err := writeRestoreTar(pw, "stackpilot-restore", next, &files, &size)
+		err := writeRestoreTar(pw, "stackpilot-restore", g.NextEntry, keep, written)
 		pw.CloseWithError(err)
 		produced <- err
 	}()
@@ -683,6 +790,11 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 		}
 		return fmt.Errorf("%s: extract into %s: %w", label, v.vol.EngineName, stackops.DockerError(putErr))
 	}
+	// What was read must be what was verified before anything changed.
+	if err := g.verified(); err != nil {
+		return err
+	}
+	files, size := written.files, written.size
 	// Read it back: the volume must now hold exactly the backup.
 	var readBack time.Duration
 	if !r.noReadBack {
@@ -696,15 +808,21 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 		if err != nil {
 			return fmt.Errorf("%s: read back: %w", label, err)
 		}
-		if sum != v.entry.SHA256 || n != v.entry.Files || sz != v.entry.Size {
-			return fmt.Errorf("%s: after extraction it holds %d entries (%s) that do not match the backup's %d entries (%s)", label, n, humanBytes(sz), v.entry.Files, humanBytes(v.entry.Size))
+		if sum != written.sum() || n != written.files || sz != written.size {
+			// (an order-independent digest: the engine reads back in its own order)
+			return fmt.Errorf("%s: after extraction it holds %d entries (%s) that do not match the backup's %d entries (%s)", label, n, humanBytes(sz), written.files, humanBytes(written.size))
 		}
 		readBack = time.Since(rbStart)
 	}
 	if err := r.marker.update(func(d *markerData) { d.Incomplete = remove(d.Incomplete, v.vol.Key) }); err != nil {
 		return err
 	}
-	r.res.Volumes = append(r.res.Volumes, RestoredVolume{Volume: v.vol.Key, EngineVolume: v.vol.EngineName, Services: v.vol.Services, Files: files, Size: size, Checked: !r.noReadBack, DurationMS: time.Since(began).Milliseconds(), ReadBackMS: readBack.Milliseconds()})
+	var special *SpecialFiles
+	if v.special.Any() {
+		special = v.special
+	}
+	r.res.Volumes = append(r.res.Volumes, RestoredVolume{Volume: v.vol.Key, EngineVolume: v.vol.EngineName, Services: v.vol.Services, Files: files, Size: size, Checked: !r.noReadBack,
+		DurationMS: time.Since(began).Milliseconds(), ReadBackMS: readBack.Milliseconds(), Special: special})
 	msg := fmt.Sprintf("%d entries, %s, read back: checksum matches", files, humanBytes(size))
 	if r.noReadBack {
 		msg = fmt.Sprintf("%d entries, %s (not read back)", files, humanBytes(size))
@@ -713,8 +831,14 @@ func (r *restoreRun) replaceVolume(ctx context.Context, v *plannedVolume, next f
 	return nil
 }
 
-// writeRestoreTar writes the entries next yields as a tar rooted at root.
-func writeRestoreTar(w io.Writer, root string, next func() (*VolumeEntry, error), files *int, size *int64) error {
+// writeRestoreTar writes the entries next yields as a tar rooted at root,
+// for the engine to extract, and digests what it writes (the read-back
+// compares the volume with that). Each header is built afresh from the
+// fields a volume's entry needs, never copied whole from the archive.
+// Unless keepSpecial, setuid and setgid bits are cleared on regular files
+// and extended attributes (security.capability …) are left out: an archive
+// from elsewhere must not grant privileges inside a container.
+func writeRestoreTar(w io.Writer, root string, next func() (*VolumeEntry, error), keepSpecial bool, written *contentDigest) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 256<<10)
 	for {
@@ -725,24 +849,67 @@ func writeRestoreTar(w io.Writer, root string, next func() (*VolumeEntry, error)
 		if err != nil {
 			return err
 		}
-		hdr := *e.Header
-		hdr.Name = volumeEntryName(root+"/", e.Rel, hdr.Typeflag == tar.TypeDir)
+		hdr := restoreHeader(e, root, keepSpecial)
+		link := hdr.Linkname
 		if hdr.Typeflag == tar.TypeLink {
-			hdr.Linkname = root + "/" + e.LinkRel
+			link = e.LinkRel
 		}
-		if err := tw.WriteHeader(&hdr); err != nil {
+		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		*files++
+		written.header(e.Rel, readBackView(hdr), link)
 		if hdr.Typeflag == tar.TypeReg {
-			n, err := io.CopyBuffer(tw, e, buf)
-			*size += n
-			if err != nil {
+			if _, err := io.CopyBuffer(io.MultiWriter(tw, written), e, buf); err != nil {
 				return err
 			}
 		}
 	}
 	return tw.Close()
+}
+
+// restoreHeader is the header written for an archive entry.
+func restoreHeader(e *VolumeEntry, root string, keepSpecial bool) *tar.Header {
+	src := e.Header
+	h := &tar.Header{Typeflag: src.Typeflag, Mode: src.Mode & 0o7777, Uid: src.Uid, Gid: src.Gid, ModTime: src.ModTime, Format: tar.FormatPAX}
+	if h.Typeflag == tar.TypeRegA {
+		h.Typeflag = tar.TypeReg
+	}
+	h.Name = volumeEntryName(root+"/", e.Rel, h.Typeflag == tar.TypeDir)
+	switch h.Typeflag {
+	case tar.TypeReg:
+		h.Size = src.Size
+		if !keepSpecial {
+			h.Mode &^= 0o6000
+		}
+	case tar.TypeSymlink:
+		h.Linkname = src.Linkname
+	case tar.TypeLink:
+		h.Linkname = root + "/" + e.LinkRel
+	}
+	if keepSpecial {
+		for _, k := range xattrKeys(src) {
+			if h.PAXRecords == nil {
+				h.PAXRecords = map[string]string{}
+			}
+			h.PAXRecords["SCHILY.xattr."+k] = src.PAXRecords["SCHILY.xattr."+k]
+		}
+	}
+	return h
+}
+
+// readBackView is hdr as the engine's archive API will show the entry when
+// the volume is read back: of the extended attributes it reports only
+// security.capability.
+func readBackView(hdr *tar.Header) *tar.Header {
+	if len(hdr.PAXRecords) == 0 {
+		return hdr
+	}
+	v := *hdr
+	v.PAXRecords = nil
+	if c, ok := hdr.PAXRecords["SCHILY.xattr.security.capability"]; ok {
+		v.PAXRecords = map[string]string{"SCHILY.xattr.security.capability": c}
+	}
+	return &v
 }
 
 func remove(list []string, s string) []string {
@@ -757,7 +924,7 @@ func remove(list []string, s string) []string {
 
 // loadDump runs a dump's restore command in its service's container with the
 // dump on stdin, bringing the service up (healthy) first when it is not.
-func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in io.Reader) error {
+func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in *archiveGroup) error {
 	svc := d.entry.Services[0]
 	label := "dump " + svc + "/" + d.entry.Dump
 	if err := r.ensureUp(ctx, svc); err != nil {
@@ -771,8 +938,13 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in io.Reader)
 	if c == nil {
 		return fmt.Errorf("%s: %s is not running", label, svc)
 	}
-	r.event(label, "loading", stackops.Cmd{Args: d.restore}.String(), false, false)
-	execID, err := r.eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.restore, User: d.user, AttachStdin: true, AttachStdout: true, AttachStderr: true})
+	red := r.st.Redactor()
+	env, err := r.st.EnvValues(d.env, label)
+	if err != nil {
+		return err
+	}
+	r.event(label, "loading", red.Command(d.restore), false, false)
+	execID, err := r.eng.ExecCreate(ctx, c.ID, engine.ExecConfig{Cmd: d.restore, User: d.user, Env: env, AttachStdin: true, AttachStdout: true, AttachStderr: true})
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, stackops.DockerError(err))
 	}
@@ -790,13 +962,17 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in io.Reader)
 		return fmt.Errorf("%s: %w", label, stackops.DockerError(err))
 	}
 	if code != 0 {
-		msg := fmt.Sprintf("%s: %s exited with status %d", label, stackops.Cmd{Args: d.restore}.String(), code)
+		msg := fmt.Sprintf("%s: %s exited with status %d", label, red.Command(d.restore), code)
 		if t := strings.TrimSpace(out.String()); t != "" {
-			msg += ": " + lastLines(t, 5)
+			msg += ": " + red.Text(lastLines(t, 5))
 		}
 		return errors.New(msg)
 	}
-	r.res.Dumps = append(r.res.Dumps, RestoredDump{Service: svc, Name: d.entry.Dump, Size: counter.n, Command: d.restore})
+	// The command read what was verified, or the restore fails here.
+	if err := in.verified(); err != nil {
+		return err
+	}
+	r.res.Dumps = append(r.res.Dumps, RestoredDump{Service: svc, Name: d.entry.Dump, Size: counter.n, Command: red.Args(d.restore)})
 	r.event(label, "loaded", humanBytes(counter.n), true, false)
 	return nil
 }
@@ -988,18 +1164,21 @@ func (r *restoreRun) rollback(ctx context.Context, volumes []string) error {
 	if a.Header.Encrypted && len(ids) == 0 {
 		return errors.New("the safety backup is encrypted")
 	}
-	// The safety backup's manifest gives the checksums the read-back needs.
-	scan, err := a.scan(ctx, ids, nil)
+	// The first pass verifies the safety backup; the second restores from
+	// it, held to what the first read.
+	scan, err := a.scan(ctx, ids, scanOptions{}, nil)
 	if err != nil {
 		return err
 	}
 	want := map[string]ManifestEntry{}
+	expect := map[string]ManifestEntry{}
 	for _, e := range scan.Manifest.Entries {
+		expect[e.Path] = e
 		if e.Kind == EntryVolume && contains(volumes, e.Volume) {
 			want[e.Path] = e
 		}
 	}
-	_, err = a.scan(ctx, ids, func(g *archiveGroup) error {
+	_, err = a.scan(ctx, ids, scanOptions{expect: expect}, func(g *archiveGroup) error {
 		e, ok := want[g.Path]
 		if !ok {
 			return nil
@@ -1007,8 +1186,8 @@ func (r *restoreRun) rollback(ctx context.Context, volumes []string) error {
 		for i := range r.plan.volumes {
 			pv := r.plan.volumes[i]
 			if pv.vol.Key == e.Volume {
-				pv.entry = e
-				if err := r.replaceVolume(ctx, &pv, g.NextEntry, "the safety backup"); err != nil {
+				pv.entry, pv.special = e, nil
+				if err := r.replaceVolume(ctx, &pv, g, "the safety backup", true); err != nil {
 					return err
 				}
 				r.res.Volumes = r.res.Volumes[:len(r.res.Volumes)-1]

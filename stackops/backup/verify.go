@@ -62,37 +62,51 @@ func Verify(ctx context.Context, st *stackops.Stack, opts VerifyOptions) (*Verif
 }
 
 func verifyArchive(ctx context.Context, st *stackops.Stack, info *Info, identities []age.Identity, sink stackops.EventSink) (*VerifyResult, error) {
+	a, err := openArchive(info.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	res, _, err := verifyOpened(ctx, st, info, a, identities, scanOptions{}, sink)
+	return res, err
+}
+
+// verifyOpened verifies an archive already open (a restore then reads the
+// same handle again) and returns the scan too: its manifest as read and the
+// volumes' special files.
+func verifyOpened(ctx context.Context, st *stackops.Stack, info *Info, a *archiveFile, identities []age.Identity, opts scanOptions, sink stackops.EventSink) (*VerifyResult, *ScanResult, error) {
 	start := time.Now()
 	res := &VerifyResult{Backup: *info, Entries: []ManifestEntry{}}
 	sink.Event(stackops.Event{Op: "verify", Service: info.ID, Phase: "reading", Message: fmt.Sprintf("%s (%s)", info.File, humanBytes(info.Size)), Time: time.Now()})
-	scan, err := verifyFile(ctx, info.Path, identities, func(g *archiveGroup) {
+	scan, err := a.scan(ctx, identities, opts, func(g *archiveGroup) error {
 		sink.Event(stackops.Event{Op: "verify", Service: info.ID, Phase: "reading", Message: g.Label(), Time: time.Now()})
+		return nil
 	})
 	res.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, ErrIdentityRequired) || errors.Is(err, ErrWrongIdentity) {
-			return nil, err
+			return nil, nil, err
 		}
 		var de *DamagedError
 		if errors.As(err, &de) {
-			res.Error, res.BrokenEntry = err.Error(), de.Entry
+			res.Error, res.BrokenEntry = err.Error(), stackops.SafeText(de.Entry)
 			if rerr := recordVerification(st, info.Path, err); rerr != nil {
 				res.Warnings = append(res.Warnings, rerr.Error())
 			}
 			sink.Event(stackops.Event{Op: "verify", Service: info.ID, Phase: "damaged", Message: err.Error(), Time: time.Now(), Final: true, Failed: true})
-			return res, err
+			return res, nil, err
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	res.OK = true
-	res.Entries = scan.Manifest.Entries
+	res.Entries = scan.Manifest.safe().Entries
 	if rerr := recordVerification(st, info.Path, nil); rerr != nil {
 		res.Warnings = append(res.Warnings, rerr.Error())
 	}
 	v := loadVerifyRecords(st).lookup(info.Path)
 	res.Backup.Verified = v
 	sink.Event(stackops.Event{Op: "verify", Service: info.ID, Phase: "ok", Message: fmt.Sprintf("%d entries, every checksum matches", len(scan.Entries)), Time: time.Now(), Final: true})
-	return res, nil
+	return res, scan, nil
 }
 
 // VerifyArchiveFile verifies one archive file with no stack around it (a
@@ -103,23 +117,14 @@ func VerifyArchiveFile(ctx context.Context, path, identityFile string) (*Manifes
 	if err != nil {
 		return nil, err
 	}
-	res, err := verifyFile(ctx, path, ids, nil)
-	if err != nil {
-		return nil, err
-	}
-	return res.Manifest, nil
-}
-
-func verifyFile(ctx context.Context, path string, identities []age.Identity, onGroup func(*archiveGroup)) (*ScanResult, error) {
 	a, err := openArchive(path)
 	if err != nil {
 		return nil, err
 	}
 	defer a.Close()
-	return a.scan(ctx, identities, func(g *archiveGroup) error {
-		if onGroup != nil {
-			onGroup(g)
-		}
-		return nil
-	})
+	res, err := a.scan(ctx, ids, scanOptions{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return res.Manifest.safe(), nil
 }

@@ -37,10 +37,11 @@ import (
 // Config is the x-stackpilot.env section.
 type Config struct {
 	// Secrets are the case-insensitive substrings that make a key
-	// secret-looking (its value masked). Setting it replaces the defaults.
+	// secret-looking (its value masked). Setting it replaces the default
+	// rules (envfile.LooksSecret); empty keeps them.
 	Secrets []string `json:"secrets,omitempty"`
 	// NotSecret lists keys shown in clear even though they match Secrets
-	// (e.g. KEYCLOAK_URL matches KEY).
+	// or the default rules (e.g. PRIVATE_NETWORK matches PRIVATE).
 	NotSecret []string `json:"not_secret,omitempty"`
 	// Example is the file `env check` compares with, relative to the project
 	// directory; .env.example by default.
@@ -74,7 +75,7 @@ func ConfigOf(st *stackops.Stack) (Config, error) {
 		return c, err
 	}
 	if len(c.Secrets) == 0 {
-		c.Secrets = envfile.DefaultSecretPatterns
+		c.Secrets = nil // the default rules
 	}
 	if c.KeepVersions <= 0 {
 		c.KeepVersions = defaultKeepVersions
@@ -88,6 +89,27 @@ func ConfigOf(st *stackops.Stack) (Config, error) {
 // IsSecret reports whether key's value is masked unless revealed.
 func (c Config) IsSecret(key string) bool {
 	return envfile.IsSecret(key, c.Secrets, c.NotSecret)
+}
+
+// refsSecret reports whether a value built from refs holds a secret: one of
+// them looks secret, or was itself built from one (derived, by key).
+func (c Config) refsSecret(refs []string, derived map[string]bool) bool {
+	for _, r := range refs {
+		if c.IsSecret(r) || derived[r] {
+			return true
+		}
+	}
+	return false
+}
+
+// SecretKeys are the keys of doc whose values are secret: those that look
+// secret, and those whose value interpolates one (transitively).
+func (c Config) SecretKeys(doc *envfile.Document, lookup func(string) (string, bool)) map[string]bool {
+	derived := map[string]bool{}
+	for _, v := range doc.Evaluate(lookup) {
+		derived[v.Key] = c.IsSecret(v.Key) || c.refsSecret(v.Refs, derived)
+	}
+	return derived
 }
 
 // ---- the file ----
@@ -380,9 +402,11 @@ type ListEntry struct {
 	Key string `json:"key"`
 	// Value is Compose's reading; empty when Masked.
 	Value string `json:"value"`
-	// Masked is true when Value was withheld because the key looks secret.
+	// Masked is true when Value was withheld because the key looks secret
+	// or interpolates a secret (Value is then empty), or when the
+	// credentials of a URL in it were replaced by ******** (Value shows the rest).
 	Masked bool `json:"masked"`
-	// Secret is true when the key looks secret.
+	// Secret is true when the key looks secret or its value interpolates a secret.
 	Secret bool `json:"secret"`
 	// Line is where the definition that counts (the last) starts.
 	Line int `json:"line"`
@@ -418,8 +442,12 @@ func List(ctx context.Context, st *stackops.Stack, opts ListOptions) (*ListResul
 	res := &ListResult{Path: t.path, Exists: snap.Exists, Revision: snap.Revision(), Entries: []ListEntry{}}
 	index := map[string]int{}
 	lines := map[string][]int{}
+	derived := map[string]bool{}
 	for _, v := range doc.Evaluate(lookup) {
-		secret := t.cfg.IsSecret(v.Key)
+		// A value built from a secret (DATABASE_URL=…${DB_PASSWORD}@…) is
+		// one too, whatever its key is called.
+		secret := t.cfg.IsSecret(v.Key) || t.cfg.refsSecret(v.Refs, derived)
+		derived[v.Key] = secret
 		e := ListEntry{Key: v.Key, Value: v.Value, Secret: secret, Line: v.Line, Inherited: v.Inherited, Unset: !v.Set}
 		if v.Err != nil {
 			e.Error = v.Err.Error()
@@ -427,8 +455,15 @@ func List(ctx context.Context, st *stackops.Stack, opts ListOptions) (*ListResul
 		if ev, ok := st.LookupEnv(v.Key); ok && !v.Inherited && ev != v.Value {
 			e.OverriddenByEnvironment = true
 		}
-		if secret && !opts.Reveal && e.Value != "" {
+		switch {
+		case opts.Reveal:
+		case secret && e.Value != "":
 			e.Value, e.Masked = "", true
+		default:
+			// The credentials of a URL, whatever the key: postgres://********@db/app.
+			if mv, ok := envfile.MaskURLCredentials(e.Value); ok {
+				e.Value, e.Masked = mv, true
+			}
 		}
 		lines[v.Key] = append(lines[v.Key], v.Line)
 		if i, ok := index[v.Key]; ok {
@@ -496,7 +531,11 @@ func Get(ctx context.Context, st *stackops.Stack, opts GetOptions) (*GetResult, 
 	if found == nil || (!found.Set && !opts.Raw) {
 		return nil, fmt.Errorf("%w: %s is not set in %s", ErrKeyNotFound, opts.Key, t.path)
 	}
-	res := &GetResult{Key: opts.Key, Value: found.Value, Line: found.Line, Secret: t.cfg.IsSecret(opts.Key), Unresolved: found.Unresolved}
+	secret := t.cfg.IsSecret(opts.Key)
+	if !secret && len(found.Refs) > 0 {
+		secret = t.cfg.SecretKeys(doc, lookup)[opts.Key]
+	}
+	res := &GetResult{Key: opts.Key, Value: found.Value, Line: found.Line, Secret: secret, Unresolved: found.Unresolved}
 	if opts.Raw {
 		res.Value = found.Raw
 		return res, nil

@@ -640,3 +640,59 @@ func TestEnvLockWaitsThenTimesOut(t *testing.T) {
 		t.Errorf("content %q", got)
 	}
 }
+
+// A value built from a secret is masked whatever its key is called, and the
+// credentials of any URL are masked — in list, get's secret flag, diffs and
+// the JSON alike — while --reveal shows everything.
+func TestEnvMasksDerivedSecretsAndURLCredentials(t *testing.T) {
+	ctx := context.Background()
+	const canary = "hunter2-canary"
+	st, _ := newEnvProject(t, map[string]string{
+		".env": "DB_PASSWORD=" + canary + "\nDATABASE_URL=postgres://app:${DB_PASSWORD}@db/app\nCOPY=$DATABASE_URL\n" +
+			"REDIS_URL=redis://:" + canary + "@redis:6379/0\nPUBLIC_URL=https://example.com/@team\nAUTHOR=Ada\nMYSQL_PWD=" + canary + "\n",
+	})
+	res, err := List(ctx, st, ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]ListEntry{}
+	for _, e := range res.Entries {
+		got[e.Key] = e
+		if strings.Contains(e.Value, canary) {
+			t.Errorf("%s shows the secret: %+v", e.Key, e)
+		}
+	}
+	for _, k := range []string{"DATABASE_URL", "COPY", "MYSQL_PWD"} {
+		if e := got[k]; !e.Masked || !e.Secret || e.Value != "" {
+			t.Errorf("%s: %+v, want masked as a secret", k, e)
+		}
+	}
+	if e := got["REDIS_URL"]; !e.Masked || e.Secret || e.Value != "redis://********@redis:6379/0" {
+		t.Errorf("REDIS_URL: %+v, want its credentials masked", e)
+	}
+	if e := got["PUBLIC_URL"]; e.Masked || e.Value != "https://example.com/@team" {
+		t.Errorf("PUBLIC_URL: %+v", e)
+	}
+	if e := got["AUTHOR"]; e.Masked || e.Value != "Ada" {
+		t.Errorf("AUTHOR: %+v", e)
+	}
+	rev, _ := List(ctx, st, ListOptions{Reveal: true})
+	for _, e := range rev.Entries {
+		if e.Masked {
+			t.Errorf("--reveal still masks %s", e.Key)
+		}
+	}
+	if g, err := Get(ctx, st, GetOptions{Key: "DATABASE_URL"}); err != nil || !g.Secret || g.Value != "postgres://app:"+canary+"@db/app" {
+		t.Errorf("get DATABASE_URL: %v %+v", err, g)
+	}
+	// A diff of a URL line masks its credentials.
+	ch, err := Set(ctx, st, SetOptions{Values: []Assignment{{Key: "REDIS_URL", Value: "redis://:new-" + canary + "@redis:6379/1"}}, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ch.Diff {
+		if strings.Contains(d.Text, canary) || !strings.Contains(d.Text, "redis://********@redis") {
+			t.Errorf("diff line shows the credentials: %+v", d)
+		}
+	}
+}

@@ -18,8 +18,8 @@ type DiffLine struct {
 	Op   string `json:"op"`
 	Line int    `json:"line"`
 	Key  string `json:"key"`
-	// Text is the line as written, with a secret value replaced by Mask
-	// (unless revealed).
+	// Text is the line as written, with a secret value, and the
+	// credentials of a URL (user:pass@), replaced by Mask (unless revealed).
 	Text   string `json:"text"`
 	Secret bool   `json:"secret"`
 }
@@ -111,7 +111,11 @@ func diff(a, b *Document, isSecret func(string) bool, reveal bool, only map[stri
 				lines = append(lines, DiffLine{Op: op, Line: line, Key: k, Text: shown, Secret: true})
 			} else {
 				for j, l := range strings.Split(text, "\n") {
-					lines = append(lines, DiffLine{Op: op, Line: line + j, Key: k, Text: strings.TrimRight(l, "\r"), Secret: isSecret(k)})
+					l = strings.TrimRight(l, "\r")
+					if !reveal {
+						l, _ = MaskURLCredentials(l)
+					}
+					lines = append(lines, DiffLine{Op: op, Line: line + j, Key: k, Text: l, Secret: isSecret(k)})
 				}
 			}
 			df.lines = append(df.lines, lines)

@@ -549,6 +549,7 @@ func (d *Document) snippet(key string, start int) string {
 		}
 		return Mask
 	}
+	line, _ = MaskURLCredentials(line)
 	if utf8.RuneCountInString(line) > 60 {
 		r := []rune(line)
 		line = string(r[:60]) + "…"
@@ -668,8 +669,9 @@ func (e *lazyEval) value(i int) Value {
 		if st.quote == '"' {
 			text = expandEscapes(text)
 		}
-		var unresolved []string
+		var unresolved, refs []string
 		mapping := func(k string) (string, bool) {
+			refs = append(refs, k)
 			if v, ok := e.lookup(k); ok {
 				return v, true
 			}
@@ -680,7 +682,7 @@ func (e *lazyEval) value(i int) Value {
 			return "", false
 		}
 		v, err := substitute(text, mapping)
-		ev.Value, ev.Set, ev.Unresolved = v, true, unresolved
+		ev.Value, ev.Set, ev.Unresolved, ev.Refs = v, true, unresolved, refs
 		if err != nil {
 			ev.Err = &SyntaxError{Line: ev.Line, Key: d.keyOf(st), Msg: describeTemplateError(err)}
 		}
@@ -710,6 +712,9 @@ type Value struct {
 	// Unresolved lists variables the value refers to that are not set
 	// (Compose substitutes an empty string and warns).
 	Unresolved []string
+	// Refs lists the variables whose values went into this one (${VAR}),
+	// set or not: a value built from a secret is a secret too.
+	Refs []string
 }
 
 // Evaluate computes every statement's value in file order, the way Compose
@@ -738,8 +743,8 @@ func (d *Document) Evaluate(lookup func(string) (string, bool)) []Value {
 			if st.quote == '"' {
 				text = expandEscapes(text)
 			}
-			v, unresolved, err := expandEnvTemplate(text, vars, lookup)
-			ev.Value, ev.Set, ev.Unresolved = v, true, unresolved
+			v, unresolved, refs, err := expandEnvTemplate(text, vars, lookup)
+			ev.Value, ev.Set, ev.Unresolved, ev.Refs = v, true, unresolved, refs
 			if err != nil {
 				ev.Err = &SyntaxError{Line: ev.Line, Key: d.keyOf(st), Msg: describeTemplateError(err)}
 			}
@@ -764,12 +769,13 @@ func describeTemplateError(err error) string {
 	return "the value cannot be interpolated"
 }
 
-func expandEnvTemplate(value string, vars map[string]string, lookup func(string) (string, bool)) (string, []string, error) {
+func expandEnvTemplate(value string, vars map[string]string, lookup func(string) (string, bool)) (string, []string, []string, error) {
 	if strings.IndexByte(value, '$') < 0 {
-		return value, nil, nil
+		return value, nil, nil, nil
 	}
-	var unresolved []string
+	var unresolved, refs []string
 	mapping := func(k string) (string, bool) {
+		refs = append(refs, k)
 		if v, ok := lookup(k); ok {
 			return v, true
 		}
@@ -780,7 +786,7 @@ func expandEnvTemplate(value string, vars map[string]string, lookup func(string)
 		return v, ok
 	}
 	v, err := template.SubstituteWithOptions(value, mapping, template.WithoutLogging)
-	return v, unresolved, err
+	return v, unresolved, refs, err
 }
 
 var escapeSeqRe = lazyre.New(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`)

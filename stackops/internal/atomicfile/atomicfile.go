@@ -1,5 +1,6 @@
 // Package atomicfile writes files whole or not at all: a temporary file in
-// the target's directory (created with O_EXCL under a random name), its
+// the target's directory (created with O_EXCL|O_NOFOLLOW under a random
+// name, so nothing planted at that name is followed or overwritten), its
 // content fsynced, renamed over the target, the directory fsynced — so after
 // a crash the target holds the old content or the new one, never a mix
 // (restic writes its files the same way). An existing target's mode and
@@ -13,6 +14,8 @@
 package atomicfile
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -75,13 +78,38 @@ func Create(path string, o Options) (*File, error) {
 			w.uid, w.gid = int(st.Uid), int(st.Gid)
 		}
 	}
-	f, err := os.CreateTemp(dir, tempPattern(base))
+	f, err := createTemp(dir, base)
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	w.f = f
 	w.step("temp-created")
 	return w, nil
+}
+
+// tempSuffix makes a temporary file's name unpredictable; tests replace it.
+var tempSuffix = func() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// createTemp creates a new temporary file for base in dir with
+// O_EXCL|O_NOFOLLOW: whatever is already at the name — a file, or a symlink
+// planted in a directory others can write to — is never opened, followed or
+// overwritten; another name is tried instead.
+func createTemp(dir, base string) (*os.File, error) {
+	prefix, suffix, _ := strings.Cut(tempPattern(base), "*")
+	for try := 0; ; try++ {
+		name := filepath.Join(dir, prefix+tempSuffix()+suffix)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, os.ErrExist) && !errors.Is(err, syscall.ELOOP) || try >= 100 {
+			return nil, err
+		}
+	}
 }
 
 func (w *File) step(s string) {

@@ -150,3 +150,52 @@ func TestRemoveTempsRemovesOnlyLeftovers(t *testing.T) {
 		t.Errorf("the target was touched: %q", got)
 	}
 }
+
+// A symlink planted at the temporary file's name (in a directory others can
+// write to) is never followed: its target keeps its content, the write goes
+// to another name and lands in place.
+func TestCreateNeverFollowsAPlantedSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "backup.tar.zst")
+	names := []string{"planted", "planted", "fresh"}
+	orig := tempSuffix
+	t.Cleanup(func() { tempSuffix = orig })
+	tempSuffix = func() string {
+		n := names[0]
+		names = names[1:]
+		return n
+	}
+	prefix, suffix, _ := strings.Cut(tempPattern(filepath.Base(target)), "*")
+	if err := os.Symlink(victim, filepath.Join(dir, prefix+"planted"+suffix)); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(target, []byte("archive"), Options{Mode: 0o600}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Fatalf("the planted symlink's target was written: %q", b)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "archive" {
+		t.Fatalf("target holds %q", b)
+	}
+	if len(names) != 0 {
+		t.Fatalf("names left unused: %v (the planted name was not retried past)", names)
+	}
+	// A dangling symlink at the name is not followed either (O_EXCL alone
+	// would create its target).
+	names = []string{"dangling", "fresh2"}
+	dangling := filepath.Join(t.TempDir(), "created-through-link")
+	if err := os.Symlink(dangling, filepath.Join(dir, prefix+"dangling"+suffix)); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(target, []byte("again"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dangling); !os.IsNotExist(err) {
+		t.Fatalf("a file was created through the dangling symlink: %v", err)
+	}
+}
