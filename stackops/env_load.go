@@ -70,7 +70,7 @@ func composeSettingsFromDotEnv(o *cli.ProjectOptions, applied map[string]bool) e
 
 // loadLenient builds a Stack from the discovered options without loading
 // the model: the directory, files and x-stackpilot block (uninterpolated).
-func loadLenient(po *cli.ProjectOptions, opts LoadOptions, environ []string) (*Stack, error) {
+func loadLenient(po *cli.ProjectOptions, in *projectInputs, opts LoadOptions, environ []string) (*Stack, error) {
 	dir, err := po.GetWorkingDir()
 	if err != nil {
 		return nil, err
@@ -117,12 +117,14 @@ func loadLenient(po *cli.ProjectOptions, opts LoadOptions, environ []string) (*S
 	s := &Stack{
 		Name:         name,
 		Dir:          dir,
+		WorkDir:      in.workDir,
 		ComposeFiles: po.ConfigPaths,
-		EnvFiles:     po.EnvFiles,
+		EnvFiles:     in.envFilesRead(),
 		Profiles:     opts.Profiles,
 		Project:      &types.Project{Name: name, WorkingDir: dir, ComposeFiles: po.ConfigPaths},
 		Runner:       opts.Runner,
 		opts:         opts,
+		inputs:       in,
 		environ:      environ,
 		config:       cfg,
 	}

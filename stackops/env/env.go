@@ -393,6 +393,11 @@ type ListEntry struct {
 	// OverriddenByEnvironment: the variable is also set in stackpilot's
 	// environment, which Compose uses for ${KEY} instead of the file.
 	OverriddenByEnvironment bool `json:"overridden_by_environment,omitempty"`
+	// File is the env file the definition is in.
+	File string `json:"file"`
+	// OverriddenBy is the env file whose definition of the key Compose
+	// uses instead of this one (several env files are read).
+	OverriddenBy string `json:"overridden_by,omitempty"`
 	// Error is why Compose would refuse this value.
 	Error string `json:"error,omitempty"`
 }
