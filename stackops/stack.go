@@ -411,6 +411,9 @@ func (s *Stack) LookupComposeEnv(key string) (string, bool) {
 		return s.LookupEnv(key)
 	}
 	v, ok := s.inputs.composeEnv[key]
+	if !ok && key == "PWD" {
+		return s.inputs.workDir, true // Compose adds it when the environment lacks it
+	}
 	return v, ok
 }
 
