@@ -28,6 +28,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/stackpilot/stackpilot/stackops"
@@ -470,7 +471,9 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 
 	opts := c.loadOptions(t, dir, environ, args)
 	st, ownErr := stackops.Load(ctx, opts)
+	var loaded *types.Project
 	if ownErr == nil {
+		loaded = st.Project // ResolveServices replaces it when it enables a profile
 		_, ownErr = st.ResolveServices(c.services)
 	}
 	if ownErr == nil {
@@ -483,6 +486,19 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 			t.Fatalf("stackpilot refuses a project Compose loads: %v", ownErr)
 		}
 		return
+	}
+
+	// The same load again comes from the compose-model cache, and is the
+	// same model (environment included).
+	again, err := stackops.Load(ctx, opts)
+	if err != nil {
+		t.Fatalf("second load: %v", err)
+	}
+	if !stackops.ModelCached(again) {
+		t.Errorf("the second load of the same input did not use the compose-model cache")
+	}
+	if !reflect.DeepEqual(again.Project, loaded) {
+		t.Errorf("the model from the compose-model cache differs from the one loaded")
 	}
 
 	// The argv stackpilot gives Compose is the upstream command's own

@@ -91,6 +91,7 @@ type Stack struct {
 	inputs      *projectInputs
 	environ     []string
 	envErrs     map[string]error // services whose environment Compose could not resolve
+	modelCached bool             // the model came from the compose-model cache
 	environOnce sync.Once
 	environMap  map[string]string
 	config      *Config
@@ -137,23 +138,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if opts.Lenient {
 		return loadLenient(po, in, opts, environ)
 	}
-	cacheKey := validationCacheKey(po.ConfigPaths, po.Environment)
-	cached := knownValid(cacheKey)
-	if cached {
-		if err := skipValidation()(po); err != nil {
-			return nil, err
-		}
-	}
-	// Like `docker compose up SERVICE`, the model is loaded without the
-	// services' env_file, which is then read per service: one service's
-	// missing env_file fails only the commands that start it.
-	_ = cli.WithoutEnvironmentResolution(po)
-	project, err := po.LoadProject(ctx)
+	project, warnings, mc, err := loadModel(ctx, po, in, opts)
 	if err != nil {
 		return nil, wrapLoadError(sanitizeLoadError(nameFileInYAMLError(err, po.ConfigPaths), environ))
-	}
-	if !cached {
-		rememberValid(cacheKey)
 	}
 	envErrs := resolveServiceEnvironments(project)
 	s := &Stack{
@@ -169,17 +156,60 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		inputs:       in,
 		environ:      environ,
 		envErrs:      envErrs,
+		modelCached:  mc != nil && mc.hit,
 	}
 	if s.Runner == nil {
 		s.Runner = &ExecRunner{}
 	}
 	s.Warnings = append(s.Warnings, stopWarnings()...)
+	s.Warnings = append(s.Warnings, warnings...)
 	cfg, err := parseConfig(project.Extensions[ConfigExtension])
 	if err != nil {
 		return nil, err
 	}
 	s.config = cfg
 	return s, nil
+}
+
+// loadModel is compose-go's load of the model, without the services'
+// env_file (Like `docker compose up SERVICE`, the model is loaded without
+// them; they are read per service after, so one service's missing env_file
+// fails only the commands that start it), from the compose-model cache when
+// it holds this very input (model_cache.go). The warnings are compose-go's
+// when the model came from the cache (a fresh load's reach Stack.Warnings
+// through the logrus hook).
+func loadModel(ctx context.Context, po *cli.ProjectOptions, in *projectInputs, opts LoadOptions) (*types.Project, []string, *modelCache, error) {
+	_ = cli.WithoutEnvironmentResolution(po)
+	mc := newModelCache(po, in, opts)
+	if mc != nil {
+		if p, warnings, ok := mc.load(po.Environment); ok {
+			// what compose-go's load does to the environment it is given
+			po.Environment["COMPOSE_PROJECT_NAME"] = p.Name
+			p.Environment = po.Environment
+			return p, warnings, mc, nil
+		}
+		_ = mc.recordLookups()(po)
+	}
+	cacheKey := validationCacheKey(po.ConfigPaths, po.Environment)
+	cached := knownValid(cacheKey)
+	if cached {
+		if err := skipValidation()(po); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	stopLoadWarnings := composeWarnings.collect()
+	project, err := po.LoadProject(ctx)
+	loadWarnings := stopLoadWarnings()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !cached {
+		rememberValid(cacheKey)
+	}
+	if mc != nil {
+		mc.store(project, po.Environment, loadWarnings)
+	}
+	return project, nil, mc, nil
 }
 
 func parentDirs(dir string) []string {
