@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,6 +32,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 
+	"github.com/stackpilot/stackpilot/internal/itest"
 	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/env"
 )
@@ -400,6 +402,9 @@ func composeRun(dir string, environ []string, argv []string) ([]byte, error) {
 }
 
 func TestIntegrationComposeFixtures(t *testing.T) {
+	if itest.Variant() == "v1" {
+		t.Skip("the suite compares with Compose v2 and ran in the v2 pass; TestIntegrationComposeFixturesV1 is the v1 one")
+	}
 	requireComposeV2(t)
 	e2e := upstreamE2E(t)
 	t.Setenv("STACKPILOT_CACHE_DIR", t.TempDir())
@@ -696,4 +701,166 @@ func unionKeys[V any](a, b map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// v1Cases are the cases the v1 pass runs: those about env files, where
+// Compose v1 resolves differently. For each, stackpilot either gives v1 an
+// argv that makes it see stackpilot's model (service set, images,
+// environment) or refuses with ErrComposeV1Limit, saying what v1 cannot do;
+// v1Differ names what v1 itself reads differently, with the reason.
+var v1Cases = map[string]struct {
+	limit  bool              // stackpilot refuses v1 (ErrComposeV1Limit)
+	differ map[string]string // path in the compared model → reason
+}{
+	"dotenv/cwd":                           {limit: true},
+	"dotenv/project-directory":             {},
+	"dotenv/env-file":                      {},
+	"nested/root":                          {},
+	"nested/sub":                           {limit: true},
+	"env-priority/with-env":                {},
+	"env-priority/with-env+override+shell": {},
+	"env-priority/shell":                   {},
+	"env-priority/shell+default":           {},
+	"env-priority/default":                 {},
+	"env-priority/COMPOSE_ENV_FILES":       {},
+	"env-priority/env_file":                {},
+	"env-priority/dotenv":                  {},
+	"env-priority/empty":                   {},
+	"env-interpolation/shell": {differ: map[string]string{
+		"services.env-interpolation.environment.IMAGE": "v1 reads .env with python-dotenv, where ${WHEREAMI} in IMAGE=default_env:${WHEREAMI} takes the file's own WHEREAMI=EnvFile; Compose v2 (compose-go) takes the environment's WHEREAMI=shell first",
+	}},
+	"env-interpolation/default": {},
+	"env-file-comments":         {},
+	"empty-variable":            {},
+	"profiles/flag":             {},
+	"profiles/env-file":         {},
+}
+
+func TestIntegrationComposeFixturesV1(t *testing.T) {
+	if itest.Variant() != "v1" {
+		t.Skip("the v1 pass runs it (STACKPILOT_COMPOSE=v1)")
+	}
+	if _, err := exec.LookPath("docker-compose"); err != nil {
+		t.Fatalf("STACKPILOT_COMPOSE=v1 but docker-compose is not installed: %v", err)
+	}
+	e2e := upstreamE2E(t)
+	t.Setenv("STACKPILOT_CACHE_DIR", t.TempDir())
+	byName := map[string]fixtureCase{}
+	for _, c := range fixtureCases {
+		byName[c.name] = c
+	}
+	sem := make(chan struct{}, 4)
+	for name, v1 := range v1Cases {
+		c, ok := byName[name]
+		if !ok {
+			t.Fatalf("v1Cases names %s, which fixtureCases does not have", name)
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			checkFixtureV1(t, e2e, c, v1.limit, v1.differ)
+		})
+	}
+}
+
+func checkFixtureV1(t *testing.T, e2e string, c fixtureCase, limit bool, differ map[string]string) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	for name, content := range c.tmpFiles {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expand := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, s := range list {
+			out[i] = strings.ReplaceAll(s, "$TMP", tmp)
+		}
+		return out
+	}
+	args, caseEnv := expand(c.args), expand(c.env)
+	dir := filepath.Join(e2e, c.dir)
+	environ := append([]string{"HOME=" + os.Getenv("HOME"), "USER=" + os.Getenv("USER"), "PATH=" + os.Getenv("PATH")}, caseEnv...)
+	st, err := stackops.Load(ctx, c.loadOptions(t, dir, environ, args))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if _, err := st.ResolveServices(c.services); err != nil {
+		t.Fatal(err)
+	}
+	v1 := &stackops.ComposeCLI{Variant: stackops.ComposeV1, Command: []string{"docker-compose"}}
+	argv, err := st.ComposeArgs(v1, "config") // v1's config takes no service names
+	if limit {
+		if !errors.Is(err, stackops.ErrComposeV1Limit) {
+			t.Fatalf("Compose v1 cannot read this project as v2 does (env files %v), but stackpilot gives it %q (%v)", st.EnvFiles, argv, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("stackpilot refuses Compose v1: %v", err)
+	}
+	out, err := composeRun(st.WorkDir, environ, argv)
+	if err != nil {
+		t.Fatalf("Compose v1 refuses stackpilot's argv: %v", err)
+	}
+	var got struct {
+		Services map[string]struct {
+			Image       string         `yaml:"image"`
+			Environment map[string]any `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(out, &got); err != nil {
+		t.Fatalf("v1's config: %v", err)
+	}
+	// v1's config prints the services of inactive profiles too (its up
+	// does not start them): they count as listed.
+	p := st.Project
+	own := map[string]bool{}
+	for name := range p.Services {
+		own[name] = true
+	}
+	for name := range p.DisabledServices {
+		own[name] = true
+	}
+	theirNames := map[string]bool{}
+	for n := range got.Services {
+		theirNames[n] = true
+	}
+	for _, name := range unionKeys(own, theirNames) {
+		theirs, inV1 := got.Services[name]
+		svc, inOwn := p.Services[name]
+		if !inOwn {
+			svc, inOwn = p.DisabledServices[name]
+		}
+		path := "services." + name
+		if inV1 != inOwn {
+			if differ[path] == "" {
+				t.Errorf("service %s: in v1's model %v, in stackpilot's %v", name, inV1, inOwn)
+			}
+			continue
+		}
+		if theirs.Image != svc.Image && differ[path+".image"] == "" {
+			t.Errorf("%s.image: v1 %q, stackpilot %q", path, theirs.Image, svc.Image)
+		}
+		ownEnv := map[string]any{}
+		for k, v := range svc.Environment {
+			ownEnv[k] = v
+		}
+		for _, k := range unionKeys(theirs.Environment, ownEnv) {
+			tv, tok := theirs.Environment[k]
+			ov, ook := svc.Environment[k]
+			ts := fmt.Sprint(tv)
+			if tv == nil {
+				ts = ""
+			}
+			mine := ""
+			if ov != nil {
+				mine = *ov
+			}
+			if (tok != ook || ts != mine) && differ[path+".environment."+k] == "" {
+				t.Errorf("%s.environment.%s: v1 %q (%v), stackpilot %q (%v)", path, k, ts, tok, mine, ook)
+			}
+		}
+	}
 }
