@@ -20,7 +20,9 @@ func newEnvCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "env",
 		Short: "Read and edit .env without losing a comment, a byte or an update; secrets masked",
-		Long: `Read and edit the stack's .env (or the first --env-file).
+		Long: `Read the env files Compose reads and edit the one whose values win: the last
+--env-file (or COMPOSE_ENV_FILES entry), else the .env beside where Compose
+stands, else the project directory's .env.
 
 Values mean what Compose reads: quotes, escapes and ${VAR} expansion follow
 Compose's own parser. Edits rewrite only the lines of the keys they touch —
