@@ -434,8 +434,11 @@ func (c fixtureCase) differs(path string) bool {
 	return false
 }
 
-func checkFixture(t *testing.T, e2e string, c fixtureCase) {
-	ctx := context.Background()
+// setUp writes the case's temporary files and returns its working
+// directory, flags and environment ($TMP replaced): the upstream harness's
+// minimal environment (framework.go BaseEnvironment: HOME, USER, PATH —
+// HOME as ours so docker finds the Compose plugin) plus what the test adds.
+func (c fixtureCase) setUp(t *testing.T, e2e string) (dir string, args, environ []string) {
 	tmp := t.TempDir()
 	for name, content := range c.tmpFiles {
 		if err := os.WriteFile(filepath.Join(tmp, name), []byte(content), 0o600); err != nil {
@@ -449,8 +452,13 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 		}
 		return out
 	}
-	args, caseEnv := expand(c.args), expand(c.env)
-	dir := filepath.Join(e2e, c.dir)
+	environ = append([]string{"HOME=" + os.Getenv("HOME"), "USER=" + os.Getenv("USER"), "PATH=" + os.Getenv("PATH")}, expand(c.env)...)
+	return filepath.Join(e2e, c.dir), expand(c.args), environ
+}
+
+func checkFixture(t *testing.T, e2e string, c fixtureCase) {
+	ctx := context.Background()
+	dir, args, environ := c.setUp(t, e2e)
 	for _, f := range caseFiles(c) {
 		for path, reason := range fileDiffers[f] {
 			if c.differ == nil {
@@ -468,10 +476,6 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 	if c.dir == "" && len(c.args) >= 2 && c.args[0] == "--project-directory" && yamlFiles[filepath.Join(c.args[1], "compose.yaml")] != "" {
 		format = "yaml"
 	}
-	// The upstream harness's minimal environment (framework.go
-	// BaseEnvironment): HOME, USER, PATH — HOME as ours so docker finds
-	// the Compose plugin — plus what the test adds.
-	environ := append([]string{"HOME=" + os.Getenv("HOME"), "USER=" + os.Getenv("USER"), "PATH=" + os.Getenv("PATH")}, caseEnv...)
 	configArgs := append(append([]string{"config", "--format", format}, c.configFlags...), c.services...)
 
 	opts := c.loadOptions(t, dir, environ, args)
@@ -766,22 +770,7 @@ func TestIntegrationComposeFixturesV1(t *testing.T) {
 
 func checkFixtureV1(t *testing.T, e2e string, c fixtureCase, limit bool, differ map[string]string) {
 	ctx := context.Background()
-	tmp := t.TempDir()
-	for name, content := range c.tmpFiles {
-		if err := os.WriteFile(filepath.Join(tmp, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	expand := func(list []string) []string {
-		out := make([]string, len(list))
-		for i, s := range list {
-			out[i] = strings.ReplaceAll(s, "$TMP", tmp)
-		}
-		return out
-	}
-	args, caseEnv := expand(c.args), expand(c.env)
-	dir := filepath.Join(e2e, c.dir)
-	environ := append([]string{"HOME=" + os.Getenv("HOME"), "USER=" + os.Getenv("USER"), "PATH=" + os.Getenv("PATH")}, caseEnv...)
+	dir, args, environ := c.setUp(t, e2e)
 	st, err := stackops.Load(ctx, c.loadOptions(t, dir, environ, args))
 	if err != nil {
 		t.Fatalf("load: %v", err)

@@ -86,14 +86,7 @@ func modelCacheDir(environ map[string]string) string {
 	case "off", "0", "false", "no":
 		return ""
 	}
-	if d := os.Getenv("STACKPILOT_CACHE_DIR"); d != "" {
-		return filepath.Join(d, "models")
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(d, "stackpilot", "models")
+	return cacheDir("models")
 }
 
 // stackpilotBuild identifies the running binary's code: a cached model is
@@ -190,13 +183,7 @@ func (c *modelCache) path() string { return filepath.Join(c.dir, c.key) }
 // valuesDigest is the digest of names' values as lookup gives them.
 func valuesDigest(names []string, lookup func(string) (string, bool)) string {
 	h := sha256.New()
-	for _, n := range names {
-		if v, ok := lookup(n); ok {
-			h.Write([]byte(n + "=" + v + "\x00"))
-		} else {
-			h.Write([]byte(n + "\x01\x00"))
-		}
-	}
+	hashValues(h, names, lookup)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

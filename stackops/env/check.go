@@ -384,11 +384,7 @@ type CheckResult struct {
 // compose file references: missing, empty and unused keys. Missing
 // required keys make OK false.
 func Check(ctx context.Context, st *stackops.Stack, opts CheckOptions) (*CheckResult, error) {
-	cfg, err := ConfigOf(st)
-	if err != nil {
-		return nil, err
-	}
-	view, err := readView(st, cfg)
+	view, cfg, err := readView(st)
 	if err != nil {
 		return nil, err
 	}

@@ -415,11 +415,7 @@ type ListResult struct {
 // secret-looking values unless opts.Reveal. An entry another file's
 // definition beats says which (OverriddenBy).
 func List(ctx context.Context, st *stackops.Stack, opts ListOptions) (*ListResult, error) {
-	cfg, err := ConfigOf(st)
-	if err != nil {
-		return nil, err
-	}
-	view, err := readView(st, cfg)
+	view, cfg, err := readView(st)
 	if err != nil {
 		return nil, err
 	}
@@ -517,11 +513,7 @@ func Get(ctx context.Context, st *stackops.Stack, opts GetOptions) (*GetResult, 
 
 // getFromView is Get when Compose reads several env files.
 func getFromView(st *stackops.Stack, opts GetOptions) (*GetResult, error) {
-	cfg, err := ConfigOf(st)
-	if err != nil {
-		return nil, err
-	}
-	view, err := readView(st, cfg)
+	view, cfg, err := readView(st)
 	if err != nil {
 		return nil, err
 	}
@@ -755,12 +747,10 @@ func Unset(ctx context.Context, st *stackops.Stack, opts UnsetOptions) (*ChangeR
 		return res, err
 	}
 	// Compose reads other env files too: a key they set keeps a value.
-	if cfg, cerr := ConfigOf(st); cerr == nil {
-		if view, verr := readView(st, cfg); verr == nil {
-			for _, k := range opts.Keys {
-				if file, line, ok := view.definedElsewhere(k, res.Path); ok {
-					res.Warnings = append(res.Warnings, fmt.Sprintf("%s is still set in %s (line %d): Compose uses that value now", k, file, line))
-				}
+	if view, _, verr := readView(st); verr == nil {
+		for _, k := range opts.Keys {
+			if file, line, ok := view.definedElsewhere(k, res.Path); ok {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("%s is still set in %s (line %d): Compose uses that value now", k, file, line))
 			}
 		}
 	}

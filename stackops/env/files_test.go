@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stackpilot/stackpilot/internal/itest"
 	"github.com/stackpilot/stackpilot/stackops"
 )
 
@@ -23,28 +24,13 @@ func loadFrom(t *testing.T, workDir string, opts stackops.LoadOptions, env ...st
 	return st
 }
 
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // From a subdirectory with its own .env, Compose reads it first and the
 // project's .env second, and the first wins: env list shows both files'
 // keys with the one Compose uses marked, get answers Compose's value,
 // set writes the winning file, unset says when another file still sets it.
 func TestEnvSeveralFilesNested(t *testing.T) {
 	ctx := context.Background()
-	dir := writeTree(t, map[string]string{
+	dir := itest.WriteFiles(t, map[string]string{
 		"compose.yaml": "services:\n  echo:\n    image: x\n    command: echo $ROOT $SUB win=$WIN\n",
 		".env":         "ROOT=root\nWIN=root\nREF=${SUB}\n",
 		"sub/.env":     "SUB=sub\nWIN=sub\n",
@@ -101,7 +87,7 @@ func TestEnvSeveralFilesNested(t *testing.T) {
 // --env-file files, and COMPOSE_ENV_FILES: the last wins and is edited.
 func TestEnvSeveralExplicitFiles(t *testing.T) {
 	ctx := context.Background()
-	dir := writeTree(t, map[string]string{
+	dir := itest.WriteFiles(t, map[string]string{
 		"compose.yaml": "services:\n  a:\n    image: \"x:${TAG}\"\n",
 		".env":         "TAG=dotenv\n",
 		"one.env":      "TAG=one\nONLY=1\n",
@@ -131,7 +117,7 @@ func TestEnvSeveralExplicitFiles(t *testing.T) {
 // required keys missing, list shows none, and edits are refused.
 func TestEnvDisabledDotEnv(t *testing.T) {
 	ctx := context.Background()
-	dir := writeTree(t, map[string]string{
+	dir := itest.WriteFiles(t, map[string]string{
 		"compose.yaml": "services:\n  a:\n    image: \"x:${TAG}\"\n",
 		".env":         "TAG=dotenv\n",
 	})

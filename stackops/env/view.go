@@ -25,9 +25,6 @@ type viewFile struct {
 	snap   *envfile.Snapshot
 	doc    *envfile.Document
 	values []envfile.Value // every statement, evaluated as Compose does
-	// wins: for each key, whether this file's definition is the one
-	// Compose uses (ignoring the environment, which beats every file).
-	wins map[string]bool
 }
 
 // envView is every env file of the stack, evaluated.
@@ -35,13 +32,18 @@ type envView struct {
 	files []*viewFile // in the order Compose reads them
 	// final are the values Compose takes from the env files.
 	final map[string]string
-	// winner is the file whose definition of a key counts.
+	// winner is the file whose definition of a key counts (the
+	// environment, which beats every file, aside).
 	winner map[string]*viewFile
 }
 
-// readView reads and evaluates the stack's env files. cfg decides which
-// keys are secret (for the documents' masking).
-func readView(st *stackops.Stack, cfg Config) (*envView, error) {
+// readView reads and evaluates the stack's env files, with the stack's
+// x-stackpilot.env settings (which keys are secret) that it returns too.
+func readView(st *stackops.Stack) (*envView, Config, error) {
+	cfg, err := ConfigOf(st)
+	if err != nil {
+		return nil, cfg, err
+	}
 	v := &envView{final: map[string]string{}, winner: map[string]*viewFile{}}
 	lookupEnv := st.LookupComposeEnv
 	for _, pass := range st.EnvFilePasses() {
@@ -59,7 +61,7 @@ func readView(st *stackops.Stack, cfg Config) (*envView, error) {
 		for _, path := range pass {
 			f, err := readViewFile(path, cfg)
 			if err != nil {
-				return nil, err
+				return nil, cfg, err
 			}
 			f.values = f.doc.EvaluateAfter(lookup, acc)
 			for _, val := range f.values {
@@ -82,13 +84,7 @@ func readView(st *stackops.Stack, cfg Config) (*envView, error) {
 		}
 		v.final = merged
 	}
-	for k, f := range v.winner {
-		if f.wins == nil {
-			f.wins = map[string]bool{}
-		}
-		f.wins[k] = true
-	}
-	return v, nil
+	return v, cfg, nil
 }
 
 func readViewFile(path string, cfg Config) (*viewFile, error) {
