@@ -120,7 +120,7 @@ func loadLenient(po *cli.ProjectOptions, in *projectInputs, opts LoadOptions, en
 		WorkDir:      in.workDir,
 		ComposeFiles: po.ConfigPaths,
 		EnvFiles:     in.envFilesRead(),
-		Profiles:     opts.Profiles,
+		Profiles:     lenientProfiles(po, opts),
 		Project:      &types.Project{Name: name, WorkingDir: dir, ComposeFiles: po.ConfigPaths},
 		Runner:       opts.Runner,
 		opts:         opts,
@@ -132,6 +132,21 @@ func loadLenient(po *cli.ProjectOptions, in *projectInputs, opts LoadOptions, en
 		s.Runner = &ExecRunner{}
 	}
 	return s, nil
+}
+
+// lenientProfiles are the active profiles as compose-go's
+// WithDefaultProfiles picks them: --profile, else COMPOSE_PROFILES.
+func lenientProfiles(po *cli.ProjectOptions, opts LoadOptions) []string {
+	if len(opts.Profiles) > 0 {
+		return opts.Profiles
+	}
+	var out []string
+	for _, p := range strings.Split(po.Environment["COMPOSE_PROFILES"], ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // normalizeProjectName is compose-go's loader.NormalizeProjectName (lower
