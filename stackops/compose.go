@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -129,30 +131,81 @@ func (s *Stack) Compose(ctx context.Context) (*ComposeCLI, error) {
 	return c, nil
 }
 
-// ComposeArgs builds the full argv for a Compose subcommand on this stack. The
-// project is pinned explicitly (name, directory, files, env files, profiles)
-// so v1 and v2 see exactly the project stackpilot loaded.
-func (s *Stack) ComposeArgs(c *ComposeCLI, sub ...string) []string {
-	// The engine too: docker's global options go before "compose" (v2), v1's
-	// are its own.
+// ComposeArgs builds the full argv for a Compose subcommand on this stack,
+// to run in s.WorkDir with the stack's environment.
+//
+// Compose v2 gets the user's own project flags (-C, -f, -p, --env-file,
+// --profile, made absolute) and nothing more: from the same directory and
+// environment it then resolves the project exactly as it would on the
+// command line — the .env beside the working directory, COMPOSE_ENV_FILES,
+// COMPOSE_DISABLE_ENV_FILE and all — which is also how stackpilot resolved
+// it (the compatibility suite proves the two models equal). Pinning more
+// would change the model: an --env-file or --project-directory Compose was
+// not given makes it read other env files.
+//
+// Compose v1 resolves differently (one env file, read from the project
+// directory; no COMPOSE_ENV_FILES or COMPOSE_DISABLE_ENV_FILE), so it gets
+// the project pinned: name, directory, files, profiles and the one env file
+// stackpilot read. What v1 cannot be made to see is an error that says so.
+func (s *Stack) ComposeArgs(c *ComposeCLI, sub ...string) ([]string, error) {
+	// The engine first: docker's global options go before "compose" (v2),
+	// v1's are its own.
 	args := append([]string{c.Command[0]}, s.composeEndpointArgs(c)...)
 	args = append(args, c.Command[1:]...)
-	args = append(args, "--project-name", s.Name, "--project-directory", s.Dir)
+	if c.Variant == ComposeV1 {
+		pinned, err := s.composeV1Args()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, pinned...)
+		return append(args, sub...), nil
+	}
+	in := s.inputs
+	if in == nil {
+		in = &projectInputs{workDir: s.WorkDir}
+	}
+	if in.projectDir != "" {
+		args = append(args, "--project-directory", in.projectDir)
+	}
+	for _, f := range in.files {
+		args = append(args, "--file", f)
+	}
+	if s.opts.ProjectName != "" {
+		args = append(args, "--project-name", s.opts.ProjectName)
+	}
+	if in.envFilesFrom == "--env-file" {
+		for _, f := range in.envFiles {
+			args = append(args, "--env-file", f)
+		}
+	}
+	for _, p := range s.opts.Profiles {
+		args = append(args, "--profile", p)
+	}
+	return append(args, sub...), nil
+}
+
+// composeV1Args pins the project for Compose v1, or says what v1 cannot do.
+func (s *Stack) composeV1Args() ([]string, error) {
+	args := []string{"--project-name", s.Name, "--project-directory", s.Dir}
 	for _, f := range s.ComposeFiles {
 		args = append(args, "--file", f)
 	}
-	envFiles := s.EnvFiles
-	if c.Variant == ComposeV1 && len(envFiles) > 1 {
-		// v1 takes a single --env-file; the first one is where COMPOSE_* settings live.
-		envFiles = envFiles[:1]
-	}
-	for _, f := range envFiles {
-		args = append(args, "--env-file", f)
+	switch {
+	case len(s.EnvFiles) > 1:
+		return nil, fmt.Errorf("%w: Compose v1 reads a single env file, but this project's variables come from %s (Compose v2 reads them all) — use Compose v2 (unset %s), or merge them into one file and pass it with --env-file",
+			ErrComposeV1Limit, strings.Join(s.EnvFiles, " and "), ComposeEnvVar)
+	case len(s.EnvFiles) == 1:
+		args = append(args, "--env-file", s.EnvFiles[0])
+	case s.EnvFilesDisabled():
+		if fi, err := os.Stat(filepath.Join(s.Dir, ".env")); err == nil && !fi.IsDir() {
+			return nil, fmt.Errorf("%w: %s is set, but Compose v1 always reads %s — use Compose v2 (unset %s), or move that file away",
+				ErrComposeV1Limit, disableEnvFileVar, filepath.Join(s.Dir, ".env"), ComposeEnvVar)
+		}
 	}
 	for _, p := range s.Profiles {
 		args = append(args, "--profile", p)
 	}
-	return append(args, sub...)
+	return args, nil
 }
 
 // RunCompose runs a Compose subcommand on this stack through the Runner.
@@ -161,9 +214,11 @@ func (s *Stack) RunCompose(ctx context.Context, cmd Cmd, sub ...string) error {
 	if err != nil {
 		return err
 	}
-	cmd.Args = s.ComposeArgs(c, sub...)
+	if cmd.Args, err = s.ComposeArgs(c, sub...); err != nil {
+		return err
+	}
 	if cmd.Dir == "" {
-		cmd.Dir = s.Dir
+		cmd.Dir = s.WorkDir
 	}
 	err = s.Runner.Run(ctx, cmd)
 	var ee *ExitError

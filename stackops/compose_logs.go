@@ -83,3 +83,7 @@ func (h *warningHook) collect() (stop func() []string) {
 		return s.lines
 	}
 }
+
+// composeWarnf reports a warning the way compose-go does (stackpilot's
+// replay of Compose's discovery warns where Compose would).
+func composeWarnf(format string, args ...any) { logrus.Warnf(format, args...) }

@@ -3,6 +3,7 @@ package stackops
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -86,22 +87,83 @@ func TestDetectComposeNeither(t *testing.T) {
 	}
 }
 
-func TestComposeArgsPinTheProject(t *testing.T) {
+// Compose v2 gets the user's project flags and nothing more, and runs where
+// the user stands: it then finds the same project, env files included.
+func TestComposeArgsV2PassTheUsersFlags(t *testing.T) {
 	dir := itest.WriteFiles(t, map[string]string{
 		"compose.yaml":          "services:\n  api:\n    image: x\n",
 		"compose.override.yaml": "services:\n  api:\n    environment: {A: b}\n",
 		".env":                  "FOO=1\n",
+		"other.env":             "FOO=2\n",
+		"sub/.keep":             "",
 	})
+	v2 := &ComposeCLI{Variant: ComposeV2, Command: []string{"docker", "compose"}}
+	st, err := Load(context.Background(), LoadOptions{WorkDir: filepath.Join(dir, "sub"), Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.ComposeArgs(v2, "up", "-d", "--", "api")
+	if want := []string{"docker", "compose", "up", "-d", "--", "api"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("argv\n got %q %v\nwant %q", got, err, want)
+	}
+	if st.WorkDir != filepath.Join(dir, "sub") {
+		t.Fatalf("Compose would run in %s", st.WorkDir)
+	}
+	st, err = Load(context.Background(), LoadOptions{WorkDir: dir, ProjectDir: ".", Files: []string{"compose.yaml"}, ProjectName: "p1",
+		EnvFiles: []string{"other.env", ".env"}, Profiles: []string{"dev"}, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = st.ComposeArgs(v2, "ps")
+	want := []string{"docker", "compose", "--project-directory", dir, "--file", dir + "/compose.yaml", "--project-name", "p1",
+		"--env-file", dir + "/other.env", "--env-file", dir + "/.env", "--profile", "dev", "ps"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("argv\n got %q\nwant %q", got, want)
+	}
+	// COMPOSE_ENV_FILES is Compose's own default: it reads it itself.
+	st, err = Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{"COMPOSE_ENV_FILES=other.env"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = st.ComposeArgs(v2, "ps"); !reflect.DeepEqual(got, []string{"docker", "compose", "ps"}) {
+		t.Fatalf("argv %q", got)
+	}
+}
+
+// Compose v1 gets the project pinned, and a clear refusal where one env
+// file cannot carry what Compose v2 reads.
+func TestComposeArgsV1PinTheProject(t *testing.T) {
+	dir := itest.WriteFiles(t, map[string]string{
+		"compose.yaml":          "services:\n  api:\n    image: x\n",
+		"compose.override.yaml": "services:\n  api:\n    environment: {A: b}\n",
+		".env":                  "FOO=1\n",
+		"sub/.env":              "FOO=2\n",
+	})
+	v1 := &ComposeCLI{Variant: ComposeV1, Command: []string{"docker-compose"}}
 	st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2 := &ComposeCLI{Variant: ComposeV2, Command: []string{"docker", "compose"}}
-	got := st.ComposeArgs(v2, "up", "-d", "--", "api")
-	want := []string{"docker", "compose", "--project-name", st.Name, "--project-directory", dir,
+	got, err := st.ComposeArgs(v1, "up", "-d", "--", "api")
+	want := []string{"docker-compose", "--project-name", st.Name, "--project-directory", dir,
 		"--file", dir + "/compose.yaml", "--file", dir + "/compose.override.yaml",
 		"--env-file", dir + "/.env", "up", "-d", "--", "api"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("argv\n got %q\nwant %q", got, want)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("argv\n got %q %v\nwant %q", got, err, want)
+	}
+	// From sub/, Compose v2 reads sub/.env and then the project's .env.
+	st, err = Load(context.Background(), LoadOptions{WorkDir: filepath.Join(dir, "sub"), Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ComposeArgs(v1, "up"); !errors.Is(err, ErrComposeV1Limit) || !strings.Contains(err.Error(), "sub/.env") {
+		t.Fatalf("two env files on v1: %v", err)
+	}
+	st, err = Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{"COMPOSE_DISABLE_ENV_FILE=true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ComposeArgs(v1, "up"); !errors.Is(err, ErrComposeV1Limit) || !strings.Contains(err.Error(), "COMPOSE_DISABLE_ENV_FILE") {
+		t.Fatalf("COMPOSE_DISABLE_ENV_FILE on v1: %v", err)
 	}
 }

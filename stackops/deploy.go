@@ -175,6 +175,9 @@ func (s *Stack) Deploy(ctx context.Context, opts DeployOptions) (*DeployResult, 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.EnvironmentErr(services); err != nil {
+		return nil, err
+	}
 	build := !opts.NoBuild
 	spec := rolloutSpec{
 		op:            "deploy",
@@ -433,14 +436,18 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 	stopWatch := s.watchComposeProgress(ctx, eng, spec.op, spec.gate, before, sink)
 	var composeErr error
 	for _, sub := range spec.commands(c) {
-		argv := s.ComposeArgs(c, sub...)
+		argv, err := s.ComposeArgs(c, sub...)
+		if err != nil {
+			composeErr = err
+			break
+		}
 		res.Commands = append(res.Commands, argv)
 		tail := newLineTail(200, s.buildProgressLine(c, spec.op, spec.gate, sink))
 		var w io.Writer = tail
 		if spec.output != nil {
 			w = io.MultiWriter(tail, spec.output)
 		}
-		err := s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.Dir, Stdout: w, Stderr: w})
+		err = s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.WorkDir, Stdout: w, Stderr: w})
 		tail.Flush()
 		if err != nil {
 			if ctx.Err() != nil {

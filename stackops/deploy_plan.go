@@ -62,6 +62,9 @@ func (s *Stack) PlanDeploy(ctx context.Context, opts DeployOptions) (*DeployPlan
 	if err != nil {
 		return nil, err
 	}
+	if err := s.EnvironmentErr(services); err != nil {
+		return nil, err
+	}
 	cfg, err := s.DeployConfig()
 	if err != nil {
 		return nil, err
@@ -85,7 +88,11 @@ func (s *Stack) PlanDeploy(ctx context.Context, opts DeployOptions) (*DeployPlan
 
 	// Compose's own hash of each service's configuration now.
 	var out, errOut bytes.Buffer
-	if err := s.Runner.Run(ctx, Cmd{Args: s.ComposeArgs(c, "config", "--hash", "*"), Dir: s.Dir, Stdout: &out, Stderr: &errOut}); err != nil {
+	hashArgv, err := s.ComposeArgs(c, "config", "--hash", "*")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Runner.Run(ctx, Cmd{Args: hashArgv, Dir: s.WorkDir, Stdout: &out, Stderr: &errOut}); err != nil {
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
@@ -183,7 +190,11 @@ func (s *Stack) PlanDeploy(ctx context.Context, opts DeployOptions) (*DeployPlan
 		plan.Services = append(plan.Services, ps)
 	}
 	for _, sub := range s.deployCommands(c, services, len(opts.Services) == 0, !opts.NoBuild, opts.Pull, opts.ForceRecreate) {
-		plan.Commands = append(plan.Commands, s.ComposeArgs(c, sub...))
+		argv, err := s.ComposeArgs(c, sub...)
+		if err != nil {
+			return nil, err
+		}
+		plan.Commands = append(plan.Commands, argv)
 	}
 	return plan, nil
 }

@@ -28,6 +28,8 @@ type DoctorCheck struct {
 	Fix string `json:"fix,omitempty"`
 	// Skipped is true when an earlier failure made the check meaningless.
 	Skipped bool `json:"skipped,omitempty"`
+	// Warning is true for a passed check whose detail deserves attention.
+	Warning bool `json:"warning,omitempty"`
 }
 
 // DoctorResult is the doctor's whole report.
@@ -71,6 +73,7 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 		daemonCheck DoctorCheck
 		engineCheck DoctorCheck
 		composeChk  DoctorCheck
+		compose     *ComposeCLI
 	)
 	dockerCheck := DoctorCheck{Name: "docker CLI"}
 	if p, err := lookPath("docker"); err == nil {
@@ -99,6 +102,7 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 		}
 		composeChk.OK = true
 		composeChk.Detail = fmt.Sprintf("Compose %s %s (%s)", c.Variant, c.Version, strings.Join(c.Command, " "))
+		compose = c
 	}()
 
 	fileCheck := DoctorCheck{Name: "compose file"}
@@ -121,10 +125,23 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 		res.Stack = st
 		fileCheck.OK = true
 		fileCheck.Detail = fmt.Sprintf("%s — project %q, %d services: %s", strings.Join(st.ComposeFiles, ", "), st.Name, len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "))
-		envCheck = checkDotEnvFile(ctx, st.DotEnvPath())
+		envCheck = checkEnvFiles(ctx, st)
 	}
 	wg.Wait()
-	res.Checks = []DoctorCheck{dockerCheck, daemonCheck, engineCheck, composeChk, fileCheck, envCheck}
+	verdict := DoctorCheck{Name: "Compose's verdict", OK: true, Skipped: true}
+	versions := DoctorCheck{Name: "compose-go", OK: true, Skipped: true, Detail: "skipped: no Compose"}
+	switch {
+	case compose == nil:
+		verdict.Detail = "skipped: no Compose"
+	case res.Stack == nil:
+		verdict.Detail = "skipped: the compose file did not load"
+	default:
+		verdict = composeVerdict(ctx, runner, res.Stack, compose)
+	}
+	if compose != nil {
+		versions = composeGoCheck(ctx, runner, compose)
+	}
+	res.Checks = []DoctorCheck{dockerCheck, daemonCheck, engineCheck, composeChk, fileCheck, verdict, versions, envCheck}
 	res.OK = true
 	for _, c := range res.Checks {
 		if !c.OK {
@@ -180,7 +197,7 @@ func checkDaemon(ctx context.Context, where endpoint.Options) (DoctorCheck, Doct
 // guessDotEnv finds the .env a project would use when the compose file could not be loaded.
 func guessDotEnv(o LoadOptions, environ []string) string {
 	if len(o.EnvFiles) > 0 {
-		return o.EnvFiles[0]
+		return o.EnvFiles[len(o.EnvFiles)-1]
 	}
 	dir := o.ProjectDir
 	if dir == "" {
@@ -213,5 +230,29 @@ func checkDotEnvFile(_ context.Context, path string) DoctorCheck {
 	}
 	c.OK = true
 	c.Detail = fmt.Sprintf("%s parses: %d variables", path, len(vars))
+	return c
+}
+
+// checkEnvFiles checks every env file Compose reads for the stack.
+func checkEnvFiles(ctx context.Context, st *Stack) DoctorCheck {
+	switch {
+	case len(st.EnvFiles) == 0 && st.EnvFilesDisabled():
+		return DoctorCheck{Name: ".env file", OK: true, Detail: disableEnvFileVar + " is set: Compose reads no .env"}
+	case len(st.EnvFiles) == 0:
+		return checkDotEnvFile(ctx, st.DotEnvPath())
+	}
+	var details []string
+	for _, f := range st.EnvFiles {
+		c := checkDotEnvFile(ctx, f)
+		if !c.OK {
+			return c
+		}
+		details = append(details, c.Detail)
+	}
+	c := DoctorCheck{Name: ".env file", OK: true, Detail: strings.Join(details, "; ")}
+	if len(st.EnvFiles) > 1 {
+		c.Name = "env files"
+		c.Detail += fmt.Sprintf(" — Compose reads them in this order; env set edits %s", st.DotEnvPath())
+	}
 	return c
 }

@@ -70,7 +70,7 @@ func composeSettingsFromDotEnv(o *cli.ProjectOptions, applied map[string]bool) e
 
 // loadLenient builds a Stack from the discovered options without loading
 // the model: the directory, files and x-stackpilot block (uninterpolated).
-func loadLenient(po *cli.ProjectOptions, opts LoadOptions, environ []string) (*Stack, error) {
+func loadLenient(po *cli.ProjectOptions, in *projectInputs, opts LoadOptions, environ []string) (*Stack, error) {
 	dir, err := po.GetWorkingDir()
 	if err != nil {
 		return nil, err
@@ -117,12 +117,14 @@ func loadLenient(po *cli.ProjectOptions, opts LoadOptions, environ []string) (*S
 	s := &Stack{
 		Name:         name,
 		Dir:          dir,
+		WorkDir:      in.workDir,
 		ComposeFiles: po.ConfigPaths,
-		EnvFiles:     po.EnvFiles,
-		Profiles:     opts.Profiles,
+		EnvFiles:     in.envFilesRead(),
+		Profiles:     lenientProfiles(po, opts),
 		Project:      &types.Project{Name: name, WorkingDir: dir, ComposeFiles: po.ConfigPaths},
 		Runner:       opts.Runner,
 		opts:         opts,
+		inputs:       in,
 		environ:      environ,
 		config:       cfg,
 	}
@@ -130,6 +132,21 @@ func loadLenient(po *cli.ProjectOptions, opts LoadOptions, environ []string) (*S
 		s.Runner = &ExecRunner{}
 	}
 	return s, nil
+}
+
+// lenientProfiles are the active profiles as compose-go's
+// WithDefaultProfiles picks them: --profile, else COMPOSE_PROFILES.
+func lenientProfiles(po *cli.ProjectOptions, opts LoadOptions) []string {
+	if len(opts.Profiles) > 0 {
+		return opts.Profiles
+	}
+	var out []string
+	for _, p := range strings.Split(po.Environment["COMPOSE_PROFILES"], ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // normalizeProjectName is compose-go's loader.NormalizeProjectName (lower

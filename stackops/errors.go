@@ -25,6 +25,9 @@ var (
 	ErrPermissionDenied = engine.ErrPermissionDenied
 	// ErrComposeUnavailable means neither Compose v2 nor v1 could be found.
 	ErrComposeUnavailable = errors.New("docker compose not found")
+	// ErrComposeV1Limit means Compose v1 cannot be made to see the project
+	// as Compose v2 (and stackpilot) resolve it.
+	ErrComposeV1Limit = errors.New("Compose v1 cannot read this project as Compose v2 does")
 	// ErrDegraded means the stack is not fully running and healthy.
 	ErrDegraded = errors.New("stack degraded")
 	// ErrLocked means another stackpilot holds the stack lock.

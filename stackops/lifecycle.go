@@ -168,13 +168,16 @@ func (s *Stack) lifecycle(ctx context.Context, op string, opts LifecycleOptions,
 // runComposeStep runs one Compose subcommand, keeping its last output lines
 // (and copying it to out when set). It returns the argv that ran.
 func (s *Stack) runComposeStep(ctx context.Context, c *ComposeCLI, sub []string, out io.Writer, keep *[]string) ([]string, error) {
-	argv := s.ComposeArgs(c, sub...)
+	argv, err := s.ComposeArgs(c, sub...)
+	if err != nil {
+		return nil, err
+	}
 	tail := newLineTail(200, nil)
 	var w io.Writer = tail
 	if out != nil {
 		w = io.MultiWriter(tail, out)
 	}
-	err := s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.Dir, Stdout: w, Stderr: w})
+	err = s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.WorkDir, Stdout: w, Stderr: w})
 	tail.Flush()
 	if err == nil {
 		return argv, nil

@@ -63,6 +63,9 @@ func (s *Stack) RollbackPlan(ctx context.Context, services []string) ([]Rollback
 	if err != nil {
 		return nil, err
 	}
+	if err := s.EnvironmentErr(services); err != nil {
+		return nil, err
+	}
 	eng, err := s.Engine()
 	if err != nil {
 		return nil, err

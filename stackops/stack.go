@@ -74,9 +74,13 @@ type Stack struct {
 	Name string
 	// Dir is the project directory.
 	Dir string
+	// WorkDir is the working directory the project was resolved from;
+	// Compose runs there, so it finds the project the same way.
+	WorkDir string
 	// ComposeFiles are the compose files, in override order.
 	ComposeFiles []string
-	// EnvFiles are the env files used for interpolation (may be empty).
+	// EnvFiles are the env files Compose reads for interpolation, in the
+	// order it reads them (may be empty); EnvFilePasses says which wins.
 	EnvFiles []string
 	// Profiles are the active profiles.
 	Profiles []string
@@ -88,7 +92,10 @@ type Stack struct {
 	Runner Runner
 
 	opts        LoadOptions
+	inputs      *projectInputs
 	environ     []string
+	envErrs     map[string]error // services whose environment Compose could not resolve
+	modelCached bool             // the model came from the compose-model cache
 	environOnce sync.Once
 	environMap  map[string]string
 	config      *Config
@@ -108,7 +115,8 @@ type Stack struct {
 	runs     *runCache // see run_cache.go
 }
 
-// Load finds and loads the stack described by opts.
+// Load finds and loads the stack described by opts, resolving the project
+// as `docker compose` would (see project_resolve.go).
 func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	environ := opts.Environ
 	if environ == nil {
@@ -122,110 +130,50 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		}
 		workDir = wd
 	}
-	projectDir := opts.ProjectDir
-	if projectDir != "" && !filepath.IsAbs(projectDir) {
-		projectDir = filepath.Join(workDir, projectDir)
-	}
-	if projectDir != "" {
-		if fi, err := os.Stat(projectDir); err != nil {
-			return nil, fmt.Errorf("project directory: %w", err)
-		} else if !fi.IsDir() {
-			return nil, fmt.Errorf("project directory %s is not a directory", projectDir)
-		}
-	}
-	files := make([]string, 0, len(opts.Files))
-	for _, f := range opts.Files {
-		if f != "-" && !filepath.IsAbs(f) {
-			f = filepath.Join(workDir, f)
-		}
-		files = append(files, f)
-	}
-	envFiles := make([]string, 0, len(opts.EnvFiles))
-	for _, f := range opts.EnvFiles {
-		if !filepath.IsAbs(f) {
-			f = filepath.Join(workDir, f)
-		}
-		envFiles = append(envFiles, f)
-	}
-
-	// The upward search for a default file starts at the project directory
-	// when one is given, else at the working directory. compose-go searches
-	// from its working directory, which defaults to the process's; we set it
-	// explicitly so tests (and -C) need no chdir.
-	searchFrom := workDir
-	if projectDir != "" {
-		searchFrom = projectDir
-	}
-	envMap := environMap(environ)
-	if _, ok := envMap["PWD"]; !ok {
-		environ = append(environ, "PWD="+workDir)
-	}
 
 	// compose-go logs warnings through logrus (see compose_logs.go).
 	stopWarnings := composeWarnings.collect()
 	defer stopWarnings()
 
-	// The same sequence as `docker compose`: the environment first, then the
-	// .env beside where we stand (it may set COMPOSE_FILE), then COMPOSE_FILE,
-	// then the upward search, then the project directory's .env, then
-	// profiles and the name. compose-go's own helpers resolve paths against
-	// the process's working directory; ours use workDir so -C and tests need
-	// no chdir.
-	dotEnv := cli.WithDotEnv
-	if opts.Lenient {
-		dotEnv = withComposeSettingsFromDotEnv()
+	in, err := newProjectInputs(opts, environMap(environ), workDir)
+	if err != nil {
+		return nil, wrapLoadError(sanitizeLoadError(err, environ))
 	}
-	optFns := []cli.ProjectOptionsFn{
-		cli.WithWorkingDirectory(projectDir),
-		cli.WithEnv(environ),
-		withEnvFilesFrom(envFiles, searchFrom),
-		dotEnv,
-		withConfigFileEnvFrom(workDir),
-		withDefaultConfigPathFrom(searchFrom),
-		withEnvFilesFrom(envFiles, ""),
-		dotEnv,
-		cli.WithDefaultProfiles(opts.Profiles...),
-		cli.WithName(opts.ProjectName),
-	}
-	po, err := cli.NewProjectOptions(files, optFns...)
+	po, err := cli.NewProjectOptions(in.files, in.optionFns(opts)...)
 	if err != nil {
 		return nil, wrapLoadError(sanitizeLoadError(err, environ))
 	}
 	if len(po.ConfigPaths) == 0 {
-		return nil, &NoComposeFileError{Searched: parentDirs(searchFrom), Names: DefaultComposeFileNames}
+		return nil, &NoComposeFileError{Searched: parentDirs(in.firstDir(nil)), Names: DefaultComposeFileNames}
 	}
 	if opts.Lenient {
-		return loadLenient(po, opts, environ)
+		return loadLenient(po, in, opts, environ)
 	}
-	cacheKey := validationCacheKey(po.ConfigPaths, po.Environment)
-	cached := knownValid(cacheKey)
-	if cached {
-		if err := skipValidation()(po); err != nil {
-			return nil, err
-		}
-	}
-	project, err := po.LoadProject(ctx)
+	project, warnings, mc, err := loadModel(ctx, po, in, opts)
 	if err != nil {
 		return nil, wrapLoadError(sanitizeLoadError(nameFileInYAMLError(err, po.ConfigPaths), environ))
 	}
-	if !cached {
-		rememberValid(cacheKey)
-	}
+	envErrs := resolveServiceEnvironments(project)
 	s := &Stack{
 		Name:         project.Name,
 		Dir:          project.WorkingDir,
+		WorkDir:      workDir,
 		ComposeFiles: project.ComposeFiles,
-		EnvFiles:     po.EnvFiles,
+		EnvFiles:     in.envFilesRead(),
 		Profiles:     nonEmpty(project.Profiles),
 		Project:      project,
 		Runner:       opts.Runner,
 		opts:         opts,
+		inputs:       in,
 		environ:      environ,
+		envErrs:      envErrs,
+		modelCached:  mc != nil && mc.hit,
 	}
 	if s.Runner == nil {
 		s.Runner = &ExecRunner{}
 	}
 	s.Warnings = append(s.Warnings, stopWarnings()...)
+	s.Warnings = append(s.Warnings, warnings...)
 	cfg, err := parseConfig(project.Extensions[ConfigExtension])
 	if err != nil {
 		return nil, err
@@ -234,108 +182,45 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	return s, nil
 }
 
-// withEnvFilesFrom is cli.WithEnvFiles with the default .env looked up in
-// dir, or in the project directory (the -C directory, else the first compose
-// file's directory) when dir is empty.
-func withEnvFilesFrom(explicit []string, dir string) cli.ProjectOptionsFn {
-	return func(o *cli.ProjectOptions) error {
-		if len(explicit) > 0 {
-			o.EnvFiles = explicit
-			return nil
+// loadModel is compose-go's load of the model, without the services'
+// env_file (Like `docker compose up SERVICE`, the model is loaded without
+// them; they are read per service after, so one service's missing env_file
+// fails only the commands that start it), from the compose-model cache when
+// it holds this very input (model_cache.go). The warnings are compose-go's
+// when the model came from the cache (a fresh load's reach Stack.Warnings
+// through the logrus hook).
+func loadModel(ctx context.Context, po *cli.ProjectOptions, in *projectInputs, opts LoadOptions) (*types.Project, []string, *modelCache, error) {
+	_ = cli.WithoutEnvironmentResolution(po)
+	mc := newModelCache(po, in, opts)
+	if mc != nil {
+		if p, warnings, ok := mc.load(po.Environment); ok {
+			// what compose-go's load does to the environment it is given
+			po.Environment["COMPOSE_PROJECT_NAME"] = p.Name
+			p.Environment = po.Environment
+			return p, warnings, mc, nil
 		}
-		if v := o.Environment["COMPOSE_DISABLE_ENV_FILE"]; v == "1" || strings.EqualFold(v, "true") {
-			o.EnvFiles = nil
-			return nil
-		}
-		if dir == "" {
-			switch {
-			case o.WorkingDir != "":
-				dir = o.WorkingDir
-			case len(o.ConfigPaths) > 0 && o.ConfigPaths[0] != "-":
-				dir = filepath.Dir(o.ConfigPaths[0])
-			default:
-				return nil
-			}
-		}
-		f := filepath.Join(dir, ".env")
-		if fi, err := os.Stat(f); err == nil && !fi.IsDir() {
-			o.EnvFiles = []string{f}
-		} else {
-			o.EnvFiles = nil
-		}
-		return nil
+		_ = mc.recordLookups()(po)
 	}
-}
-
-// withConfigFileEnvFrom is cli.WithConfigFileEnv with relative entries of
-// COMPOSE_FILE resolved against workDir.
-func withConfigFileEnvFrom(workDir string) cli.ProjectOptionsFn {
-	return func(o *cli.ProjectOptions) error {
-		if len(o.ConfigPaths) > 0 {
-			return nil
-		}
-		f, ok := o.Environment["COMPOSE_FILE"]
-		if !ok || f == "" {
-			return nil
-		}
-		sep := o.Environment["COMPOSE_PATH_SEPARATOR"]
-		if sep == "" {
-			sep = string(os.PathListSeparator)
-		}
-		base := workDir
-		if o.WorkingDir != "" {
-			base = o.WorkingDir
-		}
-		for _, entry := range strings.Split(f, sep) {
-			p := entry
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(base, p)
-			}
-			fi, err := os.Stat(p)
-			if err != nil {
-				return fmt.Errorf("compose file %q set by COMPOSE_FILE: %w", entry, err)
-			}
-			if fi.IsDir() {
-				return fmt.Errorf("compose file %q set by COMPOSE_FILE is a directory", entry)
-			}
-			o.ConfigPaths = append(o.ConfigPaths, p)
-		}
-		return nil
-	}
-}
-
-// withDefaultConfigPathFrom is cli.WithDefaultConfigPath starting at dir.
-// It keeps Compose's order of names, and the first override file beside the winner.
-func withDefaultConfigPathFrom(dir string) cli.ProjectOptionsFn {
-	return func(o *cli.ProjectOptions) error {
-		if len(o.ConfigPaths) > 0 {
-			return nil
-		}
-		if o.WorkingDir != "" {
-			dir = o.WorkingDir
-		}
-		for d := dir; ; {
-			for _, n := range cli.DefaultFileNames {
-				f := filepath.Join(d, n)
-				if fi, err := os.Stat(f); err == nil && !fi.IsDir() {
-					o.ConfigPaths = append(o.ConfigPaths, f)
-					for _, on := range cli.DefaultOverrideFileNames {
-						of := filepath.Join(d, on)
-						if fi, err := os.Stat(of); err == nil && !fi.IsDir() {
-							o.ConfigPaths = append(o.ConfigPaths, of)
-							break
-						}
-					}
-					return nil
-				}
-			}
-			parent := filepath.Dir(d)
-			if parent == d {
-				return nil
-			}
-			d = parent
+	cacheKey := validationCacheKey(po.ConfigPaths, po.Environment)
+	cached := knownValid(cacheKey)
+	if cached {
+		if err := skipValidation()(po); err != nil {
+			return nil, nil, nil, err
 		}
 	}
+	stopLoadWarnings := composeWarnings.collect()
+	project, err := po.LoadProject(ctx)
+	loadWarnings := stopLoadWarnings()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !cached {
+		rememberValid(cacheKey)
+	}
+	if mc != nil {
+		mc.store(project, po.Environment, loadWarnings)
+	}
+	return project, nil, mc, nil
 }
 
 func parentDirs(dir string) []string {
@@ -431,26 +316,78 @@ func (s *Stack) Service(name string) (types.ServiceConfig, error) {
 }
 
 // ResolveServices validates names against the model and returns them in
-// model order; no names means every service.
+// model order; no names means every service. A service named explicitly
+// whose profile is not active is enabled, with its profiles, as Compose
+// does for `docker compose up SERVICE`.
 func (s *Stack) ResolveServices(names []string) ([]string, error) {
 	if len(names) == 0 {
 		return s.ServiceNames(), nil
 	}
 	seen := map[string]bool{}
-	var out []string
+	var out, enable []string
 	for _, n := range names {
 		if _, ok := s.Project.Services[n]; !ok {
-			if _, disabled := s.Project.DisabledServices[n]; disabled {
-				return nil, fmt.Errorf("service %q is in a profile that is not active (set --profile or COMPOSE_PROFILES): %w", n, ErrUnknownService)
+			if _, disabled := s.Project.DisabledServices[n]; !disabled {
+				return nil, &UnknownServiceError{Name: n, Valid: s.ServiceNames()}
 			}
-			return nil, &UnknownServiceError{Name: n, Valid: s.ServiceNames()}
+			enable = append(enable, n)
 		}
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)
 		}
 	}
+	if len(enable) > 0 {
+		p, err := s.Project.WithServicesEnabled(enable...)
+		if err != nil {
+			return nil, err
+		}
+		s.Project, s.Profiles = p, nonEmpty(p.Profiles)
+	}
 	return out, nil
+}
+
+// EnvironmentErr is why Compose could not start the named services (and
+// what they depend on), or nil: an env_file that is missing or unreadable.
+// Compose reads the env_file of the services a command starts, and of no
+// other; no names means every service.
+func (s *Stack) EnvironmentErr(names []string) error {
+	if len(s.envErrs) == 0 {
+		return nil
+	}
+	if len(names) == 0 {
+		names = s.ServiceNames()
+	}
+	for _, n := range s.withDependencies(names) {
+		if err := s.envErrs[n]; err != nil {
+			return wrapLoadError(sanitizeLoadError(fmt.Errorf("service %q: %w", n, err), s.environ))
+		}
+	}
+	return nil
+}
+
+// resolveServiceEnvironments is compose-go's WithServicesEnvironmentResolved
+// service by service (env_file read into environment, bare `environment:`
+// entries looked up), keeping each failure apart.
+func resolveServiceEnvironments(p *types.Project) map[string]error {
+	var errs map[string]error
+	resolve := func(services types.Services) {
+		for name, svc := range services {
+			one := types.Project{Services: types.Services{name: svc}, Environment: p.Environment}
+			r, err := one.WithServicesEnvironmentResolved(false)
+			if err != nil {
+				if errs == nil {
+					errs = map[string]error{}
+				}
+				errs[name] = err
+				continue
+			}
+			services[name] = r.Services[name]
+		}
+	}
+	resolve(p.Services)
+	resolve(p.DisabledServices)
+	return errs
 }
 
 // Config returns the parsed x-stackpilot block (never nil).
@@ -466,13 +403,59 @@ func (s *Stack) LookupEnv(key string) (string, bool) {
 	return v, ok
 }
 
-// DotEnvPath is the .env file stackpilot reads and edits: the first --env-file,
-// or the project directory's .env (which may not exist yet).
+// DotEnvPath is the env file the env commands edit: the one whose values
+// win in Compose — the last explicit env file (--env-file, else
+// COMPOSE_ENV_FILES), else the .env Compose reads first (the one beside
+// the working directory when there is one, which beats the project
+// directory's), else the project directory's .env (which may not exist
+// yet). It is "" when COMPOSE_DISABLE_ENV_FILE keeps Compose from reading
+// any.
 func (s *Stack) DotEnvPath() string {
-	if len(s.opts.EnvFiles) > 0 {
-		return s.EnvFiles[0]
+	in := s.inputs
+	switch {
+	case in == nil:
+		return filepath.Join(s.Dir, ".env")
+	case len(in.envFiles) > 0:
+		return in.envFiles[len(in.envFiles)-1]
+	case in.disabled:
+		return ""
+	case len(in.passes[0]) > 0:
+		return in.passes[0][0]
+	case len(in.passes[1]) > 0:
+		return in.passes[1][0]
 	}
 	return filepath.Join(s.Dir, ".env")
+}
+
+// EnvFilePasses are the env files as Compose reads them: each pass is read
+// in order, later files overriding earlier ones and ${VAR} seeing the
+// environment first; a later pass only adds keys no earlier pass set, and
+// sees their values. The explicit env files are one pass; otherwise the
+// .env beside the working directory is the first and the project
+// directory's the second (when they differ).
+func (s *Stack) EnvFilePasses() [][]string {
+	if s.inputs == nil {
+		return nil
+	}
+	return s.inputs.effectivePasses()
+}
+
+// EnvFilesDisabled reports whether COMPOSE_DISABLE_ENV_FILE keeps Compose
+// from reading the default .env (no env file is explicit).
+func (s *Stack) EnvFilesDisabled() bool { return s.inputs != nil && s.inputs.disabled }
+
+// LookupComposeEnv looks key up in the environment Compose runs with: the
+// stack's environment plus the COMPOSE_* settings Compose takes from the
+// first env files into its own environment before reading them again.
+func (s *Stack) LookupComposeEnv(key string) (string, bool) {
+	if s.inputs == nil {
+		return s.LookupEnv(key)
+	}
+	v, ok := s.inputs.composeEnv[key]
+	if !ok && key == "PWD" {
+		return s.inputs.workDir, true // Compose adds it when the environment lacks it
+	}
+	return v, ok
 }
 
 // Engine returns the Docker Engine client for the stack's Endpoint, built once.

@@ -210,9 +210,11 @@ func TestResolveServices(t *testing.T) {
 	if !errors.Is(err, ErrUnknownService) || !strings.Contains(err.Error(), "api, web") {
 		t.Fatalf("unknown service error: %v", err)
 	}
-	_, err = st.ResolveServices([]string{"debug"})
-	if !errors.Is(err, ErrUnknownService) || !strings.Contains(err.Error(), "profile") {
-		t.Fatalf("disabled profile service: %v", err)
+	// Named, a service of an inactive profile is enabled with its profile,
+	// as `docker compose up debug` does.
+	got, err = st.ResolveServices([]string{"debug"})
+	if err != nil || strings.Join(got, ",") != "debug" || strings.Join(st.ServiceNames(), ",") != "api,debug,web" || strings.Join(st.Profiles, ",") != "dev" {
+		t.Fatalf("disabled profile service: %v %v, services %v, profiles %v", got, err, st.ServiceNames(), st.Profiles)
 	}
 	st, err = Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{"COMPOSE_PROFILES=dev"}})
 	if err != nil || len(st.ServiceNames()) != 3 {

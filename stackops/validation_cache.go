@@ -3,6 +3,7 @@ package stackops
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -84,26 +85,35 @@ func validationCacheKeyFor(composeGo string, files []string, env map[string]stri
 		sorted = append(sorted, n)
 	}
 	sort.Strings(sorted)
-	for _, n := range sorted {
-		if v, ok := env[n]; ok {
+	hashValues(h, sorted, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// hashValues writes each name's value (or that it is unset) into h.
+func hashValues(h hash.Hash, names []string, lookup func(string) (string, bool)) {
+	for _, n := range names {
+		if v, ok := lookup(n); ok {
 			h.Write([]byte(n + "=" + v + "\x00"))
 		} else {
 			h.Write([]byte(n + "\x01\x00"))
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
-func validationCacheDir() string {
+// cacheDir is a directory of stackpilot's cache: $STACKPILOT_CACHE_DIR/sub,
+// else the user's cache directory's stackpilot/sub ("" when there is none).
+func cacheDir(sub string) string {
 	if d := os.Getenv("STACKPILOT_CACHE_DIR"); d != "" {
-		return filepath.Join(d, "validated")
+		return filepath.Join(d, sub)
 	}
 	d, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(d, "stackpilot", "validated")
+	return filepath.Join(d, "stackpilot", sub)
 }
+
+func validationCacheDir() string { return cacheDir("validated") }
 
 // knownValid reports whether key was validated before.
 func knownValid(key string) bool {

@@ -79,6 +79,8 @@ func printDoctor(f *Factory, res *stackops.DoctorResult) {
 			icon = cs.Gray("-")
 		case !c.OK:
 			icon = cs.FailureIcon()
+		case c.Warning:
+			icon = cs.WarningIcon()
 		}
 		fmt.Fprintf(f.IO.Out, "%s %-*s  %s\n", icon, w, c.Name, c.Detail)
 		if !c.OK && c.Fix != "" {

@@ -20,7 +20,9 @@ func newEnvCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "env",
 		Short: "Read and edit .env without losing a comment, a byte or an update; secrets masked",
-		Long: `Read and edit the stack's .env (or the first --env-file).
+		Long: `Read the env files Compose reads and edit the one whose values win: the last
+--env-file (or COMPOSE_ENV_FILES entry), else the .env beside where Compose
+stands, else the project directory's .env.
 
 Values mean what Compose reads: quotes, escapes and ${VAR} expansion follow
 Compose's own parser. Edits rewrite only the lines of the keys they touch —
@@ -128,7 +130,11 @@ func runEnvList(ctx context.Context, f *Factory, opts *envListOptions) error {
 		return writeJSON(f.IO.Out, res)
 	}
 	ecs := f.IO.ErrColorScheme()
-	if !res.Exists {
+	if res.Path == "" {
+		fmt.Fprintf(f.IO.ErrOut, "%s COMPOSE_DISABLE_ENV_FILE is set: Compose reads no .env (unset it, or name one with --env-file)\n", ecs.WarningIcon())
+		return nil
+	}
+	if !res.Exists && len(res.Entries) == 0 {
 		fmt.Fprintf(f.IO.ErrOut, "%s no .env at %s yet — create it with: stackpilot env set KEY=VALUE\n", ecs.WarningIcon(), res.Path)
 		return nil
 	}
@@ -140,6 +146,9 @@ func runEnvList(ctx context.Context, f *Factory, opts *envListOptions) error {
 		}
 	}
 	summary := fmt.Sprintf("%s · %d keys", res.Path, len(res.Entries))
+	if len(res.Files) > 1 {
+		summary = fmt.Sprintf("%s · %d keys · Compose reads them in this order; env set and unset edit %s, whose values win", strings.Join(res.Files, ", "), len(res.Entries), res.Path)
+	}
 	if masked > 0 {
 		summary += fmt.Sprintf(" · %d secret values masked (--reveal to show)", masked)
 	}
@@ -152,7 +161,12 @@ func runEnvList(ctx context.Context, f *Factory, opts *envListOptions) error {
 
 func printEnvTable(f *Factory, res *env.ListResult) {
 	cs := f.IO.ColorScheme()
-	t := steps.NewTable(cs, "KEY", "VALUE")
+	several := len(res.Files) > 1
+	cols := []string{"KEY", "VALUE"}
+	if several {
+		cols = append(cols, "FILE")
+	}
+	t := steps.NewTable(cs, cols...)
 	for _, e := range res.Entries {
 		v := steps.EnvValueForDisplay(cs, e.Value, e.Masked, 0)
 		switch {
@@ -162,8 +176,14 @@ func printEnvTable(f *Factory, res *env.ListResult) {
 			v += cs.Gray("  (from the environment)")
 		case e.OverriddenByEnvironment:
 			v += cs.Yellow("  (overridden by the environment)")
+		case e.OverriddenBy != "":
+			v += cs.Yellow("  (overridden by " + e.OverriddenBy + ")")
 		}
-		t.AddRow(e.Key, v)
+		row := []string{e.Key, v}
+		if several {
+			row = append(row, e.File)
+		}
+		t.AddRow(row...)
 	}
 	_ = t.Render(f.IO.Out)
 }
@@ -276,8 +296,8 @@ func envKeyLabels(f *Factory, res *env.ListResult) ([]string, []string) {
 	}
 	var labels, keys []string
 	for _, e := range res.Entries {
-		if e.Key == "" {
-			continue
+		if e.Key == "" || e.OverriddenBy != "" {
+			continue // a key another env file sets wins there: listed once, with the value Compose uses
 		}
 		labels = append(labels, fmt.Sprintf("%-*s  %s", w, e.Key, steps.EnvValueForDisplay(plain, e.Value, e.Masked, 40)))
 		keys = append(keys, e.Key)
@@ -460,6 +480,9 @@ func reportEnvChange(f *Factory, res *env.ChangeResult) {
 		fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("created "+res.Path+" (mode 0600)"))
 	case res.Changed:
 		fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("wrote "+res.Path+" · stackpilot env undo restores the previous version"))
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.WarningIcon(), w)
 	}
 }
 
@@ -668,7 +691,15 @@ func printEnvCheck(f *Factory, res *env.CheckResult) {
 	if res.Example != "" {
 		against += " and " + res.Example
 	}
-	fmt.Fprintf(w, "%s %s\n", cs.Bold("Checking "+res.Path), cs.Gray("against "+against))
+	checked := res.Path
+	switch {
+	case res.Note != "":
+		checked = "the environment"
+		fmt.Fprintf(w, "%s\n", cs.Gray(res.Note))
+	case len(res.Files) > 1:
+		checked = strings.Join(res.Files, " and ")
+	}
+	fmt.Fprintf(w, "%s %s\n", cs.Bold("Checking "+checked), cs.Gray("against "+against))
 	section := func(title string, icon string, items []env.CheckItem, detail func(env.CheckItem) string) {
 		if len(items) == 0 {
 			return
@@ -833,6 +864,9 @@ func runEnvWizard(ctx context.Context, f *Factory) error {
 	}
 	cs := f.IO.ErrColorScheme()
 	title := fmt.Sprintf("%s · %d keys", res.Path, len(res.Entries))
+	if res.Path == "" {
+		return fmt.Errorf("%w: COMPOSE_DISABLE_ENV_FILE is set, so Compose reads no .env — unset it, or name the file with --env-file", env.ErrNoEnvFile)
+	}
 	if !res.Exists {
 		title = res.Path + " · does not exist yet (adding a key creates it, mode 0600)"
 	}

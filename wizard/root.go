@@ -83,7 +83,7 @@ terminal, 3 stack degraded, 130 cancelled.`,
 	pf.StringVarP(&g.ProjectDir, "project-dir", "C", "", "the project directory (default: where the compose file is found)")
 	repeatedFlag(pf, &g.Files, "file", "f", "compose file (repeatable; default: compose.yaml etc. searched upward)")
 	pf.StringVarP(&g.ProjectName, "project-name", "p", "", "Compose project name (default: COMPOSE_PROJECT_NAME, the name: key, or the directory)")
-	repeatedFlag(pf, &g.EnvFiles, "env-file", "", "env file for interpolation (repeatable; default: the project's .env)")
+	repeatedFlag(pf, &g.EnvFiles, "env-file", "", "env file for interpolation (repeatable, the last wins; default: COMPOSE_ENV_FILES, else the .env files Compose reads)")
 	repeatedFlag(pf, &g.Profiles, "profile", "", "Compose profile to enable (repeatable; default: COMPOSE_PROFILES)")
 	pf.BoolVarP(&g.Yes, "yes", "y", false, "agree to every confirmation (needed for destructive steps without a terminal)")
 	pf.BoolVar(&g.NoInput, "no-input", false, "never prompt, even in a terminal (also STACKPILOT_NO_INPUT=1)")

@@ -86,7 +86,10 @@ func usage(ctx context.Context, st *stackops.Stack) (*envUsage, error) {
 		return nil, err
 	}
 	u := &envUsage{refs: map[string]*envRef{}}
-	dotenv := canonicalPath(st.DotEnvPath())
+	dotenv := ""
+	if p := st.DotEnvPath(); p != "" {
+		dotenv = canonicalPath(p)
+	}
 	efs := map[string]bool{}
 	for _, m := range models {
 		services, _ := m["services"].(map[string]any)
@@ -102,7 +105,7 @@ func usage(ctx context.Context, st *stackops.Stack) (*envUsage, error) {
 				if !filepath.IsAbs(p) {
 					p = filepath.Join(st.Dir, p)
 				}
-				if canonicalPath(p) == dotenv {
+				if dotenv != "" && canonicalPath(p) == dotenv {
 					efs[name] = true
 				}
 			}
@@ -339,6 +342,8 @@ type CheckItem struct {
 	Key string `json:"key"`
 	// Line is the key's line in .env, when it is there.
 	Line int `json:"line,omitempty"`
+	// File is the env file of Line, when Compose reads several.
+	File string `json:"file,omitempty"`
 	// Sources say who expects the key: "compose" and/or "example".
 	Sources []string `json:"sources,omitempty"`
 	// Services that use the key.
@@ -351,7 +356,11 @@ type CheckItem struct {
 
 // CheckResult compares .env with what the project expects of it.
 type CheckResult struct {
-	Path    string `json:"path"`
+	// Path is the env file the env commands edit; Files all those Compose reads.
+	Path  string   `json:"path"`
+	Files []string `json:"files"`
+	// Note says why no env file counts, when none does.
+	Note    string `json:"note,omitempty"`
 	Example string `json:"example,omitempty"`
 	// Missing are required keys set nowhere: the compose file uses them
 	// without a default, or .env.example lists them.
@@ -375,24 +384,41 @@ type CheckResult struct {
 // compose file references: missing, empty and unused keys. Missing
 // required keys make OK false.
 func Check(ctx context.Context, st *stackops.Stack, opts CheckOptions) (*CheckResult, error) {
-	t, _, doc, err := readWhole(st)
+	view, cfg, err := readView(st)
 	if err != nil {
 		return nil, err
 	}
+	// Each key's definition that counts in Compose, from whichever env file.
 	values := map[string]envfile.Value{}
+	files := map[string]string{}
 	var order []string
-	for _, v := range doc.Evaluate(st.LookupEnv) {
-		if _, ok := values[v.Key]; !ok {
-			order = append(order, v.Key)
+	for _, f := range view.files {
+		fileOrder, last, _ := f.lastValues()
+		for _, k := range fileOrder {
+			if _, seen := values[k]; !seen {
+				order = append(order, k)
+			}
+			if w := view.winner[k]; w == f || (w == nil && values[k].Key == "") {
+				values[k], files[k] = last[k], f.path
+			}
 		}
-		values[v.Key] = v
+	}
+	several := len(view.files) > 1
+	fileOf := func(k string) string {
+		if several {
+			return files[k]
+		}
+		return ""
 	}
 
-	res := &CheckResult{Path: t.path, Missing: []CheckItem{}, Empty: []CheckItem{}, Unused: []CheckItem{}, Optional: []CheckItem{}, FromEnvironment: []CheckItem{}}
+	res := &CheckResult{Path: st.DotEnvPath(), Files: append([]string{}, st.EnvFiles...), Missing: []CheckItem{}, Empty: []CheckItem{}, Unused: []CheckItem{}, Optional: []CheckItem{}, FromEnvironment: []CheckItem{}}
+	if st.EnvFilesDisabled() {
+		res.Note = disableEnvFileVar + " is set: Compose reads no .env, so only the environment counts"
+	}
 	example := opts.Example
 	explicit := example != ""
 	if !explicit {
-		example = t.cfg.Example
+		example = cfg.Example
 	}
 	if !filepath.IsAbs(example) {
 		example = filepath.Join(st.Dir, example)
@@ -438,7 +464,7 @@ func Check(ctx context.Context, st *stackops.Stack, opts CheckOptions) (*CheckRe
 		}
 		v, inFile := values[k]
 		if inFile && v.Set {
-			item.Line = v.Line
+			item.Line, item.File = v.Line, fileOf(k)
 			if v.Value == "" {
 				if r != nil && r.NonEmpty {
 					item.Note = "the compose file requires a non-empty value (${" + k + ":?})"
@@ -472,8 +498,10 @@ func Check(ctx context.Context, st *stackops.Stack, opts CheckOptions) (*CheckRe
 	}
 	// keys other .env values refer to (URL=http://${DB_HOST}/) are used too
 	inFile := &envUsage{refs: map[string]*envRef{}}
-	for _, text := range doc.Interpolated() {
-		scanTemplate(inFile, text, "")
+	for _, f := range view.files {
+		for _, text := range f.doc.Interpolated() {
+			scanTemplate(inFile, text, "")
+		}
 	}
 	for _, k := range order {
 		v := values[k]
@@ -481,12 +509,12 @@ func Check(ctx context.Context, st *stackops.Stack, opts CheckOptions) (*CheckRe
 			continue
 		}
 		if v.Set && v.Value == "" {
-			res.Empty = append(res.Empty, CheckItem{Key: k, Line: v.Line})
+			res.Empty = append(res.Empty, CheckItem{Key: k, Line: v.Line, File: fileOf(k)})
 		}
 		if len(u.envFileServices) > 0 {
 			continue
 		}
-		res.Unused = append(res.Unused, CheckItem{Key: k, Line: v.Line, Note: "not referenced by the compose file nor listed in the example"})
+		res.Unused = append(res.Unused, CheckItem{Key: k, Line: v.Line, File: fileOf(k), Note: "not referenced by the compose file nor listed in the example"})
 	}
 	sort.SliceStable(res.Empty, func(i, j int) bool { return res.Empty[i].Line < res.Empty[j].Line })
 	res.OK = len(res.Missing) == 0

@@ -128,15 +128,26 @@ func targetOf(st *stackops.Stack) (*envTarget, error) {
 		return nil, err
 	}
 	p := st.DotEnvPath()
-	t := &envTarget{path: p, real: p, cfg: cfg}
+	if p == "" {
+		return nil, noEnvFileError()
+	}
+	real, err := resolveLink(p)
+	if err != nil {
+		return nil, err
+	}
+	return &envTarget{path: p, real: real, cfg: cfg}, nil
+}
+
+// resolveLink is where a (possibly symlinked) env file's bytes live.
+func resolveLink(p string) (string, error) {
 	if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		real, err := filepath.EvalSymlinks(p)
 		if err != nil {
-			return nil, fmt.Errorf("%s is a symlink whose target cannot be used: %w", p, err)
+			return "", fmt.Errorf("%s is a symlink whose target cannot be used: %w", p, err)
 		}
-		t.real = real
+		return real, nil
 	}
-	return t, nil
+	return p, nil
 }
 
 // docFor returns a document that answers questions about key: the whole
@@ -163,23 +174,6 @@ func (t *envTarget) docFor(key string) (*envfile.Document, error) {
 		return nil, err
 	}
 	return t.parse(snap)
-}
-
-// readWhole reads and parses the stack's .env, all of it.
-func readWhole(st *stackops.Stack) (*envTarget, *envfile.Snapshot, *envfile.Document, error) {
-	t, err := targetOf(st)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	snap, err := envfile.ReadSnapshot(t.real)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	doc, err := t.parse(snap)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return t, snap, doc, nil
 }
 
 func (t *envTarget) parse(snap *envfile.Snapshot) (*envfile.Document, error) {
@@ -417,68 +411,88 @@ type ListEntry struct {
 	// OverriddenByEnvironment: the variable is also set in stackpilot's
 	// environment, which Compose uses for ${KEY} instead of the file.
 	OverriddenByEnvironment bool `json:"overridden_by_environment,omitempty"`
+	// File is the env file the definition is in.
+	File string `json:"file"`
+	// OverriddenBy is the env file whose definition of the key Compose
+	// uses instead of this one (several env files are read).
+	OverriddenBy string `json:"overridden_by,omitempty"`
 	// Error is why Compose would refuse this value.
 	Error string `json:"error,omitempty"`
 }
 
-// ListResult is the keys of a .env in file order.
+// ListResult is the keys of the env files in the order Compose reads them.
 type ListResult struct {
-	Path     string      `json:"path"`
-	Exists   bool        `json:"exists"`
-	Revision string      `json:"revision"`
+	// Path is the env file the env commands edit (the one whose values
+	// win); "" when COMPOSE_DISABLE_ENV_FILE keeps Compose from reading any.
+	Path     string `json:"path"`
+	Exists   bool   `json:"exists"`
+	Revision string `json:"revision"`
+	// Files are every env file Compose reads, in the order it reads them.
+	Files    []string    `json:"files"`
 	Entries  []ListEntry `json:"entries"`
 	Warnings []string    `json:"warnings,omitempty"`
 }
 
-// List reads every key of the stack's .env in file order (first
-// appearance), with the value that counts (the last definition), masking
-// secret-looking values unless opts.Reveal.
+// List reads every key of the env files Compose reads, file by file in the
+// order it reads them, each key in file order (first appearance) with the
+// value that counts in that file (its last definition), masking
+// secret-looking values unless opts.Reveal. An entry another file's
+// definition beats says which (OverriddenBy).
 func List(ctx context.Context, st *stackops.Stack, opts ListOptions) (*ListResult, error) {
-	t, snap, doc, err := readWhole(st)
+	view, cfg, err := readView(st)
 	if err != nil {
 		return nil, err
 	}
-	lookup := st.LookupEnv
-	res := &ListResult{Path: t.path, Exists: snap.Exists, Revision: snap.Revision(), Entries: []ListEntry{}}
-	index := map[string]int{}
-	lines := map[string][]int{}
-	derived := map[string]bool{}
-	for _, v := range doc.Evaluate(lookup) {
-		// A value built from a secret (DATABASE_URL=…${DB_PASSWORD}@…) is
-		// one too, whatever its key is called.
-		secret := t.cfg.IsSecret(v.Key) || t.cfg.refsSecret(v.Refs, derived)
-		derived[v.Key] = secret
-		e := ListEntry{Key: v.Key, Value: v.Value, Secret: secret, Line: v.Line, Inherited: v.Inherited, Unset: !v.Set}
-		if v.Err != nil {
-			e.Error = v.Err.Error()
-		}
-		if ev, ok := st.LookupEnv(v.Key); ok && !v.Inherited && ev != v.Value {
-			e.OverriddenByEnvironment = true
-		}
-		switch {
-		case opts.Reveal:
-		case secret && e.Value != "":
-			e.Value, e.Masked = "", true
-		default:
-			// The credentials of a URL, whatever the key: postgres://********@db/app.
-			if mv, ok := envfile.MaskURLCredentials(e.Value); ok {
-				e.Value, e.Masked = mv, true
-			}
-		}
-		lines[v.Key] = append(lines[v.Key], v.Line)
-		if i, ok := index[v.Key]; ok {
-			res.Entries[i] = e
-			continue
-		}
-		index[v.Key] = len(res.Entries)
-		res.Entries = append(res.Entries, e)
+	res := &ListResult{Path: st.DotEnvPath(), Revision: "absent", Files: []string{}, Entries: []ListEntry{}}
+	if target := view.file(res.Path); target != nil {
+		res.Exists, res.Revision = target.snap.Exists, target.snap.Revision()
 	}
-	for _, e := range res.Entries {
-		if l := lines[e.Key]; len(l) > 1 {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s is defined %d times (lines %s); line %d counts", e.Key, len(l), joinInts(l), l[len(l)-1]))
+	several := len(view.files) > 1
+	// A value built from a secret (DATABASE_URL=…${DB_PASSWORD}@…) is one
+	// too, whatever its key is called: derived, in the order Compose reads.
+	derived := map[string]bool{}
+	for _, f := range view.files {
+		for _, v := range f.values {
+			derived[v.Key] = derived[v.Key] || cfg.IsSecret(v.Key) || cfg.refsSecret(v.Refs, derived)
 		}
-		if e.Error != "" {
-			res.Warnings = append(res.Warnings, e.Error)
+	}
+	for _, f := range view.files {
+		res.Files = append(res.Files, f.path)
+		order, last, lines := f.lastValues()
+		for _, k := range order {
+			v := last[k]
+			secret := derived[k]
+			e := ListEntry{Key: k, Value: v.Value, Secret: secret, Line: v.Line, Inherited: v.Inherited, Unset: !v.Set, File: f.path}
+			if v.Err != nil {
+				e.Error = v.Err.Error()
+			}
+			if ev, ok := st.LookupEnv(k); ok && !v.Inherited && ev != v.Value {
+				e.OverriddenByEnvironment = true
+			}
+			if w := view.winner[k]; w != nil && w != f && v.Set {
+				e.OverriddenBy = w.path
+			}
+			switch {
+			case opts.Reveal:
+			case secret && e.Value != "":
+				e.Value, e.Masked = "", true
+			default:
+				// The credentials of a URL, whatever the key: postgres://********@db/app.
+				if mv, ok := envfile.MaskURLCredentials(e.Value); ok {
+					e.Value, e.Masked = mv, true
+				}
+			}
+			res.Entries = append(res.Entries, e)
+			where := ""
+			if several {
+				where = " in " + f.path
+			}
+			if l := lines[k]; len(l) > 1 {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("%s is defined %d times%s (lines %s); line %d counts", k, len(l), where, joinInts(l), l[len(l)-1]))
+			}
+			if e.Error != "" {
+				res.Warnings = append(res.Warnings, e.Error)
+			}
 		}
 	}
 	return res, nil
@@ -505,6 +519,8 @@ type GetResult struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
 	Line  int    `json:"line"`
+	// File is the env file the value is in.
+	File string `json:"file"`
 	// Secret is true when the key looks secret (callers decide whether to show it).
 	Secret bool `json:"secret"`
 	// OverriddenByEnvironment: the environment's value is what Compose interpolates.
@@ -513,8 +529,12 @@ type GetResult struct {
 	Unresolved []string `json:"unresolved,omitempty"`
 }
 
-// Get returns one key's value as Compose reads it (or, with Raw, as written).
+// Get returns one key's value as Compose reads it (or, with Raw, as
+// written), from the env file whose definition counts.
 func Get(ctx context.Context, st *stackops.Stack, opts GetOptions) (*GetResult, error) {
+	if len(st.EnvFiles) > 1 {
+		return getFromView(st, opts)
+	}
 	t, err := targetOf(st)
 	if err != nil {
 		return nil, err
@@ -523,19 +543,54 @@ func Get(ctx context.Context, st *stackops.Stack, opts GetOptions) (*GetResult, 
 	if err != nil {
 		return nil, err
 	}
-	lookup := st.LookupEnv
 	var found *envfile.Value
-	if v, ok := doc.Get(opts.Key, lookup); ok {
+	if v, ok := doc.Get(opts.Key, st.LookupComposeEnv); ok {
 		found = &v
 	}
-	if found == nil || (!found.Set && !opts.Raw) {
-		return nil, fmt.Errorf("%w: %s is not set in %s", ErrKeyNotFound, opts.Key, t.path)
-	}
 	secret := t.cfg.IsSecret(opts.Key)
-	if !secret && len(found.Refs) > 0 {
-		secret = t.cfg.SecretKeys(doc, lookup)[opts.Key]
+	if !secret && found != nil && len(found.Refs) > 0 {
+		secret = t.cfg.SecretKeys(doc, st.LookupComposeEnv)[opts.Key]
 	}
-	res := &GetResult{Key: opts.Key, Value: found.Value, Line: found.Line, Secret: secret, Unresolved: found.Unresolved}
+	return getResult(st, t.path, opts, found, secret)
+}
+
+// getFromView is Get when Compose reads several env files.
+func getFromView(st *stackops.Stack, opts GetOptions) (*GetResult, error) {
+	view, cfg, err := readView(st)
+	if err != nil {
+		return nil, err
+	}
+	path := st.DotEnvPath()
+	var found *envfile.Value
+	if w := view.winner[opts.Key]; w != nil {
+		_, last, _ := w.lastValues()
+		v := last[opts.Key]
+		found, path = &v, w.path
+	} else if f := view.file(path); f != nil {
+		// defined, but not set (a bare KEY line the environment lacks)
+		if _, last, _ := f.lastValues(); last[opts.Key].Key != "" {
+			v := last[opts.Key]
+			found = &v
+		}
+	}
+	secret := cfg.IsSecret(opts.Key)
+	if !secret && found != nil && len(found.Refs) > 0 {
+		derived := map[string]bool{}
+		for _, f := range view.files {
+			for _, v := range f.values {
+				derived[v.Key] = derived[v.Key] || cfg.IsSecret(v.Key) || cfg.refsSecret(v.Refs, derived)
+			}
+		}
+		secret = derived[opts.Key]
+	}
+	return getResult(st, path, opts, found, secret)
+}
+
+func getResult(st *stackops.Stack, path string, opts GetOptions, found *envfile.Value, secret bool) (*GetResult, error) {
+	if found == nil || (!found.Set && !opts.Raw) {
+		return nil, fmt.Errorf("%w: %s is not set in %s", ErrKeyNotFound, opts.Key, path)
+	}
+	res := &GetResult{Key: opts.Key, Value: found.Value, Line: found.Line, File: path, Secret: secret, Unresolved: found.Unresolved}
 	if opts.Raw {
 		res.Value = found.Raw
 		return res, nil
@@ -733,7 +788,7 @@ func Unset(ctx context.Context, st *stackops.Stack, opts UnsetOptions) (*ChangeR
 			return nil, err
 		}
 	}
-	return Update(ctx, st, UpdateOptions{Op: "unset", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *envfile.Document) error {
+	res, err := Update(ctx, st, UpdateOptions{Op: "unset", IfMatch: opts.IfMatch, DryRun: opts.DryRun, Reveal: opts.Reveal, LockWait: opts.LockWait}, func(d *envfile.Document) error {
 		for _, k := range opts.Keys {
 			if _, err := d.Unset(k); err != nil {
 				return err
@@ -741,6 +796,18 @@ func Unset(ctx context.Context, st *stackops.Stack, opts UnsetOptions) (*ChangeR
 		}
 		return nil
 	})
+	if err != nil || len(st.EnvFiles) < 2 {
+		return res, err
+	}
+	// Compose reads other env files too: a key they set keeps a value.
+	if view, _, verr := readView(st); verr == nil {
+		for _, k := range opts.Keys {
+			if file, line, ok := view.definedElsewhere(k, res.Path); ok {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("%s is still set in %s (line %d): Compose uses that value now", k, file, line))
+			}
+		}
+	}
+	return res, nil
 }
 
 // UndoOptions control Undo.

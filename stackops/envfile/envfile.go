@@ -661,6 +661,9 @@ func (e *lazyEval) value(i int) Value {
 	case st.inherited:
 		if v, ok := e.lookup(d.keyOf(st)); ok {
 			ev.Value, ev.Set = v, true
+		} else if j := e.definedBefore(d.keyOf(st), i); j >= 0 {
+			// not in the environment: the key keeps the value it has
+			ev.Value, ev.Set = e.value(j).Value, true
 		}
 	case st.quote == '\'':
 		ev.Value, ev.Set = st.content, true
@@ -718,14 +721,26 @@ type Value struct {
 }
 
 // Evaluate computes every statement's value in file order, the way Compose
-// does: a ${VAR} refers to the environment (lookup) first, then to keys
-// defined earlier in the file. lookup may be nil (an empty environment).
+// does: a ${VAR} (or a bare KEY line) refers to the environment (lookup)
+// first, then to keys defined earlier in the file. lookup may be nil (an
+// empty environment).
 func (d *Document) Evaluate(lookup func(string) (string, bool)) []Value {
+	return d.EvaluateAfter(lookup, nil)
+}
+
+// EvaluateAfter is Evaluate for a file Compose reads after others in the
+// same pass: prior holds their values, which a ${VAR} or a bare KEY line
+// sees after the environment, like the file's own earlier keys (and
+// overridden by them) — compose-go's dotenv.GetEnvFromFile.
+func (d *Document) EvaluateAfter(lookup func(string) (string, bool), prior map[string]string) []Value {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
 	out := make([]Value, len(d.stmts))
-	vars := make(map[string]string, len(d.stmts))
+	vars := make(map[string]string, len(d.stmts)+len(prior))
+	for k, v := range prior {
+		vars[k] = v
+	}
 	for i := range d.stmts {
 		st := &d.stmts[i]
 		ev := Value{Entry: d.entry(i)}
@@ -734,6 +749,9 @@ func (d *Document) Evaluate(lookup func(string) (string, bool)) []Value {
 			if v, ok := lookup(d.keyOf(st)); ok {
 				ev.Value, ev.Set = v, true
 				vars[d.keyOf(st)] = v
+			} else if v, ok := vars[d.keyOf(st)]; ok {
+				// not in the environment: the key keeps the value it has
+				ev.Value, ev.Set = v, true
 			}
 		case st.quote == '\'':
 			ev.Value, ev.Set = st.content, true
