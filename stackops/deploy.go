@@ -78,6 +78,22 @@ type DeployResult struct {
 	// Warnings are things that did not stop the deploy but deserve a look
 	// (e.g. an image that could not be kept for rollback).
 	Warnings []string `json:"warnings,omitempty"`
+	// Repairs are what stackpilot did, after Compose was stopped (Ctrl-C) or
+	// failed in the middle of replacing a container, so that each replica is
+	// one container under its own name again.
+	Repairs []ReplicaRepair `json:"repairs,omitempty"`
+}
+
+// NotRunning returns the services that have no running container, with
+// the state they are in (after a cancelled rollout: what is down).
+func (r *DeployResult) NotRunning() []ServiceDeploy {
+	var out []ServiceDeploy
+	for _, s := range r.Services {
+		if s.State != StateRunning {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Failed returns the services that failed and, when the health gate ran out
@@ -357,6 +373,10 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		case errors.Is(err, ErrInterrupted) || errors.Is(err, context.Canceled) || ctx.Err() != nil:
 			res.Result = ResultCancelled
 			res.Error = err.Error()
+			if len(res.Services) == 0 {
+				// Whenever it was cancelled, say what state each service is in now.
+				res.Services = s.cancelledServices(context.WithoutCancel(ctx), eng, spec, before, after, start, settle, sink)
+			}
 		default:
 			res.Result = ResultFailed
 			res.Error = err.Error()
@@ -430,9 +450,17 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		}
 		sink.Event(Event{Op: spec.op, Service: name, Phase: phase, Time: time.Now()})
 	}
-	stopWatch := s.watchComposeProgress(ctx, eng, spec.op, spec.gate, before, sink)
+	tracker := newReplaceTracker(before)
+	stopWatch := s.watchComposeProgress(ctx, eng, spec.op, spec.gate, before, sink, tracker)
+	grace := s.maxStopGrace(spec.gate)
 	var composeErr error
+	upRan := false
+	var stoppedAt time.Time
 	for _, sub := range spec.commands(c) {
+		if ctx.Err() != nil {
+			composeErr = context.Cause(ctx)
+			break
+		}
 		argv := s.ComposeArgs(c, sub...)
 		res.Commands = append(res.Commands, argv)
 		tail := newLineTail(200, s.buildProgressLine(c, spec.op, spec.gate, sink))
@@ -440,8 +468,25 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		if spec.output != nil {
 			w = io.MultiWriter(tail, spec.output)
 		}
-		err := s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.Dir, Stdout: w, Stderr: w})
+		cmd := Cmd{Args: argv, Dir: s.Dir, Stdout: w, Stderr: w}
+		var err error
+		if sub[0] == "up" {
+			// up replaces containers: it is stopped only between two
+			// replacements, and what it leaves is put right below.
+			upRan = true
+			err = s.runUp(ctx, cmd, tracker, sink, spec.op, grace)
+			stoppedAt = time.Now()
+			if ctx.Err() != nil {
+				sink.Event(Event{Op: spec.op, Phase: "cancelled", Message: "Compose stopped", Time: stoppedAt, Final: true, Failed: true})
+			}
+		} else {
+			err = s.Runner.Run(ctx, cmd)
+		}
 		tail.Flush()
+		if err == nil && ctx.Err() != nil {
+			// Compose finished its work despite the interrupt; go no further.
+			err = context.Cause(ctx)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				composeErr = context.Cause(ctx)
@@ -455,6 +500,17 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 				composeErr = err
 			}
 			break
+		}
+	}
+	if composeErr != nil && upRan {
+		// Compose may have stopped between two steps of a replacement.
+		bg, cancelRepair := context.WithTimeout(context.WithoutCancel(ctx), 2*(grace+finishSlack))
+		repairs, warnings := s.putRight(bg, eng, spec.gate, before, tracker, stoppedAt, grace)
+		cancelRepair()
+		res.Repairs = append(res.Repairs, repairs...)
+		res.Warnings = append(res.Warnings, warnings...)
+		for _, r := range repairs {
+			sink.Event(Event{Op: spec.op, Service: r.Service, Phase: "repaired", Message: r.Detail, Time: time.Now()})
 		}
 	}
 	stopWatch()
@@ -471,8 +527,6 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 					sink.Event(Event{Op: spec.op, Service: sd.Service, Phase: "failed", Message: sd.Reason, Time: time.Now(), Final: true, Failed: true})
 				}
 			}
-		} else if after != nil {
-			res.Services = s.servicesFromSnapshot(spec.gate, before, after)
 		}
 		return finish(before, after, composeErr)
 	}
@@ -482,10 +536,13 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		gres, err := s.WaitHealthy(ctx, HealthGateOptions{Services: spec.gate, Timeout: timeout, Settle: settle, Since: start, Op: spec.op, Sink: sink})
 		bg := context.WithoutCancel(ctx)
 		after, _ := s.takeSnapshot(bg, eng, spec.gate)
-		if gres != nil {
+		switch {
+		case gres != nil:
 			res.TimedOut = gres.TimedOut
 			res.Services = s.servicesFromLook(spec.gate, before, after, gres.Services, false)
-		} else if after != nil {
+		case ctx.Err() != nil:
+			// finish reports the state each service is in.
+		case after != nil:
 			res.Services = s.servicesFromSnapshot(spec.gate, before, after)
 		}
 		if err != nil {
@@ -693,8 +750,14 @@ func (s *Stack) servicesFromLook(services []string, before, after *snapshot, loo
 // watchComposeProgress turns the engine's container events into progress
 // lines while Compose works — including, at once, a new container that dies
 // or turns unhealthy. It returns the function that stops it.
-func (s *Stack) watchComposeProgress(ctx context.Context, eng *engine.Client, op string, services []string, before *snapshot, sink EventSink) func() {
-	wctx, cancel := context.WithCancel(ctx)
+//
+// The tracker sees every container event of the project. The watch outlives
+// a cancelled ctx (the tracker is needed most then) and ends when the
+// returned function is called. It starts from the moment it is called, so an
+// event Compose causes before the stream is connected is replayed, not lost.
+func (s *Stack) watchComposeProgress(ctx context.Context, eng *engine.Client, op string, services []string, before *snapshot, sink EventSink, tr *replaceTracker) func() {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	since := time.Now()
 	wanted := map[string]bool{}
 	old := map[string]bool{}
 	for _, n := range services {
@@ -703,12 +766,13 @@ func (s *Stack) watchComposeProgress(ctx context.Context, eng *engine.Client, op
 			old[id] = true
 		}
 	}
-	events, _ := eng.Events(wctx, "", engine.Filters{"type": {"container"}, "label": {LabelProject + "=" + s.Name}})
+	events, _ := eng.Events(wctx, engineSince(since), engine.Filters{"type": {"container"}, "label": {LabelProject + "=" + s.Name}})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for e := range events {
+			tr.observe(e)
 			svc := e.Actor.Attributes[LabelService]
 			if !wanted[svc] || strings.EqualFold(e.Actor.Attributes[LabelOneOff], "true") {
 				continue
@@ -810,6 +874,11 @@ func normalizeRef(ref string) string {
 		return ref + ":latest"
 	}
 	return ref
+}
+
+// engineSince renders a time as the engine's since/until parameter.
+func engineSince(t time.Time) string {
+	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
 }
 
 // splitRef splits a reference into repository and tag ("latest" when none).
