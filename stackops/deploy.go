@@ -364,6 +364,7 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		Build: spec.build, Pull: spec.pull, Waited: !spec.noWait}
 
 	sink.Start(spec.op)
+	var tails *replacedTails // what the containers said, read before Compose runs
 	// finish records the outcome in the result and the history, whatever happened.
 	finish := func(before, after *snapshot, err error) (*DeployResult, error) {
 		res.DurationMS = time.Since(start).Milliseconds()
@@ -394,6 +395,9 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		if herr := s.appendHistory(rec); herr != nil {
 			res.Warnings = append(res.Warnings, "could not record the history: "+herr.Error())
 		}
+		if tails != nil && len(res.Commands) > 0 {
+			res.Warnings = append(res.Warnings, s.keepReplacedLogs(context.WithoutCancel(ctx), eng, tails, after, spec.op+" "+res.ID)...)
+		}
 		if err == nil && keep > 0 {
 			if perr := s.pruneRollbackTags(context.WithoutCancel(ctx), eng, keep); perr != nil {
 				res.Warnings = append(res.Warnings, "could not prune old rollback images: "+perr.Error())
@@ -408,6 +412,7 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		<-composeCh
 		return finish(nil, nil, err)
 	}
+	tails = s.readTails(ctx, eng, before)
 	ca := <-composeCh
 	if ca.err != nil {
 		return finish(before, nil, ca.err)
@@ -450,6 +455,8 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		}
 		sink.Event(Event{Op: spec.op, Service: name, Phase: phase, Time: time.Now()})
 	}
+	// Nothing is removed before every log end has been read.
+	tails.wait()
 	tracker := newReplaceTracker(before)
 	stopWatch := s.watchComposeProgress(ctx, eng, spec.op, spec.gate, before, sink, tracker)
 	grace := s.maxStopGrace(spec.gate)
