@@ -143,25 +143,32 @@ func TestExecRunnerKillSwitch(t *testing.T) {
 	}
 }
 
-// A child in its own process group does not get the terminal's Ctrl-C: the
-// runner passes the interrupt on itself, once, to the whole group.
-func TestExecRunnerOwnGroupForwardsInterrupt(t *testing.T) {
-	ctx, cancel := context.WithCancelCause(context.Background())
+// startOwnGroup runs script in its own process group under ctx and waits
+// until it prints "LABEL N ready", returning N, the output and Run's result.
+func startOwnGroup(t *testing.T, ctx context.Context, script, label string) (int, *readyBuffer, chan error) {
+	t.Helper()
 	out := &readyBuffer{ready: make(chan struct{})}
 	done := make(chan error, 1)
 	go func() {
-		done <- (&ExecRunner{}).Run(ctx, Cmd{OwnGroup: true, Stdout: out,
-			Args: []string{"sh", "-c", `trap 'echo interrupted; exit 9' INT; echo "pid $$ ready"; sleep 5 & wait`}})
+		done <- (&ExecRunner{}).Run(ctx, Cmd{OwnGroup: true, Stdout: out, Args: []string{"sh", "-c", script}})
 	}()
 	select {
 	case <-out.ready:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the child never started")
 	}
-	var pid int
-	if _, err := fmt.Sscanf(out.String(), "pid %d", &pid); err != nil {
+	var n int
+	if _, err := fmt.Sscanf(out.String(), label+" %d", &n); err != nil {
 		t.Fatalf("child output %q: %v", out.String(), err)
 	}
+	return n, out, done
+}
+
+// A child in its own process group does not get the terminal's Ctrl-C: the
+// runner passes the interrupt on itself, once, to the whole group.
+func TestExecRunnerOwnGroupForwardsInterrupt(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	pid, out, done := startOwnGroup(t, ctx, `trap 'echo interrupted; exit 9' INT; echo "pid $$ ready"; sleep 5 & wait`, "pid")
 	if pg, err := syscall.Getpgid(pid); err != nil || pg != pid || pg == syscall.Getpgrp() {
 		t.Fatalf("child %d is in process group %d (ours %d, err %v): not a group of its own", pid, pg, syscall.Getpgrp(), err)
 	}
@@ -182,22 +189,8 @@ func TestExecRunnerOwnGroupKillSwitchKillsGrandchildren(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	kill := make(chan struct{})
 	ctx = WithKillSwitch(ctx, kill)
-	out := &readyBuffer{ready: make(chan struct{})}
-	done := make(chan error, 1)
-	go func() {
-		// Ignored signals are inherited: only SIGKILL ends the sleep.
-		done <- (&ExecRunner{}).Run(ctx, Cmd{OwnGroup: true, Stdout: out,
-			Args: []string{"sh", "-c", `trap '' INT TERM; sleep 30 & echo "grandchild $! ready"; wait`}})
-	}()
-	select {
-	case <-out.ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the child never started")
-	}
-	var grandchild int
-	if _, err := fmt.Sscanf(out.String(), "grandchild %d", &grandchild); err != nil {
-		t.Fatalf("child output %q: %v", out.String(), err)
-	}
+	// Ignored signals are inherited: only SIGKILL ends the sleep.
+	grandchild, _, done := startOwnGroup(t, ctx, `trap '' INT TERM; sleep 30 & echo "grandchild $! ready"; wait`, "grandchild")
 	cancel(ErrInterrupted)
 	time.Sleep(100 * time.Millisecond)
 	close(kill)

@@ -57,11 +57,14 @@ ran before are kept so stackpilot rollback can bring them back. The
 x-stackpilot deploy: pre-deploy and post-deploy hooks run around it; a failing
 pre-deploy hook stops the deploy before anything changes.
 
-Ctrl-C stops Compose (it gets the interrupt once, from the terminal), waits
-for it, releases the lock and exits 130.
+Ctrl-C lets the container replacement in flight finish, then stops Compose;
+a second Ctrl-C stops it at once. Either way stackpilot then puts right any
+container Compose left half-replaced (no temporary <id>_name container stays
+behind), says which services are not running, releases the lock and exits 130
+(143 for SIGTERM). One plain deploy finishes it.
 
 Exit status: 0 deployed and ready, 1 failed (build, start, health, hook, lock),
-2 usage error, 130 cancelled.`,
+2 usage error, 130 cancelled, 143 terminated.`,
 		Example: `  stackpilot deploy                      # build, start and wait for every service
   stackpilot deploy api web              # just these (and what they depend on)
   stackpilot deploy --dry-run            # what would be built, created, recreated

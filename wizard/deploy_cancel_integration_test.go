@@ -19,14 +19,9 @@ import (
 	"github.com/stackpilot/stackpilot/internal/itest"
 )
 
-// cancelStack is a small stack whose recreate takes a few steps per service:
-// api waits for db to be healthy, both have healthchecks.
-const cancelStack = `
-services:
-  db:
-    image: stackpilot-fixture:latest
-    command: ["serve=:8080"]
-    healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 500ms, timeout: 5s, retries: 120}
+// cancelAPI is api, which waits for db to be healthy, and the deploy
+// settings of the cancel tests' stacks.
+const cancelAPI = `
   api:
     image: stackpilot-fixture:latest
     command: ["serve=:8080"]
@@ -35,6 +30,15 @@ services:
 x-stackpilot:
   deploy: {timeout: 3m, settle: 1s}
 `
+
+// cancelStack is a small stack whose recreate takes a few steps per service:
+// api waits for db to be healthy, both have healthchecks.
+const cancelStack = `
+services:
+  db:
+    image: stackpilot-fixture:latest
+    command: ["serve=:8080"]
+    healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 500ms, timeout: 5s, retries: 120}` + cancelAPI
 
 // tempNameRe matches Compose's temporary names during a replacement.
 var tempNameRe = regexp.MustCompile(`^[0-9a-f]{12}_`)

@@ -14,15 +14,7 @@ const cancelBuiltStack = `
 services:
   db:
     build: .
-    healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 500ms, timeout: 5s, retries: 120}
-  api:
-    image: stackpilot-fixture:latest
-    command: ["serve=:8080"]
-    depends_on: {db: {condition: service_healthy}}
-    healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 500ms, timeout: 5s, retries: 120}
-x-stackpilot:
-  deploy: {timeout: 3m, settle: 1s}
-`
+    healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 500ms, timeout: 5s, retries: 120}` + cancelAPI
 
 // A person deploys from the menu and presses Ctrl-C while Compose replaces
 // db: stackpilot says it finishes the container being replaced (Ctrl-C again

@@ -56,12 +56,17 @@ while following are picked up. Ctrl-C stops.
 --summary reads the logs in one streaming pass and prints, per service, the
 lines by level, restarts, the first and last error and the five most
 repeated error messages (numbers, ids and hex replaced so repeats group).
+Containers a deploy or rollback replaced during the window count too: the
+end of their logs was kept in .stackpilot/replaced/ when they were replaced.
+
+A search (--grep, -i to ignore case) that matches no line says so on stderr;
+the exit status stays 0.
 
 Exit status: 0 ok, 1 failure, 2 usage error, 130 stopped with Ctrl-C.`,
 		Example: `  stackpilot logs                          # everything, merged in time order
   stackpilot logs api -f --tail 20         # the last 20 lines of api, then follow
   stackpilot logs --since 10m --level warn # warnings and errors of the last 10 minutes
-  stackpilot logs --grep 'timeout|refused' # search (Go regexp; (?i) for any case)
+  stackpilot logs --grep 'timeout|refused' -i # search (Go regexp), any case
   stackpilot logs --summary                # counts by level, restarts, top errors
   stackpilot logs --json | jq 'select(.level=="error")'`,
 		ValidArgsFunction: completeServices(f),
@@ -458,7 +463,7 @@ func printLogSummary(w io.Writer, cs *steps.ColorScheme, sum *logs.Summary) {
 			if r.Truncated {
 				kept = "its last " + strconv.Itoa(logsKeptLines) + " lines, kept by stackpilot, are counted above"
 			}
-			fmt.Fprintf(w, "%s %s\n", cs.Gray(s.Service+":"), fmt.Sprintf("replaced container %s (%s at %s): %d restarts, last %s — %s",
+			fmt.Fprintf(w, "%s %s\n", cs.Gray(s.Service+":"), fmt.Sprintf("replaced container %s (%s at %s): %d restarts, %s when replaced — %s",
 				r.Container, r.By, r.RemovedAt.Local().Format("2006-01-02 15:04:05"), r.Restarts, replacedState(r), kept))
 		}
 	}
@@ -493,15 +498,15 @@ func printLogSummary(w io.Writer, cs *steps.ColorScheme, sum *logs.Summary) {
 // logsKeptLines is how many of a replaced container's last lines are kept.
 const logsKeptLines = logs.KeptLines
 
-// replacedState says how a replaced container last stood.
+// replacedState says how a replaced container stood when it was replaced.
 func replacedState(r logs.ReplacedContainer) string {
 	switch r.State {
 	case "exited", "dead":
-		return fmt.Sprintf("exit status %d", r.ExitCode)
+		return fmt.Sprintf("exited with status %d", r.ExitCode)
 	case "restarting":
-		return fmt.Sprintf("exit status %d (restarting)", r.ExitCode)
+		return fmt.Sprintf("restarting after exit status %d", r.ExitCode)
 	}
-	return "state " + r.State
+	return r.State
 }
 
 // oneLine keeps a message on one line of at most n runes.
