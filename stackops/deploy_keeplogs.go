@@ -24,7 +24,7 @@ import (
 // Bounds of the read before Compose runs.
 const (
 	// tailReadTimeout bounds the whole read: a deploy does not wait longer.
-	tailReadTimeout = 10 * time.Second
+	tailReadTimeout = 3 * time.Second
 	// tailMaxBytes bounds the text kept in memory per container.
 	tailMaxBytes = 2 << 20
 )
