@@ -231,6 +231,7 @@ type ReplicaRepair struct {
 	Detail    string `json:"detail"`
 }
 
+// String is the repair in words, for people: "db: removed …".
 func (r ReplicaRepair) String() string { return r.Service + ": " + r.Detail }
 
 // settleEngine waits until no container is being stopped and the engine
