@@ -78,6 +78,22 @@ type DeployResult struct {
 	// Warnings are things that did not stop the deploy but deserve a look
 	// (e.g. an image that could not be kept for rollback).
 	Warnings []string `json:"warnings,omitempty"`
+	// Repairs are what stackpilot did, after Compose was stopped (Ctrl-C) or
+	// failed in the middle of replacing a container, so that each replica is
+	// one container under its own name again.
+	Repairs []ReplicaRepair `json:"repairs,omitempty"`
+}
+
+// NotRunning returns the services that have no running container, with
+// the state they are in (after a cancelled rollout: what is down).
+func (r *DeployResult) NotRunning() []ServiceDeploy {
+	var out []ServiceDeploy
+	for _, s := range r.Services {
+		if s.State != StateRunning {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Failed returns the services that failed and, when the health gate ran out
@@ -351,6 +367,7 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		Build: spec.build, Pull: spec.pull, Waited: !spec.noWait}
 
 	sink.Start(spec.op)
+	var tails *replacedTails // what the containers said, read before Compose runs
 	// finish records the outcome in the result and the history, whatever happened.
 	finish := func(before, after *snapshot, err error) (*DeployResult, error) {
 		res.DurationMS = time.Since(start).Milliseconds()
@@ -360,6 +377,10 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		case errors.Is(err, ErrInterrupted) || errors.Is(err, context.Canceled) || ctx.Err() != nil:
 			res.Result = ResultCancelled
 			res.Error = err.Error()
+			if len(res.Services) == 0 {
+				// Whenever it was cancelled, say what state each service is in now.
+				res.Services = s.cancelledServices(context.WithoutCancel(ctx), eng, spec, before, after, start, settle, sink)
+			}
 		default:
 			res.Result = ResultFailed
 			res.Error = err.Error()
@@ -377,6 +398,9 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		if herr := s.appendHistory(rec); herr != nil {
 			res.Warnings = append(res.Warnings, "could not record the history: "+herr.Error())
 		}
+		if tails != nil && len(res.Commands) > 0 {
+			res.Warnings = append(res.Warnings, s.keepReplacedLogs(context.WithoutCancel(ctx), eng, tails, after, spec.op+" "+res.ID)...)
+		}
 		if err == nil && keep > 0 {
 			if perr := s.pruneRollbackTags(context.WithoutCancel(ctx), eng, keep); perr != nil {
 				res.Warnings = append(res.Warnings, "could not prune old rollback images: "+perr.Error())
@@ -391,6 +415,7 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		<-composeCh
 		return finish(nil, nil, err)
 	}
+	tails = s.readTails(ctx, eng, before)
 	ca := <-composeCh
 	if ca.err != nil {
 		return finish(before, nil, ca.err)
@@ -433,9 +458,19 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		}
 		sink.Event(Event{Op: spec.op, Service: name, Phase: phase, Time: time.Now()})
 	}
-	stopWatch := s.watchComposeProgress(ctx, eng, spec.op, spec.gate, before, sink)
+	// Nothing is removed before every log end has been read.
+	tails.wait()
+	tracker := newReplaceTracker(before)
+	stopWatch := s.watchComposeProgress(ctx, eng, spec.op, spec.gate, before, sink, tracker)
+	grace := s.maxStopGrace(spec.gate)
 	var composeErr error
+	upRan := false
+	var stoppedAt time.Time
 	for _, sub := range spec.commands(c) {
+		if ctx.Err() != nil {
+			composeErr = context.Cause(ctx)
+			break
+		}
 		argv, err := s.ComposeArgs(c, sub...)
 		if err != nil {
 			composeErr = err
@@ -447,8 +482,24 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		if spec.output != nil {
 			w = io.MultiWriter(tail, spec.output)
 		}
-		err = s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.WorkDir, Stdout: w, Stderr: w})
+		cmd := Cmd{Args: argv, Dir: s.WorkDir, Stdout: w, Stderr: w}
+		if sub[0] == "up" {
+			// up replaces containers: it is stopped only between two
+			// replacements, and what it leaves is put right below.
+			upRan = true
+			err = s.runUp(ctx, cmd, tracker, sink, spec.op, grace)
+			stoppedAt = time.Now()
+			if ctx.Err() != nil {
+				sink.Event(Event{Op: spec.op, Phase: "cancelled", Message: "Compose stopped", Time: stoppedAt, Final: true, Failed: true})
+			}
+		} else {
+			err = s.Runner.Run(ctx, cmd)
+		}
 		tail.Flush()
+		if err == nil && ctx.Err() != nil {
+			// Compose finished its work despite the interrupt; go no further.
+			err = context.Cause(ctx)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				composeErr = context.Cause(ctx)
@@ -462,6 +513,17 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 				composeErr = err
 			}
 			break
+		}
+	}
+	if composeErr != nil && upRan {
+		// Compose may have stopped between two steps of a replacement.
+		bg, cancelRepair := context.WithTimeout(context.WithoutCancel(ctx), 2*(grace+finishSlack))
+		repairs, warnings := s.putRight(bg, eng, spec.gate, before, tracker, stoppedAt, grace)
+		cancelRepair()
+		res.Repairs = append(res.Repairs, repairs...)
+		res.Warnings = append(res.Warnings, warnings...)
+		for _, r := range repairs {
+			sink.Event(Event{Op: spec.op, Service: r.Service, Phase: "repaired", Message: r.Detail, Time: time.Now()})
 		}
 	}
 	stopWatch()
@@ -478,8 +540,6 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 					sink.Event(Event{Op: spec.op, Service: sd.Service, Phase: "failed", Message: sd.Reason, Time: time.Now(), Final: true, Failed: true})
 				}
 			}
-		} else if after != nil {
-			res.Services = s.servicesFromSnapshot(spec.gate, before, after)
 		}
 		return finish(before, after, composeErr)
 	}
@@ -489,10 +549,13 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		gres, err := s.WaitHealthy(ctx, HealthGateOptions{Services: spec.gate, Timeout: timeout, Settle: settle, Since: start, Op: spec.op, Sink: sink})
 		bg := context.WithoutCancel(ctx)
 		after, _ := s.takeSnapshot(bg, eng, spec.gate)
-		if gres != nil {
+		switch {
+		case gres != nil:
 			res.TimedOut = gres.TimedOut
 			res.Services = s.servicesFromLook(spec.gate, before, after, gres.Services, false)
-		} else if after != nil {
+		case ctx.Err() != nil:
+			// finish reports the state each service is in.
+		case after != nil:
 			res.Services = s.servicesFromSnapshot(spec.gate, before, after)
 		}
 		if err != nil {
@@ -681,8 +744,14 @@ func (s *Stack) servicesFromLook(services []string, before, after *snapshot, loo
 // watchComposeProgress turns the engine's container events into progress
 // lines while Compose works — including, at once, a new container that dies
 // or turns unhealthy. It returns the function that stops it.
-func (s *Stack) watchComposeProgress(ctx context.Context, eng *engine.Client, op string, services []string, before *snapshot, sink EventSink) func() {
-	wctx, cancel := context.WithCancel(ctx)
+//
+// The tracker sees every container event of the project. The watch outlives
+// a cancelled ctx (the tracker is needed most then) and ends when the
+// returned function is called. It starts from the moment it is called, so an
+// event Compose causes before the stream is connected is replayed, not lost.
+func (s *Stack) watchComposeProgress(ctx context.Context, eng *engine.Client, op string, services []string, before *snapshot, sink EventSink, tr *replaceTracker) func() {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	since := time.Now()
 	wanted := map[string]bool{}
 	old := map[string]bool{}
 	for _, n := range services {
@@ -691,12 +760,13 @@ func (s *Stack) watchComposeProgress(ctx context.Context, eng *engine.Client, op
 			old[id] = true
 		}
 	}
-	events, _ := eng.Events(wctx, "", engine.Filters{"type": {"container"}, "label": {LabelProject + "=" + s.Name}})
+	events, _ := eng.Events(wctx, engineSince(since), engine.Filters{"type": {"container"}, "label": {LabelProject + "=" + s.Name}})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for e := range events {
+			tr.observe(e)
 			svc := e.Actor.Attributes[LabelService]
 			if !wanted[svc] || strings.EqualFold(e.Actor.Attributes[LabelOneOff], "true") {
 				continue
@@ -798,6 +868,11 @@ func normalizeRef(ref string) string {
 		return ref + ":latest"
 	}
 	return ref
+}
+
+// engineSince renders a time as the engine's since/until parameter.
+func engineSince(t time.Time) string {
+	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
 }
 
 // splitRef splits a reference into repository and tag ("latest" when none).

@@ -23,6 +23,14 @@ type Cmd struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// OwnGroup runs the child in a process group of its own, so a Ctrl-C
+	// typed at the terminal does not reach it: the caller decides when it
+	// stops, by cancelling ctx. ExecRunner then signals the whole group —
+	// SIGINT when the cause is ErrInterrupted, SIGTERM otherwise — and kills
+	// the whole group on the kill switch, grandchildren included (the docker
+	// CLI runs the compose plugin as its child; killing the CLI alone would
+	// leave the plugin at work).
+	OwnGroup bool
 }
 
 // String renders the command for -v output and dry runs, quoting where a shell would need it.
@@ -66,13 +74,13 @@ func (e *ExitError) Error() string { return fmt.Sprintf("%s exited with status %
 
 // ExecRunner runs programs for real.
 //
-// Children stay in stackpilot's process group, so a Ctrl-C typed at the
-// terminal reaches them exactly once, from the kernel; ExecRunner never
-// forwards a second interrupt. When ctx is cancelled it waits for the child to
-// finish on its own. If the cancellation did not come from the terminal (a
-// SIGTERM, or a deadline) it sends the child SIGTERM once; the child is only
-// killed when the context's kill switch fires (a second Ctrl-C: the user
-// insisting) or it ignores the signal for 30 seconds.
+// Children stay in stackpilot's process group (unless Cmd.OwnGroup), so a
+// Ctrl-C typed at the terminal reaches them exactly once, from the kernel;
+// ExecRunner never forwards a second interrupt. When ctx is cancelled it
+// waits for the child to finish on its own. If the cancellation did not come
+// from the terminal (a SIGTERM, or a deadline) it sends the child SIGTERM
+// once; the child is only killed when the context's kill switch fires (a
+// second Ctrl-C: the user insisting) or it ignores the signal for 30 seconds.
 type ExecRunner struct {
 	// Trace, when set, receives each command line before it runs (-v).
 	Trace func(line string)
@@ -116,6 +124,9 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) error {
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = c.Stdout
 	cmd.Stderr = c.Stderr
+	if c.OwnGroup {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	// A grandchild that outlives the child may hold our output pipes open;
 	// do not wait for it forever once the child itself has exited.
 	cmd.WaitDelay = 2 * time.Second
@@ -131,17 +142,28 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) error {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		if !errors.Is(context.Cause(ctx), ErrInterrupted) {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+		signal := func(sig syscall.Signal) {
+			if c.OwnGroup {
+				_ = syscall.Kill(-cmd.Process.Pid, sig)
+				return
+			}
+			_ = cmd.Process.Signal(sig)
+		}
+		switch {
+		case !errors.Is(context.Cause(ctx), ErrInterrupted):
+			signal(syscall.SIGTERM)
+		case c.OwnGroup:
+			// The terminal's Ctrl-C did not reach this group: pass it on, once.
+			signal(syscall.SIGINT)
 		}
 		select {
 		case err = <-done:
 		case <-killSwitch(ctx):
-			_ = cmd.Process.Kill()
+			signal(syscall.SIGKILL)
 			err = <-done
 		case <-time.After(30 * time.Second):
 			// A child that ignores the interrupt for this long is stuck; do not leave it behind.
-			_ = cmd.Process.Kill()
+			signal(syscall.SIGKILL)
 			err = <-done
 		}
 		if err == nil {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -138,4 +141,83 @@ func TestExecRunnerKillSwitch(t *testing.T) {
 	case <-time.After(4 * time.Second):
 		t.Fatal("kill switch did not kill")
 	}
+}
+
+// startOwnGroup runs script in its own process group under ctx and waits
+// until it prints "LABEL N ready", returning N, the output and Run's result.
+func startOwnGroup(t *testing.T, ctx context.Context, script, label string) (int, *readyBuffer, chan error) {
+	t.Helper()
+	out := &readyBuffer{ready: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		done <- (&ExecRunner{}).Run(ctx, Cmd{OwnGroup: true, Stdout: out, Args: []string{"sh", "-c", script}})
+	}()
+	select {
+	case <-out.ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child never started")
+	}
+	var n int
+	if _, err := fmt.Sscanf(out.String(), label+" %d", &n); err != nil {
+		t.Fatalf("child output %q: %v", out.String(), err)
+	}
+	return n, out, done
+}
+
+// A child in its own process group does not get the terminal's Ctrl-C: the
+// runner passes the interrupt on itself, once, to the whole group.
+func TestExecRunnerOwnGroupForwardsInterrupt(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	pid, out, done := startOwnGroup(t, ctx, `trap 'echo interrupted; exit 9' INT; echo "pid $$ ready"; sleep 5 & wait`, "pid")
+	if pg, err := syscall.Getpgid(pid); err != nil || pg != pid || pg == syscall.Getpgrp() {
+		t.Fatalf("child %d is in process group %d (ours %d, err %v): not a group of its own", pid, pg, syscall.Getpgrp(), err)
+	}
+	cancel(ErrInterrupted)
+	select {
+	case err := <-done:
+		if !strings.Contains(out.String(), "interrupted") || !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("out %q err %v: the interrupt was not passed on", out.String(), err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("the child was not interrupted")
+	}
+}
+
+// The kill switch kills the whole group: a grandchild (as the compose plugin
+// is the docker CLI's) does not outlive its parent.
+func TestExecRunnerOwnGroupKillSwitchKillsGrandchildren(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	kill := make(chan struct{})
+	ctx = WithKillSwitch(ctx, kill)
+	// Ignored signals are inherited: only SIGKILL ends the sleep.
+	grandchild, _, done := startOwnGroup(t, ctx, `trap '' INT TERM; sleep 30 & echo "grandchild $! ready"; wait`, "grandchild")
+	cancel(ErrInterrupted)
+	time.Sleep(100 * time.Millisecond)
+	close(kill)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("err %v", err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("kill switch did not kill")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for alive(grandchild) {
+		if time.Now().After(deadline) {
+			t.Fatalf("grandchild %d outlived the kill switch", grandchild)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndex(s, ")")
+	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
 }

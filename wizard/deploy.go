@@ -29,6 +29,9 @@ type deployOptions struct {
 	// planOnly skips the build and pull questions: the caller decided
 	// (a redeploy after an .env change needs neither).
 	planOnly bool
+	// asked is set when the questions were answered already (Deploy again
+	// after a cancelled deploy): run at once, with the menu's reports.
+	asked bool
 }
 
 func newDeployCmd(f *Factory) *cobra.Command {
@@ -54,11 +57,14 @@ ran before are kept so stackpilot rollback can bring them back. The
 x-stackpilot deploy: pre-deploy and post-deploy hooks run around it; a failing
 pre-deploy hook stops the deploy before anything changes.
 
-Ctrl-C stops Compose (it gets the interrupt once, from the terminal), waits
-for it, releases the lock and exits 130.
+Ctrl-C lets the container replacement in flight finish, then stops Compose;
+a second Ctrl-C stops it at once. Either way stackpilot then puts right any
+container Compose left half-replaced (no temporary <id>_name container stays
+behind), says which services are not running, releases the lock and exits 130
+(143 for SIGTERM). One plain deploy finishes it.
 
 Exit status: 0 deployed and ready, 1 failed (build, start, health, hook, lock),
-2 usage error, 130 cancelled.`,
+2 usage error, 130 cancelled, 143 terminated.`,
 		Example: `  stackpilot deploy                      # build, start and wait for every service
   stackpilot deploy api web              # just these (and what they depend on)
   stackpilot deploy --dry-run            # what would be built, created, recreated
@@ -147,7 +153,7 @@ func runDeploy(ctx context.Context, f *Factory, opts *deployOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.wizard {
+	if opts.wizard && !opts.asked {
 		proceed, err := deployWizard(ctx, f, st, opts)
 		if err != nil || !proceed {
 			return err
@@ -172,6 +178,17 @@ func runDeploy(ctx context.Context, f *Factory, opts *deployOptions) error {
 	}
 	progress := f.progressFor(opts.JSON)
 	res, err := st.Deploy(ctx, opts.stackops(f, progress))
+	if res != nil && res.Result == stackops.ResultCancelled {
+		// Finishing needs no second recreate of what was recreated already.
+		finish := *opts
+		finish.ForceRecreate = false
+		return rolloutCancelled(ctx, f, res, err, opts.JSON, opts.wizard, finish.args(), func(ctx context.Context) error {
+			o := finish
+			o.asked = true
+			f.Equivalent(o.args()...)
+			return runDeploy(ctx, f, &o)
+		})
+	}
 	return finishRollout(ctx, f, st, res, err, opts.JSON, opts.wizard)
 }
 
@@ -194,9 +211,7 @@ func finishRollout(ctx context.Context, f *Factory, st *stackops.Stack, res *sta
 		return nil
 	}
 	if res.Result == stackops.ResultCancelled {
-		fmt.Fprintf(f.IO.ErrOut, "%s %s cancelled after %s; the stack lock is released (recorded as %s in the history)\n",
-			f.IO.ErrColorScheme().WarningIcon(), res.Operation, time.Duration(res.DurationMS)*time.Millisecond, res.ID)
-		return err
+		return rolloutCancelled(ctx, f, res, err, false, false, []string{res.Operation, "--yes"}, nil)
 	}
 	// The report goes to stderr with --json too: the JSON holds the same facts for scripts.
 	printRolloutFailure(f, res, err)

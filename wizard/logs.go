@@ -28,6 +28,7 @@ type logsOptions struct {
 	Until      string
 	Timestamps bool
 	Grep       string
+	IgnoreCase bool
 	Level      string
 	NoPrefix   bool
 	JSON       bool
@@ -55,12 +56,17 @@ while following are picked up. Ctrl-C stops.
 --summary reads the logs in one streaming pass and prints, per service, the
 lines by level, restarts, the first and last error and the five most
 repeated error messages (numbers, ids and hex replaced so repeats group).
+Containers a deploy or rollback replaced during the window count too: the
+end of their logs was kept in .stackpilot/replaced/ when they were replaced.
+
+A search (--grep, -i to ignore case) that matches no line says so on stderr;
+the exit status stays 0.
 
 Exit status: 0 ok, 1 failure, 2 usage error, 130 stopped with Ctrl-C.`,
 		Example: `  stackpilot logs                          # everything, merged in time order
   stackpilot logs api -f --tail 20         # the last 20 lines of api, then follow
   stackpilot logs --since 10m --level warn # warnings and errors of the last 10 minutes
-  stackpilot logs --grep 'timeout|refused' # search (Go regexp; (?i) for any case)
+  stackpilot logs --grep 'timeout|refused' -i # search (Go regexp), any case
   stackpilot logs --summary                # counts by level, restarts, top errors
   stackpilot logs --json | jq 'select(.level=="error")'`,
 		ValidArgsFunction: completeServices(f),
@@ -75,7 +81,8 @@ Exit status: 0 ok, 1 failure, 2 usage error, 130 stopped with Ctrl-C.`,
 	fl.StringVar(&opts.Since, "since", "", "lines since a time: 10m, 2h, 3d ago, RFC 3339, 2025-11-25 22:00, or unix seconds")
 	fl.StringVar(&opts.Until, "until", "", "lines before a time (same forms as --since)")
 	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "show the engine's timestamp of each line")
-	fl.StringVar(&opts.Grep, "grep", "", "only lines matching this regular expression (Go syntax; (?i) ignores case)")
+	fl.StringVar(&opts.Grep, "grep", "", "only lines matching this regular expression (Go syntax)")
+	fl.BoolVarP(&opts.IgnoreCase, "ignore-case", "i", false, "--grep ignores case (error matches ERROR and Error)")
 	fl.StringVar(&opts.Level, "level", "", "only lines at this level or more severe: error, warn, info or debug")
 	fl.BoolVar(&opts.NoPrefix, "no-prefix", false, "do not prefix lines with their service")
 	fl.BoolVar(&opts.JSON, "json", false, "one JSON object per line (service, container, time, stream, level, message); with --summary, the summary as JSON")
@@ -115,8 +122,15 @@ func resolveLogsOptions(opts *logsOptions, now time.Time) (logs.Options, error) 
 	if !lo.Since.IsZero() && !lo.Until.IsZero() && !lo.Until.After(lo.Since) {
 		return lo, usageErr("--until (%s) must be after --since (%s)", lo.Until.Format(time.RFC3339), lo.Since.Format(time.RFC3339))
 	}
+	if opts.IgnoreCase && opts.Grep == "" {
+		return lo, usageErr("-i/--ignore-case applies to --grep: give a pattern to search for")
+	}
 	if opts.Grep != "" {
-		if lo.Grep, err = regexp.Compile(opts.Grep); err != nil {
+		pattern := opts.Grep
+		if opts.IgnoreCase {
+			pattern = "(?i)" + pattern
+		}
+		if lo.Grep, err = regexp.Compile(pattern); err != nil {
 			return lo, usageErr("--grep: %v", err)
 		}
 	}
@@ -163,6 +177,9 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	}
 	w := bufio.NewWriterSize(f.IO.Out, 64<<10)
 	p := newLogPrinter(f, st, opts, w)
+	if lo.Grep != nil && p.cs.Enabled() {
+		p.grep = lo.Grep
+	}
 	lo.Containers = p.containers
 	lo.Warn = func(msg string) {
 		_ = p.flush() // the lines before it first
@@ -171,6 +188,12 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	err = logs.Read(ctx, st, lo, p.print)
 	if ferr := p.flush(); err == nil {
 		err = ferr
+	}
+	if err == nil && !opts.Follow && p.printed == 0 && p.found > 0 {
+		if what := filterWords(opts); what != "" {
+			// A search that found nothing says so; its exit status stays 0.
+			fmt.Fprintf(f.IO.ErrOut, "%s no line of %s matched %s\n", f.IO.ErrColorScheme().WarningIcon(), strings.Join(p.services, ", "), what)
+		}
 	}
 	if err != nil && ctx.Err() != nil {
 		err = context.Cause(ctx)
@@ -199,6 +222,8 @@ type logPrinter struct {
 	mu         sync.Mutex // the writer, between print and the follow flush timer
 	flushTimer *time.Timer
 	flushErr   error
+	printed    int // lines printed
+	found      int // containers read
 }
 
 func newLogPrinter(f *Factory, st *stackops.Stack, opts *logsOptions, w *bufio.Writer) *logPrinter {
@@ -213,9 +238,6 @@ func newLogPrinter(f *Factory, st *stackops.Stack, opts *logsOptions, w *bufio.W
 	if opts.JSON {
 		p.json = json.NewEncoder(w)
 		p.json.SetEscapeHTML(false)
-	}
-	if opts.Grep != "" && p.cs.Enabled() {
-		p.grep, _ = regexp.Compile(opts.Grep)
 	}
 	return p
 }
@@ -233,6 +255,7 @@ func (p *logPrinter) containers(found []logs.Container, initial bool) {
 			p.width = max(p.width, len(fmt.Sprintf("%s #%d", c.Service, c.Replica)))
 		}
 	}
+	p.found += len(found)
 	cs := p.f.IO.ErrColorScheme()
 	if initial && len(found) == 0 {
 		msg := fmt.Sprintf("no containers for %s yet — start the stack (stackpilot deploy, or docker compose up -d)", strings.Join(p.services, ", "))
@@ -257,6 +280,7 @@ func (p *logPrinter) containers(found []logs.Container, initial bool) {
 func (p *logPrinter) print(l logs.Line) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.printed++
 	if p.json != nil {
 		if err := p.json.Encode(l); err != nil {
 			return err
@@ -315,6 +339,30 @@ func (p *logPrinter) flush() error {
 	return p.flushErr
 }
 
+// filterWords names the line filters given, as flags ("--grep 'x' -i
+// --level error"), or "" when there are none.
+func filterWords(opts *logsOptions) string {
+	var parts []string
+	if opts.Grep != "" {
+		parts = append(parts, "--grep "+quoteArg(opts.Grep))
+		if opts.IgnoreCase {
+			parts = append(parts, "-i")
+		}
+	}
+	if opts.Level != "" {
+		parts = append(parts, "--level "+opts.Level)
+	}
+	if len(parts) > 0 {
+		if opts.Since != "" {
+			parts = append(parts, "--since "+quoteArg(opts.Since))
+		}
+		if opts.Until != "" {
+			parts = append(parts, "--until "+quoteArg(opts.Until))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 // highlight marks the pattern's matches in red.
 func highlight(cs *steps.ColorScheme, re *regexp.Regexp, s string) string {
 	idx := re.FindAllStringIndex(s, -1)
@@ -358,18 +406,29 @@ func runLogSummary(ctx context.Context, f *Factory, st *stackops.Stack, lo logs.
 		enc := json.NewEncoder(f.IO.Out)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		return enc.Encode(sum)
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	} else {
+		printLogSummary(f.IO.Out, f.IO.ColorScheme(), sum)
 	}
-	printLogSummary(f.IO.Out, f.IO.ColorScheme(), sum)
 	none := []string{}
+	var lines int64
+	read := 0
 	for _, s := range sum.Services {
-		if s.Containers == 0 {
+		if s.Containers == 0 && len(s.Replaced) == 0 {
 			none = append(none, s.Service)
 		}
+		lines += s.Lines
+		read += s.Containers + len(s.Replaced)
 	}
-	if len(none) > 0 {
-		cs := f.IO.ErrColorScheme()
+	cs := f.IO.ErrColorScheme()
+	if len(none) > 0 && !opts.JSON {
 		fmt.Fprintf(f.IO.ErrOut, "%s no containers for %s — nothing to read yet\n", cs.WarningIcon(), strings.Join(none, ", "))
+	}
+	if what := filterWords(opts); what != "" && lines == 0 && read > 0 {
+		// A search that found nothing says so; its exit status stays 0.
+		fmt.Fprintf(f.IO.ErrOut, "%s no line matched %s: every count above is of no lines\n", cs.WarningIcon(), what)
 	}
 	return nil
 }
@@ -397,6 +456,18 @@ func printLogSummary(w io.Writer, cs *steps.ColorScheme, sum *logs.Summary) {
 	}
 	_ = t.Render(w)
 	for _, s := range sum.Services {
+		for _, r := range s.Replaced {
+			// Its log went with it; the counts above include the end of it
+			// that stackpilot kept when it replaced it.
+			kept := "its last lines, kept by stackpilot, are counted above"
+			if r.Truncated {
+				kept = "its last " + strconv.Itoa(logsKeptLines) + " lines, kept by stackpilot, are counted above"
+			}
+			fmt.Fprintf(w, "%s %s\n", cs.Gray(s.Service+":"), fmt.Sprintf("replaced container %s (%s at %s): %d restarts, %s when replaced — %s",
+				r.Container, r.By, r.RemovedAt.Local().Format("2006-01-02 15:04:05"), r.Restarts, replacedState(r), kept))
+		}
+	}
+	for _, s := range sum.Services {
 		if s.Levels.Error == 0 {
 			continue
 		}
@@ -422,6 +493,20 @@ func printLogSummary(w io.Writer, cs *steps.ColorScheme, sum *logs.Summary) {
 			}
 		}
 	}
+}
+
+// logsKeptLines is how many of a replaced container's last lines are kept.
+const logsKeptLines = logs.KeptLines
+
+// replacedState says how a replaced container stood when it was replaced.
+func replacedState(r logs.ReplacedContainer) string {
+	switch r.State {
+	case "exited", "dead":
+		return fmt.Sprintf("exited with status %d", r.ExitCode)
+	case "restarting":
+		return fmt.Sprintf("restarting after exit status %d", r.ExitCode)
+	}
+	return r.State
 }
 
 // oneLine keeps a message on one line of at most n runes.
@@ -497,8 +582,9 @@ func logsMenu(ctx context.Context, f *Factory) error {
 		if err != nil {
 			return err
 		}
-		opts.Grep = pattern
-		args = append(args, "--grep", quoteArg(pattern))
+		// A newcomer searching for "error" means ERROR and Error too.
+		opts.Grep, opts.IgnoreCase = pattern, true
+		args = append(args, "--grep", quoteArg(pattern), "-i")
 	}
 	args = append(args, services...)
 	err = runLogs(ctx, f, opts)
@@ -542,7 +628,7 @@ func askNumber(f *Factory, question, def string) (int, error) {
 
 func askPattern(f *Factory) (string, error) {
 	for {
-		s, err := f.Prompter.Input("Search for (a regular expression; (?i) ignores case):", "")
+		s, err := f.Prompter.Input("Search for (a regular expression; upper and lower case match alike):", "")
 		if err != nil {
 			return "", err
 		}

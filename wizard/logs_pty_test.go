@@ -69,9 +69,15 @@ services:
 	term.SendLine("(")
 	term.Expect("not a valid pattern")
 	term.Expect("Search for")
-	term.SendLine("^db")
-	term.Expect("\x1b[31mdb\x1b[0m ready") // the match marked
-	term.Expect("stackpilot logs --grep '^db'")
+	term.SendLine("^DB")
+	term.Expect("\x1b[31mdb\x1b[0m ready") // the match marked, whatever its case
+	term.Expect("stackpilot logs --grep '^DB' -i")
+
+	// A search that finds nothing says so.
+	openLogs("Search")
+	term.Expect("Search for")
+	term.SendLine("no such words")
+	term.Expect("no line of api, db matched --grep 'no such words' -i")
 
 	// Summary.
 	openLogs("Summary")

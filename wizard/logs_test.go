@@ -21,19 +21,28 @@ func TestResolveLogsOptions(t *testing.T) {
 	if lo.Tail != 20 || !lo.Since.Equal(now.Add(-10*time.Minute)) || !lo.Until.Equal(now.Add(-time.Minute)) || lo.Grep.String() != "a|b" || lo.Level != logs.LevelWarn {
 		t.Errorf("resolved %+v", lo)
 	}
+	lo, err = resolveLogsOptions(&logsOptions{Grep: "timeout|REFUSED", IgnoreCase: true}, now)
+	if err != nil || !lo.Grep.MatchString("connection refused") || !lo.Grep.MatchString("TIMEOUT") || lo.Grep.MatchString("ok") {
+		t.Errorf("-i: %v %v", lo.Grep, err)
+	}
+	if lo, _ := resolveLogsOptions(&logsOptions{Grep: "REFUSED"}, now); lo.Grep.MatchString("connection refused") {
+		t.Errorf("without -i the case matters: %v", lo.Grep)
+	}
 	if lo, _ := resolveLogsOptions(&logsOptions{Tail: "all"}, now); lo.Tail != -1 {
 		t.Errorf("--tail all: %d", lo.Tail)
 	}
 	bad := map[string]*logsOptions{
-		"--tail":       {Tail: "x"},
-		"--since":      {Since: "soon"},
-		"--grep":       {Grep: "("},
-		"--level":      {Level: "loud"},
-		"--until (":    {Since: "1m", Until: "2m"},
-		"-f/--follow":  {Follow: true, Until: "1m"},
-		"--summary":    {Summary: true, Follow: true},
-		"--timestamps": {JSON: true, Timestamps: true},
-		"--no-prefix":  {Summary: true, NoPrefix: true},
+		"--tail":                             {Tail: "x"},
+		"--since":                            {Since: "soon"},
+		"--grep":                             {Grep: "("},
+		"--level":                            {Level: "loud"},
+		"--until (":                          {Since: "1m", Until: "2m"},
+		"-f/--follow":                        {Follow: true, Until: "1m"},
+		"--summary":                          {Summary: true, Follow: true},
+		"--timestamps":                       {JSON: true, Timestamps: true},
+		"--no-prefix":                        {Summary: true, NoPrefix: true},
+		"--grep:":                            {Grep: "(", IgnoreCase: true},
+		"-i/--ignore-case applies to --grep": {IgnoreCase: true},
 	}
 	for flag, o := range bad {
 		_, err := resolveLogsOptions(o, now)

@@ -132,6 +132,14 @@ func runRollback(ctx context.Context, f *Factory, opts *rollbackOptions) error {
 		Sink:     progress,
 		Output:   f.verboseOutput(),
 	})
+	if res != nil && res.Result == stackops.ResultCancelled {
+		return rolloutCancelled(ctx, f, res, err, opts.JSON, opts.wizard || opts.confirmed, opts.args(), func(ctx context.Context) error {
+			o := *opts
+			o.confirmed = true
+			f.Equivalent(o.args()...)
+			return runRollback(ctx, f, &o)
+		})
+	}
 	if opts.confirmed && err == nil {
 		defer f.Equivalent(opts.args()...)
 	}

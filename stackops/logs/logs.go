@@ -18,6 +18,7 @@ import (
 
 	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
+	"github.com/stackpilot/stackpilot/stackops/internal/logkeep"
 	"github.com/stackpilot/stackpilot/stackops/internal/logstream"
 )
 
@@ -102,6 +103,9 @@ type logSource struct {
 	tty      bool
 	restarts int
 	order    int // position in the merge, for a stable order of equal times
+	// kept, when set, is a replaced container whose log end stackpilot
+	// kept: it is read from there, not from the engine.
+	kept *logkeep.Container
 }
 
 // sourceFromContainer makes a log source of a container whose Detail is
@@ -188,6 +192,9 @@ func engineTime(ns int64) string {
 // The engine cuts --tail before any filter, so a tail of filtered lines
 // reads everything in range and keeps the last n that pass, in a ring.
 func readSource(ctx context.Context, eng *engine.Client, src *logSource, q logQuery, fn lineFunc) (int64, error) {
+	if src.kept != nil {
+		return readKept(ctx, src, q, fn)
+	}
 	o := engine.LogsOptions{Stdout: true, Stderr: true, Follow: q.follow, Timestamps: true,
 		Since: engineTime(q.since), Until: engineTime(q.until), Tail: "all"}
 	var ring *tailRing

@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -29,12 +30,18 @@ type Summary struct {
 // ServiceSummary is one service's part of a Summary.
 type ServiceSummary struct {
 	Service string `json:"service"`
-	// Containers is how many containers were read (0: the service has none).
+	// Containers is how many of its containers were read (0: the service
+	// has none now).
 	Containers int `json:"containers"`
+	// Replaced are the containers a deploy or rollback replaced during the
+	// window, whose kept log was read too; their lines, errors and restarts
+	// are in the counts.
+	Replaced []ReplacedContainer `json:"replaced"`
 	// Lines counts the lines read (after --grep/--level/--tail).
 	Lines  int64       `json:"lines"`
 	Levels LevelCounts `json:"levels"`
-	// Restarts is the engine's restart count, summed over the containers.
+	// Restarts is the engine's restart count (restarts by the restart
+	// policy), summed over the containers, the replaced ones included.
 	Restarts   int          `json:"restarts"`
 	FirstError *LoggedError `json:"first_error"`
 	LastError  *LoggedError `json:"last_error"`
@@ -90,6 +97,12 @@ const (
 // constant memory whatever the log's length — and counts lines by level,
 // the first and last error, and the most repeated error messages. Tail,
 // Since, Until, Grep and Level select the lines summarised, as for Logs.
+//
+// Containers that a deploy or rollback replaced during the window count
+// too: the engine deleted their logs, but stackpilot kept the end of each
+// (its last lines, restart count and exit status) when it replaced it.
+// Containers replaced by other means (docker compose up by hand) are gone
+// without a trace stackpilot could read.
 func Summarize(ctx context.Context, st *stackops.Stack, opts Options) (*Summary, error) {
 	if opts.Follow {
 		return nil, ErrSummaryFollow
@@ -106,6 +119,11 @@ func Summarize(ctx context.Context, st *stackops.Stack, opts Options) (*Summary,
 	if err != nil {
 		return nil, err
 	}
+	kept, err := keptSources(st, services, opts.Since, opts.Until, sources, opts.Warn)
+	if err != nil {
+		return nil, err
+	}
+	sources = append(sources, kept...)
 	q := logQuery{tail: opts.Tail, filter: lineFilter{level: opts.Level, grep: opts.Grep}}
 	res := &Summary{Project: st.Name, Services: []ServiceSummary{}}
 	if !opts.Since.IsZero() {
@@ -134,6 +152,9 @@ func Summarize(ctx context.Context, st *stackops.Stack, opts Options) (*Summary,
 			switch {
 			case errors.Is(err, logstream.ErrUnreadable):
 				unreadable[i] = err
+			case err != nil && src.kept != nil && ctx.Err() == nil:
+				// A damaged kept log is skipped with a warning, like an unreadable one.
+				unreadable[i] = fmt.Errorf("%w (skipped)", err)
 			case err != nil && !errors.Is(err, engine.ErrNotFound):
 				cancel(err)
 			}
@@ -143,19 +164,27 @@ func Summarize(ctx context.Context, st *stackops.Stack, opts Options) (*Summary,
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
-	for _, err := range unreadable {
+	for i, err := range unreadable {
+		if err != nil && sources[i].kept != nil && opts.Warn != nil {
+			opts.Warn(err.Error())
+			continue
+		}
 		_ = skipUnreadable(err, opts.Warn)
 	}
 
 	for _, svc := range services {
-		row := ServiceSummary{Service: svc, TopErrors: []ErrorGroup{}}
+		row := ServiceSummary{Service: svc, TopErrors: []ErrorGroup{}, Replaced: []ReplacedContainer{}}
 		groups := map[string]*ErrorGroup{}
 		for i, src := range sources {
 			if src.service != svc {
 				continue
 			}
 			a := accs[i]
-			row.Containers++
+			if src.kept != nil {
+				row.Replaced = append(row.Replaced, src.replaced())
+			} else {
+				row.Containers++
+			}
 			row.Restarts += src.restarts
 			row.Lines += a.lines
 			row.Levels.Error += a.levels[LevelError]

@@ -193,3 +193,9 @@ func (c *Client) StartContainer(ctx context.Context, id string) error {
 	}
 	return err
 }
+
+// RenameContainer gives a container a new name.
+func (c *Client) RenameContainer(ctx context.Context, id, name string) error {
+	q := url.Values{"name": {name}}
+	return c.getJSON(ctx, request{method: http.MethodPost, path: "/containers/" + url.PathEscape(id) + "/rename", query: q}, nil)
+}
