@@ -10,7 +10,7 @@ import (
 )
 
 // ErrNoBackups is returned by ChooseBackup when there is nothing to choose.
-var ErrNoBackups = errors.New("no backups yet — create one first (stackpilot backup create)")
+var ErrNoBackups = errors.New("no backups yet")
 
 // BackupLabel is one line describing a backup for people: id, age, size,
 // services, tag, and whether it is encrypted or was verified.

@@ -120,7 +120,7 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 		if len(res.Skipped) > 0 {
 			fmt.Fprintf(f.IO.ErrOut, "%s not backed up (the volume does not exist yet): %s\n", cs.WarningIcon(), strings.Join(res.Skipped, ", "))
 		}
-		fmt.Fprintf(f.IO.ErrOut, "  check it with: stackpilot backup verify %s\n", res.Backup.ID)
+		fmt.Fprintf(f.IO.ErrOut, "  check it with: %s\n", f.hint("backup", "verify", res.Backup.ID))
 	}
 	if opts.menu {
 		f.Equivalent(opts.args()...)

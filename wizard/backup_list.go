@@ -58,7 +58,7 @@ func runBackupList(ctx context.Context, f *Factory, opts *backupListOptions) err
 		dir = rel
 	}
 	if len(list.Backups) == 0 {
-		fmt.Fprintf(f.IO.ErrOut, "no backups of %s in %s yet — create one with: stackpilot backup create\n", st.Name, dir)
+		fmt.Fprintf(f.IO.ErrOut, "no backups of %s in %s yet — create one with: %s\n", st.Name, dir, f.hint("backup", "create"))
 	} else {
 		t := steps.NewTable(cs, "ID", "CREATED", "AGE", "SIZE", "SERVICES", "HOLDS", "TAG", "VERIFIED")
 		for _, b := range list.Backups {

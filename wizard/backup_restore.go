@@ -131,7 +131,7 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 			printGateReport(f, ge.Result)
 		}
 		if res != nil && res.SafetyBackup != nil {
-			defer fmt.Fprintf(f.IO.ErrOut, "  the state before the restore is in backup %s (stackpilot backup restore %s)\n", res.SafetyBackup.ID, res.SafetyBackup.ID)
+			defer fmt.Fprintf(f.IO.ErrOut, "  the state before the restore is in backup %s (%s)\n", res.SafetyBackup.ID, f.hint("backup", "restore", res.SafetyBackup.ID))
 		}
 		return backupExit(err)
 	}
@@ -154,7 +154,7 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 			fmt.Fprintf(f.IO.ErrOut, "%s skipped %s\n", cs.WarningIcon(), s)
 		}
 		if res.SafetyBackup != nil {
-			fmt.Fprintf(f.IO.ErrOut, "  undo with: stackpilot backup restore %s (the safety backup of the state before)\n", res.SafetyBackup.ID)
+			fmt.Fprintf(f.IO.ErrOut, "  undo with: %s (the safety backup of the state before)\n", f.hint("backup", "restore", res.SafetyBackup.ID))
 		}
 	}
 	return nil

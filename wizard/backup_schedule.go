@@ -65,7 +65,7 @@ func runBackupSchedule(ctx context.Context, f *Factory, opts *backupScheduleOpti
 	if err == nil {
 		exe, _ = filepath.EvalSymlinks(exe)
 	}
-	globals := scheduleGlobals(f)
+	globals := scheduleGlobals(st)
 	if opts.menu || (opts.Cron == "" && !opts.Remove && !opts.Show && !opts.PrintSystemd) {
 		if !f.CanPrompt() {
 			return missingInput("what to schedule", "--cron EXPR, --remove or --show")
@@ -184,30 +184,16 @@ func askSchedule(ctx context.Context, f *Factory, st *stackops.Stack, exe string
 	return false, nil
 }
 
-// scheduleGlobals pins the same stack for the job: compose files, project
-// name, env files and profiles given now, as absolute paths.
-func scheduleGlobals(f *Factory) []string {
-	var out []string
-	g := f.Global
-	abs := func(p string) string {
-		if a, err := filepath.Abs(p); err == nil {
-			return a
-		}
-		return p
+// scheduleGlobals pins the same stack for the job, which runs from cron
+// without this shell's environment: the compose files, project name, env
+// files and profiles as the stack was found (stackops.Stack.GlobalArgs),
+// absolute. The job adds -C itself.
+func scheduleGlobals(st *stackops.Stack) []string {
+	g := st.GlobalArgs("")
+	if len(g) >= 2 && g[0] == "-C" {
+		g = g[2:]
 	}
-	for _, file := range g.Files {
-		out = append(out, "-f", abs(file))
-	}
-	if g.ProjectName != "" {
-		out = append(out, "-p", g.ProjectName)
-	}
-	for _, e := range g.EnvFiles {
-		out = append(out, "--env-file", abs(e))
-	}
-	for _, p := range g.Profiles {
-		out = append(out, "--profile", p)
-	}
-	return out
+	return g
 }
 
 func (o *backupScheduleOptions) args() []string {

@@ -285,7 +285,7 @@ func printRolloutFailure(f *Factory, res *stackops.DeployResult, err error) {
 		}
 	}
 	if len(changed) > 0 && res.Operation == "deploy" {
-		fmt.Fprintf(w, "%s to go back to the images before this deploy: stackpilot rollback %s\n", cs.Gray("hint:"), strings.Join(changed, " "))
+		fmt.Fprintf(w, "%s to go back to the images before this deploy: %s\n", cs.Gray("hint:"), f.hint(append([]string{"rollback"}, quoteArgs(changed...)...)...))
 	}
 }
 

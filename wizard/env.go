@@ -61,7 +61,9 @@ Run "stackpilot env" in a terminal for the guided editor.`,
 func envStack(ctx context.Context, f *Factory) (*stackops.Stack, error) {
 	lo := f.loadOptions()
 	lo.Lenient = true
-	return stackops.Load(ctx, lo)
+	st, err := stackops.Load(ctx, lo)
+	f.locate(st)
+	return st, err
 }
 
 // completeEnvKeys completes the keys of .env.
@@ -129,7 +131,7 @@ func runEnvList(ctx context.Context, f *Factory, opts *envListOptions) error {
 	}
 	ecs := f.IO.ErrColorScheme()
 	if !res.Exists {
-		fmt.Fprintf(f.IO.ErrOut, "%s no .env at %s yet — create it with: stackpilot env set KEY=VALUE\n", ecs.WarningIcon(), res.Path)
+		fmt.Fprintf(f.IO.ErrOut, "%s no .env at %s yet — create it with: %s\n", ecs.WarningIcon(), res.Path, f.hint("env", "set", "KEY=VALUE"))
 		return nil
 	}
 	printEnvTable(f, res)
@@ -459,7 +461,7 @@ func reportEnvChange(f *Factory, res *env.ChangeResult) {
 	case res.Changed && res.Created:
 		fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("created "+res.Path+" (mode 0600)"))
 	case res.Changed:
-		fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("wrote "+res.Path+" · stackpilot env undo restores the previous version"))
+		fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("wrote "+res.Path+" · "+f.hint("env", "undo")+" restores the previous version"))
 	}
 }
 
@@ -510,10 +512,7 @@ func suggestRedeploy(ctx context.Context, f *Factory, st *stackops.Stack, res *e
 			return runDeploy(ctx, f, &deployOptions{Services: services, NoBuild: true, wizard: true, planOnly: true})
 		}
 	}
-	cmd := append([]string{"stackpilot"}, f.globalArgs()...)
-	cmd = append(cmd, "deploy")
-	cmd = append(cmd, services...)
-	fmt.Fprintf(f.IO.ErrOut, "  running containers keep the old value until redeployed: %s\n", cs.Cyan(strings.Join(cmd, " ")))
+	fmt.Fprintf(f.IO.ErrOut, "  running containers keep the old value until redeployed: %s\n", cs.Cyan(f.hint(append([]string{"deploy"}, quoteArgs(services...)...)...)))
 	return nil
 }
 
@@ -730,7 +729,7 @@ func printEnvCheck(f *Factory, res *env.CheckResult) {
 	for i, m := range res.Missing {
 		keys[i] = m.Key
 	}
-	fmt.Fprintf(f.IO.ErrOut, "%s %d required key(s) missing — set them with: stackpilot env set %s\n", ecs.FailureIcon(), len(res.Missing), strings.Join(keys, "=… ")+"=…")
+	fmt.Fprintf(f.IO.ErrOut, "%s %d required key(s) missing — set them with: %s\n", ecs.FailureIcon(), len(res.Missing), f.hint("env", "set", strings.Join(keys, "=… ")+"=…"))
 }
 
 // ---- undo ----

@@ -182,7 +182,7 @@ func Find(ctx context.Context, st *stackops.Stack, ref string) (*Info, error) {
 		return nil, err
 	}
 	if len(list.Backups) == 0 {
-		return nil, fmt.Errorf("%w: no backups of %s in %s — create one with: stackpilot backup create", ErrNotFound, st.Name, list.Dir)
+		return nil, fmt.Errorf("%w: no backups of %s in %s — create one with: %s", ErrNotFound, st.Name, list.Dir, st.CommandLine("backup", "create"))
 	}
 	if ref == "latest" {
 		b := list.Backups[0]
@@ -201,7 +201,7 @@ func Find(ctx context.Context, st *stackops.Stack, ref string) (*Info, error) {
 	case 1:
 		return &matches[0], nil
 	case 0:
-		return nil, fmt.Errorf("%w: no backup %q of %s in %s — see stackpilot backup list", ErrNotFound, ref, st.Name, list.Dir)
+		return nil, fmt.Errorf("%w: no backup %q of %s in %s — see %s", ErrNotFound, ref, st.Name, list.Dir, st.CommandLine("backup", "list"))
 	}
 	var ids []string
 	for _, m := range matches {

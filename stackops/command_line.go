@@ -1,0 +1,76 @@
+package stackops
+
+import (
+	"path/filepath"
+	"slices"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+)
+
+// GlobalArgs are the global flags that find this stack again from any
+// directory: -C with the project directory, then -f for the compose files
+// when they are not the ones Compose finds there by itself (given with -f,
+// or by COMPOSE_FILE), -p when the name was given (-p, or
+// COMPOSE_PROJECT_NAME in the environment), --env-file when env files were
+// given, --profile when profiles were (--profile, or COMPOSE_PROFILES in the
+// environment). Paths are absolute. Every command stackpilot suggests is
+// built from these, so a hint works copy-pasted into any directory or a
+// crontab, however the project was found.
+//
+// from is the directory the command will be typed in: when it is the
+// project directory and -C was not given, -C is left out (the command a
+// person would type standing there). "" means anywhere: -C is always there.
+func (s *Stack) GlobalArgs(from string) []string {
+	var out []string
+	if from == "" || s.opts.ProjectDir != "" || !samePath(from, s.Dir) {
+		out = append(out, "-C", s.Dir)
+	}
+	if len(s.opts.Files) > 0 || !s.defaultComposeFiles() {
+		for _, f := range s.ComposeFiles {
+			out = append(out, "-f", f)
+		}
+	}
+	_, nameFromEnv := s.LookupEnv("COMPOSE_PROJECT_NAME")
+	if s.opts.ProjectName != "" || nameFromEnv {
+		out = append(out, "-p", s.Name)
+	}
+	if len(s.opts.EnvFiles) > 0 {
+		for _, f := range s.EnvFiles {
+			out = append(out, "--env-file", f)
+		}
+	}
+	_, profilesFromEnv := s.LookupEnv("COMPOSE_PROFILES")
+	if len(s.opts.Profiles) > 0 || profilesFromEnv {
+		for _, p := range s.Profiles {
+			out = append(out, "--profile", p)
+		}
+	}
+	return out
+}
+
+// CommandLine renders the stackpilot command that runs args on this stack
+// from any directory, quoted for a POSIX shell: the form of every
+// follow-up hint ("check it with: …").
+func (s *Stack) CommandLine(args ...string) string {
+	argv := append([]string{"stackpilot"}, s.GlobalArgs("")...)
+	return Cmd{Args: append(argv, args...)}.String()
+}
+
+// defaultComposeFiles reports whether the stack's compose files are the
+// ones Compose finds by itself in the project directory.
+func (s *Stack) defaultComposeFiles() bool {
+	o := &cli.ProjectOptions{}
+	if err := withDefaultConfigPathFrom(s.Dir)(o); err != nil {
+		return false
+	}
+	return slices.Equal(o.ConfigPaths, s.ComposeFiles)
+}
+
+func samePath(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	return err1 == nil && err2 == nil && ra == rb
+}
