@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/env"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -29,6 +30,9 @@ type deployOptions struct {
 	// planOnly skips the build and pull questions: the caller decided
 	// (a redeploy after an .env change needs neither).
 	planOnly bool
+	// afterEdit is the .env change this deploy follows (the Environment
+	// menu's redeploy): if the deploy fails, undoing it comes first.
+	afterEdit *env.ChangeResult
 }
 
 func newDeployCmd(f *Factory) *cobra.Command {
@@ -145,6 +149,9 @@ func (f *Factory) progressFor(jsonOutput bool) *steps.Progress {
 func runDeploy(ctx context.Context, f *Factory, opts *deployOptions) error {
 	st, err := f.recoveredStack(ctx)
 	if err != nil {
+		if opts.wizard && f.CanPrompt() {
+			return deployCannotStart(ctx, f, opts, err)
+		}
 		return err
 	}
 	if opts.wizard {
@@ -172,12 +179,37 @@ func runDeploy(ctx context.Context, f *Factory, opts *deployOptions) error {
 	}
 	progress := f.progressFor(opts.JSON)
 	res, err := st.Deploy(ctx, opts.stackops(f, progress))
-	return finishRollout(ctx, f, st, res, err, opts.JSON, opts.wizard)
+	retry := opts
+	if !opts.wizard {
+		retry = nil
+	}
+	return finishRollout(ctx, f, st, res, err, opts.JSON, opts.wizard, retry)
+}
+
+// deployCannotStart is the menu's way out when the project does not even
+// load: when an .env change is behind it, undo that change and deploy
+// again, or go back to the menu.
+func deployCannotStart(ctx context.Context, f *Factory, opts *deployOptions, err error) error {
+	u := offerEnvUndo(ctx, f, opts.Services, opts.afterEdit, envCauseOf(err))
+	if u == nil {
+		return err
+	}
+	cs := f.IO.ErrColorScheme()
+	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.FailureIcon(), Message(err))
+	idx, perr := f.Prompter.Select("The deploy cannot start. What now?", []string{u.label, "Back to the menu"}, u.label)
+	if perr != nil {
+		return perr
+	}
+	if idx == 0 {
+		return undoEnvAndRedeploy(ctx, f, u, opts.Services)
+	}
+	return silentExit(ExitFailure)
 }
 
 // finishRollout prints a deploy's or rollback's outcome and picks the exit
-// status. In the wizard a failure offers the logs and a rollback.
-func finishRollout(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.DeployResult, err error, jsonOut, wizard bool) error {
+// status. In the wizard a failure offers the logs and a rollback — and,
+// for a deploy (retry: its options), undoing the .env change behind it.
+func finishRollout(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.DeployResult, err error, jsonOut, wizard bool, retry *deployOptions) error {
 	if res == nil {
 		return err
 	}
@@ -202,7 +234,7 @@ func finishRollout(ctx context.Context, f *Factory, st *stackops.Stack, res *sta
 	printRolloutFailure(f, res, err)
 	printWarnings(f, res.Warnings)
 	if wizard && f.CanPrompt() && ctx.Err() == nil {
-		return rolloutFailureMenu(ctx, f, st, res)
+		return rolloutFailureMenu(ctx, f, st, res, retry)
 	}
 	return silentExit(ExitFailure)
 }
@@ -331,9 +363,11 @@ func printHealthReport(w io.Writer, cs *steps.ColorScheme, services []stackops.S
 	}
 }
 
-// rolloutFailureMenu offers, after a failed deploy in the wizard, the
-// failed services' logs, a rollback of what this deploy changed, or the menu.
-func rolloutFailureMenu(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.DeployResult) error {
+// rolloutFailureMenu offers, after a failed deploy in the wizard: undoing
+// the .env change behind it and deploying again (first, when there is one:
+// retry is the deploy's options), the failed services' logs, a rollback of
+// what this deploy changed, or the menu.
+func rolloutFailureMenu(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.DeployResult, retry *deployOptions) error {
 	cs := f.IO.ErrColorScheme()
 	var changed []string
 	for _, s := range res.Services {
@@ -348,11 +382,20 @@ func rolloutFailureMenu(ctx context.Context, f *Factory, st *stackops.Stack, res
 		}
 	}
 	const (
+		optUndo = "undo"
 		optLogs = "logs"
 		optBack = "rollback"
 		optMenu = "menu"
 	)
 	var labels, keys []string
+	var undo *envUndo
+	if retry != nil && res.Operation == "deploy" {
+		undo = offerEnvUndo(ctx, f, serviceNames(res.Services), retry.afterEdit, nil)
+	}
+	if undo != nil {
+		labels = append(labels, undo.label)
+		keys = append(keys, optUndo)
+	}
 	if len(withLogs) > 0 {
 		var names []string
 		for _, s := range withLogs {
@@ -375,6 +418,8 @@ func rolloutFailureMenu(ctx context.Context, f *Factory, st *stackops.Stack, res
 			return err
 		}
 		switch keys[idx] {
+		case optUndo:
+			return undoEnvAndRedeploy(ctx, f, undo, retry.Services)
 		case optLogs:
 			for _, s := range withLogs {
 				lines, err := st.TailLogs(ctx, s.ContainerID, 100)

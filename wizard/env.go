@@ -393,12 +393,19 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		pairs = append(pairs, env.Assignment{Key: k, Value: v})
 	}
 
+	question, def := "Write this change?", true
+	if warnValueKinds(ctx, f, st, pairs) {
+		// In the menu the default turns to no; a command warns and writes,
+		// as it was told to (a script may set the key before the compose
+		// file that gives it a new meaning).
+		question, def = "Write it anyway? Compose will refuse the project until the value fits", false
+	}
 	renderDiff := func(plan *env.ChangeResult) {
 		steps.RenderEnvDiff(f.IO.ErrOut, f.IO.ErrColorScheme(), plan.Path, plan.Diff)
 	}
 	res, err := applyEnvEdit(f, envEdit{
 		Ask: opts.asked, DryRun: opts.DryRun,
-		Question: "Write this change?", Default: true,
+		Question: question, Default: def,
 		Run: func(dry bool, ifMatch string) (*env.ChangeResult, error) {
 			return env.Set(ctx, st, env.SetOptions{Values: pairs, DryRun: dry, IfMatch: ifMatch})
 		},
@@ -416,6 +423,21 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		return suggestRedeploy(ctx, f, st, res, opts.menu)
 	}
 	return nil
+}
+
+// warnValueKinds warns on stderr, before a write, about each value the
+// compose file cannot take where it uses the key (a port, a number, a
+// duration, a boolean, a size). It reports whether it warned.
+func warnValueKinds(ctx context.Context, f *Factory, st *stackops.Stack, pairs []env.Assignment) bool {
+	probs, err := env.CheckValues(ctx, st, pairs)
+	if err != nil || len(probs) == 0 {
+		return false
+	}
+	cs := f.IO.ErrColorScheme()
+	for _, p := range probs {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s: %s — Compose will refuse to load the project with it\n", cs.WarningIcon(), p, p.Where())
+	}
+	return true
 }
 
 // envSetEquivalent is the flag form of a set: KEY=VALUE for plain values,
@@ -509,7 +531,7 @@ func suggestRedeploy(ctx context.Context, f *Factory, st *stackops.Stack, res *e
 		}
 		if yes {
 			// No rebuild or pull: only the environment changed.
-			return runDeploy(ctx, f, &deployOptions{Services: services, NoBuild: true, wizard: true, planOnly: true})
+			return runDeploy(ctx, f, &deployOptions{Services: services, NoBuild: true, wizard: true, planOnly: true, afterEdit: res})
 		}
 	}
 	fmt.Fprintf(f.IO.ErrOut, "  running containers keep the old value until redeployed: %s\n", cs.Cyan(f.hint(append([]string{"deploy"}, quoteArgs(services...)...)...)))

@@ -119,11 +119,14 @@ func (f *Factory) loadOptions() stackops.LoadOptions {
 }
 
 // Stack loads the stack once per command (the menu reloads it for each job,
-// so edits to the compose file between jobs are seen).
+// so edits to the compose file between jobs are seen). A compose file
+// Compose refuses because of a variable's value comes back as the env-file
+// line that sets it (explainLoadError).
 func (f *Factory) Stack(ctx context.Context) (*stackops.Stack, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	loaded := false
 	if f.stack == nil && f.stackErr == nil {
+		loaded = true
 		f.stack, f.stackErr = stackops.Load(ctx, f.loadOptions())
 		if f.stack != nil {
 			f.located = f.stack
@@ -132,7 +135,15 @@ func (f *Factory) Stack(ctx context.Context) (*stackops.Stack, error) {
 			}
 		}
 	}
-	return f.stack, f.stackErr
+	st, err := f.stack, f.stackErr
+	f.mu.Unlock()
+	if loaded && err != nil {
+		err = f.explainLoadError(ctx, err)
+		f.mu.Lock()
+		f.stackErr = err
+		f.mu.Unlock()
+	}
+	return st, err
 }
 
 // recoveredStack is Stack for the commands that act on or report the
