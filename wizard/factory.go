@@ -60,6 +60,9 @@ type Factory struct {
 	stackErr  error
 	recovered bool
 	located   *stackops.Stack
+	// startedOutside is set when the menu found no project where it was
+	// started: it then offers to open another one later too.
+	startedOutside bool
 }
 
 // NewFactory returns a factory on the given streams.
