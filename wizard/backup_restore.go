@@ -161,22 +161,22 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 }
 
 // chooseRestoreServices asks, in the menu, whether to restore everything the
-// backup holds or only some services.
+// backup holds or only some services — only among the services whose data
+// it holds (a volume they mount, a dump taken from them).
 func chooseRestoreServices(ctx context.Context, f *Factory, st *stackops.Stack, info *backup.Info, opts *backupRestoreOptions) error {
+	held := backup.HeldServices(st, *info)
+	if len(held) <= 1 {
+		return nil
+	}
 	choices, err := serviceChoices(ctx, st)
 	if err != nil {
 		return err
 	}
 	var inBackup []steps.ServiceChoice
 	for _, c := range choices {
-		for _, s := range info.Services {
-			if s == c.Name {
-				inBackup = append(inBackup, c)
-			}
+		if contains(held, c.Name) {
+			inBackup = append(inBackup, c)
 		}
-	}
-	if len(inBackup) <= 1 {
-		return nil
 	}
 	picked, err := steps.SelectServices(f.Prompter, "restore", inBackup)
 	if err != nil {

@@ -285,3 +285,35 @@ func recordVerification(st *stackops.Stack, p string, verr error) error {
 	}
 	return nil
 }
+
+// HeldServices are the services of the stack whose data the backup holds:
+// those that mount one of its volumes (as the compose file mounts them
+// now) and those its dumps were taken from. A restore that names other
+// services has nothing to put back for them.
+func HeldServices(st *stackops.Stack, b Info) []string {
+	held := map[string]bool{}
+	volumes := map[string]bool{}
+	for _, v := range b.Volumes {
+		volumes[v] = true
+	}
+	for _, v := range stackVolumes(st, st.ServiceNames()) {
+		if volumes[v.Key] {
+			for _, s := range v.Services {
+				held[s] = true
+			}
+		}
+	}
+	for _, d := range b.Dumps {
+		if svc, _, ok := strings.Cut(d, "/"); ok {
+			if _, known := st.Project.Services[svc]; known {
+				held[svc] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(held))
+	for s := range held {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
