@@ -276,3 +276,32 @@ func TestPruneUsesConfigRetention(t *testing.T) {
 		t.Errorf("typo in retention: %v", err)
 	}
 }
+
+// A restore can put back only the services whose data a backup holds: the
+// services mounting its volumes (shared volumes bring both), and those its
+// dumps came from — not every service the stack had.
+func TestHeldServices(t *testing.T) {
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": `services:
+  db: {image: x, volumes: ["dbdata:/d"]}
+  worker: {image: x, volumes: ["dbdata:/d"]}
+  cache: {image: x, volumes: ["cachedata:/c"]}
+  web: {image: x}
+volumes: {dbdata: {}, cachedata: {}}
+`})
+	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		info Info
+		want string
+	}{
+		{Info{Services: []string{"cache", "db", "web", "worker"}, Volumes: []string{"dbdata"}}, "db,worker"},
+		{Info{Volumes: []string{"cachedata", "dbdata"}}, "cache,db,worker"},
+		{Info{Volumes: []string{"gone"}, Dumps: []string{"web/notes", "removed/x"}}, "web"},
+	} {
+		if got := strings.Join(HeldServices(st, c.info), ","); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.info, got, c.want)
+		}
+	}
+}
