@@ -63,7 +63,7 @@ func pasteHint(t *testing.T, hint, dir string) itest.Result {
 }
 
 // shellWords splits a command as sh would, for the quoting stackpilot's
-// hints use (plain words and '…' with '\'' inside).
+// hints use: plain words, single-quoted words, and backslash escapes.
 func shellWords(s string) []string {
 	var words []string
 	var cur strings.Builder
