@@ -75,8 +75,13 @@ func RememberProject(cacheDir string, st *Stack) error {
 		return errors.New("no cache directory to remember projects in")
 	}
 	entry := RecentProject{Dir: st.Dir, Name: st.Name, ComposeFiles: st.ComposeFiles, Used: time.Now().UTC()}
+	old := readRecent(cacheDir)
+	if len(old) > 0 && old[0].Dir == entry.Dir && old[0].Name == entry.Name && entry.Used.Sub(old[0].Used) < time.Minute &&
+		strings.Join(old[0].ComposeFiles, "\x00") == strings.Join(entry.ComposeFiles, "\x00") {
+		return nil // first already, and just now: the menu loops often
+	}
 	list := []RecentProject{entry}
-	for _, p := range readRecent(cacheDir) {
+	for _, p := range old {
 		if p.Dir != entry.Dir && len(list) < maxRecentProjects {
 			list = append(list, p)
 		}

@@ -312,9 +312,11 @@ type definition struct {
 	line int
 }
 
-// definitions reads the stack's env files the way Compose combines them:
-// later files win over earlier ones, the environment wins over all.
-func definitions(st *stackops.Stack) (map[string]definition, error) {
+// definitions reads the wanted keys from the stack's env files the way
+// Compose combines them: later files win over earlier ones, the
+// environment wins over all. Only what the wanted values depend on is
+// evaluated (a .env can have thousands of lines; env set stays quick).
+func definitions(st *stackops.Stack, want map[string]bool) (map[string]definition, error) {
 	cfg, err := ConfigOf(st)
 	if err != nil {
 		return nil, err
@@ -343,13 +345,13 @@ func definitions(st *stackops.Stack) (map[string]definition, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, v := range doc.Evaluate(lookup) {
+		doc.LastValues(func(k string) bool { return want[k] }, lookup, func(v envfile.Value) {
 			if v.Set {
 				defs[v.Key] = definition{value: v.Value, file: f, line: v.Line}
 			}
-		}
+		})
 	}
-	for k := range defs {
+	for k := range want {
 		if v, ok := st.LookupEnv(k); ok {
 			defs[k] = definition{value: v}
 		}
@@ -411,7 +413,21 @@ func CheckValues(ctx context.Context, st *stackops.Stack, values []Assignment) (
 	if err != nil {
 		return nil, err
 	}
-	defs, err := definitions(st)
+	// Most keys feed no typed field: then the env files are not read.
+	want := map[string]bool{}
+	for _, u := range uses {
+		for _, a := range values {
+			if u.rule != nil && contains(u.vars, a.Key) {
+				for _, v := range u.vars {
+					want[v] = true
+				}
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	defs, err := definitions(st, want)
 	if err != nil {
 		return nil, err
 	}
@@ -576,7 +592,13 @@ func ExplainLoadError(ctx context.Context, st *stackops.Stack, loadErr error) (*
 	if err != nil {
 		return nil, err
 	}
-	defs, err := definitions(st)
+	want := map[string]bool{}
+	for _, u := range uses {
+		for _, v := range u.vars {
+			want[v] = true
+		}
+	}
+	defs, err := definitions(st, want)
 	if err != nil {
 		return nil, err
 	}
