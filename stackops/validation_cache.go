@@ -95,14 +95,11 @@ func validationCacheKeyFor(composeGo string, files []string, env map[string]stri
 }
 
 func validationCacheDir() string {
-	if d := os.Getenv("STACKPILOT_CACHE_DIR"); d != "" {
-		return filepath.Join(d, "validated")
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
+	d := CacheDir(nil)
+	if d == "" {
 		return ""
 	}
-	return filepath.Join(d, "stackpilot", "validated")
+	return filepath.Join(d, "validated")
 }
 
 // knownValid reports whether key was validated before.

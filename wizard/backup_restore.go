@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -174,7 +175,7 @@ func chooseRestoreServices(ctx context.Context, f *Factory, st *stackops.Stack, 
 	}
 	var inBackup []steps.ServiceChoice
 	for _, c := range choices {
-		if contains(held, c.Name) {
+		if slices.Contains(held, c.Name) {
 			inBackup = append(inBackup, c)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -208,7 +209,7 @@ func offerEnvUndo(ctx context.Context, f *Factory, services []string, edit *env.
 		}
 		for _, k := range v.Keys {
 			for _, s := range users[k] {
-				if len(services) == 0 || contains(services, s) {
+				if len(services) == 0 || slices.Contains(services, s) {
 					related = true
 				}
 			}
@@ -242,13 +243,4 @@ func undoEnvAndRedeploy(ctx context.Context, f *Factory, u *envUndo, services []
 	fmt.Fprintf(f.IO.ErrOut, "%s restored %s as it was before %q (%s)\n", cs.SuccessIcon(), res.Path, res.Restored.Op, res.Restored.Time.Format(time.DateTime))
 	f.Equivalent("env", "undo")
 	return runDeploy(ctx, f, &deployOptions{Services: services, NoBuild: true, wizard: true, planOnly: len(services) > 0})
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }

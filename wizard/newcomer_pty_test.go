@@ -96,6 +96,13 @@ func TestIntegrationEnvValueBreakingComposeIsNamedAndUndone(t *testing.T) {
 	term.Expect("Deploy now?")
 	answerConfirm(term, itest.KeyEnter)
 	expectWithin(t, term, "Deployed", 2*time.Minute)
+	quitWithPortBack(t, term, p, port)
+}
+
+// quitWithPortBack leaves the menu after an undo and checks that .env and
+// the running api are back on port.
+func quitWithPortBack(t *testing.T, term *itest.Terminal, p *itest.Project, port string) {
+	t.Helper()
 	term.Expect("What do you want to do?")
 	term.Expect("Quit")
 	if s := term.Screen(); !strings.Contains(s, "project "+p.Name) {
@@ -109,8 +116,24 @@ func TestIntegrationEnvValueBreakingComposeIsNamedAndUndone(t *testing.T) {
 		t.Errorf(".env after the undo:\n%s", b)
 	}
 	if got := publishedPort(t, p); got != port {
-		t.Errorf("api publishes %s, want %s", got, port)
+		t.Errorf("api publishes %s after the undo, want %s", got, port)
 	}
+}
+
+// changeInEnvMenu changes key to value from the main menu's Environment
+// job, up to "Write this change?".
+func changeInEnvMenu(term *itest.Terminal, key, value string) {
+	term.Expect("What do you want to do?")
+	term.Send("Environment", itest.KeyEnter)
+	term.Expect("Pick a key to change")
+	term.Send(key, itest.KeyEnter)
+	term.Expect("Change the value")
+	term.Send(itest.KeyEnter)
+	term.Expect("New value for " + key)
+	answerCursorQuery(term)
+	term.Send("\x15") // Ctrl-U: clear the default
+	term.SendLine(value)
+	term.Expect("Write this change?")
 }
 
 // A deploy that fails right after an .env edit from the menu (the new port
@@ -128,17 +151,7 @@ func TestIntegrationDeployFailingAfterEnvEditOffersTheUndoFirst(t *testing.T) {
 	taken := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
 
 	term := itest.StartTerminal(t, p.Dir, nil)
-	term.Expect("What do you want to do?")
-	term.Send("Environment", itest.KeyEnter)
-	term.Expect("Pick a key to change")
-	term.Send("API_PORT", itest.KeyEnter)
-	term.Expect("Change the value")
-	term.Send(itest.KeyEnter)
-	term.Expect("New value for API_PORT")
-	answerCursorQuery(term)
-	term.Send("\x15") // Ctrl-U: clear the default
-	term.SendLine(taken)
-	term.Expect("Write this change?")
+	changeInEnvMenu(term, "API_PORT", taken)
 	answerConfirm(term, itest.KeyEnter)
 	term.Expect("Redeploy api now")
 	answerConfirm(term, itest.KeyEnter)
@@ -153,18 +166,7 @@ func TestIntegrationDeployFailingAfterEnvEditOffersTheUndoFirst(t *testing.T) {
 	term.Expect("Deploy now?")
 	answerConfirm(term, itest.KeyEnter)
 	expectWithin(t, term, "Deployed", 2*time.Minute)
-	term.Expect("What do you want to do?")
-	term.Expect("Quit")
-	term.Send("Quit", itest.KeyEnter)
-	if code := term.Wait(20 * time.Second); code != 0 {
-		t.Fatalf("Quit: exit %d\n%s", code, term.Screen())
-	}
-	if b, _ := os.ReadFile(filepath.Join(p.Dir, ".env")); !strings.Contains(string(b), "API_PORT="+port+"\n") {
-		t.Errorf(".env after the undo:\n%s", b)
-	}
-	if got := publishedPort(t, p); got != port {
-		t.Errorf("api publishes %s after the undo, want %s", got, port)
-	}
+	quitWithPortBack(t, term, p, port)
 }
 
 // Started outside any project, the menu offers to open one (the recent

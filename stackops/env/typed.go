@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -316,10 +317,10 @@ type definition struct {
 // Compose combines them: later files win over earlier ones, the
 // environment wins over all. Only what the wanted values depend on is
 // evaluated (a .env can have thousands of lines; env set stays quick).
-func definitions(st *stackops.Stack, want map[string]bool) (map[string]definition, error) {
+func definitions(st *stackops.Stack, want map[string]bool) (map[string]definition, Config, error) {
 	cfg, err := ConfigOf(st)
 	if err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
 	files := st.EnvFiles
 	if len(files) == 0 {
@@ -339,11 +340,11 @@ func definitions(st *stackops.Stack, want map[string]bool) (map[string]definitio
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, cfg, err
 		}
 		doc, err := envfile.Parse(data, cfg.IsSecret)
 		if err != nil {
-			return nil, err
+			return nil, cfg, err
 		}
 		doc.LastValues(func(k string) bool { return want[k] }, lookup, func(v envfile.Value) {
 			if v.Set {
@@ -356,7 +357,7 @@ func definitions(st *stackops.Stack, want map[string]bool) (map[string]definitio
 			defs[k] = definition{value: v}
 		}
 	}
-	return defs, nil
+	return defs, cfg, nil
 }
 
 // ValueProblem is a value a field of the compose file cannot take: the
@@ -417,7 +418,7 @@ func CheckValues(ctx context.Context, st *stackops.Stack, values []Assignment) (
 	want := map[string]bool{}
 	for _, u := range uses {
 		for _, a := range values {
-			if u.rule != nil && contains(u.vars, a.Key) {
+			if u.rule != nil && slices.Contains(u.vars, a.Key) {
 				for _, v := range u.vars {
 					want[v] = true
 				}
@@ -427,11 +428,7 @@ func CheckValues(ctx context.Context, st *stackops.Stack, values []Assignment) (
 	if len(want) == 0 {
 		return nil, nil
 	}
-	defs, err := definitions(st, want)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := ConfigOf(st)
+	defs, cfg, err := definitions(st, want)
 	if err != nil {
 		return nil, err
 	}
@@ -448,7 +445,7 @@ func CheckValues(ctx context.Context, st *stackops.Stack, values []Assignment) (
 			return d.value, ok
 		}
 		for _, u := range uses {
-			if u.rule == nil || !contains(u.vars, a.Key) {
+			if u.rule == nil || !slices.Contains(u.vars, a.Key) {
 				continue
 			}
 			if p, bad := problemAt(u, a.Key, a.Value, lookup, cfg); bad {
@@ -474,15 +471,6 @@ func problemAt(u fieldUse, key, value string, lookup func(string) (string, bool)
 		p.Value, p.Masked = "", true
 	}
 	return p, true
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // LoadErrorCause is a variable that makes Compose refuse the project, and
@@ -598,11 +586,7 @@ func ExplainLoadError(ctx context.Context, st *stackops.Stack, loadErr error) (*
 			want[v] = true
 		}
 	}
-	defs, err := definitions(st, want)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := ConfigOf(st)
+	defs, cfg, err := definitions(st, want)
 	if err != nil {
 		return nil, err
 	}
