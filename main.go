@@ -80,6 +80,7 @@ func run() int {
 	}()
 	cmd := wizard.NewRootCmdFor(f, os.Args[1:])
 	err := cmd.ExecuteContext(ctx)
+	f.Close()
 	if msg := wizard.Message(err); msg != "" {
 		cs := ios.ErrColorScheme()
 		fmt.Fprintf(ios.ErrOut, "%s %s\n", cs.Red("error:"), msg)

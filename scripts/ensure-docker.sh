@@ -27,6 +27,9 @@ missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+# Compose v1 reaches ssh:// engines only through paramiko, which Debian's
+# docker-compose does not pull in.
+dpkg -s python3-paramiko >/dev/null 2>&1 || missing+=(python3-paramiko)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt)"
   as_root apt-get update -qq

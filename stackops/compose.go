@@ -133,7 +133,10 @@ func (s *Stack) Compose(ctx context.Context) (*ComposeCLI, error) {
 // project is pinned explicitly (name, directory, files, env files, profiles)
 // so v1 and v2 see exactly the project stackpilot loaded.
 func (s *Stack) ComposeArgs(c *ComposeCLI, sub ...string) []string {
-	args := append([]string{}, c.Command...)
+	// The engine too: docker's global options go before "compose" (v2), v1's
+	// are its own.
+	args := append([]string{c.Command[0]}, s.composeEndpointArgs(c)...)
+	args = append(args, c.Command[1:]...)
 	args = append(args, "--project-name", s.Name, "--project-directory", s.Dir)
 	for _, f := range s.ComposeFiles {
 		args = append(args, "--file", f)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 
+	"github.com/stackpilot/stackpilot/stackops/endpoint"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -82,7 +83,7 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		daemonCheck, engineCheck = checkDaemon(ctx, environMap(environ)["DOCKER_HOST"])
+		daemonCheck, engineCheck = checkDaemon(ctx, endpoint.Options{Context: opts.Load.Context, Host: opts.Load.Host, Environ: environ})
 	}()
 	go func() {
 		defer wg.Done()
@@ -133,20 +134,27 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 	return res
 }
 
-func checkDaemon(ctx context.Context, host string) (DoctorCheck, DoctorCheck) {
+func checkDaemon(ctx context.Context, where endpoint.Options) (DoctorCheck, DoctorCheck) {
 	daemon := DoctorCheck{Name: "docker daemon"}
 	ver := DoctorCheck{Name: "engine version"}
-	eng, err := engine.New(host)
+	ep, err := endpoint.Resolve(where)
+	var eng *engine.Client
+	if err == nil {
+		eng, err = engine.NewEndpoint(ep)
+	}
 	if err != nil {
 		daemon.Detail = err.Error()
-		daemon.Fix = "set DOCKER_HOST to unix:///var/run/docker.sock or tcp://HOST:PORT"
+		daemon.Fix = "pick a context `docker context ls` lists, or set DOCKER_HOST to unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://USER@HOST"
 		ver.Skipped, ver.OK, ver.Detail = true, true, "skipped: daemon not reachable"
 		return daemon, ver
 	}
 	defer eng.Close()
 	if _, err := eng.Ping(ctx); err != nil {
 		daemon.Detail = describeDockerError(err)
+		var de *engine.DaemonError
 		switch {
+		case errors.As(err, &de) && de.Fix != "":
+			daemon.Detail, daemon.Fix = fmt.Sprintf("docker daemon not reachable at %s: %v", de.Host, de.Cause), de.Fix
 		case errors.Is(err, engine.ErrPermissionDenied):
 			daemon.Fix = "add your user to the docker group (sudo usermod -aG docker $USER, then log in again) or run with sudo"
 		case errors.Is(err, engine.ErrDaemonDown):

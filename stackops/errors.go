@@ -76,6 +76,8 @@ func describeDockerError(err error) string {
 	var de *engine.DaemonError
 	if errors.As(err, &de) {
 		switch {
+		case de.Fix != "": // the client knew what to do (a remote engine, TLS)
+			return de.Error()
 		case errors.Is(err, engine.ErrPermissionDenied):
 			return fmt.Sprintf("docker daemon not reachable at %s: permission denied — add your user to the docker group (sudo usermod -aG docker $USER, then log in again) or run with sudo", de.Host)
 		case errors.Is(err, engine.ErrDaemonDown):

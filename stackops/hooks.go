@@ -193,7 +193,7 @@ func (s *Stack) runHooks(ctx context.Context, hook string, cmds HookList, env []
 			w = io.MultiWriter(tail, out)
 		}
 		start := time.Now()
-		err := s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.Dir, Env: env, Stdout: w, Stderr: w})
+		err := s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.Dir, Env: append(s.endpointEnv(), env...), Stdout: w, Stderr: w})
 		tail.Flush()
 		run := HookRun{Hook: hook, Command: cmds[len(runs)], Output: tail.Lines(), DurationMS: time.Since(start).Milliseconds()}
 		if err != nil {

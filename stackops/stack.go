@@ -26,6 +26,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 
+	"github.com/stackpilot/stackpilot/stackops/endpoint"
 	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
@@ -54,6 +55,9 @@ type LoadOptions struct {
 	Environ []string
 	// Runner runs external programs; an ExecRunner when nil.
 	Runner Runner
+	// Context is --context and Host is -H/--host: the engine to act on,
+	// chosen as the docker CLI chooses (stackops/endpoint).
+	Context, Host string
 	// Lenient finds the project (directory, compose files, env files,
 	// x-stackpilot) without loading the compose model: no interpolation,
 	// no validation, and .env read only for its COMPOSE_* settings. The env
@@ -92,6 +96,10 @@ type Stack struct {
 	engineOnce sync.Once
 	engine     *engine.Client
 	engineErr  error
+
+	endpointOnce sync.Once
+	endpoint     *endpoint.Endpoint
+	endpointErr  error
 
 	composeMu  sync.Mutex
 	composeCLI *ComposeCLI
@@ -464,11 +472,10 @@ func (s *Stack) DotEnvPath() string {
 	return filepath.Join(s.Dir, ".env")
 }
 
-// Engine returns the Docker Engine client, built once from DOCKER_HOST.
+// Engine returns the Docker Engine client for the stack's Endpoint, built once.
 func (s *Stack) Engine() (*engine.Client, error) {
 	s.engineOnce.Do(func() {
-		host := environMap(s.environ)["DOCKER_HOST"]
-		s.engine, s.engineErr = engine.New(host)
+		s.engine, s.engineErr = s.newEngine()
 	})
 	return s.engine, s.engineErr
 }

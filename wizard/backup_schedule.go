@@ -248,6 +248,9 @@ func scheduleGlobals(st *stackops.Stack) []string {
 	if len(g) >= 2 && g[0] == "-C" {
 		g = g[2:]
 	}
+	if len(g) == 0 {
+		return nil
+	}
 	return g
 }
 

@@ -64,7 +64,7 @@ func ExitCode(err error) int {
 	case errors.Is(err, stackops.ErrInterrupted), errors.Is(err, steps.ErrInterrupted), errors.Is(err, context.Canceled):
 		return ExitCancelled
 	case errors.Is(err, stackops.ErrConfirmationRequired), errors.Is(err, ErrInputRequired),
-		errors.Is(err, stackops.ErrUnknownService): // a wrong argument, like an unknown flag
+		errors.Is(err, stackops.ErrUnknownService), errors.Is(err, stackops.ErrUnknownContext): // a wrong argument, like an unknown flag
 		return ExitUsage
 	case errors.Is(err, stackops.ErrDegraded):
 		return ExitDegraded

@@ -28,6 +28,8 @@ type GlobalOptions struct {
 	NoInput     bool
 	NoColor     bool
 	Verbose     bool
+	Context     string // --context
+	Host        string // -H/--host
 }
 
 // Factory builds what commands need, once, from the global options.
@@ -115,6 +117,8 @@ func (f *Factory) loadOptions() stackops.LoadOptions {
 		ProjectName: f.Global.ProjectName,
 		EnvFiles:    f.Global.EnvFiles,
 		Profiles:    f.Global.Profiles,
+		Context:     f.Global.Context,
+		Host:        f.Global.Host,
 		WorkDir:     f.WorkDir,
 		Environ:     f.Environ,
 		Runner:      f.runner(),
@@ -179,8 +183,15 @@ func (f *Factory) recoveredStack(ctx context.Context) (*stackops.Stack, error) {
 func (f *Factory) forgetStack() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.stack != nil {
+		f.stack.Close()
+	}
 	f.stack, f.stackErr, f.recovered = nil, nil, false
 }
+
+// Close ends what the command's stack holds open (an ssh connection to a
+// remote engine).
+func (f *Factory) Close() { f.forgetStack() }
 
 // Confirm returns the consent hook for this command: --yes agrees, a terminal
 // asks, otherwise consent is refused naming --yes.
@@ -270,6 +281,12 @@ func (f *Factory) globalArgs() []string {
 	}
 	for _, p := range g.Profiles {
 		out = append(out, "--profile", quoteArg(p))
+	}
+	if g.Context != "" {
+		out = append(out, "--context", quoteArg(g.Context))
+	}
+	if g.Host != "" {
+		out = append(out, "-H", quoteArg(g.Host))
 	}
 	return out
 }

@@ -89,6 +89,8 @@ terminal, 3 stack degraded, 130 cancelled.`,
 	pf.BoolVar(&g.NoInput, "no-input", false, "never prompt, even in a terminal (also STACKPILOT_NO_INPUT=1)")
 	pf.BoolVar(&g.NoColor, "no-color", false, "no color (also NO_COLOR=1 or TERM=dumb)")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "show the docker commands run")
+	pf.StringVar(&g.Context, "context", "", "docker context to act on (default: DOCKER_HOST, DOCKER_CONTEXT, then docker context use's choice)")
+	pf.StringVarP(&g.Host, "host", "H", "", "docker engine to act on: unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST (default: as the docker CLI)")
 
 	cmds := commandBuilders(f)
 	root.InitDefaultHelpFlag()

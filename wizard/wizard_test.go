@@ -191,6 +191,13 @@ func TestCommandNameIn(t *testing.T) {
 		{[]string{"--", "status"}, ""},
 		{[]string{"--version"}, ""},
 		{[]string{"stauts"}, "stauts"},
+		{[]string{"--context", "prod", "status"}, "status"},
+		{[]string{"-H", "ssh://deploy@10.0.0.5", "deploy"}, "deploy"},
+		{[]string{"--host=tcp://h:2376", "logs"}, "logs"},
+		{[]string{"--context", "status", "deploy"}, "deploy"},
+		{[]string{"-H", "ssh://root@10.0.0.5", "status"}, "status"},
+		{[]string{"-Hssh://root@h", "--host=tcp://h:2375", "logs"}, "logs"},
+		{[]string{"-vH", "unix:///x.sock", "doctor"}, "doctor"},
 	} {
 		if got := commandNameIn(root, c.args); got != c.want {
 			t.Errorf("commandNameIn(%q) = %q, want %q", c.args, got, c.want)

@@ -210,6 +210,13 @@ type Project struct {
 	t    testing.TB
 	Dir  string
 	Name string
+	// Env is added to the environment of every command run for the project
+	// (e.g. a Server's Env, so the project lives on that server's engine).
+	Env []string
+	// OnServer says the project lives on a server container (StartServer),
+	// which goes with everything on it: Down only clears the host's engine
+	// of it, without Compose over ssh (slow, v1 especially).
+	OnServer bool
 }
 
 // NewProject writes compose (and any extra files) into a new directory. The
@@ -270,7 +277,7 @@ func (p *Project) TryCompose(args ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = p.Dir
-	cmd.Env = BaseEnv()
+	cmd.Env = append(BaseEnv(), p.Env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -278,24 +285,39 @@ func (p *Project) TryCompose(args ...string) (string, error) {
 // Run runs stackpilot in the project directory without a terminal.
 func (p *Project) Run(args ...string) Result {
 	p.t.Helper()
-	return Run(p.t, p.Dir, nil, args...)
+	return Run(p.t, p.Dir, p.Env, args...)
 }
 
 // Down removes the project's containers, networks and volumes.
 func (p *Project) Down() {
-	if _, err := p.TryCompose("down", "--volumes", "--remove-orphans", "--timeout", "1"); err != nil {
-		// Backstop: remove by label, whatever state compose is in.
+	if p.OnServer {
+		// Only what a bug may have left on the host's own engine.
 		ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=com.docker.compose.project="+p.Name).Output()
 		if s := strings.Fields(string(ids)); len(s) > 0 {
 			_ = exec.Command("docker", append([]string{"rm", "-f", "-v"}, s...)...).Run()
 		}
+		return
 	}
+	if _, err := p.TryCompose("down", "--volumes", "--remove-orphans", "--timeout", "1"); err != nil {
+		// Backstop: remove by label, whatever state compose is in.
+		ids, _ := p.docker("ps", "-aq", "--filter", "label=com.docker.compose.project="+p.Name).Output()
+		if s := strings.Fields(string(ids)); len(s) > 0 {
+			_ = p.docker(append([]string{"rm", "-f", "-v"}, s...)...).Run()
+		}
+	}
+}
+
+// docker is the docker CLI on the project's engine.
+func (p *Project) docker(args ...string) *exec.Cmd {
+	cmd := exec.Command("docker", args...)
+	cmd.Env = append(BaseEnv(), p.Env...)
+	return cmd
 }
 
 // ContainerID returns the id of the service's first container.
 func (p *Project) ContainerID(service string) string {
 	p.t.Helper()
-	out, err := exec.Command("docker", "ps", "-aq", "--no-trunc",
+	out, err := p.docker("ps", "-aq", "--no-trunc",
 		"--filter", "label=com.docker.compose.project="+p.Name,
 		"--filter", "label=com.docker.compose.service="+service).Output()
 	if err != nil {

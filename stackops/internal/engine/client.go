@@ -22,12 +22,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"time"
+
+	"github.com/stackpilot/stackpilot/stackops/endpoint"
 )
 
 // DefaultHost is where the engine listens when DOCKER_HOST is not set.
@@ -57,63 +57,47 @@ type Client struct {
 	host       string // as given, for messages
 	httpClient *http.Client
 	baseURL    string // scheme://host, without the version prefix
+	// dialRaw opens a connection for hijacked (upgraded) requests; nil: the transport's dialer.
+	dialRaw func(ctx context.Context) (net.Conn, error)
+	ssh     *sshDialer // set for ssh:// endpoints
+	tcp     bool       // a tcp:// endpoint
 
 	versionOnce sync.Once
 	version     string
 	versionErr  error
 }
 
-// FromEnv builds a client for DOCKER_HOST, or the default unix socket.
+// FromEnv builds a client for the endpoint the docker CLI would use without
+// flags: DOCKER_HOST, DOCKER_CONTEXT, the current context, or the default socket.
 func FromEnv() (*Client, error) {
-	return New(os.Getenv("DOCKER_HOST"))
+	ep, err := endpoint.Resolve(endpoint.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return NewEndpoint(ep)
 }
 
-// New builds a client for host: "unix:///path", "tcp://h:p" or "" for the default.
-// TLS (DOCKER_TLS_VERIFY) is not supported yet; such a host is refused with a
-// clear error rather than silently spoken to in plain text.
+// New builds a client for host ("unix:///path", "tcp://h:p", "ssh://user@h",
+// or "" for the default socket), as the docker CLI would with -H host: TLS
+// settings come from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH.
 func New(host string) (*Client, error) {
-	if host == "" {
-		host = DefaultHost
-	}
-	if os.Getenv("DOCKER_TLS_VERIFY") != "" {
-		return nil, fmt.Errorf("DOCKER_TLS_VERIFY is set: TLS connections to the docker daemon are not supported by stackpilot yet")
-	}
-	u, err := url.Parse(host)
+	ep, err := endpoint.Resolve(endpoint.Options{Host: host})
 	if err != nil {
-		return nil, fmt.Errorf("DOCKER_HOST %q: %w", host, err)
+		return nil, err
 	}
-	c := &Client{host: host}
-	transport := &http.Transport{
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     30 * time.Second,
-	}
-	switch u.Scheme {
-	case "unix":
-		path := u.Path
-		if path == "" {
-			path = u.Host
-		}
-		transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		}
-		c.baseURL = "http://docker"
-	case "tcp", "http":
-		c.baseURL = "http://" + u.Host
-	default:
-		return nil, fmt.Errorf("DOCKER_HOST %q: scheme %q is not supported (use unix:// or tcp://)", host, u.Scheme)
-	}
-	c.httpClient = &http.Client{Transport: transport}
-	return c, nil
+	return NewEndpoint(ep)
 }
 
 // Host returns the daemon address this client talks to, for messages.
 func (c *Client) Host() string { return c.host }
 
-// Close releases idle connections.
+// Close releases idle connections, and ends the ssh connection of an ssh:// client.
 func (c *Client) Close() {
 	if t, ok := c.httpClient.Transport.(*http.Transport); ok {
 		t.CloseIdleConnections()
+	}
+	if c.ssh != nil {
+		c.ssh.Close()
 	}
 }
 
@@ -135,7 +119,11 @@ func (c *Client) negotiate(ctx context.Context) (string, error) {
 		return "", c.connError(err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte("HTTPS server")) {
+		return "", &DaemonError{Host: c.host, Err: ErrTLS, Cause: errors.New("the daemon speaks TLS and this connection does not"),
+			Fix: "set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory holding ca.pem, cert.pem and key.pem (or use a docker context with TLS)"}
+	}
 	if resp.StatusCode >= 500 {
 		return "", fmt.Errorf("docker daemon at %s answered /_ping with %s", c.host, resp.Status)
 	}
@@ -180,6 +168,13 @@ func (c *Client) connError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	var de *DaemonError
+	if errors.As(err, &de) {
+		return de
+	}
+	if rerr := c.remoteError(err); rerr != nil {
+		return rerr
+	}
 	switch {
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return &DaemonError{Host: c.host, Err: ErrPermissionDenied, Cause: err}
@@ -196,12 +191,19 @@ func (c *Client) connError(err error) error {
 // DaemonError says the daemon could not be reached, and why.
 type DaemonError struct {
 	Host  string
-	Err   error // ErrDaemonDown or ErrPermissionDenied
+	Err   error // ErrDaemonDown, ErrPermissionDenied, ErrUnreachable, ErrSSHAuth, ErrSSHHostKey, ErrNoDocker, ErrTLS
 	Cause error
+	// Fix says what to do, when the client knows better than the caller
+	// (a remote engine's problems are fixed on the server, not here).
+	Fix string
 }
 
 func (e *DaemonError) Error() string {
-	return fmt.Sprintf("docker daemon not reachable at %s: %v", e.Host, e.Cause)
+	msg := fmt.Sprintf("docker daemon not reachable at %s: %v", e.Host, e.Cause)
+	if e.Fix != "" {
+		msg += " — " + e.Fix
+	}
+	return msg
 }
 
 // Unwrap lets errors.Is match both the sentinel and the cause.

@@ -200,6 +200,9 @@ func (c *Client) hijack(ctx context.Context, path string, body any) (net.Conn, *
 }
 
 func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	if c.dialRaw != nil {
+		return c.dialRaw(ctx)
+	}
 	if t, ok := c.httpClient.Transport.(*http.Transport); ok && t.DialContext != nil {
 		return t.DialContext(ctx, "tcp", "docker")
 	}

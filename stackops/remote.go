@@ -1,0 +1,79 @@
+package stackops
+
+import (
+	"github.com/stackpilot/stackpilot/stackops/endpoint"
+	"github.com/stackpilot/stackpilot/stackops/internal/engine"
+)
+
+// ErrUnknownContext means --context, DOCKER_CONTEXT or the docker config
+// names a docker context that does not exist.
+var ErrUnknownContext = endpoint.ErrUnknownContext
+
+// Endpoint is the Docker Engine this stack acts on — flags, then DOCKER_HOST,
+// DOCKER_CONTEXT, the docker config's current context, the default socket,
+// exactly as the docker CLI (and so Compose) chooses — resolved once.
+func (s *Stack) Endpoint() (*endpoint.Endpoint, error) {
+	s.endpointOnce.Do(func() {
+		s.endpoint, s.endpointErr = endpoint.Resolve(endpoint.Options{
+			Context: s.opts.Context,
+			Host:    s.opts.Host,
+			Environ: s.environ,
+		})
+	})
+	return s.endpoint, s.endpointErr
+}
+
+func (s *Stack) newEngine() (*engine.Client, error) {
+	ep, err := s.Endpoint()
+	if err != nil {
+		return nil, err
+	}
+	return engine.NewEndpoint(ep)
+}
+
+// Close ends the stack's engine connection: for an ssh:// engine, the ssh
+// connection the command opened. The Stack must not be used afterwards.
+func (s *Stack) Close() {
+	if s.engine != nil {
+		s.engine.Close()
+	}
+}
+
+// composeEndpointArgs are the global options that make a Compose child act
+// on the stack's endpoint. The child inherits stackpilot's environment and
+// docker config, so it resolves DOCKER_HOST, DOCKER_CONTEXT's context and the
+// current context itself, just as stackpilot did; only what stackpilot was
+// told on its command line (--context, -H) has to be said again — and
+// DOCKER_CONTEXT for Compose v1, which reads no such variable. Argv rather
+// than the environment so `-v` and `deploy --json` show the command that ran.
+func (s *Stack) composeEndpointArgs(c *ComposeCLI) []string {
+	ep, err := s.Endpoint()
+	if err != nil {
+		return nil // the engine calls fail first, with this error
+	}
+	switch {
+	case ep.Source == endpoint.FromContextFlag,
+		ep.Source == endpoint.FromEnvContext && c.Variant == ComposeV1:
+		return []string{"--context", ep.Context}
+	case ep.Source == endpoint.FromHostFlag:
+		return []string{"--host", ep.Host}
+	}
+	return nil
+}
+
+// endpointEnv is the environment that makes a docker command run by a hook
+// act on the stack's endpoint when stackpilot was given it on its command
+// line (the rest a hook inherits, as Compose does).
+func (s *Stack) endpointEnv() []string {
+	ep, err := s.Endpoint()
+	if err != nil {
+		return nil
+	}
+	switch ep.Source {
+	case endpoint.FromContextFlag:
+		return []string{"DOCKER_HOST=", "DOCKER_CONTEXT=" + ep.Context}
+	case endpoint.FromHostFlag:
+		return []string{"DOCKER_HOST=" + ep.Host}
+	}
+	return nil
+}

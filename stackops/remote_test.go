@@ -1,0 +1,90 @@
+package stackops
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+
+	dcontext "github.com/docker/cli/cli/context"
+	"github.com/docker/cli/cli/context/store"
+
+	"github.com/stackpilot/stackpilot/internal/itest"
+	"github.com/stackpilot/stackpilot/stackops/endpoint"
+)
+
+// Compose is told on its command line what stackpilot was told on its own
+// (--context, -H); what both read from the environment and the docker config
+// needs no repeating — except DOCKER_CONTEXT for v1, which does not read it.
+func TestComposeArgsCarryTheEndpoint(t *testing.T) {
+	cfg := t.TempDir()
+	s := store.New(cfg+"/contexts", store.NewConfig(func() any { return &map[string]any{} },
+		store.EndpointTypeGetter("docker", func() any { return &dcontext.EndpointMetaBase{} })))
+	if err := s.CreateOrUpdate(store.Metadata{Name: "prod", Endpoints: map[string]any{"docker": dcontext.EndpointMetaBase{Host: "ssh://deploy@10.0.0.5"}}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n"})
+	v2 := &ComposeCLI{Variant: ComposeV2, Command: []string{"docker", "compose"}}
+	v1 := &ComposeCLI{Variant: ComposeV1, Command: []string{"docker-compose"}}
+	cases := []struct {
+		name         string
+		opts         LoadOptions
+		env          []string
+		wantV2       []string
+		wantV1       []string
+		endpointHost string
+	}{
+		{"--context", LoadOptions{Context: "prod"}, nil,
+			[]string{"docker", "--context", "prod", "compose"}, []string{"docker-compose", "--context", "prod"}, "ssh://deploy@10.0.0.5"},
+		{"-H", LoadOptions{Host: "ssh://root@10.0.0.9"}, []string{"DOCKER_HOST=unix:///elsewhere.sock"},
+			[]string{"docker", "--host", "ssh://root@10.0.0.9", "compose"}, []string{"docker-compose", "--host", "ssh://root@10.0.0.9"}, "ssh://root@10.0.0.9"},
+		{"DOCKER_HOST: inherited", LoadOptions{}, []string{"DOCKER_HOST=tcp://10.0.0.7:2375"},
+			[]string{"docker", "compose"}, []string{"docker-compose"}, "tcp://10.0.0.7:2375"},
+		{"DOCKER_CONTEXT: inherited by v2, said to v1", LoadOptions{}, []string{"DOCKER_CONTEXT=prod"},
+			[]string{"docker", "compose"}, []string{"docker-compose", "--context", "prod"}, "ssh://deploy@10.0.0.5"},
+		{"nothing: the default socket", LoadOptions{}, nil,
+			[]string{"docker", "compose"}, []string{"docker-compose"}, endpoint.DefaultHost},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.WorkDir = dir
+			opts.Environ = append([]string{"DOCKER_CONFIG=" + cfg, "HOME=" + t.TempDir()}, tc.env...)
+			st, err := Load(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ep, err := st.Endpoint()
+			if err != nil || ep.Host != tc.endpointHost {
+				t.Fatalf("endpoint %+v, %v; want %s", ep, err, tc.endpointHost)
+			}
+			wantEnv := map[string][]string{
+				"--context": {"DOCKER_HOST=", "DOCKER_CONTEXT=prod"},
+				"-H":        {"DOCKER_HOST=ssh://root@10.0.0.9"},
+			}[tc.name]
+			if got := st.endpointEnv(); !reflect.DeepEqual(got, wantEnv) {
+				t.Errorf("hooks' environment %q, want %q", got, wantEnv)
+			}
+			for _, v := range []struct {
+				c    *ComposeCLI
+				want []string
+			}{{v2, tc.wantV2}, {v1, tc.wantV1}} {
+				got := st.ComposeArgs(v.c, "ps")
+				if n := len(v.want); !reflect.DeepEqual(got[:n], v.want) || got[n] != "--project-name" {
+					t.Errorf("Compose %s argv %q, want it to start %q then --project-name", v.c.Variant, got, v.want)
+				}
+			}
+		})
+	}
+}
+
+func TestEngineUnknownContext(t *testing.T) {
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n"})
+	st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Context: "nope", Environ: []string{"DOCKER_CONFIG=" + t.TempDir()}})
+	if err != nil {
+		t.Fatal(err) // loading does not need the engine
+	}
+	if _, err := st.Engine(); !errors.Is(err, ErrUnknownContext) {
+		t.Fatalf("Engine with --context nope: %v", err)
+	}
+}
