@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+
+	"github.com/stackpilot/stackpilot/stackops/endpoint"
 )
 
 // GlobalArgs are the global flags that find this stack again from any
@@ -13,13 +15,16 @@ import (
 // or by COMPOSE_FILE), -p when the name was given (-p, or
 // COMPOSE_PROJECT_NAME in the environment), --env-file when env files were
 // given, --profile when profiles were (--profile, or COMPOSE_PROFILES in the
-// environment). Paths are absolute. Every command stackpilot suggests is
-// built from these, so a hint works copy-pasted into any directory or a
-// crontab, however the project was found.
+// environment), and the engine: --context or -H as given, or — anywhere —
+// the one DOCKER_HOST or DOCKER_CONTEXT chose (a crontab has neither).
+// Paths are absolute. Every command stackpilot suggests is built from
+// these, so a hint works copy-pasted into any directory or a crontab,
+// however the project was found.
 //
 // from is the directory the command will be typed in: when it is the
 // project directory and -C was not given, -C is left out (the command a
-// person would type standing there). "" means anywhere: -C is always there.
+// person would type standing there), and the engine only when a flag chose
+// it. "" means anywhere: -C is always there.
 func (s *Stack) GlobalArgs(from string) []string {
 	var out []string
 	if from == "" || s.opts.ProjectDir != "" || !samePath(from, s.Dir) {
@@ -43,6 +48,16 @@ func (s *Stack) GlobalArgs(from string) []string {
 	if len(s.opts.Profiles) > 0 || profilesFromEnv {
 		for _, p := range s.Profiles {
 			out = append(out, "--profile", p)
+		}
+	}
+	if ep, err := s.Endpoint(); err == nil {
+		given := ep.Source == endpoint.FromContextFlag || ep.Source == endpoint.FromHostFlag
+		switch {
+		case from != "" && !given:
+		case ep.Context != "" && ep.Context != endpoint.DefaultContext:
+			out = append(out, "--context", ep.Context)
+		case ep.Host != "" && ep.Host != endpoint.DefaultHost:
+			out = append(out, "-H", ep.Host)
 		}
 	}
 	return out

@@ -38,6 +38,9 @@ func TestGlobalArgs(t *testing.T) {
 		{"-f -p --env-file --profile, relative", LoadOptions{WorkDir: dir, Files: []string{"stack.yml"}, ProjectName: "shop", EnvFiles: []string{"prod.env"}, Profiles: []string{"dev"}},
 			"-C " + dir + " -f " + filepath.Join(dir, "stack.yml") + " -p shop --env-file " + filepath.Join(dir, "prod.env") + " --profile dev",
 			"-f " + filepath.Join(dir, "stack.yml") + " -p shop --env-file " + filepath.Join(dir, "prod.env") + " --profile dev"},
+		{"DOCKER_HOST: pinned for anywhere (cron has none), not in the command typed here", LoadOptions{WorkDir: dir, Environ: []string{"DOCKER_HOST=tcp://10.0.0.9:2375"}},
+			"-C " + dir + " -H tcp://10.0.0.9:2375", ""},
+		{"-H given", LoadOptions{WorkDir: dir, Host: "tcp://10.0.0.9:2375"}, "-C " + dir + " -H tcp://10.0.0.9:2375", "-H tcp://10.0.0.9:2375"},
 		{"COMPOSE_FILE and the name from the environment", LoadOptions{WorkDir: dir, Environ: []string{"COMPOSE_FILE=stack.yml", "COMPOSE_PROJECT_NAME=envname"}},
 			"-C " + dir + " -f " + filepath.Join(dir, "stack.yml") + " -p envname", "-f " + filepath.Join(dir, "stack.yml") + " -p envname"},
 	} {
