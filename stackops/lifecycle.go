@@ -114,7 +114,7 @@ func (s *Stack) lifecycle(ctx context.Context, op string, opts LifecycleOptions,
 			}
 		}
 		if len(missing) > 0 {
-			return nil, fmt.Errorf("%w for %s — deploy first: stackpilot deploy %s", ErrNoContainer, strings.Join(missing, ", "), strings.Join(missing, " "))
+			return nil, fmt.Errorf("%w for %s — deploy first: %s", ErrNoContainer, strings.Join(missing, ", "), s.CommandLine(append([]string{"deploy"}, missing...)...))
 		}
 	}
 	sink := SinkOrNop(opts.Sink)

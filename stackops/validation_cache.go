@@ -100,17 +100,14 @@ func hashValues(h hash.Hash, names []string, lookup func(string) (string, bool))
 	}
 }
 
-// cacheDir is a directory of stackpilot's cache: $STACKPILOT_CACHE_DIR/sub,
-// else the user's cache directory's stackpilot/sub ("" when there is none).
+// cacheDir is a directory of stackpilot's cache: sub under CacheDir
+// ("" when there is none).
 func cacheDir(sub string) string {
-	if d := os.Getenv("STACKPILOT_CACHE_DIR"); d != "" {
-		return filepath.Join(d, sub)
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
+	d := CacheDir(nil)
+	if d == "" {
 		return ""
 	}
-	return filepath.Join(d, "stackpilot", sub)
+	return filepath.Join(d, sub)
 }
 
 func validationCacheDir() string { return cacheDir("validated") }

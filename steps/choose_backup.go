@@ -10,12 +10,13 @@ import (
 )
 
 // ErrNoBackups is returned by ChooseBackup when there is nothing to choose.
-var ErrNoBackups = errors.New("no backups yet — create one first (stackpilot backup create)")
+var ErrNoBackups = errors.New("no backups yet")
 
-// BackupLabel is one line describing a backup for people: id, age, size,
-// services, tag, and whether it is encrypted or was verified.
+// BackupLabel is one line describing a backup for people: id, time and
+// age (two backups of the same minute still read apart), size, what it
+// holds, tag, and whether it is encrypted or was verified.
 func BackupLabel(b backup.Info, now time.Time) string {
-	parts := []string{b.ID, Ago(now.Sub(b.Created)), backup.HumanBytes(b.Size)}
+	parts := []string{b.ID, fmt.Sprintf("%s (%s)", b.Created.Local().Format(time.DateTime), Ago(now.Sub(b.Created))), backup.HumanBytes(b.Size)}
 	what := append(append([]string{}, b.Volumes...), b.Dumps...)
 	if len(what) > 0 {
 		parts = append(parts, strings.Join(what, ", "))

@@ -87,9 +87,14 @@ func (p *SurveyPrompter) ask(q survey.Prompt, resp any) error {
 	return err
 }
 
+// selectPageSize is how many options a select shows at once: the main
+// menu's jobs with its repairs or "Open another project", the update entry
+// and Quit, in a 24-line terminal.
+const selectPageSize = 20
+
 // Select implements Prompter.
 func (p *SurveyPrompter) Select(message string, options []string, def string) (int, error) {
-	q := &selectPrompt{Message: message, Options: options, PageSize: 15}
+	q := &selectPrompt{Message: message, Options: options, PageSize: selectPageSize}
 	for i, o := range options {
 		if o == def {
 			q.Default = i

@@ -141,6 +141,9 @@ func chooseBackupRef(ctx context.Context, f *Factory, st *stackops.Stack, ref *s
 		return err
 	}
 	idx, err := steps.ChooseBackup(f.Prompter, question, list.Backups, time.Now())
+	if errors.Is(err, steps.ErrNoBackups) {
+		return fmt.Errorf("%w of %s — create one first: %s", err, st.Name, f.hint("backup", "create"))
+	}
 	if err != nil {
 		return err
 	}

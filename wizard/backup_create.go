@@ -123,7 +123,7 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 		for _, w := range res.Warnings {
 			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.WarningIcon(), w)
 		}
-		fmt.Fprintf(f.IO.ErrOut, "  check it with: stackpilot backup verify %s\n", res.Backup.ID)
+		fmt.Fprintf(f.IO.ErrOut, "  check it with: %s\n", f.hint("backup", "verify", res.Backup.ID))
 	}
 	if opts.menu {
 		f.Equivalent(opts.args()...)

@@ -58,11 +58,11 @@ func runBackupList(ctx context.Context, f *Factory, opts *backupListOptions) err
 		dir = rel
 	}
 	if len(list.Backups) == 0 {
-		fmt.Fprintf(f.IO.ErrOut, "no backups of %s in %s yet — create one with: stackpilot backup create\n", st.Name, dir)
+		fmt.Fprintf(f.IO.ErrOut, "no backups of %s in %s yet — create one with: %s\n", st.Name, dir, f.hint("backup", "create"))
 	} else {
 		t := steps.NewTable(cs, "ID", "CREATED", "AGE", "SIZE", "SERVICES", "HOLDS", "TAG", "VERIFIED")
 		for _, b := range list.Backups {
-			t.AddRow(backupRow(cs, b, now)...)
+			t.AddRow(backupRow(cs, b, backup.HeldServices(st, b), now)...)
 		}
 		_ = t.Render(f.IO.Out)
 		fmt.Fprintf(f.IO.ErrOut, "%d backup(s) of %s in %s\n", len(list.Backups), st.Name, dir)
@@ -79,7 +79,9 @@ func runBackupList(ctx context.Context, f *Factory, opts *backupListOptions) err
 	return nil
 }
 
-func backupRow(cs *steps.ColorScheme, b backup.Info, now time.Time) []string {
+// backupRow is a backup's line in the list; services are those whose data
+// it holds.
+func backupRow(cs *steps.ColorScheme, b backup.Info, services []string, now time.Time) []string {
 	holds := append(append([]string{}, b.Volumes...), b.Dumps...)
 	h := strings.Join(holds, ", ")
 	if b.Encrypted {
@@ -97,5 +99,5 @@ func backupRow(cs *steps.ColorScheme, b backup.Info, now time.Time) []string {
 	if tag == "" {
 		tag = cs.Gray("-")
 	}
-	return []string{b.ID, b.Created.Local().Format("2006-01-02 15:04"), steps.Ago(now.Sub(b.Created)), backup.HumanBytes(b.Size), strings.Join(b.Services, ","), h, tag, verified}
+	return []string{b.ID, b.Created.Local().Format(time.DateTime), steps.Ago(now.Sub(b.Created)), backup.HumanBytes(b.Size), strings.Join(services, ","), h, tag, verified}
 }

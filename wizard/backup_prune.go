@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -108,14 +109,14 @@ func runBackupPrune(ctx context.Context, f *Factory, opts *backupPruneOptions) e
 		removed[id] = true
 	}
 	for _, k := range res.Keep {
-		t.AddRow(k.ID, k.Created.Local().Format("2006-01-02 15:04"), backup.HumanBytes(k.Size), cs.Green("keep"), strings.Join(k.Reasons, ", "))
+		t.AddRow(k.ID, k.Created.Local().Format(time.DateTime), backup.HumanBytes(k.Size), cs.Green("keep"), strings.Join(k.Why, "; "))
 	}
 	for _, r := range res.Remove {
 		action := cs.Yellow("would delete")
 		if removed[r.ID] {
 			action = cs.Red("deleted")
 		}
-		t.AddRow(r.ID, r.Created.Local().Format("2006-01-02 15:04"), backup.HumanBytes(r.Size), action, "not kept by the policy")
+		t.AddRow(r.ID, r.Created.Local().Format(time.DateTime), backup.HumanBytes(r.Size), action, strings.Join(r.Why, "; "))
 	}
 	if t.Len() > 0 {
 		_ = t.Render(f.IO.Out)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,7 +147,7 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 			printGateReport(f, ge.Result)
 		}
 		if res != nil && res.SafetyBackup != nil {
-			defer fmt.Fprintf(f.IO.ErrOut, "  the state before the restore is in backup %s (stackpilot backup restore %s)\n", res.SafetyBackup.ID, res.SafetyBackup.ID)
+			defer fmt.Fprintf(f.IO.ErrOut, "  the state before the restore is in backup %s (%s)\n", res.SafetyBackup.ID, f.hint("backup", "restore", res.SafetyBackup.ID))
 		}
 		return backupExit(err)
 	}
@@ -174,29 +175,29 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 			fmt.Fprintf(f.IO.ErrOut, "%s skipped %s\n", cs.WarningIcon(), s)
 		}
 		if res.SafetyBackup != nil {
-			fmt.Fprintf(f.IO.ErrOut, "  undo with: stackpilot backup restore %s (the safety backup of the state before)\n", res.SafetyBackup.ID)
+			fmt.Fprintf(f.IO.ErrOut, "  undo with: %s (the safety backup of the state before)\n", f.hint("backup", "restore", res.SafetyBackup.ID))
 		}
 	}
 	return nil
 }
 
 // chooseRestoreServices asks, in the menu, whether to restore everything the
-// backup holds or only some services.
+// backup holds or only some services — only among the services whose data
+// it holds (a volume they mount, a dump taken from them).
 func chooseRestoreServices(ctx context.Context, f *Factory, st *stackops.Stack, info *backup.Info, opts *backupRestoreOptions) error {
+	held := backup.HeldServices(st, *info)
+	if len(held) <= 1 {
+		return nil
+	}
 	choices, err := serviceChoices(ctx, st)
 	if err != nil {
 		return err
 	}
 	var inBackup []steps.ServiceChoice
 	for _, c := range choices {
-		for _, s := range info.Services {
-			if s == c.Name {
-				inBackup = append(inBackup, c)
-			}
+		if slices.Contains(held, c.Name) {
+			inBackup = append(inBackup, c)
 		}
-	}
-	if len(inBackup) <= 1 {
-		return nil
 	}
 	picked, err := steps.SelectServices(f.Prompter, "restore", inBackup)
 	if err != nil {

@@ -2,6 +2,7 @@ package wizard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/backup"
-	"github.com/stackpilot/stackpilot/stackops/endpoint"
 )
 
 type backupScheduleOptions struct {
@@ -22,6 +22,9 @@ type backupScheduleOptions struct {
 	PrintSystemd bool
 	JSON         bool
 	menu         bool
+	// entryShown: the menu showed the crontab entry before asking; the
+	// result does not print it again.
+	entryShown bool
 }
 
 func newBackupScheduleCmd(f *Factory) *cobra.Command {
@@ -66,7 +69,7 @@ func runBackupSchedule(ctx context.Context, f *Factory, opts *backupScheduleOpti
 	if err == nil {
 		exe, _ = filepath.EvalSymlinks(exe)
 	}
-	globals := scheduleGlobals(f, st)
+	globals := scheduleGlobals(st)
 	if opts.menu || (opts.Cron == "" && !opts.Remove && !opts.Show && !opts.PrintSystemd) {
 		if !f.CanPrompt() {
 			return missingInput("what to schedule", "--cron EXPR, --remove or --show")
@@ -84,10 +87,10 @@ func runBackupSchedule(ctx context.Context, f *Factory, opts *backupScheduleOpti
 	if opts.menu {
 		defer f.Equivalent(opts.args()...)
 	}
-	return printSchedule(f, st, res, opts.JSON)
+	return printSchedule(f, st, res, opts.JSON, opts.entryShown)
 }
 
-func printSchedule(f *Factory, st *stackops.Stack, res *backup.ScheduleResult, jsonOut bool) error {
+func printSchedule(f *Factory, st *stackops.Stack, res *backup.ScheduleResult, jsonOut, entryShown bool) error {
 	if jsonOut {
 		return printJSON(f, res)
 	}
@@ -108,7 +111,9 @@ func printSchedule(f *Factory, st *stackops.Stack, res *backup.ScheduleResult, j
 		fmt.Fprintf(f.IO.Out, "# /etc/systemd/system/%s\n%s\n# /etc/systemd/system/%s\n%s", u.ServiceName, u.Service, u.TimerName, u.Timer)
 		fmt.Fprintf(f.IO.ErrOut, "install: save the two units above under /etc/systemd/system/, then: sudo systemctl daemon-reload && sudo systemctl enable --now %s\n", u.TimerName)
 	default:
-		fmt.Fprint(f.IO.Out, res.Entry)
+		if !entryShown {
+			fmt.Fprint(f.IO.Out, res.Entry)
+		}
 		verb := map[string]string{"installed": "scheduled", "updated": "rescheduled", "unchanged": "already scheduled"}[res.Action]
 		prune := "no prune"
 		if res.Policy != nil {
@@ -120,13 +125,19 @@ func printSchedule(f *Factory, st *stackops.Stack, res *backup.ScheduleResult, j
 }
 
 // askSchedule is the menu's Schedule flow. It reports done=true when it
-// finished the job itself (or the person went back).
+// finished the job itself (or the person went back). It looks for crontab
+// before asking anything (without it only a systemd timer is offered), and
+// shows the exact crontab entry before asking to install it.
 func askSchedule(ctx context.Context, f *Factory, st *stackops.Stack, exe string, globals []string, opts *backupScheduleOptions) (bool, error) {
+	cs := f.IO.ErrColorScheme()
 	cur, err := backup.Schedule(ctx, st, backup.ScheduleOptions{Show: true, Executable: exe})
 	current := ""
+	noCron := errors.Is(err, backup.ErrCrontabUnavailable)
 	switch {
+	case noCron:
+		fmt.Fprintf(f.IO.ErrOut, "%s crontab is not installed on this machine, so no cron schedule can be set (Debian: apt-get install cron) — a systemd timer runs the same job\n", cs.WarningIcon())
 	case err != nil:
-		fmt.Fprintf(f.IO.ErrOut, "%s %v\n", f.IO.ErrColorScheme().WarningIcon(), err)
+		fmt.Fprintf(f.IO.ErrOut, "%s %v\n", cs.WarningIcon(), err)
 	case cur.Action == "shown":
 		current = cur.Cron
 		fmt.Fprintf(f.IO.ErrOut, "Current schedule: %s\n", cur.Cron)
@@ -134,6 +145,9 @@ func askSchedule(ctx context.Context, f *Factory, st *stackops.Stack, exe string
 		fmt.Fprintln(f.IO.ErrOut, "No backup schedule yet.")
 	}
 	options := []string{"Set the schedule (cron)", "Print a systemd timer instead of using cron"}
+	if noCron {
+		options = options[1:]
+	}
 	if current != "" {
 		options = append(options, "Remove the schedule")
 	}
@@ -182,42 +196,62 @@ func askSchedule(ctx context.Context, f *Factory, st *stackops.Stack, exe string
 			}
 		}
 	}
+	if opts.PrintSystemd {
+		return false, nil
+	}
+	plan, err := backup.Schedule(ctx, st, backup.ScheduleOptions{Cron: opts.Cron, Policy: opts.Policy, Executable: exe, GlobalArgs: globals, DryRun: true})
+	if err != nil {
+		return false, backupExit(err)
+	}
+	switch plan.Action {
+	case "unchanged":
+		fmt.Fprintf(f.IO.ErrOut, "%s your crontab already holds exactly this entry; nothing to change:\n", cs.SuccessIcon())
+		printCrontabEntry(f, "  ", plan.Entry)
+		return true, nil
+	case "updated":
+		fmt.Fprintln(f.IO.ErrOut, "This entry of your crontab (crontab -l shows it):")
+		printCrontabEntry(f, cs.Red("- "), plan.Replaces)
+		fmt.Fprintln(f.IO.ErrOut, "is replaced by:")
+		printCrontabEntry(f, cs.Green("+ "), plan.Entry)
+	default:
+		fmt.Fprintln(f.IO.ErrOut, "This entry will be added to your crontab (crontab -l shows it):")
+		printCrontabEntry(f, cs.Green("+ "), plan.Entry)
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.WarningIcon(), w)
+	}
+	ok, err := f.Prompter.Confirm("Install it?", true)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		fmt.Fprintf(f.IO.ErrOut, "%s nothing was changed\n", cs.Gray("—"))
+		return true, nil
+	}
+	opts.entryShown = true
 	return false, nil
 }
 
-// scheduleGlobals pins the same stack for the job: compose files, project
-// name, env files and profiles given now, as absolute paths — and the same
-// engine, which cron's environment (no DOCKER_HOST) would not give.
-func scheduleGlobals(f *Factory, st *stackops.Stack) []string {
-	var out []string
-	g := f.Global
-	abs := func(p string) string {
-		if a, err := filepath.Abs(p); err == nil {
-			return a
-		}
-		return p
+// printCrontabEntry prints a crontab block, each line after prefix.
+func printCrontabEntry(f *Factory, prefix, entry string) {
+	for _, l := range strings.Split(strings.TrimRight(entry, "\n"), "\n") {
+		fmt.Fprintf(f.IO.ErrOut, "  %s%s\n", prefix, l)
 	}
-	for _, file := range g.Files {
-		out = append(out, "-f", abs(file))
+}
+
+// scheduleGlobals pins the same stack for the job, which runs from cron
+// without this shell's environment: the compose files, project name, env
+// files and profiles as the stack was found (stackops.Stack.GlobalArgs),
+// absolute. The job adds -C itself.
+func scheduleGlobals(st *stackops.Stack) []string {
+	g := st.GlobalArgs("")
+	if len(g) >= 2 && g[0] == "-C" {
+		g = g[2:]
 	}
-	if g.ProjectName != "" {
-		out = append(out, "-p", g.ProjectName)
+	if len(g) == 0 {
+		return nil
 	}
-	for _, e := range g.EnvFiles {
-		out = append(out, "--env-file", abs(e))
-	}
-	for _, p := range g.Profiles {
-		out = append(out, "--profile", p)
-	}
-	if ep, err := st.Endpoint(); err == nil {
-		switch {
-		case ep.Context != endpoint.DefaultContext:
-			out = append(out, "--context", ep.Context)
-		case ep.Host != endpoint.DefaultHost:
-			out = append(out, "-H", ep.Host)
-		}
-	}
-	return out
+	return g
 }
 
 func (o *backupScheduleOptions) args() []string {

@@ -43,8 +43,7 @@ func TestScheduleGlobalsPinTheEngine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f := &Factory{Global: GlobalOptions{Context: tc.context}}
-			if got := scheduleGlobals(f, st); !reflect.DeepEqual(got, tc.want) {
+			if got := scheduleGlobals(st); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("scheduleGlobals = %q, want %q", got, tc.want)
 			}
 		})

@@ -88,7 +88,7 @@ func runBackupVerify(ctx context.Context, f *Factory, opts *backupVerifyOptions)
 	if err != nil {
 		if errors.Is(err, backup.ErrDamaged) && res != nil {
 			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.ErrColorScheme().FailureIcon(), err)
-			fmt.Fprintln(f.IO.ErrOut, "  this backup cannot be trusted: do not restore it; take a new one (stackpilot backup create)")
+			fmt.Fprintf(f.IO.ErrOut, "  this backup cannot be trusted: do not restore it; take a new one (%s)\n", f.hint("backup", "create"))
 			return silentExit(ExitFailure)
 		}
 		return backupExit(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/env"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -32,6 +33,9 @@ type deployOptions struct {
 	// asked is set when the questions were answered already (Deploy again
 	// after a cancelled deploy): run at once, with the menu's reports.
 	asked bool
+	// afterEdit is the .env change this deploy follows (the Environment
+	// menu's redeploy): if the deploy fails, undoing it comes first.
+	afterEdit *env.ChangeResult
 }
 
 func newDeployCmd(f *Factory) *cobra.Command {
@@ -151,6 +155,9 @@ func (f *Factory) progressFor(jsonOutput bool) *steps.Progress {
 func runDeploy(ctx context.Context, f *Factory, opts *deployOptions) error {
 	st, err := f.recoveredStack(ctx)
 	if err != nil {
+		if opts.wizard && f.CanPrompt() {
+			return deployCannotStart(ctx, f, opts, err)
+		}
 		return err
 	}
 	if opts.wizard && !opts.asked {
@@ -189,12 +196,37 @@ func runDeploy(ctx context.Context, f *Factory, opts *deployOptions) error {
 			return runDeploy(ctx, f, &o)
 		})
 	}
-	return finishRollout(ctx, f, st, res, err, opts.JSON, opts.wizard)
+	retry := opts
+	if !opts.wizard {
+		retry = nil
+	}
+	return finishRollout(ctx, f, st, res, err, opts.JSON, opts.wizard, retry)
+}
+
+// deployCannotStart is the menu's way out when the project does not even
+// load: when an .env change is behind it, undo that change and deploy
+// again, or go back to the menu.
+func deployCannotStart(ctx context.Context, f *Factory, opts *deployOptions, err error) error {
+	u := offerEnvUndo(ctx, f, opts.Services, opts.afterEdit, envCauseOf(err))
+	if u == nil {
+		return err
+	}
+	cs := f.IO.ErrColorScheme()
+	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.FailureIcon(), Message(err))
+	idx, perr := f.Prompter.Select("The deploy cannot start. What now?", []string{u.label, "Back to the menu"}, u.label)
+	if perr != nil {
+		return perr
+	}
+	if idx == 0 {
+		return undoEnvAndRedeploy(ctx, f, u, opts.Services)
+	}
+	return silentExit(ExitFailure)
 }
 
 // finishRollout prints a deploy's or rollback's outcome and picks the exit
-// status. In the wizard a failure offers the logs and a rollback.
-func finishRollout(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.DeployResult, err error, jsonOut, wizard bool) error {
+// status. In the wizard a failure offers the logs and a rollback — and,
+// for a deploy (retry: its options), undoing the .env change behind it.
+func finishRollout(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.DeployResult, err error, jsonOut, wizard bool, retry *deployOptions) error {
 	if res == nil {
 		return err
 	}
@@ -217,7 +249,7 @@ func finishRollout(ctx context.Context, f *Factory, st *stackops.Stack, res *sta
 	printRolloutFailure(f, res, err)
 	printWarnings(f, res.Warnings)
 	if wizard && f.CanPrompt() && ctx.Err() == nil {
-		return rolloutFailureMenu(ctx, f, st, res)
+		return rolloutFailureMenu(ctx, f, st, res, retry)
 	}
 	return silentExit(ExitFailure)
 }
@@ -300,7 +332,7 @@ func printRolloutFailure(f *Factory, res *stackops.DeployResult, err error) {
 		}
 	}
 	if len(changed) > 0 && res.Operation == "deploy" {
-		fmt.Fprintf(w, "%s to go back to the images before this deploy: stackpilot rollback %s\n", cs.Gray("hint:"), strings.Join(changed, " "))
+		fmt.Fprintf(w, "%s to go back to the images before this deploy: %s\n", cs.Gray("hint:"), f.hint(append([]string{"rollback"}, quoteArgs(changed...)...)...))
 	}
 }
 
@@ -346,9 +378,11 @@ func printHealthReport(w io.Writer, cs *steps.ColorScheme, services []stackops.S
 	}
 }
 
-// rolloutFailureMenu offers, after a failed deploy in the wizard, the
-// failed services' logs, a rollback of what this deploy changed, or the menu.
-func rolloutFailureMenu(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.DeployResult) error {
+// rolloutFailureMenu offers, after a failed deploy in the wizard: undoing
+// the .env change behind it and deploying again (first, when there is one:
+// retry is the deploy's options), the failed services' logs, a rollback of
+// what this deploy changed, or the menu.
+func rolloutFailureMenu(ctx context.Context, f *Factory, st *stackops.Stack, res *stackops.DeployResult, retry *deployOptions) error {
 	cs := f.IO.ErrColorScheme()
 	var changed []string
 	for _, s := range res.Services {
@@ -363,11 +397,20 @@ func rolloutFailureMenu(ctx context.Context, f *Factory, st *stackops.Stack, res
 		}
 	}
 	const (
+		optUndo = "undo"
 		optLogs = "logs"
 		optBack = "rollback"
 		optMenu = "menu"
 	)
 	var labels, keys []string
+	var undo *envUndo
+	if retry != nil && res.Operation == "deploy" {
+		undo = offerEnvUndo(ctx, f, serviceNames(res.Services), retry.afterEdit, nil)
+	}
+	if undo != nil {
+		labels = append(labels, undo.label)
+		keys = append(keys, optUndo)
+	}
 	if len(withLogs) > 0 {
 		var names []string
 		for _, s := range withLogs {
@@ -390,6 +433,8 @@ func rolloutFailureMenu(ctx context.Context, f *Factory, st *stackops.Stack, res
 			return err
 		}
 		switch keys[idx] {
+		case optUndo:
+			return undoEnvAndRedeploy(ctx, f, undo, retry.Services)
 		case optLogs:
 			for _, s := range withLogs {
 				lines, err := st.TailLogs(ctx, s.ContainerID, 100)

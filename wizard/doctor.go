@@ -45,6 +45,7 @@ func runDoctor(ctx context.Context, f *Factory, opts *doctorOptions) error {
 	}
 	lo := f.loadOptions()
 	res := stackops.Doctor(ctx, stackops.DoctorOptions{Load: lo, Runner: lo.Runner})
+	explainDoctor(ctx, f, res)
 	stop()
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)

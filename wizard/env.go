@@ -63,7 +63,9 @@ Run "stackpilot env" in a terminal for the guided editor.`,
 func envStack(ctx context.Context, f *Factory) (*stackops.Stack, error) {
 	lo := f.loadOptions()
 	lo.Lenient = true
-	return stackops.Load(ctx, lo)
+	st, err := stackops.Load(ctx, lo)
+	f.locate(st)
+	return st, err
 }
 
 // completeEnvKeys completes the keys of .env.
@@ -135,7 +137,7 @@ func runEnvList(ctx context.Context, f *Factory, opts *envListOptions) error {
 		return nil
 	}
 	if !res.Exists && len(res.Entries) == 0 {
-		fmt.Fprintf(f.IO.ErrOut, "%s no .env at %s yet — create it with: stackpilot env set KEY=VALUE\n", ecs.WarningIcon(), res.Path)
+		fmt.Fprintf(f.IO.ErrOut, "%s no .env at %s yet — create it with: %s\n", ecs.WarningIcon(), res.Path, f.hint("env", "set", "KEY=VALUE"))
 		return nil
 	}
 	printEnvTable(f, res)
@@ -411,12 +413,19 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		pairs = append(pairs, env.Assignment{Key: k, Value: v})
 	}
 
+	question, def := "Write this change?", true
+	if warnValueKinds(ctx, f, st, pairs) {
+		// In the menu the default turns to no; a command warns and writes,
+		// as it was told to (a script may set the key before the compose
+		// file that gives it a new meaning).
+		question, def = "Write it anyway? Compose will refuse the project until the value fits", false
+	}
 	renderDiff := func(plan *env.ChangeResult) {
 		steps.RenderEnvDiff(f.IO.ErrOut, f.IO.ErrColorScheme(), plan.Path, plan.Diff)
 	}
 	res, err := applyEnvEdit(f, envEdit{
 		Ask: opts.asked, DryRun: opts.DryRun,
-		Question: "Write this change?", Default: true,
+		Question: question, Default: def,
 		Run: func(dry bool, ifMatch string) (*env.ChangeResult, error) {
 			return env.Set(ctx, st, env.SetOptions{Values: pairs, DryRun: dry, IfMatch: ifMatch})
 		},
@@ -434,6 +443,21 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		return suggestRedeploy(ctx, f, st, res, opts.menu)
 	}
 	return nil
+}
+
+// warnValueKinds warns on stderr, before a write, about each value the
+// compose file cannot take where it uses the key (a port, a number, a
+// duration, a boolean, a size). It reports whether it warned.
+func warnValueKinds(ctx context.Context, f *Factory, st *stackops.Stack, pairs []env.Assignment) bool {
+	probs, err := env.CheckValues(ctx, st, pairs)
+	if err != nil || len(probs) == 0 {
+		return false
+	}
+	cs := f.IO.ErrColorScheme()
+	for _, p := range probs {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s: %s — Compose will refuse to load the project with it\n", cs.WarningIcon(), p, p.Where())
+	}
+	return true
 }
 
 // envSetEquivalent is the flag form of a set: KEY=VALUE for plain values,
@@ -479,7 +503,7 @@ func reportEnvChange(f *Factory, res *env.ChangeResult) {
 	case res.Changed && res.Created:
 		fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("created "+res.Path+" (mode 0600)"))
 	case res.Changed:
-		fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("wrote "+res.Path+" · stackpilot env undo restores the previous version"))
+		fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("wrote "+res.Path+" · "+f.hint("env", "undo")+" restores the previous version"))
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.WarningIcon(), w)
@@ -530,13 +554,10 @@ func suggestRedeploy(ctx context.Context, f *Factory, st *stackops.Stack, res *e
 		}
 		if yes {
 			// No rebuild or pull: only the environment changed.
-			return runDeploy(ctx, f, &deployOptions{Services: services, NoBuild: true, wizard: true, planOnly: true})
+			return runDeploy(ctx, f, &deployOptions{Services: services, NoBuild: true, wizard: true, planOnly: true, afterEdit: res})
 		}
 	}
-	cmd := append([]string{"stackpilot"}, f.globalArgs()...)
-	cmd = append(cmd, "deploy")
-	cmd = append(cmd, services...)
-	fmt.Fprintf(f.IO.ErrOut, "  running containers keep the old value until redeployed: %s\n", cs.Cyan(strings.Join(cmd, " ")))
+	fmt.Fprintf(f.IO.ErrOut, "  running containers keep the old value until redeployed: %s\n", cs.Cyan(f.hint(append([]string{"deploy"}, quoteArgs(services...)...)...)))
 	return nil
 }
 
@@ -761,7 +782,7 @@ func printEnvCheck(f *Factory, res *env.CheckResult) {
 	for i, m := range res.Missing {
 		keys[i] = m.Key
 	}
-	fmt.Fprintf(f.IO.ErrOut, "%s %d required key(s) missing — set them with: stackpilot env set %s\n", ecs.FailureIcon(), len(res.Missing), strings.Join(keys, "=… ")+"=…")
+	fmt.Fprintf(f.IO.ErrOut, "%s %d required key(s) missing — set them with: %s\n", ecs.FailureIcon(), len(res.Missing), f.hint("env", "set", strings.Join(keys, "=… ")+"=…"))
 }
 
 // ---- undo ----

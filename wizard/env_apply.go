@@ -36,6 +36,16 @@ type envEdit struct {
 // applyEnvEdit runs e through the flow. It returns the written change, or
 // nil when nothing was written (dry run, nothing to change, or declined).
 func applyEnvEdit(f *Factory, e envEdit) (*env.ChangeResult, error) {
+	res, err := planAndApplyEnvEdit(f, e)
+	if res != nil && res.Changed {
+		// The project model read before the write is stale: the next job
+		// (the redeploy offered next, the menu's header) reads it again.
+		f.forgetStack()
+	}
+	return res, err
+}
+
+func planAndApplyEnvEdit(f *Factory, e envEdit) (*env.ChangeResult, error) {
 	if !e.Ask && !e.DryRun {
 		return e.Run(false, "")
 	}

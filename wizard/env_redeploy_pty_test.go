@@ -32,17 +32,7 @@ services:
 	otherBefore := p.ContainerID("other")
 
 	term := itest.StartTerminal(t, p.Dir, nil)
-	term.Expect("What do you want to do?")
-	term.Send("Environment", itest.KeyEnter)
-	term.Expect("Pick a key to change")
-	term.Send("GREETING", itest.KeyEnter)
-	term.Expect("Change the value")
-	term.Send(itest.KeyEnter)
-	term.Expect("New value for GREETING")
-	answerCursorQuery(term)
-	term.Send("\x15") // Ctrl-U: clear the default
-	term.SendLine("bonjour")
-	term.Expect("Write this change?")
+	changeInEnvMenu(term, "GREETING", "bonjour")
 	answerConfirm(term, itest.KeyEnter)
 	term.Expect("GREETING is used by service app")
 	term.Expect("Redeploy app now")

@@ -87,7 +87,9 @@ func TestEnvSetWizardPromptsDiffsConfirms(t *testing.T) {
 		"- 2  DB_HOST=localhost # primary",
 		"+ 2  DB_HOST=db.internal # primary",
 		"DB_HOST is used by services api, db",
-		"stackpilot deploy api db",
+		// a hint works from anywhere: it names the project directory
+		"stackpilot -C " + dir + " deploy api db",
+		// the equivalent is what to type here, in the project
 		"Equivalent command: stackpilot env set DB_HOST=db.internal",
 	} {
 		if !strings.Contains(e, want) {
@@ -260,7 +262,7 @@ func TestEnvMenuOffersRedeployDeclined(t *testing.T) {
 	if !strings.Contains(r.file(t), "DB_HOST=db.internal # primary") {
 		t.Errorf("file %q", r.file(t))
 	}
-	if e := r.errOut.String(); !strings.Contains(e, "until redeployed: stackpilot deploy api db") {
+	if e := r.errOut.String(); !strings.Contains(e, "until redeployed: stackpilot -C "+dir+" deploy api db") {
 		t.Errorf("declining does not name the command:\n%s", e)
 	}
 }

@@ -61,6 +61,10 @@ type Factory struct {
 	stack     *stackops.Stack
 	stackErr  error
 	recovered bool
+	located   *stackops.Stack
+	// startedOutside is set when the menu found no project where it was
+	// started: it then offers to open another one later too.
+	startedOutside bool
 }
 
 // NewFactory returns a factory on the given streams.
@@ -122,19 +126,31 @@ func (f *Factory) loadOptions() stackops.LoadOptions {
 }
 
 // Stack loads the stack once per command (the menu reloads it for each job,
-// so edits to the compose file between jobs are seen).
+// so edits to the compose file between jobs are seen). A compose file
+// Compose refuses because of a variable's value comes back as the env-file
+// line that sets it (explainLoadError).
 func (f *Factory) Stack(ctx context.Context) (*stackops.Stack, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	loaded := false
 	if f.stack == nil && f.stackErr == nil {
+		loaded = true
 		f.stack, f.stackErr = stackops.Load(ctx, f.loadOptions())
 		if f.stack != nil {
+			f.located = f.stack
 			for _, w := range f.stack.Warnings {
 				fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.ErrColorScheme().WarningIcon(), w)
 			}
 		}
 	}
-	return f.stack, f.stackErr
+	st, err := f.stack, f.stackErr
+	f.mu.Unlock()
+	if loaded && err != nil {
+		err = f.explainLoadError(ctx, err)
+		f.mu.Lock()
+		f.stackErr = err
+		f.mu.Unlock()
+	}
+	return st, err
 }
 
 // recoveredStack is Stack for the commands that act on or report the
@@ -197,16 +213,57 @@ func (f *Factory) Progress(jsonOutput bool) *steps.Progress {
 }
 
 // Equivalent prints the flag-mode command a wizard flow just ran, so a
-// newcomer learns the scripted form.
+// newcomer learns the scripted form. It is the command as typed where the
+// person stands: -C appears when the project is elsewhere (found upward,
+// opened from the menu's picker, or given with -C), not when they stand in it.
+// args are quoted by the caller.
 func (f *Factory) Equivalent(args ...string) {
 	cs := f.IO.ErrColorScheme()
-	parts := []string{"stackpilot"}
-	parts = append(parts, f.globalArgs()...)
-	parts = append(parts, args...)
-	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.Gray("Equivalent command:"), cs.Cyan(strings.Join(parts, " ")))
+	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.Gray("Equivalent command:"), cs.Cyan(f.commandLine(f.workDir(), args...)))
 }
 
-// globalArgs renders the global flags that were given, for Equivalent.
+// hint renders a follow-up command ("check it with: …", "undo with: …")
+// that works copy-pasted from any directory: -C with the project directory,
+// and every other global flag the stack needs. args are quoted by the caller.
+func (f *Factory) hint(args ...string) string { return f.commandLine("", args...) }
+
+// commandLine is the one way commands are rendered for people: stackpilot,
+// the global flags that find the stack from the directory from ("" for
+// anywhere; stackops.Stack.GlobalArgs), then args.
+func (f *Factory) commandLine(from string, args ...string) string {
+	parts := []string{"stackpilot"}
+	f.mu.Lock()
+	st := f.located
+	f.mu.Unlock()
+	if st != nil {
+		parts = append(parts, quoteArgs(st.GlobalArgs(from)...)...)
+	} else {
+		parts = append(parts, f.globalArgs()...)
+	}
+	return strings.Join(append(parts, args...), " ")
+}
+
+// locate remembers the stack the command acts on, for the commands it
+// suggests. Every load (the full one, the env commands' lenient one) calls it.
+func (f *Factory) locate(st *stackops.Stack) {
+	if st == nil {
+		return
+	}
+	f.mu.Lock()
+	f.located = st
+	f.mu.Unlock()
+}
+
+// workDir is where the person stands (stack discovery starts there).
+func (f *Factory) workDir() string {
+	if f.WorkDir != "" {
+		return f.WorkDir
+	}
+	return getwd()
+}
+
+// globalArgs renders the global flags that were given, for a command when
+// no stack was found.
 func (f *Factory) globalArgs() []string {
 	var out []string
 	g := f.Global

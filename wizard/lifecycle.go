@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -171,6 +172,61 @@ func finishLifecycle(f *Factory, res *stackops.LifecycleResult, err error, jsonO
 	return silentExit(ExitFailure)
 }
 
+// backupBeforeDown shows, before the volumes go, how old the newest backup
+// is and which of them it lacks, and offers to take one first. It reports
+// whether to go on with the down.
+func backupBeforeDown(ctx context.Context, f *Factory, st *stackops.Stack, vols []string) (bool, error) {
+	cs := f.IO.ErrColorScheme()
+	list, err := backup.List(ctx, st)
+	if err != nil {
+		fmt.Fprintf(f.IO.ErrOut, "%s could not look for backups: %v\n", cs.WarningIcon(), err)
+	}
+	const (
+		first   = "Take a backup first, then remove everything"
+		without = "Remove everything without a new backup"
+		cancel  = "Cancel"
+	)
+	labels := []string{first, without, cancel}
+	if list == nil || len(list.Backups) == 0 {
+		fmt.Fprintf(f.IO.ErrOut, "%s there is no backup of %s: once the volumes are deleted, their data is gone for good\n", cs.WarningIcon(), st.Name)
+	} else {
+		b := list.Backups[0]
+		held := map[string]bool{} // engine names, as vols has them
+		for _, key := range b.Volumes {
+			name := st.Project.Volumes[key].Name
+			if name == "" {
+				name = st.Name + "_" + key
+			}
+			held[name] = true
+		}
+		var lacks []string
+		for _, v := range vols {
+			if !held[v] {
+				lacks = append(lacks, v)
+			}
+		}
+		msg := fmt.Sprintf("the newest backup of %s is %s, taken %s (%s)", st.Name, b.ID, b.Created.Local().Format(time.DateTime), steps.Ago(time.Since(b.Created)))
+		if len(lacks) > 0 {
+			msg += " — it does not hold " + strings.Join(lacks, ", ")
+		}
+		fmt.Fprintf(f.IO.ErrOut, "%s %s; anything written since is lost with the volumes\n", cs.WarningIcon(), msg)
+	}
+	idx, err := f.Prompter.Select("Back up before deleting the volumes?", labels, first)
+	if err != nil {
+		return false, err
+	}
+	switch labels[idx] {
+	case cancel:
+		fmt.Fprintf(f.IO.ErrOut, "%s nothing was changed\n", cs.Gray("—"))
+		return false, nil
+	case first:
+		if err := runBackupCreate(ctx, f, &backupCreateOptions{}); err != nil {
+			return false, fmt.Errorf("the backup failed, so nothing was removed: %w", err)
+		}
+	}
+	return true, nil
+}
+
 type downOptions struct {
 	Volumes  bool
 	LockWait time.Duration
@@ -238,6 +294,9 @@ func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
 			}
 		default:
 			opts.Volumes = true
+			if proceed, err := backupBeforeDown(ctx, f, st, vols); err != nil || !proceed {
+				return err
+			}
 		}
 	}
 	progress := f.progressFor(opts.JSON)

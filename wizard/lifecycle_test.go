@@ -56,6 +56,7 @@ func wizardFactory(t *testing.T, script *steps.ScriptedPrompter) (*Factory, *com
 func TestDownWizardNeedsTheProjectNameTypedBack(t *testing.T) {
 	script := steps.NewScriptedPrompter(t).
 		Select("Take down shop?", "Remove everything, including the volumes shop_data").
+		Select("Back up before deleting the volumes?", "Remove everything without a new backup").
 		Input(`Type "shop" to confirm`, "shp").
 		Input(`Type "shop" to confirm`, "sho").
 		Input(`Type "shop" to confirm`, "shopp")
@@ -67,8 +68,18 @@ func TestDownWizardNeedsTheProjectNameTypedBack(t *testing.T) {
 		t.Fatalf("compose ran although the name typed back was wrong: %q", rec.cmds)
 	}
 	errOut := f.IO.ErrOut.(fmt.Stringer).String()
-	if !strings.Contains(errOut, "DELETE the volumes shop_data") || !strings.Contains(errOut, "nothing was changed") {
+	if !strings.Contains(errOut, "DELETE the volumes shop_data") || !strings.Contains(errOut, "nothing was changed") ||
+		!strings.Contains(errOut, "there is no backup of shop") {
 		t.Fatalf("stderr:\n%s", errOut)
+	}
+
+	// Cancel at the backup question changes nothing either.
+	script = steps.NewScriptedPrompter(t).
+		Select("Take down shop?", "Remove everything, including the volumes shop_data").
+		Select("Back up before deleting the volumes?", "Cancel")
+	f, rec = wizardFactory(t, script)
+	if err := runDown(context.Background(), f, &downOptions{wizard: true}); err != nil || len(rec.cmds) != 0 {
+		t.Fatalf("cancel at the backup question: %v %q", err, rec.cmds)
 	}
 
 	script = steps.NewScriptedPrompter(t).Select("Take down shop?", "Cancel")

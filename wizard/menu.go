@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/stackpilot/stackpilot/stackops"
@@ -64,20 +65,24 @@ func menuEntries() []menuEntry {
 const quitLabel = "Quit"
 
 // runMenu is the main menu loop. A job's Ctrl-C cancels the job and brings
-// the menu back; Ctrl-C or Quit at the menu leaves (130 for Ctrl-C).
+// the menu back; Ctrl-C or Quit at the menu leaves (130 for Ctrl-C). The
+// project is read again before each choice, and the jobs offered follow
+// from it (menuFor).
 func runMenu(ctx context.Context, f *Factory) error {
-	entries := append(menuEntries(), selfUpdateMenuEntry(f))
+	update := selfUpdateMenuEntry(f)
 	printMenuUpdateNotice(f)
-	labels := make([]string, 0, len(entries)+1)
-	for _, e := range entries {
-		labels = append(labels, e.Label)
-	}
-	labels = append(labels, quitLabel)
 	cs := f.IO.ErrColorScheme()
 	last := ""
 	for {
 		f.forgetStack()
-		fmt.Fprintln(f.IO.ErrOut, menuHeader(ctx, f, cs))
+		header, entries := menuFor(ctx, f, cs)
+		entries = append(entries, update)
+		fmt.Fprintln(f.IO.ErrOut, header)
+		labels := make([]string, 0, len(entries)+1)
+		for _, e := range entries {
+			labels = append(labels, e.Label)
+		}
+		labels = append(labels, quitLabel)
 		idx, err := f.Prompter.Select("What do you want to do?", labels, last)
 		if err != nil {
 			return err
@@ -114,16 +119,55 @@ func runMenu(ctx context.Context, f *Factory) error {
 	}
 }
 
-// menuHeader names the stack the menu acts on, or why there is none.
-func menuHeader(ctx context.Context, f *Factory, cs *steps.ColorScheme) string {
+// menuFor reads the project and returns the menu's header (which stack, or
+// why there is none) and the jobs to offer: every job on a project that
+// loads (which is remembered among the recent ones); outside a project,
+// opening or creating one; on a project whose .env breaks the compose
+// file, its repairs first.
+func menuFor(ctx context.Context, f *Factory, cs *steps.ColorScheme) (string, []menuEntry) {
 	st, err := f.recoveredStack(ctx)
-	if err != nil {
-		msg := Message(err)
-		if i := strings.Index(msg, " — "); i > 0 && errors.Is(err, stackops.ErrNoComposeFile) {
-			msg = msg[:i]
+	title := cs.Bold("stackpilot")
+	switch {
+	case err == nil:
+		f.rememberProject(st)
+		entries := menuEntries()
+		if f.startedOutside {
+			entries = append(entries, menuEntry{Label: "Open another project", Run: runOpenProject})
 		}
-		return fmt.Sprintf("%s %s %s", cs.Bold("stackpilot"), cs.WarningIcon(), msg)
+		return fmt.Sprintf("%s %s %s", title, cs.Gray("·"),
+			fmt.Sprintf("project %s · %d services (%s) · %s", cs.Cyan(st.Name), len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "), st.Dir)), entries
+	case errors.Is(err, stackops.ErrNoComposeFile) || (f.Global.ProjectDir != "" && errors.Is(err, fs.ErrNotExist)):
+		f.startedOutside = true
+		msg := Message(err)
+		var nf *stackops.NoComposeFileError
+		if errors.As(err, &nf) && len(nf.Searched) > 0 {
+			msg = fmt.Sprintf("no compose project in %s or the directories above it", nf.Searched[0])
+		}
+		return fmt.Sprintf("%s %s %s\n  open a project or create one to start; Doctor checks docker and compose", title, cs.WarningIcon(), msg), outsideProjectEntries()
 	}
-	return fmt.Sprintf("%s %s %s", cs.Bold("stackpilot"), cs.Gray("·"),
-		fmt.Sprintf("project %s · %d services (%s) · %s", cs.Cyan(st.Name), len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "), st.Dir))
+	if ce := envCauseOf(err); ce != nil {
+		f.mu.Lock()
+		located := f.located
+		f.mu.Unlock()
+		f.rememberProject(located)
+		return fmt.Sprintf("%s %s %s", title, cs.FailureIcon(), ce.Short()), append(envRepairEntries(ce), menuEntries()...)
+	}
+	return fmt.Sprintf("%s %s %s", title, cs.WarningIcon(), Message(err)), menuEntries()
+}
+
+// envRepairEntries are the ways out offered when the .env breaks the
+// compose file: undo the last .env change, or change the key at fault.
+func envRepairEntries(ce *envCauseError) []menuEntry {
+	var out []menuEntry
+	if ce.undo != nil {
+		out = append(out, menuEntry{Label: fmt.Sprintf("Undo the last .env change (%s)", versionLabel(*ce.undo)), Run: func(ctx context.Context, f *Factory) error {
+			return runEnvUndo(ctx, f, &envUndoOptions{confirm: true})
+		}})
+	}
+	for _, k := range ce.dotEnvKeys() {
+		out = append(out, menuEntry{Label: fmt.Sprintf("Change %s in .env", k), Run: func(ctx context.Context, f *Factory) error {
+			return runEnvSet(ctx, f, &envSetOptions{Args: []string{k}, menu: true})
+		}})
+	}
+	return out
 }

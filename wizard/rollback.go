@@ -144,7 +144,7 @@ func runRollback(ctx context.Context, f *Factory, opts *rollbackOptions) error {
 		defer f.Equivalent(opts.args()...)
 	}
 	// A failed rollback offers only the logs: rolling back a rollback is a deploy.
-	return finishRollout(ctx, f, st, res, err, opts.JSON, opts.wizard || opts.confirmed)
+	return finishRollout(ctx, f, st, res, err, opts.JSON, opts.wizard || opts.confirmed, nil)
 }
 
 func printRollbackPlan(w io.Writer, cs *steps.ColorScheme, plan []stackops.RollbackTarget) {

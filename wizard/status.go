@@ -259,7 +259,7 @@ func printStatusSummary(f *Factory, res *stackops.StatusResult) {
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s degraded: %s\n", cs.WarningIcon(), strings.Join(parts, ", "))
 	if allNotCreated(res) {
-		fmt.Fprintf(f.IO.ErrOut, "  nothing of %s is running — bring it up with: stackpilot deploy\n", res.Project)
+		fmt.Fprintf(f.IO.ErrOut, "  nothing of %s is running — bring it up with: %s\n", res.Project, f.hint("deploy"))
 	}
 }
 

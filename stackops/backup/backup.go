@@ -365,7 +365,7 @@ func serviceImage(ctx context.Context, st *stackops.Stack, eng *engine.Client, s
 			return "", stackops.DockerError(err)
 		}
 	}
-	return "", fmt.Errorf("no local image for service %s (tried %s) — build or pull it first (stackpilot deploy %s)", svc, strings.Join(candidates, ", "), svc)
+	return "", fmt.Errorf("no local image for service %s (tried %s) — build or pull it first (%s)", svc, strings.Join(candidates, ", "), st.CommandLine("deploy", svc))
 }
 
 // stopTimeout is how long svc gets to stop.

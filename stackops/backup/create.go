@@ -145,7 +145,7 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 	// A dump runs in its service's running container: check before stopping anything.
 	for _, d := range dumps {
 		if runningContainer(containers, d.Service) == nil {
-			return nil, fmt.Errorf("dump %s/%s needs %s running — start it (stackpilot deploy %s) or leave it out (--service)", d.Service, d.Name, d.Service, d.Service)
+			return nil, fmt.Errorf("dump %s/%s needs %s running — start it (%s) or leave it out (--service)", d.Service, d.Name, d.Service, st.CommandLine("deploy", d.Service))
 		}
 	}
 

@@ -186,7 +186,7 @@ func Find(ctx context.Context, st *stackops.Stack, ref string) (*Info, error) {
 		return nil, err
 	}
 	if len(list.Backups) == 0 {
-		return nil, fmt.Errorf("%w: no backups of %s in %s — create one with: stackpilot backup create", ErrNotFound, st.Name, list.Dir)
+		return nil, fmt.Errorf("%w: no backups of %s in %s — create one with: %s", ErrNotFound, st.Name, list.Dir, st.CommandLine("backup", "create"))
 	}
 	if ref == "latest" {
 		b := list.Backups[0]
@@ -205,7 +205,7 @@ func Find(ctx context.Context, st *stackops.Stack, ref string) (*Info, error) {
 	case 1:
 		return &matches[0], nil
 	case 0:
-		return nil, fmt.Errorf("%w: no backup %q of %s in %s — see stackpilot backup list", ErrNotFound, ref, st.Name, list.Dir)
+		return nil, fmt.Errorf("%w: no backup %q of %s in %s — see %s", ErrNotFound, ref, st.Name, list.Dir, st.CommandLine("backup", "list"))
 	}
 	var ids []string
 	for _, m := range matches {
@@ -288,4 +288,36 @@ func recordVerification(st *stackops.Stack, p string, verr error) error {
 		return fmt.Errorf("record the verification of %s: %w", filepath.Base(p), err)
 	}
 	return nil
+}
+
+// HeldServices are the services of the stack whose data the backup holds:
+// those that mount one of its volumes (as the compose file mounts them
+// now) and those its dumps were taken from. A restore that names other
+// services has nothing to put back for them.
+func HeldServices(st *stackops.Stack, b Info) []string {
+	held := map[string]bool{}
+	volumes := map[string]bool{}
+	for _, v := range b.Volumes {
+		volumes[v] = true
+	}
+	for _, v := range stackVolumes(st, st.ServiceNames()) {
+		if volumes[v.Key] {
+			for _, s := range v.Services {
+				held[s] = true
+			}
+		}
+	}
+	for _, d := range b.Dumps {
+		if svc, _, ok := strings.Cut(d, "/"); ok {
+			if _, known := st.Project.Services[svc]; known {
+				held[svc] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(held))
+	for s := range held {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
 }

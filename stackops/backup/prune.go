@@ -93,10 +93,16 @@ type RetentionItem struct {
 
 // RetentionDecision says whether a backup is kept, and why.
 type RetentionDecision struct {
-	ID      string    `json:"id"`
-	Time    time.Time `json:"time"`
-	Keep    bool      `json:"keep"`
-	Reasons []string  `json:"reasons"`
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	Keep bool      `json:"keep"`
+	// Reasons are the rules that keep it: last, hourly, daily, weekly,
+	// monthly, yearly.
+	Reasons []string `json:"reasons"`
+	// Why explains, rule by rule, why the backup is kept or not, for
+	// people: "daily 7: the newest of 2026-12-07 (day 1 of 7)", "last 3:
+	// 3 newer backups fill it".
+	Why []string `json:"why"`
 }
 
 // ApplyRetention decides which items the policy keeps, restic's way. Items
@@ -108,43 +114,125 @@ func ApplyRetention(items []RetentionItem, p RetentionPolicy, loc *time.Location
 	}
 	list := append([]RetentionItem(nil), items...)
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Time.After(list[j].Time) })
-	type bucket struct {
-		count  int
-		period func(t time.Time, nr int) int
-		last   int
-		reason string
+	day := func(t time.Time) string { return t.Format("2006-01-02") }
+	rules := []*retentionRule{
+		{count: p.KeepLast, period: func(_ time.Time, nr int) int { return nr }, name: "last"},
+		{count: p.KeepHourly, period: func(t time.Time, _ int) int { return t.Year()*1000000 + int(t.Month())*10000 + t.Day()*100 + t.Hour() }, name: "hourly",
+			label: func(t time.Time) string { return t.Format("2006-01-02 15:00") }},
+		{count: p.KeepDaily, period: func(t time.Time, _ int) int { return t.Year()*10000 + int(t.Month())*100 + t.Day() }, name: "daily", label: day},
+		{count: p.KeepWeekly, period: func(t time.Time, _ int) int { y, w := t.ISOWeek(); return y*100 + w }, name: "weekly",
+			label: func(t time.Time) string { y, w := t.ISOWeek(); return fmt.Sprintf("week %d-W%02d", y, w) }},
+		{count: p.KeepMonthly, period: func(t time.Time, _ int) int { return t.Year()*100 + int(t.Month()) }, name: "monthly",
+			label: func(t time.Time) string { return t.Format("2006-01") }},
+		{count: p.KeepYearly, period: func(t time.Time, _ int) int { return t.Year() }, name: "yearly",
+			label: func(t time.Time) string { return t.Format("2006") }},
 	}
-	buckets := []*bucket{
-		{p.KeepLast, func(_ time.Time, nr int) int { return nr }, -1, "last"},
-		{p.KeepHourly, func(t time.Time, _ int) int { return t.Year()*1000000 + int(t.Month())*10000 + t.Day()*100 + t.Hour() }, -1, "hourly"},
-		{p.KeepDaily, func(t time.Time, _ int) int { return t.Year()*10000 + int(t.Month())*100 + t.Day() }, -1, "daily"},
-		{p.KeepWeekly, func(t time.Time, _ int) int { y, w := t.ISOWeek(); return y*100 + w }, -1, "weekly"},
-		{p.KeepMonthly, func(t time.Time, _ int) int { return t.Year()*100 + int(t.Month()) }, -1, "monthly"},
-		{p.KeepYearly, func(t time.Time, _ int) int { return t.Year() }, -1, "yearly"},
+	for _, r := range rules {
+		r.last, r.limit = -1, r.count
 	}
 	out := make([]RetentionDecision, 0, len(list))
 	for nr, it := range list {
-		d := RetentionDecision{ID: it.ID, Time: it.Time, Reasons: []string{}}
+		d := RetentionDecision{ID: it.ID, Time: it.Time, Reasons: []string{}, Why: []string{}}
 		t := it.Time.In(loc)
-		for _, b := range buckets {
-			if b.count == 0 {
+		var notKept []string
+		for _, r := range rules {
+			if r.limit == 0 {
 				continue
 			}
-			val := b.period(t, nr)
+			val := r.period(t, nr)
+			if r.count == 0 {
+				if val == r.last && r.label != nil {
+					notKept = append(notKept, fmt.Sprintf("%s: %s is kept by the newer %s", r, r.label(t), r.lastID))
+					continue
+				}
+				unit := r.unit()
+				if r.limit == 1 {
+					unit = strings.TrimSuffix(unit, "s")
+				}
+				notKept = append(notKept, fmt.Sprintf("%s: %d newer %s already kept", r, r.limit, unit))
+				continue
+			}
+			oldest := nr == len(list)-1 && val == r.last
 			// The oldest backup is kept too while a rule has counts left,
 			// so the history reaches as far back as it can.
-			if val != b.last || nr == len(list)-1 {
+			if val != r.last || oldest {
 				d.Keep = true
-				b.last = val
-				if b.count > 0 {
-					b.count--
+				r.last, r.lastID = val, it.ID
+				r.used++
+				if r.count > 0 {
+					r.count--
 				}
-				d.Reasons = append(d.Reasons, b.reason)
+				d.Reasons = append(d.Reasons, r.name)
+				switch {
+				case oldest:
+					d.Why = append(d.Why, fmt.Sprintf("%s: the oldest, kept as the rule has room (%s)", r, r.progress()))
+				case r.label == nil:
+					d.Why = append(d.Why, fmt.Sprintf("%s: the %s", r, newest(r.used)))
+				default:
+					d.Why = append(d.Why, fmt.Sprintf("%s: the newest of %s (%s)", r, r.label(t), r.progress()))
+				}
+				continue
 			}
+			notKept = append(notKept, fmt.Sprintf("%s: %s is kept by the newer %s", r, r.label(t), r.lastID))
+		}
+		if !d.Keep {
+			d.Why = notKept
 		}
 		out = append(out, d)
 	}
 	return out
+}
+
+// newest is "newest", "2nd newest", "3rd newest" …
+func newest(n int) string {
+	switch {
+	case n == 1:
+		return "newest"
+	case n%10 == 1 && n%100 != 11:
+		return fmt.Sprintf("%dst newest", n)
+	case n%10 == 2 && n%100 != 12:
+		return fmt.Sprintf("%dnd newest", n)
+	case n%10 == 3 && n%100 != 13:
+		return fmt.Sprintf("%drd newest", n)
+	}
+	return fmt.Sprintf("%dth newest", n)
+}
+
+// retentionRule is one --keep-* rule while ApplyRetention walks the
+// backups from the newest: how many periods it may still keep, the period
+// it kept last and by which backup.
+type retentionRule struct {
+	name   string
+	count  int // periods left (-1: no limit)
+	limit  int // as given
+	used   int
+	period func(t time.Time, nr int) int
+	// label names a backup's period for people (nil for last).
+	label  func(t time.Time) string
+	last   int
+	lastID string
+}
+
+// String is the rule as given: "daily 7", "last 3", "monthly all".
+func (r *retentionRule) String() string {
+	if r.limit < 0 {
+		return r.name + " all"
+	}
+	return fmt.Sprintf("%s %d", r.name, r.limit)
+}
+
+// unit is what the rule counts: "backups", "days", "weeks" …
+func (r *retentionRule) unit() string {
+	return map[string]string{"last": "backups", "hourly": "hours", "daily": "days", "weekly": "weeks", "monthly": "months", "yearly": "years"}[r.name]
+}
+
+// progress says how much of the rule is used: "day 2 of 7", "day 3".
+func (r *retentionRule) progress() string {
+	unit := strings.TrimSuffix(r.unit(), "s")
+	if r.limit < 0 {
+		return fmt.Sprintf("%s %d", unit, r.used)
+	}
+	return fmt.Sprintf("%s %d of %d", unit, r.used, r.limit)
 }
 
 // PruneOptions configures PruneBackups.
@@ -166,6 +254,8 @@ type PruneItem struct {
 	Created time.Time `json:"created"`
 	Size    int64     `json:"size"`
 	Reasons []string  `json:"reasons"`
+	// Why explains the decision rule by rule (RetentionDecision.Why).
+	Why []string `json:"why"`
 }
 
 // PruneResult is what prune kept and removed (or would, in a dry run).
@@ -254,9 +344,10 @@ func Prune(ctx context.Context, st *stackops.Stack, opts PruneOptions) (*PruneRe
 		if d.ID == res.NewestGood && !d.Keep {
 			d.Keep = true
 			d.Reasons = append(d.Reasons, "newest good backup")
+			d.Why = []string{"the newest good backup (its checksum holds; never deleted)"}
 		}
 		b := byID[d.ID]
-		item := PruneItem{ID: b.ID, File: b.File, Created: b.Created, Size: b.Size, Reasons: d.Reasons}
+		item := PruneItem{ID: b.ID, File: b.File, Created: b.Created, Size: b.Size, Reasons: d.Reasons, Why: d.Why}
 		if d.Keep {
 			res.Keep = append(res.Keep, item)
 		} else {
@@ -273,9 +364,11 @@ func Prune(ctx context.Context, st *stackops.Stack, opts PruneOptions) (*PruneRe
 	}
 	details := []string{}
 	for _, r := range res.Remove {
-		details = append(details, fmt.Sprintf("delete %s (%s, %s)", r.File, r.Created.Local().Format("2006-01-02 15:04"), humanBytes(r.Size)))
+		details = append(details, fmt.Sprintf("delete %s (%s, %s) — %s", r.ID, r.Created.Local().Format(time.DateTime), humanBytes(r.Size), strings.Join(r.Why, "; ")))
 	}
-	details = append(details, fmt.Sprintf("keep %d backup(s) (policy: %s)", len(res.Keep), policy))
+	for _, k := range res.Keep {
+		details = append(details, fmt.Sprintf("keep %s (%s) — %s", k.ID, k.Created.Local().Format(time.DateTime), strings.Join(k.Why, "; ")))
+	}
 	ok, err := confirm(ctx, stackops.Confirmation{Action: "Prune backups", Prompt: fmt.Sprintf("Delete %d backup(s), freeing %s?", len(res.Remove), humanBytes(res.Freed)), Details: details, Destructive: true})
 	if err != nil {
 		return nil, err

@@ -131,6 +131,34 @@ func TestApplyRetention(t *testing.T) {
 	}
 }
 
+// Every decision says why, rule by rule, the way restic's forget does:
+// which period a kept backup is the newest of, which newer backup keeps a
+// deleted one's period, or that the rule is full.
+func TestApplyRetentionExplains(t *testing.T) {
+	var items []RetentionItem
+	for _, at := range []string{"2026-11-25T22:00:00Z", "2026-11-25T10:00:00Z", "2026-11-24T12:00:00Z", "2026-11-23T12:00:00Z", "2026-11-20T12:00:00Z"} {
+		items = append(items, RetentionItem{ID: at[:13], Time: ts(at)})
+	}
+	got := ApplyRetention(items, RetentionPolicy{KeepLast: 1, KeepDaily: 2, KeepWeekly: 5}, time.UTC)
+	want := map[string]string{
+		"2026-11-25T22": "last 1: the newest | daily 2: the newest of 2026-11-25 (day 1 of 2) | weekly 5: the newest of week 2026-W48 (week 1 of 5)",
+		"2026-11-25T10": "last 1: 1 newer backup already kept | daily 2: 2026-11-25 is kept by the newer 2026-11-25T22 | weekly 5: week 2026-W48 is kept by the newer 2026-11-25T22",
+		"2026-11-24T12": "daily 2: the newest of 2026-11-24 (day 2 of 2)",
+		"2026-11-23T12": "last 1: 1 newer backup already kept | daily 2: 2 newer days already kept | weekly 5: week 2026-W48 is kept by the newer 2026-11-25T22",
+		"2026-11-20T12": "weekly 5: the newest of week 2026-W47 (week 2 of 5)",
+	}
+	for _, d := range got {
+		if w := strings.Join(d.Why, " | "); w != want[d.ID] {
+			t.Errorf("%s (keep %v):\n  %s\nwant\n  %s", d.ID, d.Keep, w, want[d.ID])
+		}
+	}
+	// The oldest backup kept while a rule has room says so.
+	d := ApplyRetention([]RetentionItem{{ID: "new", Time: ts("2026-11-25T12:00:00Z")}, {ID: "old", Time: ts("2026-11-25T08:00:00Z")}}, RetentionPolicy{KeepDaily: 5}, time.UTC)
+	if w := strings.Join(d[1].Why, ""); !d[1].Keep || w != "daily 5: the oldest, kept as the rule has room (day 2 of 5)" {
+		t.Errorf("oldest: %v %q", d[1].Keep, w)
+	}
+}
+
 // A stack whose backup directory holds archives made at the given times.
 func pruneStack(t *testing.T, times ...string) (*stackops.Stack, map[string]string) {
 	t.Helper()
@@ -246,5 +274,34 @@ func TestPruneUsesConfigRetention(t *testing.T) {
 	}
 	if _, err := Prune(context.Background(), st, PruneOptions{DryRun: true}); !errors.Is(err, stackops.ErrInvalidConfig) || !strings.Contains(err.Error(), "keep_lats") {
 		t.Errorf("typo in retention: %v", err)
+	}
+}
+
+// A restore can put back only the services whose data a backup holds: the
+// services mounting its volumes (shared volumes bring both), and those its
+// dumps came from — not every service the stack had.
+func TestHeldServices(t *testing.T) {
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": `services:
+  db: {image: x, volumes: ["dbdata:/d"]}
+  worker: {image: x, volumes: ["dbdata:/d"]}
+  cache: {image: x, volumes: ["cachedata:/c"]}
+  web: {image: x}
+volumes: {dbdata: {}, cachedata: {}}
+`})
+	st, err := stackops.Load(context.Background(), stackops.LoadOptions{ProjectDir: dir, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		info Info
+		want string
+	}{
+		{Info{Services: []string{"cache", "db", "web", "worker"}, Volumes: []string{"dbdata"}}, "db,worker"},
+		{Info{Volumes: []string{"cachedata", "dbdata"}}, "cache,db,worker"},
+		{Info{Volumes: []string{"gone"}, Dumps: []string{"web/notes", "removed/x"}}, "web"},
+	} {
+		if got := strings.Join(HeldServices(st, c.info), ","); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.info, got, c.want)
+		}
 	}
 }

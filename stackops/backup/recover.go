@@ -279,13 +279,13 @@ func bringBack(ctx context.Context, st *stackops.Stack, d *markerData) (warnings
 		warnings = append(warnings, "started "+strings.Join(dedupe(started), ", ")+" again")
 	}
 	if len(failed) > 0 {
-		warnings = append(warnings, "could not start "+strings.Join(failed, "; ")+" — start them with stackpilot deploy")
+		warnings = append(warnings, "could not start "+strings.Join(failed, "; ")+" — start them with "+st.CommandLine("deploy"))
 	}
 	if len(d.Incomplete) > 0 {
-		msg := fmt.Sprintf("volume %s may be incomplete, so %s stay stopped — run stackpilot backup restore %s again",
-			strings.Join(d.Incomplete, ", "), strings.Join(dedupe(held), ", "), d.Backup)
+		msg := fmt.Sprintf("volume %s may be incomplete, so %s stay stopped — run %s again",
+			strings.Join(d.Incomplete, ", "), strings.Join(dedupe(held), ", "), st.CommandLine("backup", "restore", d.Backup))
 		if d.SafetyBackup != "" {
-			msg += fmt.Sprintf(", or stackpilot backup restore %s to go back to the state before", d.SafetyBackup)
+			msg += fmt.Sprintf(", or %s to go back to the state before", st.CommandLine("backup", "restore", d.SafetyBackup))
 		}
 		msg += fmt.Sprintf(" (or delete .stackpilot/%s to accept the volume as it is)", opMarkerName)
 		warnings = append(warnings, msg)

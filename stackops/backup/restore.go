@@ -1135,7 +1135,7 @@ func (r *restoreRun) recover(ctx context.Context, cause error) error {
 		_ = r.marker.update(func(d *markerData) {
 			d.Stopped, d.Recreate, d.RecreateStopped = nil, nil, nil
 		})
-		msg := fmt.Sprintf("volume %s may be incomplete; %s stay stopped — run stackpilot backup restore %s again", strings.Join(r.marker.data.Incomplete, ", "), strings.Join(sortedKeys(blocked), ", "), r.res.Backup.ID)
+		msg := fmt.Sprintf("volume %s may be incomplete; %s stay stopped — run %s again", strings.Join(r.marker.data.Incomplete, ", "), strings.Join(sortedKeys(blocked), ", "), r.st.CommandLine("backup", "restore", r.res.Backup.ID))
 		if r.safetyPath != "" {
 			msg += ", or restore the safety backup " + baseOrEmpty(r.safetyPath)
 		}

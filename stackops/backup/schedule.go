@@ -31,6 +31,9 @@ type ScheduleOptions struct {
 	Executable string
 	// GlobalArgs pin the same stack: -f, -p, --env-file, --profile.
 	GlobalArgs []string
+	// DryRun works out the entry Cron would install (and whether it adds,
+	// replaces or leaves one) without writing the crontab.
+	DryRun bool
 }
 
 // ScheduleResult says what the schedule is now.
@@ -41,10 +44,12 @@ type ScheduleResult struct {
 	// Command is the shell command the job runs.
 	Command string `json:"command,omitempty"`
 	// Entry is the crontab block (marker comment and line).
-	Entry   string           `json:"entry,omitempty"`
-	Prune   bool             `json:"prune"`
-	Systemd *SystemdUnits    `json:"systemd,omitempty"`
-	Policy  *RetentionPolicy `json:"policy,omitempty"`
+	Entry string `json:"entry,omitempty"`
+	// Replaces is the entry an update replaced (or would, in a dry run).
+	Replaces string           `json:"replaces,omitempty"`
+	Prune    bool             `json:"prune"`
+	Systemd  *SystemdUnits    `json:"systemd,omitempty"`
+	Policy   *RetentionPolicy `json:"policy,omitempty"`
 	// Warnings are things a person should know (no retention: backups pile up).
 	Warnings []string `json:"warnings"`
 }
@@ -188,12 +193,16 @@ func Schedule(ctx context.Context, st *stackops.Stack, opts ScheduleOptions) (*S
 	case existing != "":
 		current = bytes.Replace(current, []byte(existing), []byte(entry), 1)
 		res.Action = "updated"
+		res.Replaces = existing
 	default:
 		if len(current) > 0 && !bytes.HasSuffix(current, []byte("\n")) {
 			current = append(current, '\n')
 		}
 		current = append(current, entry...)
 		res.Action = "installed"
+	}
+	if opts.DryRun {
+		return res, nil
 	}
 	if err := writeCrontab(ctx, st, current); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/template"
@@ -94,7 +95,7 @@ func usage(ctx context.Context, st *stackops.Stack) (*envUsage, error) {
 	for _, m := range models {
 		services, _ := m["services"].(map[string]any)
 		for name, def := range services {
-			walkTemplates(def, func(str string) { scanTemplate(u, str, name) })
+			walkStrings(def, nil, func(_ []string, str string) { scanTemplate(u, str, name) })
 			svc, _ := def.(map[string]any)
 			for _, v := range bareEnvironment(svc["environment"]) {
 				r := u.ref(v)
@@ -124,7 +125,7 @@ func usage(ctx context.Context, st *stackops.Stack) (*envUsage, error) {
 		}
 		for k, v := range m {
 			if k != "services" {
-				walkTemplates(v, func(str string) { scanTemplate(u, str, "") })
+				walkStrings(v, nil, func(_ []string, str string) { scanTemplate(u, str, "") })
 			}
 		}
 	}
@@ -145,17 +146,19 @@ func canonicalPath(p string) string {
 	return p
 }
 
-func walkTemplates(v any, fn func(string)) {
+// walkStrings calls fn with every string in v and where it is: the keys
+// and list indexes from v down (appended to path).
+func walkStrings(v any, path []string, fn func(path []string, s string)) {
 	switch v := v.(type) {
 	case string:
-		fn(v)
+		fn(path, v)
 	case map[string]any:
-		for _, e := range v {
-			walkTemplates(e, fn)
+		for k, e := range v {
+			walkStrings(e, append(path[:len(path):len(path)], k), fn)
 		}
 	case []any:
-		for _, e := range v {
-			walkTemplates(e, fn)
+		for i, e := range v {
+			walkStrings(e, append(path[:len(path):len(path)], strconv.Itoa(i)), fn)
 		}
 	}
 }

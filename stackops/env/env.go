@@ -282,6 +282,9 @@ type Version struct {
 	Time time.Time `json:"time"`
 	// Op is the edit that replaced it, e.g. "set DB_HOST".
 	Op string `json:"op"`
+	// Keys are the keys that edit changed (as far as the version's file
+	// name holds them: it is cut at 100 characters).
+	Keys []string `json:"keys,omitempty"`
 	// Absent means the .env did not exist then (undo deletes it).
 	Absent bool `json:"absent,omitempty"`
 	// File is where the content is kept.
@@ -324,14 +327,24 @@ func listVersions(dir string) ([]Version, error) {
 		if err != nil {
 			continue
 		}
-		op := strings.TrimSuffix(name[20:], ext)
-		op = strings.Replace(op, "-", " ", 1)
+		slug := strings.TrimSuffix(name[20:], ext)
+		fields := strings.Split(slug, "-")
+		var keys []string
+		for i, k := range fields[1:] {
+			if envfile.ValidKey(k) == nil && !(i == len(fields)-2 && len(slug) == maxVersionSlug) {
+				keys = append(keys, k)
+			}
+		}
+		op := strings.Replace(slug, "-", " ", 1)
 		op = strings.ReplaceAll(op, "-", ", ")
-		out = append(out, Version{ID: strings.TrimSuffix(name, ext), Time: time.Unix(0, ns), Op: op, Absent: ext == ".absent", File: filepath.Join(dir, name)})
+		out = append(out, Version{ID: strings.TrimSuffix(name, ext), Time: time.Unix(0, ns), Op: op, Keys: keys, Absent: ext == ".absent", File: filepath.Join(dir, name)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
+
+// maxVersionSlug is how much of "op-KEY-KEY…" a version's file name keeps.
+const maxVersionSlug = 100
 
 // saveVersion keeps snap's content in dir (atomically: a killed writer
 // leaves a temporary file, never a torn version) and prunes to keep.
@@ -347,8 +360,8 @@ func saveVersion(dir string, snap *envfile.Snapshot, op string, keys []string, k
 	if len(keys) > 0 {
 		slug += "-" + strings.Join(keys, "-")
 	}
-	if len(slug) > 100 {
-		slug = slug[:100]
+	if len(slug) > maxVersionSlug {
+		slug = slug[:maxVersionSlug]
 	}
 	ext := ".env"
 	if !snap.Exists {

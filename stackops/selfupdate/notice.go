@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/stackpilot/stackpilot/stackops"
 )
 
 // NoticeInterval is how often the update notice checks for a release, and
@@ -32,16 +34,7 @@ func NoticeFile(cacheDir string) string { return filepath.Join(cacheDir, "update
 
 // CacheDir is stackpilot's cache directory: STACKPILOT_CACHE_DIR, else the
 // user's cache directory (~/.cache/stackpilot on Linux); "" when there is none.
-func CacheDir() string {
-	if d := os.Getenv("STACKPILOT_CACHE_DIR"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(d, "stackpilot")
-}
+func CacheDir() string { return stackops.CacheDir(nil) }
 
 // LoadNotice reads the state at path; a missing or unreadable file is the
 // zero state (never checked, never shown).
