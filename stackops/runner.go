@@ -20,6 +20,17 @@ type Cmd struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Environ, when not nil, is the program's whole environment instead of
+	// the current one plus Env: for a program that must not inherit
+	// some of stackpilot's variables.
+	Environ []string
+	// Signals, when set, are passed on to the program as they arrive: a
+	// task's Ctrl-C or SIGTERM, which its caller forwards instead of
+	// cancelling ctx. The program decides what they mean; Run waits for it.
+	Signals <-chan os.Signal
+	// NewGroup starts the program in a process group of its own, so a
+	// Ctrl-C typed at the terminal reaches it only through Signals, once.
+	NewGroup bool
 }
 
 // String renders the command for -v output and dry runs, quoting where a shell would need it.
@@ -49,7 +60,8 @@ type Runner interface {
 	Run(ctx context.Context, c Cmd) error
 }
 
-// ExitError is a program that ran and exited non-zero.
+// ExitError is a program that ran and exited non-zero. A program killed
+// by a signal has Code 128 + the signal's number, as a shell reports it.
 type ExitError struct {
 	Cmd  string
 	Code int
@@ -103,7 +115,10 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) error {
 	}
 	cmd := exec.Command(c.Args[0], c.Args[1:]...)
 	cmd.Dir = c.Dir
-	if len(c.Env) > 0 {
+	switch {
+	case c.Environ != nil:
+		cmd.Env = append(append([]string{}, c.Environ...), c.Env...)
+	case len(c.Env) > 0:
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
 	cmd.Stdin = c.Stdin
@@ -112,6 +127,9 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) error {
 	// A grandchild that outlives the child may hold our output pipes open;
 	// do not wait for it forever once the child itself has exited.
 	cmd.WaitDelay = 2 * time.Second
+	if c.NewGroup {
+		newProcessGroup(cmd)
+	}
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			return fmt.Errorf("%s: not found in PATH", c.Args[0])
@@ -121,34 +139,54 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) error {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var err error
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		if !errors.Is(context.Cause(ctx), ErrInterrupted) {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-		}
+	waiting := true
+	for waiting {
 		select {
 		case err = <-done:
-		case <-killSwitch(ctx):
-			_ = cmd.Process.Kill()
-			err = <-done
-		case <-time.After(30 * time.Second):
-			// A child that ignores the interrupt for this long is stuck; do not leave it behind.
-			_ = cmd.Process.Kill()
-			err = <-done
+			waiting = false
+		case sig := <-c.Signals:
+			_ = cmd.Process.Signal(sig)
+		case <-ctx.Done():
+			return r.stop(ctx, cmd, done)
 		}
-		if err == nil {
-			// It finished its work despite the interrupt; report that truthfully.
-			return nil
-		}
-		return context.Cause(ctx)
 	}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return &ExitError{Cmd: c.Args[0], Code: ee.ExitCode()}
+			return &ExitError{Cmd: c.Args[0], Code: exitCode(ee)}
 		}
 		return err
 	}
 	return nil
+}
+
+// stop ends a child whose context was cancelled (see ExecRunner).
+func (r *ExecRunner) stop(ctx context.Context, cmd *exec.Cmd, done <-chan error) error {
+	if !errors.Is(context.Cause(ctx), ErrInterrupted) {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-killSwitch(ctx):
+		_ = cmd.Process.Kill()
+		err = <-done
+	case <-time.After(30 * time.Second):
+		// A child that ignores the interrupt for this long is stuck; do not leave it behind.
+		_ = cmd.Process.Kill()
+		err = <-done
+	}
+	if err == nil {
+		// It finished its work despite the interrupt; report that truthfully.
+		return nil
+	}
+	return context.Cause(ctx)
+}
+
+// exitCode is the child's exit status, or 128 + the signal that killed it.
+func exitCode(ee *exec.ExitError) int {
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ee.ExitCode()
 }
