@@ -66,18 +66,20 @@ const quitLabel = "Quit"
 // runMenu is the main menu loop. A job's Ctrl-C cancels the job and brings
 // the menu back; Ctrl-C or Quit at the menu leaves (130 for Ctrl-C).
 func runMenu(ctx context.Context, f *Factory) error {
-	entries := append(menuEntries(), selfUpdateMenuEntry(f))
 	printMenuUpdateNotice(f)
-	labels := make([]string, 0, len(entries)+1)
-	for _, e := range entries {
-		labels = append(labels, e.Label)
-	}
-	labels = append(labels, quitLabel)
 	cs := f.IO.ErrColorScheme()
 	last := ""
 	for {
 		f.forgetStack()
 		fmt.Fprintln(f.IO.ErrOut, menuHeader(ctx, f, cs))
+		// Tasks and plugins come and go with the compose file and PATH.
+		entries := append(menuEntries(), optionalMenuEntries(ctx, f)...)
+		entries = append(entries, selfUpdateMenuEntry(f))
+		labels := make([]string, 0, len(entries)+1)
+		for _, e := range entries {
+			labels = append(labels, e.Label)
+		}
+		labels = append(labels, quitLabel)
 		idx, err := f.Prompter.Select("What do you want to do?", labels, last)
 		if err != nil {
 			return err
@@ -112,6 +114,20 @@ func runMenu(ctx context.Context, f *Factory) error {
 			return context.Cause(ctx)
 		}
 	}
+}
+
+// optionalMenuEntries are the jobs that exist only for some stacks: Tasks
+// when the stack declares tasks, Plugins when there are plugins.
+func optionalMenuEntries(ctx context.Context, f *Factory) []menuEntry {
+	var out []menuEntry
+	st, _ := f.Stack(ctx)
+	if e, ok := tasksMenuEntry(ctx, f); ok {
+		out = append(out, e)
+	}
+	if e, ok := pluginsMenuEntry(ctx, f, st); ok {
+		out = append(out, e)
+	}
+	return out
 }
 
 // menuHeader names the stack the menu acts on, or why there is none.
