@@ -148,6 +148,8 @@ func runRun(ctx context.Context, f *Factory, opts *runOptions) error {
 	if err != nil {
 		return err
 	}
+	// A task chosen from a list ends with the command that runs it directly.
+	equivalent := opts.wizard || opts.Task == ""
 	if opts.Task == "" {
 		if !f.CanPrompt() {
 			list, lerr := tasks.List(st)
@@ -174,7 +176,7 @@ func runRun(ctx context.Context, f *Factory, opts *runOptions) error {
 		return err
 	}
 	res, err := runPrepared(ctx, f, p, opts)
-	if opts.wizard {
+	if equivalent {
 		args := []string{"run", opts.Task}
 		if p.Task.Confirm {
 			args = []string{"--yes", "run", opts.Task}
@@ -186,7 +188,7 @@ func runRun(ctx context.Context, f *Factory, opts *runOptions) error {
 			}
 		}
 		defer f.Equivalent(args...)
-		if res != nil && res.ExitCode != 0 {
+		if opts.wizard && res != nil && res.ExitCode != 0 {
 			cs := f.IO.ErrColorScheme()
 			fmt.Fprintf(f.IO.ErrOut, "%s task %s exited with status %d\n", cs.FailureIcon(), opts.Task, res.ExitCode)
 			return nil

@@ -241,7 +241,7 @@ func askMetadata(ctx context.Context, p Plugin, o MetadataOptions) (*Metadata, s
 		Version     string `json:"version"`
 		Usage       string `json:"usage"`
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &raw); err != nil {
+	if err := json.Unmarshal(bytes.TrimSpace(out.buf.Bytes()), &raw); err != nil {
 		return nil, fmt.Sprintf("%s did not print a JSON object: %v", MetadataFlag, err)
 	}
 	md := &Metadata{Name: clean(raw.Name, 64, false), Description: clean(raw.Description, 200, false),
@@ -277,19 +277,20 @@ func clean(s string, max int, multiline bool) string {
 }
 
 // cappedBuffer keeps the first max bytes and notes that there were more.
+// (It has no ReadFrom, which io.Copy would use instead of Write.)
 type cappedBuffer struct {
-	bytes.Buffer
+	buf  bytes.Buffer
 	max  int
 	over bool
 }
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
-	if room := c.max - c.Len(); len(p) > room {
+	if room := c.max - c.buf.Len(); len(p) > room {
 		c.over = true
 		if room > 0 {
-			c.Buffer.Write(p[:room])
+			c.buf.Write(p[:room])
 		}
 		return len(p), nil
 	}
-	return c.Buffer.Write(p)
+	return c.buf.Write(p)
 }

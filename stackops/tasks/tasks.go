@@ -25,6 +25,7 @@
 package tasks
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,13 +92,13 @@ var nameRe = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // List returns the stack's tasks sorted by name, or the configuration
 // error that names the task and key at fault.
 func List(st *stackops.Stack) ([]Task, error) {
-	var specs map[string]spec
-	if err := st.Config().Section(Section, &specs); err != nil {
+	var raw map[string]json.RawMessage
+	if err := st.Config().Section(Section, &raw); err != nil {
 		return nil, err
 	}
-	out := make([]Task, 0, len(specs))
-	for name, sp := range specs {
-		t, err := check(st, name, sp)
+	out := make([]Task, 0, len(raw))
+	for name, b := range raw {
+		t, err := decode(st, name, b)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s.%s.%s: %v", stackops.ErrInvalidConfig, stackops.ConfigExtension, Section, name, err)
 		}
@@ -107,7 +108,14 @@ func List(st *stackops.Stack) ([]Task, error) {
 	return out, nil
 }
 
-func check(st *stackops.Stack, name string, sp spec) (Task, error) {
+// decode reads one task, strictly: an unknown key is an error.
+func decode(st *stackops.Stack, name string, b []byte) (Task, error) {
+	var sp spec
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sp); err != nil {
+		return Task{}, errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	}
 	t := Task{Name: name, Description: strings.TrimSpace(sp.Description), Service: sp.Service, Host: sp.Host,
 		Command: sp.Command, Confirm: sp.Confirm, User: sp.User, Workdir: sp.Workdir}
 	switch {
