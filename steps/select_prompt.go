@@ -117,6 +117,40 @@ func filterMessage(filter string) string {
 	return " " + filter
 }
 
+// runKeys is the loop both prompts share, as survey's own prompts run it:
+// the cursor hidden, the terminal in raw mode, the prompt drawn, then each
+// key given to onKey and the prompt redrawn, until onKey has an answer.
+// Ctrl-C interrupts; Enter (and Ctrl-D) reach onKey as KeyEnter.
+func runKeys(r *survey.Renderer, render func() error, onKey func(key rune) (answer any, done bool)) (any, error) {
+	cursor := r.NewCursor()
+	cursor.Save()
+	cursor.Hide()
+	defer cursor.Show()
+	defer cursor.Restore()
+	if err := render(); err != nil {
+		return nil, err
+	}
+	rr := r.NewRuneReader()
+	_ = rr.SetTermMode()
+	defer func() { _ = rr.RestoreTermMode() }()
+	for {
+		key, _, err := rr.ReadRune()
+		if err != nil {
+			return nil, err
+		}
+		switch key {
+		case terminal.KeyInterrupt:
+			return nil, terminal.InterruptErr
+		case '\n', terminal.KeyEndTransmission:
+			key = terminal.KeyEnter
+		}
+		if answer, done := onKey(key); done {
+			return answer, nil
+		}
+		_ = render()
+	}
+}
+
 // Prompt implements survey.Prompt.
 func (s *selectPrompt) Prompt(config *survey.PromptConfig) (any, error) {
 	if len(s.Options) == 0 {
@@ -125,31 +159,11 @@ func (s *selectPrompt) Prompt(config *survey.PromptConfig) (any, error) {
 	if s.Default >= 0 && s.Default < len(s.Options) {
 		s.cursor = s.Default
 	}
-	cursor := s.NewCursor()
-	cursor.Save()
-	cursor.Hide()
-	defer cursor.Show()
-	defer cursor.Restore()
-	if err := s.render(config); err != nil {
-		return nil, err
-	}
-	rr := s.NewRuneReader()
-	_ = rr.SetTermMode()
-	defer func() { _ = rr.RestoreTermMode() }()
-	for {
-		r, _, err := rr.ReadRune()
-		if err != nil {
-			return nil, err
-		}
+	return runKeys(&s.Renderer, func() error { return s.render(config) }, func(r rune) (any, bool) {
 		options := filteredOptions(s.Options, s.filter, config)
-		switch {
-		case r == terminal.KeyInterrupt:
-			return nil, terminal.InterruptErr
-		case r == terminal.KeyEnter || r == '\n' || r == terminal.KeyEndTransmission:
-			if s.cursor < len(options) {
-				return options[s.cursor], nil
-			}
-			continue // nothing matches the filter: keep asking
+		if r == terminal.KeyEnter {
+			// nothing matches the filter: keep asking
+			return optionAt(options, s.cursor)
 		}
 		if c, ok := moveCursor(s.cursor, len(options), r); ok {
 			s.cursor = c
@@ -157,8 +171,16 @@ func (s *selectPrompt) Prompt(config *survey.PromptConfig) (any, error) {
 			s.filter = f
 			s.cursor = 0 // the first match, never a stale index
 		}
-		_ = s.render(config)
+		return nil, false
+	})
+}
+
+// optionAt is the option under the cursor, if there is one.
+func optionAt(options []core.OptionAnswer, cursor int) (any, bool) {
+	if cursor < len(options) {
+		return options[cursor], true
 	}
+	return nil, false
 }
 
 // Cleanup implements survey.Prompt: the question is redrawn with the answer.
@@ -221,34 +243,17 @@ func (m *multiSelectPrompt) Prompt(config *survey.PromptConfig) (any, error) {
 			}
 		}
 	}
-	cursor := m.NewCursor()
-	cursor.Save()
-	cursor.Hide()
-	defer cursor.Show()
-	defer cursor.Restore()
-	if err := m.render(config); err != nil {
-		return nil, err
-	}
-	rr := m.NewRuneReader()
-	_ = rr.SetTermMode()
-	defer func() { _ = rr.RestoreTermMode() }()
-	for {
-		r, _, err := rr.ReadRune()
-		if err != nil {
-			return nil, err
-		}
+	return runKeys(&m.Renderer, func() error { return m.render(config) }, func(r rune) (any, bool) {
 		options := filteredOptions(m.Options, m.filter, config)
 		switch {
-		case r == terminal.KeyInterrupt:
-			return nil, terminal.InterruptErr
-		case r == terminal.KeyEnter || r == '\n' || r == terminal.KeyEndTransmission:
+		case r == terminal.KeyEnter:
 			var answers []core.OptionAnswer
 			for i, o := range m.Options {
 				if m.checked[i] {
 					answers = append(answers, core.OptionAnswer{Value: o, Index: i})
 				}
 			}
-			return answers, nil
+			return answers, true
 		case r == terminal.KeySpace:
 			if m.cursor < len(options) {
 				i := options[m.cursor].Index
@@ -270,8 +275,8 @@ func (m *multiSelectPrompt) Prompt(config *survey.PromptConfig) (any, error) {
 				m.cursor = 0
 			}
 		}
-		_ = m.render(config)
-	}
+		return nil, false
+	})
 }
 
 // Cleanup implements survey.Prompt: the question is redrawn with the answers.

@@ -78,8 +78,8 @@ func demoProject(t *testing.T) (*itest.Project, int) {
 	compose := strings.ReplaceAll(string(b), "image: stackpilot-demo/", "image: "+demoTag+"/")
 	files := `  files:
     image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
-    healthcheck: {test: ["CMD", "true"], interval: 1s}
+    {{idle}}
+    {{healthy}}
     volumes:
       - files-data:/srv
 
@@ -395,20 +395,12 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 // restore refuses before the live volume changes.
 func TestIntegrationBackupCorruption(t *testing.T) {
 	itest.Require(t)
-	p := itest.NewProject(t, `
-services:
-  files:
-    image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
-    healthcheck: {test: ["CMD", "true"], interval: 1s}
-    volumes: ["data:/srv"]
-volumes:
-  data:
+	p := itest.NewProject(t, itest.IdleVolumeService("files", `
 x-stackpilot:
   backup:
     dumps:
       - {service: files, name: listing, dump: ["ls", "-lR", "/srv"], restore: ["sh", "-c", "cat >/dev/null"]}
-`, nil)
+`), nil)
 	p.Compose("up", "-d")
 	id := p.ContainerID("files")
 	sh(t, id, "cd /srv && mkdir -p a/b && head -c 200000 /dev/urandom > a/b/r.bin && seq 1 20000 > a/n.txt && ln -s a/n.txt l")
@@ -495,11 +487,11 @@ func TestIntegrationBackupKilled(t *testing.T) {
 services:
   app:
     image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
-    healthcheck: {test: ["CMD", "true"], interval: 1s}
+    {{idle}}
+    {{healthy}}
   data:
     image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    {{idle}}
     volumes: ["data:/srv"]
 volumes:
   data:
@@ -625,16 +617,7 @@ x-stackpilot:
 // restore again finishes the job.
 func TestIntegrationBackupRestoreKilled(t *testing.T) {
 	itest.Require(t)
-	p := itest.NewProject(t, `
-services:
-  data:
-    image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
-    healthcheck: {test: ["CMD", "true"], interval: 1s}
-    volumes: ["data:/srv"]
-volumes:
-  data:
-`, nil)
+	p := itest.NewProject(t, itest.IdleVolumeService("data", ""), nil)
 	p.Compose("up", "-d")
 	sh(t, p.ContainerID("data"), "cd /srv && for i in 1 2 3 4 5 6 7 8; do head -c 8000000 /dev/urandom > r$i.bin; done")
 	want := snapshot(t, p.ContainerID("data"), "/srv")

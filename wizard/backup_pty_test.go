@@ -14,16 +14,7 @@ import (
 // project name back.
 func TestIntegrationBackupMenuCreateAndRestore(t *testing.T) {
 	itest.Require(t)
-	p := itest.NewProject(t, `
-services:
-  files:
-    image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
-    healthcheck: {test: ["CMD", "true"], interval: 1s}
-    volumes: ["data:/srv"]
-volumes:
-  data:
-`, nil)
+	p := itest.NewProject(t, itest.IdleVolumeService("files", ""), nil)
 	p.Compose("up", "-d")
 	sh(t, p.ContainerID("files"), "echo original > /srv/kept.txt && mkdir /srv/empty")
 	before := snapshot(t, p.ContainerID("files"), "/srv")

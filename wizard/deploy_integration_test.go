@@ -127,7 +127,7 @@ services:
   web:
     image: stackpilot-fixture:latest
     command: ["serve=:8080"]
-    healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 1s, retries: 3}
+    {{http-health}}
   worker:
     image: stackpilot-fixture:latest
     command: ["wait"]

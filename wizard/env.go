@@ -391,30 +391,19 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		pairs = append(pairs, env.Assignment{Key: k, Value: v})
 	}
 
-	set := env.SetOptions{Values: pairs}
-	if opts.asked || opts.DryRun {
-		set.DryRun = true
-		plan, err := env.Set(ctx, st, set)
-		if err != nil {
-			return err
-		}
-		if opts.DryRun || !plan.Changed {
-			reportEnvChange(f, plan)
-			return nil
-		}
+	renderDiff := func(plan *env.ChangeResult) {
 		steps.RenderEnvDiff(f.IO.ErrOut, f.IO.ErrColorScheme(), plan.Path, plan.Diff)
-		ok, err := f.Prompter.Confirm("Write this change?", true)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			fmt.Fprintln(f.IO.ErrOut, "nothing was changed")
-			return nil
-		}
-		set.DryRun, set.IfMatch = false, plan.Revision
 	}
-	res, err := env.Set(ctx, st, set)
-	if err != nil {
+	res, err := applyEnvEdit(f, envEdit{
+		Ask: opts.asked, DryRun: opts.DryRun,
+		Question: "Write this change?", Default: true,
+		Run: func(dry bool, ifMatch string) (*env.ChangeResult, error) {
+			return env.Set(ctx, st, env.SetOptions{Values: pairs, DryRun: dry, IfMatch: ifMatch})
+		},
+		Show:    renderDiff,
+		ShowDry: func(plan *env.ChangeResult) { reportEnvChange(f, plan) },
+	})
+	if err != nil || res == nil {
 		return err
 	}
 	reportEnvChange(f, res)
@@ -583,30 +572,18 @@ func runEnvUnset(ctx context.Context, f *Factory, opts *envUnsetOptions) error {
 		}
 		opts.Keys, opts.asked = []string{k}, true
 	}
-	un := env.UnsetOptions{Keys: opts.Keys}
-	if opts.asked || opts.DryRun {
-		un.DryRun = true
-		plan, err := env.Unset(ctx, st, un)
-		if err != nil {
-			return err
-		}
-		if opts.DryRun || !plan.Changed {
-			reportEnvChange(f, plan)
-			return nil
-		}
-		steps.RenderEnvDiff(f.IO.ErrOut, f.IO.ErrColorScheme(), plan.Path, plan.Diff)
-		ok, err := f.Prompter.Confirm(fmt.Sprintf("Remove %s?", strings.Join(opts.Keys, ", ")), false)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			fmt.Fprintln(f.IO.ErrOut, "nothing was changed")
-			return nil
-		}
-		un.DryRun, un.IfMatch = false, plan.Revision
-	}
-	res, err := env.Unset(ctx, st, un)
-	if err != nil {
+	res, err := applyEnvEdit(f, envEdit{
+		Ask: opts.asked, DryRun: opts.DryRun,
+		Question: fmt.Sprintf("Remove %s?", strings.Join(opts.Keys, ", ")), Default: false,
+		Run: func(dry bool, ifMatch string) (*env.ChangeResult, error) {
+			return env.Unset(ctx, st, env.UnsetOptions{Keys: opts.Keys, DryRun: dry, IfMatch: ifMatch})
+		},
+		Show: func(plan *env.ChangeResult) {
+			steps.RenderEnvDiff(f.IO.ErrOut, f.IO.ErrColorScheme(), plan.Path, plan.Diff)
+		},
+		ShowDry: func(plan *env.ChangeResult) { reportEnvChange(f, plan) },
+	})
+	if err != nil || res == nil {
 		return err
 	}
 	reportEnvChange(f, res)
@@ -789,32 +766,29 @@ func runEnvUndo(ctx context.Context, f *Factory, opts *envUndoOptions) error {
 		return err
 	}
 	cs := f.IO.ErrColorScheme()
-	un := env.UndoOptions{}
-	if opts.confirm || opts.DryRun {
-		un.DryRun = true
-		plan, err := env.Undo(ctx, st, un)
+	plans := map[*env.ChangeResult]*env.UndoResult{}
+	undo := func(dry bool, ifMatch string) (*env.ChangeResult, error) {
+		r, err := env.Undo(ctx, st, env.UndoOptions{DryRun: dry, IfMatch: ifMatch})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		describeUndo(f, plan)
-		if opts.DryRun {
-			fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("dry run: "+plan.Path+" was not written"))
-			return nil
-		}
-		ok, err := f.Prompter.Confirm("Restore this version?", false)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			fmt.Fprintln(f.IO.ErrOut, "nothing was changed")
-			return nil
-		}
-		un.DryRun, un.IfMatch = false, plan.Revision
+		plans[&r.ChangeResult] = r
+		return &r.ChangeResult, nil
 	}
-	res, err := env.Undo(ctx, st, un)
-	if err != nil {
+	written, err := applyEnvEdit(f, envEdit{
+		Ask: opts.confirm, DryRun: opts.DryRun, AskUnchanged: true,
+		Question: "Restore this version?", Default: false,
+		Run:  undo,
+		Show: func(plan *env.ChangeResult) { describeUndo(f, plans[plan]) },
+		ShowDry: func(plan *env.ChangeResult) {
+			describeUndo(f, plans[plan])
+			fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("dry run: "+plan.Path+" was not written"))
+		},
+	})
+	if err != nil || written == nil {
 		return err
 	}
+	res := plans[written]
 	if !opts.confirm {
 		describeUndo(f, res)
 	}

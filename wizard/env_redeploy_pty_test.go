@@ -18,13 +18,13 @@ func TestIntegrationEnvMenuRedeploysTheUsers(t *testing.T) {
 services:
   app:
     image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    {{idle}}
     environment:
       GREETING: ${GREETING}
-    healthcheck: {test: ["CMD", "true"], interval: 1s}
+    {{healthy}}
   other:
     image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    {{idle}}
 `, map[string]string{".env": "GREETING=hello"})
 	if res := p.Run("deploy"); res.Code != 0 {
 		t.Fatalf("first deploy: exit %d\n%s", res.Code, res.Combined())

@@ -15,7 +15,7 @@ const builtStack = `
 services:
   app:
     build: .
-    healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 1s, retries: 3}
+    {{http-health}}
   worker:
     image: stackpilot-fixture:latest
     command: ["wait"]

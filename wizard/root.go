@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // NewRootCmd builds the whole command tree. With no arguments on a terminal
@@ -90,7 +91,9 @@ terminal, 3 stack degraded, 130 cancelled.`,
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "show the docker commands run")
 
 	cmds := commandBuilders(f)
-	name := commandNameIn(args)
+	root.InitDefaultHelpFlag()
+	root.InitDefaultVersionFlag()
+	name := commandNameIn(root, args)
 	switch b, ok := cmds[name]; {
 	case args != nil && ok:
 		root.AddCommand(b())
@@ -139,11 +142,24 @@ func commandBuilders(f *Factory) map[string]func() *cobra.Command {
 // commandNameIn returns the command named in args: the first argument that
 // is neither a global flag nor a global flag's value ("" when there is none,
 // or when a flag it does not know comes first — cobra then reports it).
-func commandNameIn(args []string) string {
-	valued := map[string]bool{"project-dir": true, "file": true, "project-name": true, "env-file": true, "profile": true}
-	boolean := map[string]bool{"yes": true, "no-input": true, "no-color": true, "verbose": true, "version": true, "help": true}
-	shortValued := "Cfp"
-	shortBool := "yvh"
+// Which flags take a value is read from their definitions on root (its
+// persistent flags, plus --help and --version), so a new global flag is
+// honoured here without a second list to keep in step.
+func commandNameIn(root *cobra.Command, args []string) string {
+	lookup := func(name string) *pflag.Flag {
+		if fl := root.PersistentFlags().Lookup(name); fl != nil {
+			return fl
+		}
+		return root.Flags().Lookup(name)
+	}
+	shorthand := func(c string) *pflag.Flag {
+		if fl := root.PersistentFlags().ShorthandLookup(c); fl != nil {
+			return fl
+		}
+		return root.Flags().ShorthandLookup(c)
+	}
+	// takesValue reports whether a known flag consumes the next argument.
+	takesValue := func(f *pflag.Flag) bool { return f.NoOptDefVal == "" }
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -151,26 +167,25 @@ func commandNameIn(args []string) string {
 			return ""
 		case strings.HasPrefix(a, "--"):
 			name, _, hasValue := strings.Cut(a[2:], "=")
-			switch {
-			case valued[name]:
-				if !hasValue {
-					i++
-				}
-			case !boolean[name]:
+			fl := lookup(name)
+			if fl == nil {
 				return ""
+			}
+			if takesValue(fl) && !hasValue {
+				i++
 			}
 		case strings.HasPrefix(a, "-"):
 			// a cluster of shorthands: -yv, -Cdir, -vC dir
 			for j := 1; j < len(a); j++ {
-				c := a[j]
-				if strings.IndexByte(shortValued, c) >= 0 {
+				fl := shorthand(a[j : j+1])
+				if fl == nil {
+					return ""
+				}
+				if takesValue(fl) {
 					if j == len(a)-1 {
 						i++
 					}
 					break
-				}
-				if strings.IndexByte(shortBool, c) < 0 {
-					return ""
 				}
 			}
 		default:

@@ -169,6 +169,8 @@ func TestCompletionListsServices(t *testing.T) {
 }
 
 func TestCommandNameIn(t *testing.T) {
+	ios, _, _, _ := steps.Test()
+	root := NewRootCmdFor(NewFactory(ios, "test", nil), []string{})
 	for _, c := range []struct {
 		args []string
 		want string
@@ -190,7 +192,33 @@ func TestCommandNameIn(t *testing.T) {
 		{[]string{"--version"}, ""},
 		{[]string{"stauts"}, "stauts"},
 	} {
-		if got := commandNameIn(c.args); got != c.want {
+		if got := commandNameIn(root, c.args); got != c.want {
+			t.Errorf("commandNameIn(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}
+
+// A global flag added to the root is honoured by the scan with no other
+// change: its value is not taken for the command's name.
+func TestCommandNameInFollowsNewGlobalFlags(t *testing.T) {
+	ios, _, _, _ := steps.Test()
+	f := NewFactory(ios, "test", nil)
+	root := NewRootCmdFor(f, []string{})
+	var zone string
+	var dry bool
+	root.PersistentFlags().StringVarP(&zone, "zone", "Z", "", "a new valued global")
+	root.PersistentFlags().BoolVarP(&dry, "dry", "D", false, "a new boolean global")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--zone", "eu", "status"}, "status"},
+		{[]string{"-Z", "eu", "deploy"}, "deploy"},
+		{[]string{"-DZ", "eu", "logs"}, "logs"},
+		{[]string{"--dry", "env"}, "env"},
+		{[]string{"--zone=eu", "history"}, "history"},
+	} {
+		if got := commandNameIn(root, c.args); got != c.want {
 			t.Errorf("commandNameIn(%q) = %q, want %q", c.args, got, c.want)
 		}
 	}

@@ -215,11 +215,12 @@ type Project struct {
 // NewProject writes compose (and any extra files) into a new directory. The
 // project name goes into .env as COMPOSE_PROJECT_NAME (after any .env given),
 // which Compose v1, v2 and stackpilot all read; a `name:` key would be
-// refused by v1. The compose text may use {{name}} for the project name.
+// refused by v1. The compose text may use {{name}} for the project name
+// and the shared snippets (snippets.go).
 func NewProject(t testing.TB, compose string, files map[string]string) *Project {
 	t.Helper()
 	p := &Project{t: t, Dir: t.TempDir(), Name: UniqueName("spit")}
-	compose = strings.ReplaceAll(compose, "{{name}}", p.Name)
+	compose = ExpandSnippets(strings.ReplaceAll(compose, "{{name}}", p.Name))
 	p.WriteFile("compose.yaml", compose)
 	dotenv := files[".env"]
 	if dotenv != "" && !strings.HasSuffix(dotenv, "\n") {

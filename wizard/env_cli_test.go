@@ -1,13 +1,12 @@
-// Package envcli tests the env commands end to end: the real stackpilot
-// binary, built once, in a pseudo-terminal driving the real survey
+package wizard_test
+
+// The env commands end to end: the real stackpilot binary (itest.Binary,
+// built once per test process) in a pseudo-terminal driving the real survey
 // prompts, without a terminal, in concurrent processes, and against a real
 // Docker Engine and Compose.
-package envcli
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,32 +16,10 @@ import (
 	"testing"
 	"time"
 
-	expect "github.com/Netflix/go-expect"
-	"github.com/creack/pty"
-	"github.com/hinshun/vt10x"
+	"github.com/stackpilot/stackpilot/internal/itest"
 )
 
-var bin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "stackpilot-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "stackpilot")
-	build := exec.Command("go", "build", "-o", bin, "github.com/stackpilot/stackpilot")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build stackpilot:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-const compose = `services:
+const envCLICompose = `services:
   api:
     image: stackpilot-busybox:latest
     environment:
@@ -54,14 +31,18 @@ const compose = `services:
       POSTGRES_PASSWORD: ${DB_PASSWORD}
 `
 
-func project(t *testing.T, dotenv string) string {
+// envProject is a directory with envCLICompose and the given .env; no
+// project is started.
+func envProject(t *testing.T, dotenv string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(envCLICompose), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if dotenv != "" {
-		os.WriteFile(filepath.Join(dir, ".env"), []byte(dotenv), 0o644)
+		if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(dotenv), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
@@ -71,30 +52,16 @@ type result struct {
 	code           int
 }
 
-// run runs the binary without a terminal: stdin is the given text, or
-// /dev/null when empty; stdout and stderr are pipes.
+// run runs the binary on dir (-C) without a terminal: stdin is the given
+// text, or /dev/null when empty; stdout and stderr are pipes; HOME is dir.
 func run(t *testing.T, dir, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"-C", dir}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TERM=xterm-256color"}
+	var in []byte
 	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	} else {
-		devnull, _ := os.Open(os.DevNull)
-		defer devnull.Close()
-		cmd.Stdin = devnull
+		in = []byte(stdin)
 	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{out.String(), errb.String(), code}
+	r := itest.RunInput(t, dir, []string{"HOME=" + dir, "TERM=xterm-256color"}, in, append([]string{"-C", dir}, args...)...)
+	return result{r.Stdout, r.Stderr, r.Code}
 }
 
 func readEnv(t *testing.T, dir string) string {
@@ -105,113 +72,69 @@ func readEnv(t *testing.T, dir string) string {
 
 // TestEnvEditorInPTY drives the guided editor through the real survey
 // prompts in a pseudo-terminal: menu → Environment → a secret key → hidden
-// value typed twice → diff → confirm → redeploy declined; then Ctrl-C at a prompt goes back to
-// the menu; the secret never reaches the screen.
+// value typed twice → diff → confirm → redeploy declined; then Ctrl-C at a
+// prompt goes back to the menu; the secret never reaches the screen.
 func TestEnvEditorInPTY(t *testing.T) {
 	const canary = "canary-pty-0b7c"
-	dir := project(t, "# db\nDB_HOST=localhost\nDB_PASSWORD=old\n")
-	ptm, pts, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal available: %v", err)
-	}
-	term := vt10x.New(vt10x.WithWriter(pts), vt10x.WithSize(120, 40))
-	var raw bytes.Buffer
-	c, err := expect.NewConsole(expect.WithStdin(ptm), expect.WithStdout(term, &raw), expect.WithCloser(ptm, pts), expect.WithDefaultTimeout(30*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cmd := exec.Command(bin, "-C", dir)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TERM=xterm-256color"}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Tty(), c.Tty(), c.Tty()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	step := func(what string, err error) {
+	dir := envProject(t, "# db\nDB_HOST=localhost\nDB_PASSWORD=old\n")
+	term := itest.StartTerminal(t, dir, []string{"HOME=" + dir}, "-C", dir)
+	send := func(keys ...string) {
 		t.Helper()
-		if err != nil {
-			cmd.Process.Kill()
-			t.Fatalf("%s: %v\nscreen:\n%s", what, err, term.String())
-		}
-	}
-	expectS := func(s string) {
-		t.Helper()
-		_, err := c.ExpectString(s)
-		step("expect "+s, err)
-	}
-	send := func(s string) {
-		t.Helper()
-		_, err := c.Send(s)
-		step("send", err)
+		term.Send(keys...)
 		time.Sleep(50 * time.Millisecond)
 	}
-
-	expectS("What do you want to do?")
-	send("Environment")
-	send("\r")
-	expectS("Pick a key to change, or an action")
-	send("DB_PASSWORD")
-	send("\r")
-	expectS("Change the value")
-	send("\r")
-	expectS("New value for DB_PASSWORD (hidden)")
-	send(canary + "\r")
-	expectS("Type it again to confirm")
-	send(canary + "\r")
-	expectS("Write this change?")
-	send("y\r")
-	expectS("Equivalent command:")
-	expectS("stackpilot -C " + dir + " env set DB_PASSWORD --value-stdin")
+	term.Expect("What do you want to do?")
+	send("Environment", itest.KeyEnter)
+	term.Expect("Pick a key to change, or an action")
+	send("DB_PASSWORD", itest.KeyEnter)
+	term.Expect("Change the value")
+	send(itest.KeyEnter)
+	term.Expect("New value for DB_PASSWORD (hidden)")
+	send(canary, itest.KeyEnter)
+	term.Expect("Type it again to confirm")
+	send(canary, itest.KeyEnter)
+	term.Expect("Write this change?")
+	send("y", itest.KeyEnter)
+	term.Expect("Equivalent command:")
+	term.Expect("stackpilot -C " + dir + " env set DB_PASSWORD --value-stdin")
 	// The menu offers to redeploy the services using the key; not now.
-	expectS("Redeploy api, db now")
-	send("n")
-	send("\r")
-	expectS("until redeployed:")
-	expectS(" deploy api db")
-	expectS("What do you want to do?")
+	term.Expect("Redeploy api, db now")
+	send("n", itest.KeyEnter)
+	term.Expect("until redeployed:")
+	term.Expect(" deploy api db")
+	term.Expect("What do you want to do?")
 	// Ctrl-C at a value prompt: back to the menu, nothing written
-	send("Environment")
-	send("\r")
-	expectS("Pick a key to change, or an action")
-	send("DB_HOST")
-	send("\r")
-	expectS("Change the value")
-	send("\r")
-	expectS("New value for DB_HOST")
-	send("\x03")
-	expectS("stopped; back to the menu")
-	expectS("What do you want to do?")
-	send("Quit")
-	send("\r")
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("stackpilot exited with %v\nscreen:\n%s", err, term.String())
-		}
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("stackpilot did not exit\nscreen:\n%s", term.String())
+	send("Environment", itest.KeyEnter)
+	term.Expect("Pick a key to change, or an action")
+	send("DB_HOST", itest.KeyEnter)
+	term.Expect("Change the value")
+	send(itest.KeyEnter)
+	term.Expect("New value for DB_HOST")
+	send(itest.KeyCtrlC)
+	term.Expect("stopped; back to the menu")
+	term.Expect("What do you want to do?")
+	send("Quit", itest.KeyEnter)
+	if code := term.Wait(20 * time.Second); code != 0 {
+		t.Fatalf("stackpilot exited with %d\nscreen:\n%s", code, term.Screen())
 	}
 	if got := readEnv(t, dir); got != "# db\nDB_HOST=localhost\nDB_PASSWORD="+canary+"\n" {
 		t.Errorf(".env after the flow: %q", got)
 	}
-	if strings.Contains(raw.String(), canary) || strings.Contains(term.String(), canary) {
-		t.Errorf("the hidden value reached the terminal:\n%s", term.String())
+	if raw := term.Raw(); strings.Contains(raw, canary) || strings.Contains(term.Screen(), canary) {
+		t.Errorf("the hidden value reached the terminal:\n%s", term.Screen())
 	}
-	if !strings.Contains(raw.String(), "\x1b[") {
+	if !strings.Contains(term.Raw(), "\x1b[") {
 		t.Errorf("no escape codes on a terminal: color and survey's drawing are missing")
 	}
-	if !strings.Contains(raw.String(), "DB_PASSWORD is used by services api, db") {
-		t.Errorf("no redeploy hint:\n%s", raw.String())
+	if !strings.Contains(term.Raw(), "DB_PASSWORD is used by services api, db") {
+		t.Errorf("no redeploy hint:\n%s", term.Raw())
 	}
 }
 
-// TestEnvWithoutTerminal runs the binary with stdin from /dev/null and piped
+// TestEnvCLIWithoutTerminal runs the binary with stdin from /dev/null and piped
 // output: no prompt, no escape codes, exit 2 naming the flag.
-func TestEnvWithoutTerminal(t *testing.T) {
-	dir := project(t, "DB_HOST=localhost\n")
+func TestEnvCLIWithoutTerminal(t *testing.T) {
+	dir := envProject(t, "DB_HOST=localhost\n")
 	for _, c := range []struct {
 		args []string
 		want string
@@ -236,10 +159,10 @@ func TestEnvWithoutTerminal(t *testing.T) {
 	}
 }
 
-// TestEnvConcurrentCLISets: two processes each run `env set` for 200
+// TestEnvCLIConcurrentSets: two processes each run `env set` for 200
 // distinct keys at the same time; the lock makes every update land.
-func TestEnvConcurrentCLISets(t *testing.T) {
-	dir := project(t, "# shared\n")
+func TestEnvCLIConcurrentSets(t *testing.T) {
+	dir := envProject(t, "# shared\n")
 	var wg sync.WaitGroup
 	errs := make(chan string, 2)
 	for _, side := range []string{"A", "B"} {
@@ -283,11 +206,11 @@ func TestEnvConcurrentCLISets(t *testing.T) {
 	}
 }
 
-// TestEnvCanarySecretNeverShown: a secret value is absent from every
+// TestEnvCLICanarySecretNeverShown: a secret value is absent from every
 // output that is not an explicit get or --reveal, errors and -v included.
-func TestEnvCanarySecretNeverShown(t *testing.T) {
+func TestEnvCLICanarySecretNeverShown(t *testing.T) {
 	const canary = "canary-9d41e"
-	dir := project(t, "DB_HOST=localhost\n")
+	dir := envProject(t, "DB_HOST=localhost\n")
 	check := func(r result, what string) {
 		t.Helper()
 		if strings.Contains(r.stdout+r.stderr, canary) {
@@ -329,26 +252,11 @@ func TestEnvCanarySecretNeverShown(t *testing.T) {
 	}
 }
 
-// TestEnvIntegrationDocker: after env set, `docker compose config` (v2)
+// TestIntegrationEnvCLIDocker: after env set, `docker compose config` (v2)
 // and a container see exactly the value, hostile characters included, both
 // through ${VAR} interpolation and through env_file.
-func TestEnvIntegrationDocker(t *testing.T) {
-	require := os.Getenv("STACKPILOT_REQUIRE_DOCKER") == "1"
-	skip := func(why string) {
-		if require {
-			t.Fatalf("STACKPILOT_REQUIRE_DOCKER=1 but %s", why)
-		}
-		t.Skipf("SKIPPING the Docker integration test: %s (set STACKPILOT_REQUIRE_DOCKER=1 to make this a failure)", why)
-	}
-	if err := exec.Command("docker", "info").Run(); err != nil {
-		skip("no Docker Engine answers `docker info`")
-	}
-	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
-		skip("Compose v2 (`docker compose`) is not installed")
-	}
-	if err := exec.Command("docker", "image", "inspect", "stackpilot-busybox:latest").Run(); err != nil {
-		skip("the fixture image stackpilot-busybox:latest is missing (the CI script builds it)")
-	}
+func TestIntegrationEnvCLIDocker(t *testing.T) {
+	itest.Require(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(`services:
   probe:
