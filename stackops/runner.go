@@ -27,6 +27,8 @@ type Cmd struct {
 	// Signals, when set, are passed on to the program as they arrive: a
 	// task's Ctrl-C or SIGTERM, which its caller forwards instead of
 	// cancelling ctx. The program decides what they mean; Run waits for it.
+	// An interrupt is not passed to a program in stackpilot's process group
+	// (NewGroup false): a Ctrl-C typed at the terminal reached it already.
 	Signals <-chan os.Signal
 	// NewGroup starts the program in a process group of its own, so a
 	// Ctrl-C typed at the terminal reaches it only through Signals, once.
@@ -145,7 +147,9 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) error {
 		case err = <-done:
 			waiting = false
 		case sig := <-c.Signals:
-			_ = cmd.Process.Signal(sig)
+			if sig != os.Interrupt || c.NewGroup {
+				_ = cmd.Process.Signal(sig)
+			}
 		case <-ctx.Done():
 			return r.stop(ctx, cmd, done)
 		}

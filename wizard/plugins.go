@@ -50,7 +50,7 @@ func pluginProject(ctx context.Context, f *Factory) *stackops.Stack {
 }
 
 func pluginOptions(f *Factory, st *stackops.Stack) plugins.Options {
-	o := plugins.Options{Reserved: reservedNames(), PATH: environMap(f.environ())["PATH"]}
+	o := plugins.Options{Reserved: reservedNames(), PATH: f.getenv("PATH")}
 	if st != nil {
 		o.ProjectDir = st.Dir
 	}
@@ -89,14 +89,15 @@ func (f *Factory) environ() []string {
 	return os.Environ()
 }
 
-func environMap(environ []string) map[string]string {
-	m := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
+// getenv is the value of key in the environment stackpilot runs in.
+func (f *Factory) getenv(key string) string {
+	v := ""
+	for _, kv := range f.environ() {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
 		}
 	}
-	return m
+	return v
 }
 
 // newPluginCmd is the command for a name that is not stackpilot's: it
@@ -258,23 +259,8 @@ func runPluginChild(ctx context.Context, f *Factory, path string, args, env []st
 	sigs := make(chan os.Signal, 4)
 	stop := f.Interrupts.Forward(sigs)
 	defer stop()
-	pass := make(chan os.Signal, 4)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s != os.Interrupt { // the terminal delivered that one already
-					pass <- s
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
 	err := f.runner().Run(ctx, stackops.Cmd{Args: append([]string{path}, args...), Environ: env,
-		Stdin: f.IO.In, Stdout: f.IO.Out, Stderr: f.IO.ErrOut, Signals: pass})
+		Stdin: f.IO.In, Stdout: f.IO.Out, Stderr: f.IO.ErrOut, Signals: sigs})
 	var ee *stackops.ExitError
 	if errors.As(err, &ee) {
 		return ee.Code, nil

@@ -165,27 +165,8 @@ func (p *Prepared) runOnHost(ctx context.Context, o RunOptions) (*Result, error)
 		argv[0] = filepath.Join(p.st.Dir, argv[0]) // ./x is the project's, as for deploy hooks
 	}
 	env := append(p.st.ContextEnv(ctx), p.Task.env...)
-	sigs := make(chan os.Signal, 4)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case s := <-o.Signals:
-				if o.TTY && s == os.Interrupt {
-					continue // the terminal sent it to the task already
-				}
-				select {
-				case sigs <- s:
-				default:
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
 	err := p.st.Runner.Run(ctx, stackops.Cmd{Args: argv, Dir: p.st.Dir, Env: env,
-		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Signals: sigs, NewGroup: !o.TTY})
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Signals: o.Signals, NewGroup: !o.TTY})
 	var ee *stackops.ExitError
 	switch {
 	case err == nil:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,7 +52,7 @@ func TestIntegrationEngineExecTTYStdinResize(t *testing.T) {
 	if err := c.ExecResize(ctx, execID, 91, 27); err != nil {
 		t.Fatalf("resize: %v", err)
 	}
-	var out lockedBuffer
+	var out itest.SyncBuffer
 	copied := make(chan error, 1)
 	go func() { copied <- s.Copy(&out, nil) }()
 	if _, err := s.Write([]byte("hello\r")); err != nil {
@@ -95,21 +94,4 @@ func TestIntegrationEngineExecTTYStdinResize(t *testing.T) {
 	if stdout.String() != "piped\nnot a tty\n" || stderr.String() != "err\n" {
 		t.Fatalf("stdout %q stderr %q", stdout.String(), stderr.String())
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
