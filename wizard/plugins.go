@@ -100,6 +100,18 @@ func (f *Factory) getenv(key string) string {
 	return v
 }
 
+// warnIgnoredPlugin says so when a built-in command runs while a plugin of
+// its name is on PATH: whoever installed it expects it to run. (A few
+// stat calls; `stackpilot plugins` also checks the project's directory.)
+func warnIgnoredPlugin(f *Factory, name string) {
+	if !reservedNames()[name] || name == cobra.ShellCompRequestCmd || name == cobra.ShellCompNoDescRequestCmd {
+		return
+	}
+	if p, err := plugins.Find(name, plugins.Options{PATH: f.getenv("PATH")}); err == nil {
+		fmt.Fprintf(f.IO.ErrOut, "%s ignored %s: %s\n", f.IO.ErrColorScheme().WarningIcon(), p.Path, plugins.ReservedReason(name))
+	}
+}
+
 // newPluginCmd is the command for a name that is not stackpilot's: it
 // runs the plugin of that name with every argument after it, untouched
 // (flags included), or reports an unknown command.

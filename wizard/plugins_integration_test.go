@@ -98,9 +98,10 @@ func TestIntegrationPlugins(t *testing.T) {
 	if r := itest.Run(t, elsewhere, env, "plain", "q"); r.Code != 0 || r.Stdout != "plain q\n" {
 		t.Errorf("plain without the project: %d %q %q", r.Code, r.Stdout, r.Stderr)
 	}
-	// A built-in cannot be replaced.
-	if r := itest.Run(t, p.Dir, env, "status"); strings.Contains(r.Stdout, "shadowed") || !strings.Contains(r.Stdout+r.Stderr, "app") {
-		t.Errorf("status ran the plugin: %q %q", r.Stdout, r.Stderr)
+	// A built-in cannot be replaced: it runs, and says which file it ignored.
+	if r := itest.Run(t, p.Dir, env, "status"); strings.Contains(r.Stdout, "shadowed") || !strings.Contains(r.Stdout+r.Stderr, "app") ||
+		!strings.Contains(r.Stderr, "ignored "+filepath.Join(bin, "stackpilot-status")+": stackpilot status is a built-in command, which a plugin cannot replace") {
+		t.Errorf("status with stackpilot-status on PATH: %q %q", r.Stdout, r.Stderr)
 	}
 	if r := itest.Run(t, p.Dir, env, "nosuch"); r.Code != 2 || !strings.Contains(r.Stderr, `unknown command "nosuch"`) || !strings.Contains(r.Stderr, "no plugin stackpilot-nosuch on PATH or in "+p.Dir+"/.stackpilot/plugins") {
 		t.Errorf("unknown: %d %q", r.Code, r.Stderr)

@@ -56,6 +56,7 @@ terminal, 3 stack degraded, 130 cancelled.`,
 				f.parallel()
 			}
 			f.applyGlobal()
+			warnIgnoredPlugin(f, topCommand(cmd))
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -158,7 +158,7 @@ func List(o Options) ([]Plugin, []Ignored) {
 			}
 			switch first, dup := byName[name]; {
 			case o.Reserved[name]:
-				ignored = append(ignored, Ignored{Name: name, Path: p, Reason: fmt.Sprintf("stackpilot %s is a built-in command, which a plugin cannot replace", name)})
+				ignored = append(ignored, Ignored{Name: name, Path: p, Reason: ReservedReason(name)})
 			case dup:
 				ignored = append(ignored, Ignored{Name: name, Path: p, Reason: "hidden by " + first})
 			default:
@@ -169,6 +169,11 @@ func List(o Options) ([]Plugin, []Ignored) {
 	}
 	sort.Slice(found, func(i, j int) bool { return found[i].Name < found[j].Name })
 	return found, ignored
+}
+
+// ReservedReason says why a plugin called name does not run.
+func ReservedReason(name string) string {
+	return fmt.Sprintf("stackpilot %s is a built-in command, which a plugin cannot replace", name)
 }
 
 func isExecutable(p string) bool {
