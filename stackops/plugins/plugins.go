@@ -81,7 +81,8 @@ type Options struct {
 	// ProjectDir is the project directory ("" when there is no project):
 	// its .stackpilot/plugins is searched first.
 	ProjectDir string
-	// PATH is the search path (os.Getenv("PATH") when empty).
+	// PATH is the search path: the value of $PATH in the environment
+	// stackpilot runs in.
 	PATH string
 	// Reserved are stackpilot's own command names, which no plugin may take.
 	Reserved map[string]bool
@@ -98,12 +99,8 @@ func (o Options) dirs() [][2]string {
 	if o.ProjectDir != "" {
 		out = append(out, [2]string{filepath.Join(o.ProjectDir, ProjectDir), SourceProject})
 	}
-	path := o.PATH
-	if path == "" {
-		path = os.Getenv("PATH")
-	}
 	seen := map[string]bool{}
-	for _, d := range filepath.SplitList(path) {
+	for _, d := range filepath.SplitList(o.PATH) {
 		if d == "" {
 			d = "." // an empty PATH entry is the working directory, as for the shell
 		}
