@@ -90,15 +90,17 @@ command (everything after TASK goes to the task; "--" before them is optional).
 
 Its output streams as it comes and its exit code becomes stackpilot's. When
 stdin and stdout are a terminal, a container task gets a TTY (an interactive
-psql works; -T turns that off) and Ctrl-C goes to the task. Without a TTY, the
+psql works; -T turns that off), a host task shares the terminal, and Ctrl-C
+goes to the task. Without a TTY, the
 first Ctrl-C (or SIGTERM) is forwarded to the task and a second stops waiting
 for it. A task marked confirm: true asks first; without a terminal it needs
 --yes. See docs/tasks.md.`,
-		Example: `  stackpilot tasks                      # what there is
+		Example: `  stackpilot tasks                        # what there is
   stackpilot run db-stats                # inside db's running container
+  stackpilot run db-stats > stats.txt    # stdout is a file: no TTY, the task's bytes as they are
   stackpilot run add-note -- "hello"     # extra arguments
   stackpilot run --yes add-note -- hi    # a confirm task in a script
-  stackpilot run -T db-stats > stats.txt # no TTY`,
+  stackpilot run -T shell                # no TTY even on a terminal`,
 		Args: cobra.ArbitraryArgs,
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
