@@ -37,14 +37,27 @@ var ProjectEnvKeys = []string{EnvProjectDir, EnvProjectName, EnvComposeFiles, En
 // the Docker endpoint (DOCKER_HOST, so the program's docker talks to the
 // engine stackpilot talks to). A Compose or an endpoint that cannot be
 // determined is left out rather than failing the program's start.
+//
+// Finding which Compose is installed runs `docker compose version` (and
+// `docker-compose version` when that fails): 0.1 s, a second or more for
+// v1. A variant forced with STACKPILOT_COMPOSE is the one stackpilot uses,
+// so it is passed on as it is, without that cost.
 func (s *Stack) ContextEnv(ctx context.Context) []string {
 	env := []string{
 		EnvProjectDir + "=" + s.Dir,
 		EnvProjectName + "=" + s.Name,
 		EnvComposeFiles + "=" + strings.Join(s.ComposeFiles, string(os.PathListSeparator)),
 	}
-	if c, err := s.Compose(ctx); err == nil {
-		env = append(env, ComposeEnvVar+"="+string(c.Variant), EnvComposeCommand+"="+strings.Join(c.Command, " "))
+	forced, _ := s.LookupEnv(ComposeEnvVar)
+	switch strings.ToLower(strings.TrimSpace(forced)) {
+	case "v1", "1":
+		env = append(env, ComposeEnvVar+"=v1", EnvComposeCommand+"=docker-compose")
+	case "v2", "2":
+		env = append(env, ComposeEnvVar+"=v2", EnvComposeCommand+"=docker compose")
+	default:
+		if c, err := s.Compose(ctx); err == nil {
+			env = append(env, ComposeEnvVar+"="+string(c.Variant), EnvComposeCommand+"="+strings.Join(c.Command, " "))
+		}
 	}
 	if eng, err := s.Engine(); err == nil {
 		env = append(env, EnvDockerHost+"="+eng.Host())
