@@ -23,14 +23,25 @@ type Cmd struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Environ, when not nil, is the program's whole environment instead of
+	// the current one plus Env: for a program that must not inherit
+	// some of stackpilot's variables.
+	Environ []string
 	// OwnGroup runs the child in a process group of its own, so a Ctrl-C
 	// typed at the terminal does not reach it: the caller decides when it
-	// stops, by cancelling ctx. ExecRunner then signals the whole group —
-	// SIGINT when the cause is ErrInterrupted, SIGTERM otherwise — and kills
-	// the whole group on the kill switch, grandchildren included (the docker
-	// CLI runs the compose plugin as its child; killing the CLI alone would
-	// leave the plugin at work).
+	// stops, by cancelling ctx or through Signals. On a cancelled ctx
+	// ExecRunner then signals the whole group — SIGINT when the cause is
+	// ErrInterrupted, SIGTERM otherwise — and kills the whole group on the
+	// kill switch, grandchildren included (the docker CLI runs the compose
+	// plugin as its child; killing the CLI alone would leave the plugin at
+	// work).
 	OwnGroup bool
+	// Signals, when set, are passed on to the program as they arrive: a
+	// task's Ctrl-C or SIGTERM, which its caller forwards instead of
+	// cancelling ctx. The program decides what they mean; Run waits for it.
+	// An interrupt is not passed to a program in stackpilot's process group
+	// (OwnGroup false): a Ctrl-C typed at the terminal reached it already.
+	Signals <-chan os.Signal
 }
 
 // String renders the command for -v output and dry runs, quoting where a shell would need it.
@@ -64,7 +75,8 @@ type Runner interface {
 	Run(ctx context.Context, c Cmd) error
 }
 
-// ExitError is a program that ran and exited non-zero.
+// ExitError is a program that ran and exited non-zero. A program killed
+// by a signal has Code 128 + the signal's number, as a shell reports it.
 type ExitError struct {
 	Cmd  string
 	Code int
@@ -118,18 +130,21 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) error {
 	}
 	cmd := exec.Command(c.Args[0], c.Args[1:]...)
 	cmd.Dir = c.Dir
-	if len(c.Env) > 0 {
+	switch {
+	case c.Environ != nil:
+		cmd.Env = append(append([]string{}, c.Environ...), c.Env...)
+	case len(c.Env) > 0:
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = c.Stdout
 	cmd.Stderr = c.Stderr
-	if c.OwnGroup {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	}
 	// A grandchild that outlives the child may hold our output pipes open;
 	// do not wait for it forever once the child itself has exited.
 	cmd.WaitDelay = 2 * time.Second
+	if c.OwnGroup {
+		newProcessGroup(cmd)
+	}
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			return fmt.Errorf("%s: not found in PATH", c.Args[0])
@@ -139,45 +154,68 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) error {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var err error
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		signal := func(sig syscall.Signal) {
-			if c.OwnGroup {
-				_ = syscall.Kill(-cmd.Process.Pid, sig)
-				return
-			}
-			_ = cmd.Process.Signal(sig)
+	signal := func(sig os.Signal) {
+		if c.OwnGroup {
+			signalGroup(cmd, sig)
+			return
 		}
-		switch {
-		case !errors.Is(context.Cause(ctx), ErrInterrupted):
-			signal(syscall.SIGTERM)
-		case c.OwnGroup:
-			// The terminal's Ctrl-C did not reach this group: pass it on, once.
-			signal(syscall.SIGINT)
-		}
+		_ = cmd.Process.Signal(sig)
+	}
+	waiting := true
+	for waiting {
 		select {
 		case err = <-done:
-		case <-killSwitch(ctx):
-			signal(syscall.SIGKILL)
-			err = <-done
-		case <-time.After(30 * time.Second):
-			// A child that ignores the interrupt for this long is stuck; do not leave it behind.
-			signal(syscall.SIGKILL)
-			err = <-done
+			waiting = false
+		case sig := <-c.Signals:
+			if sig != os.Interrupt || c.OwnGroup {
+				signal(sig)
+			}
+		case <-ctx.Done():
+			return stopChild(ctx, c, signal, done)
 		}
-		if err == nil {
-			// It finished its work despite the interrupt; report that truthfully.
-			return nil
-		}
-		return context.Cause(ctx)
 	}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return &ExitError{Cmd: c.Args[0], Code: ee.ExitCode()}
+			return &ExitError{Cmd: c.Args[0], Code: exitCode(ee)}
 		}
 		return err
 	}
 	return nil
+}
+
+// stopChild ends a child whose context was cancelled (see ExecRunner and
+// Cmd.OwnGroup); signal reaches the child, or its whole group.
+func stopChild(ctx context.Context, c Cmd, signal func(os.Signal), done <-chan error) error {
+	switch {
+	case !errors.Is(context.Cause(ctx), ErrInterrupted):
+		signal(syscall.SIGTERM)
+	case c.OwnGroup:
+		// The terminal's Ctrl-C did not reach this group: pass it on, once.
+		signal(syscall.SIGINT)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-killSwitch(ctx):
+		signal(syscall.SIGKILL)
+		err = <-done
+	case <-time.After(30 * time.Second):
+		// A child that ignores the interrupt for this long is stuck; do not leave it behind.
+		signal(syscall.SIGKILL)
+		err = <-done
+	}
+	if err == nil {
+		// It finished its work despite the interrupt; report that truthfully.
+		return nil
+	}
+	return context.Cause(ctx)
+}
+
+// exitCode is the child's exit status, or 128 + the signal that killed it.
+func exitCode(ee *exec.ExitError) int {
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ee.ExitCode()
 }

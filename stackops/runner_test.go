@@ -221,3 +221,36 @@ func alive(pid int) bool {
 	i := strings.LastIndex(s, ")")
 	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
 }
+
+// Signals passed to a child: each one when it has a process group of its
+// own; in stackpilot's group, not the interrupt (the terminal's Ctrl-C
+// reached it already) — and the child's exit code, or 128 + the signal
+// that killed it, comes back.
+func TestExecRunnerPassesSignals(t *testing.T) {
+	script := `trap 'echo INT' INT; trap 'echo TERM; exit 5' TERM; echo ready; while :; do sleep 0.05; done`
+	for _, c := range []struct {
+		newGroup bool
+		want     string
+	}{{true, "ready\nINT\nTERM\n"}, {false, "ready\nTERM\n"}} {
+		sigs := make(chan os.Signal, 2)
+		out := &readyBuffer{ready: make(chan struct{})}
+		done := make(chan error, 1)
+		go func() {
+			done <- (&ExecRunner{}).Run(context.Background(), Cmd{Args: []string{"sh", "-c", script}, Stdout: out, Signals: sigs, OwnGroup: c.newGroup})
+		}()
+		<-out.ready
+		sigs <- syscall.SIGINT
+		time.Sleep(300 * time.Millisecond)
+		sigs <- syscall.SIGTERM
+		err := <-done
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != 5 || out.String() != c.want {
+			t.Errorf("new group %v: %v, output %q, want exit 5 and %q", c.newGroup, err, out.String(), c.want)
+		}
+	}
+	err := (&ExecRunner{}).Run(context.Background(), Cmd{Args: []string{"sh", "-c", "kill -KILL $$"}})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 137 {
+		t.Errorf("killed by SIGKILL: %v, want exit code 137", err)
+	}
+}

@@ -18,8 +18,9 @@ var ErrTerminated = errors.New("terminated")
 // level it cancels the command. A second Ctrl-C in the same job fires its
 // kill switch: child processes still winding down are killed.
 type Interrupts struct {
-	mu   sync.Mutex
-	jobs []*job
+	mu      sync.Mutex
+	jobs    []*job
+	forward chan<- os.Signal
 }
 
 type job struct {
@@ -52,11 +53,34 @@ func (i *Interrupts) Job(parent context.Context) (context.Context, func()) {
 	}
 }
 
+// Forward sends every signal to ch instead of cancelling jobs, until the
+// returned function is called: while a task runs, Ctrl-C and SIGTERM are
+// the task's to handle, not stackpilot's. A signal that finds ch full is
+// dropped (the task already has one waiting).
+func (i *Interrupts) Forward(ch chan<- os.Signal) (stop func()) {
+	i.mu.Lock()
+	prev := i.forward
+	i.forward = ch
+	i.mu.Unlock()
+	return func() {
+		i.mu.Lock()
+		i.forward = prev
+		i.mu.Unlock()
+	}
+}
+
 // Signal handles one signal from the OS. It reports false when no job was
 // running to receive it (the caller then exits).
 func (i *Interrupts) Signal(sig os.Signal) bool {
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	if i.forward != nil {
+		select {
+		case i.forward <- sig:
+		default:
+		}
+		return true
+	}
 	if len(i.jobs) == 0 {
 		return false
 	}

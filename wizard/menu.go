@@ -119,6 +119,20 @@ func runMenu(ctx context.Context, f *Factory) error {
 	}
 }
 
+// optionalMenuEntries are the jobs that exist only for some stacks: Tasks
+// when the stack declares tasks, Plugins when there are plugins.
+func optionalMenuEntries(ctx context.Context, f *Factory) []menuEntry {
+	var out []menuEntry
+	st, _ := f.Stack(ctx)
+	if e, ok := tasksMenuEntry(ctx, f); ok {
+		out = append(out, e)
+	}
+	if e, ok := pluginsMenuEntry(ctx, f, st); ok {
+		out = append(out, e)
+	}
+	return out
+}
+
 // menuFor reads the project and returns the menu's header (which stack, or
 // why there is none) and the jobs to offer: every job on a project that
 // loads (which is remembered among the recent ones); outside a project,
@@ -130,7 +144,8 @@ func menuFor(ctx context.Context, f *Factory, cs *steps.ColorScheme) (string, []
 	switch {
 	case err == nil:
 		f.rememberProject(st)
-		entries := menuEntries()
+		// Tasks and plugins come and go with the compose file and PATH.
+		entries := append(menuEntries(), optionalMenuEntries(ctx, f)...)
 		if f.startedOutside {
 			entries = append(entries, menuEntry{Label: "Open another project", Run: runOpenProject})
 		}

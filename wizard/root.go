@@ -56,6 +56,7 @@ terminal, 3 stack degraded, 130 cancelled.`,
 				f.parallel()
 			}
 			f.applyGlobal()
+			warnIgnoredPlugin(f, topCommand(cmd))
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -101,6 +102,10 @@ terminal, 3 stack degraded, 130 cancelled.`,
 		root.AddCommand(b())
 	case args != nil && name == "" && onlyVersion(args):
 		// --version needs no command
+	case args != nil && isPluginCandidate(name):
+		// Not one of ours: a plugin's, looked up once the global flags
+		// (-C, -f) say which project it runs for.
+		root.AddCommand(newPluginCmd(f, name))
 	default:
 		for _, name := range commandOrder {
 			root.AddCommand(cmds[name]())
@@ -111,7 +116,7 @@ terminal, 3 stack degraded, 130 cancelled.`,
 }
 
 // commandOrder is the order of the commands in --help.
-var commandOrder = []string{"status", "deploy", "rollback", "history", "start", "stop", "restart", "down", "logs", "env", "backup", "doctor", "self-update"}
+var commandOrder = []string{"status", "deploy", "rollback", "history", "start", "stop", "restart", "down", "logs", "env", "backup", "tasks", "run", "plugins", "doctor", "self-update"}
 
 // commandBuilders maps each command's name to what builds it (a test checks
 // that each builds the command of its name).
@@ -128,6 +133,9 @@ func commandBuilders(f *Factory) map[string]func() *cobra.Command {
 		"logs":     func() *cobra.Command { return newLogsCmd(f) },
 		"env":      func() *cobra.Command { return newEnvCmd(f) },
 		"backup":   func() *cobra.Command { return newBackupCmd(f) },
+		"tasks":    func() *cobra.Command { return newTasksCmd(f) },
+		"run":      func() *cobra.Command { return newRunCmd(f) },
+		"plugins":  func() *cobra.Command { return newPluginsCmd(f) },
 		"doctor":   func() *cobra.Command { return newDoctorCmd(f) },
 
 		"self-update": func() *cobra.Command { return newSelfUpdateCmd(f) },

@@ -247,8 +247,9 @@ func TestCommandBuildersMatchTheirNames(t *testing.T) {
 	}
 }
 
-// Running one command builds that command only; help and unknown names see
-// them all; --version none.
+// Running one command builds that command only; help and unknown flags see
+// them all; --version none; a name that is not stackpilot's, the command
+// that runs its plugin (or says it is unknown).
 func TestRootForArgsBuildsWhatTheLineNeeds(t *testing.T) {
 	ios, _, _, _ := steps.Test()
 	f := NewFactory(ios, "test", nil)
@@ -265,7 +266,10 @@ func TestRootForArgsBuildsWhatTheLineNeeds(t *testing.T) {
 	if got := names("--version"); got != "" {
 		t.Errorf("--version: %q", got)
 	}
-	for _, args := range [][]string{{}, {"--help"}, {"--version", "--help"}, {"stauts"}, {"help", "env"}, {"__complete", "st"}, {"--jsn", "status"}} {
+	if got := names("-C", "x", "stauts", "--json"); got != "stauts" {
+		t.Errorf("stauts: %q", got)
+	}
+	for _, args := range [][]string{{}, {"--help"}, {"--version", "--help"}, {"help", "env"}, {"__complete", "st"}, {"--jsn", "status"}} {
 		if got := strings.Fields(names(args...)); len(got) != len(commandOrder) {
 			t.Errorf("%q: %q", args, got)
 		}

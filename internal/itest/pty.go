@@ -24,24 +24,26 @@ type Terminal struct {
 	Console *expect.Console
 	answers *terminalAnswers
 	screen  vt10x.Terminal
-	raw     *lockedBuffer
+	raw     *SyncBuffer
 	cmd     *exec.Cmd
 	done    chan struct{}
 	waitErr error
 }
 
-type lockedBuffer struct {
+// SyncBuffer is a bytes.Buffer safe to read while another goroutine (a
+// process's output copier) writes it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *SyncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *SyncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -104,7 +106,7 @@ func StartTerminalWith(t testing.TB, binary, dir string, env []string, args ...s
 	t.Helper()
 	answers := &terminalAnswers{}
 	screen := vt10x.New(vt10x.WithSize(120, 40), vt10x.WithWriter(answers))
-	raw := &lockedBuffer{}
+	raw := &SyncBuffer{}
 	c, err := expect.NewConsole(expect.WithStdout(screen, raw), expect.WithDefaultTimeout(60*time.Second))
 	if err != nil {
 		t.Fatal(err)

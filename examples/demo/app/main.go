@@ -6,6 +6,8 @@
 //	demoapp db           a tiny note store on :5433 keeping its data in /data
 //	demoapp db-dump      print every note as JSON lines (run inside the db container)
 //	demoapp db-load      replace every note with JSON lines read from stdin
+//	demoapp db-stats     how many notes, how big, oldest and newest (run inside the db container)
+//	demoapp add-note API_URL TEXT…   add a note through api (run on the host)
 //	demoapp healthcheck URL   exit 0 when URL answers 2xx (the images have no curl)
 //
 // Nothing is pulled from a registry: the images hold this binary and nothing else.
@@ -36,7 +38,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("")
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: demoapp web|api|db|db-dump|db-load|healthcheck URL")
+		fmt.Fprintln(os.Stderr, "usage: demoapp web|api|db|db-dump|db-load|db-stats|add-note API_URL TEXT|healthcheck URL")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -57,6 +59,16 @@ func main() {
 		if err := s.load(os.Stdin); err != nil {
 			fatal("load: %v", err)
 		}
+	case "db-stats":
+		s := openStore(env("DATA_DIR", "/data"))
+		if err := s.stats(os.Stdout); err != nil {
+			fatal("stats: %v", err)
+		}
+	case "add-note":
+		if len(os.Args) < 4 {
+			fatal("add-note API_URL TEXT…")
+		}
+		os.Exit(addNote(os.Args[2], strings.Join(os.Args[3:], " ")))
 	case "healthcheck":
 		if len(os.Args) < 3 {
 			fatal("healthcheck URL")
@@ -199,6 +211,56 @@ func (s *store) dump(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// stats prints what the store holds: a few lines for a person.
+func (s *store) stats(w io.Writer) error {
+	notes, err := s.list()
+	if err != nil {
+		return err
+	}
+	var size int64
+	entries, err := os.ReadDir(filepath.Join(s.dir, "notes"))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil {
+			size += fi.Size()
+		}
+	}
+	fmt.Fprintf(w, "data:   %s\n", s.dir)
+	fmt.Fprintf(w, "notes:  %d\n", len(notes))
+	fmt.Fprintf(w, "bytes:  %d\n", size)
+	if len(notes) > 0 {
+		oldest, newest := notes[0], notes[len(notes)-1]
+		fmt.Fprintf(w, "oldest: #%d %s %q\n", oldest.ID, oldest.Created.Format(time.RFC3339), oldest.Text)
+		fmt.Fprintf(w, "newest: #%d %s %q\n", newest.ID, newest.Created.Format(time.RFC3339), newest.Text)
+	}
+	return nil
+}
+
+// addNote posts a note to the api at base (http://127.0.0.1:8081) and
+// prints it; the exit code says whether it was stored.
+func addNote(base, text string) int {
+	if strings.TrimSpace(text) == "" {
+		fmt.Fprintln(os.Stderr, "add-note: the note is empty")
+		return 2
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Post(strings.TrimRight(base, "/")+"/api/notes", "text/plain", strings.NewReader(text))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "add-note:", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	var n note
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&n) != nil {
+		fmt.Fprintf(os.Stderr, "add-note: api answered %s\n", resp.Status)
+		return 1
+	}
+	fmt.Printf("added note #%d: %s\n", n.ID, n.Text)
+	return 0
 }
 
 func (s *store) load(r io.Reader) error {

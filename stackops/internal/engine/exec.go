@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -60,22 +62,20 @@ func (c *Client) ExecInspect(ctx context.Context, id string) (*ExecState, error)
 // ended. An error reading stdin is returned as such, so a caller streaming
 // from an archive can tell a damaged source from a failing command.
 func (c *Client) ExecRun(ctx context.Context, id string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	conn, br, err := c.hijack(ctx, "/exec/"+url.PathEscape(id)+"/start", map[string]any{"Detach": false, "Tty": false})
+	s, err := c.ExecAttach(ctx, id, ExecAttachOptions{})
 	if err != nil {
 		return -1, err
 	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
-	defer conn.Close()
+	defer s.Close()
 
 	stdinDone := make(chan error, 1)
 	if stdin != nil {
 		go func() {
 			src := &readErrReader{r: stdin}
-			_, err := io.Copy(conn, src)
-			if cw, ok := conn.(interface{ CloseWrite() error }); ok {
-				_ = cw.CloseWrite()
-			}
+			_, err := io.Copy(s.conn, src)
+			_ = s.CloseWrite()
 			if src.err != nil {
 				stdinDone <- src.err
 				return
@@ -84,13 +84,11 @@ func (c *Client) ExecRun(ctx context.Context, id string, stdin io.Reader, stdout
 			stdinDone <- nil
 		}()
 	} else {
-		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
+		_ = s.CloseWrite()
 		stdinDone <- nil
 	}
-	demuxErr := Demux(br, stdout, stderr)
-	conn.Close()
+	demuxErr := s.Copy(stdout, stderr)
+	s.Close()
 	stdinErr := <-stdinDone
 	if ctx.Err() != nil {
 		return -1, context.Cause(ctx)
@@ -101,19 +99,109 @@ func (c *Client) ExecRun(ctx context.Context, id string, stdin io.Reader, stdout
 	if demuxErr != nil && !errors.Is(demuxErr, net.ErrClosed) {
 		return -1, fmt.Errorf("exec output: %w", demuxErr)
 	}
-	// The output ends a moment before the engine records the exit code.
-	for i := 0; ; i++ {
+	return c.ExecExitCode(ctx, id)
+}
+
+// ExecAttachOptions say how a created exec is started.
+type ExecAttachOptions struct {
+	// TTY must match the exec's ExecConfig.Tty: the output is then one raw
+	// stream instead of stdout and stderr multiplexed.
+	TTY bool
+	// Width and Height are the terminal's size in characters, for a TTY
+	// (zero: leave the engine's default until ExecResize).
+	Width, Height uint
+}
+
+// ExecSession is a started exec with its input and output attached, over
+// the connection the start request upgraded (the way `docker exec` talks).
+// Closing it stops the streaming, not the process.
+type ExecSession struct {
+	// ID is the exec's id.
+	ID string
+	// TTY reports whether the output is a raw terminal stream.
+	TTY  bool
+	conn net.Conn
+	br   *bufio.Reader
+	once sync.Once
+}
+
+// ExecAttach starts a created exec and attaches to it. With a size on an
+// engine that takes one at start (API 1.42+), the process starts with the
+// right terminal size; on older engines the caller follows up with
+// ExecResize, as the docker CLI does.
+func (c *Client) ExecAttach(ctx context.Context, id string, o ExecAttachOptions) (*ExecSession, error) {
+	body := map[string]any{"Detach": false, "Tty": o.TTY}
+	if o.TTY && o.Width > 0 && o.Height > 0 {
+		if v, err := c.APIVersion(ctx); err == nil && !versionLess(v, "1.42") {
+			body["ConsoleSize"] = []uint{o.Height, o.Width}
+		}
+	}
+	conn, br, err := c.hijack(ctx, "/exec/"+url.PathEscape(id)+"/start", body)
+	if err != nil {
+		return nil, err
+	}
+	return &ExecSession{ID: id, TTY: o.TTY, conn: conn, br: br}, nil
+}
+
+// Write sends p to the process's stdin.
+func (s *ExecSession) Write(p []byte) (int, error) { return s.conn.Write(p) }
+
+// CloseWrite ends the process's input: it reads end of file.
+func (s *ExecSession) CloseWrite() error {
+	if cw, ok := s.conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// Copy writes the process's output to stdout and stderr (nil discards)
+// until it ends: as it comes with a TTY (one stream, to stdout),
+// demultiplexed without. It returns nil when the process closed its output.
+func (s *ExecSession) Copy(stdout, stderr io.Writer) error {
+	if !s.TTY {
+		return Demux(s.br, stdout, stderr)
+	}
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	_, err := io.Copy(stdout, s.br)
+	return err
+}
+
+// Close ends the session. The process goes on running in the container if
+// it has not finished: the engine has no call that stops an exec.
+func (s *ExecSession) Close() error {
+	var err error
+	s.once.Do(func() { err = s.conn.Close() })
+	return err
+}
+
+// ExecResize sets the size of an exec's TTY, in characters.
+func (c *Client) ExecResize(ctx context.Context, id string, width, height uint) error {
+	q := url.Values{"w": {strconv.FormatUint(uint64(width), 10)}, "h": {strconv.FormatUint(uint64(height), 10)}}
+	return c.getJSON(ctx, request{method: http.MethodPost, path: "/exec/" + url.PathEscape(id) + "/resize", query: q}, nil)
+}
+
+// ExecExitCode returns an exec's exit code once the engine has recorded it.
+// The output ends a moment before that: it asks again, quickly at first,
+// for up to about two seconds, then returns what the engine says.
+func (c *Client) ExecExitCode(ctx context.Context, id string) (int, error) {
+	wait := time.Millisecond
+	for deadline := time.Now().Add(2 * time.Second); ; {
 		st, err := c.ExecInspect(ctx, id)
 		if err != nil {
 			return -1, err
 		}
-		if !st.Running || i >= 100 {
+		if !st.Running || time.Now().After(deadline) {
 			return st.ExitCode, nil
 		}
 		select {
 		case <-ctx.Done():
 			return -1, context.Cause(ctx)
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(wait):
+		}
+		if wait < 20*time.Millisecond {
+			wait *= 2
 		}
 	}
 }
