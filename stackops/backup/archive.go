@@ -22,7 +22,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"filippo.io/age"
@@ -811,10 +810,7 @@ func (a *archiveFile) stamp() (fileStamp, error) {
 		return fileStamp{}, err
 	}
 	s := fileStamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.ctime = st.Ctim.Nano()
-		s.dev, s.ino = uint64(st.Dev), st.Ino
-	}
+	s.ctime, s.dev, s.ino = statIdentity(fi)
 	return s, nil
 }
 
