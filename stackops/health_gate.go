@@ -382,6 +382,11 @@ func (s *Stack) judgeGate(ctx context.Context, services []string, containers []*
 
 func judgeGateContainer(service string, c *Container, restart string, baseline map[string]int, since time.Time, settle time.Duration, now time.Time) ServiceHealth {
 	d := c.Detail
+	if d == nil {
+		// Not inspected (a caller that skipped gateLook): judge on the list's
+		// facts alone rather than fail.
+		d = &ContainerDetail{}
+	}
 	oneShot := IsOneShot(types.ServiceConfig{Restart: restart})
 	sh := ServiceHealth{
 		Service:      service,
