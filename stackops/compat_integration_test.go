@@ -554,6 +554,29 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 		}
 	}
 
+	// A command stackpilot prints for pasting anywhere (a follow-up hint,
+	// the crontab entry of backup schedule) finds the same project from
+	// another directory: its global flags make up for the directory the
+	// upstream test ran in (the .env read there included).
+	hintArgs := st.GlobalArgs("")
+	hst, err := stackops.Load(ctx, hintOptions(t, t.TempDir(), environ, hintArgs))
+	if err == nil {
+		_, err = hst.ResolveServices(c.services)
+	}
+	if err != nil {
+		t.Fatalf("the hint's flags %q, from another directory: %v", hintArgs, err)
+	}
+	hown, err := ownModelJSON(hst, c.services, format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format == "yaml" {
+		hown = yamlToJSON(t, hown)
+	}
+	for _, d := range jsonDiff(t, own, hown) {
+		t.Errorf("the hint's flags %q, from another directory, find another model: %s", hintArgs, d)
+	}
+
 	// The interpolation environment, and the values the env commands show,
 	// where something sets variables.
 	if len(st.EnvFiles) == 0 && len(c.env) == 0 {
@@ -597,6 +620,30 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 			t.Errorf("env list shows %s=%q (%s line %d); Compose uses %q", e.Key, e.Value, e.File, e.Line, cv)
 		}
 	}
+}
+
+// hintOptions reads stackpilot's global flags (Stack.GlobalArgs) as its
+// own flag parsing does.
+func hintOptions(t *testing.T, workDir string, environ, args []string) stackops.LoadOptions {
+	t.Helper()
+	o := stackops.LoadOptions{WorkDir: workDir, Environ: environ}
+	for i := 0; i+1 < len(args); i += 2 {
+		switch v := args[i+1]; args[i] {
+		case "-C":
+			o.ProjectDir = v
+		case "-f":
+			o.Files = append(o.Files, v)
+		case "-p":
+			o.ProjectName = v
+		case "--env-file":
+			o.EnvFiles = append(o.EnvFiles, v)
+		case "--profile":
+			o.Profiles = append(o.Profiles, v)
+		default:
+			t.Fatalf("unexpected global flag %s in %q", args[i], args)
+		}
+	}
+	return o
 }
 
 func sameLoadOptions(a, b stackops.LoadOptions) bool {
