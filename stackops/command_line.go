@@ -103,7 +103,10 @@ func (s *Stack) defaultComposeFiles() bool {
 // file), every file read, last first — explicit env files let the last one
 // win, where Compose's own reading of the .env files lets the first win.
 // nil when -C alone makes Compose read the same (the project directory's
-// .env, or nothing).
+// .env, or nothing). Flags cannot say all of it: Compose reads the project's
+// .env seeing the values of the one where it stood, explicit files see only
+// those named before them, so a project .env value built from a key the
+// other .env overrides (URL=http://${HOST}) comes out differently.
 func (s *Stack) envFilesToName() []string {
 	in := s.inputs
 	switch {
