@@ -65,24 +65,34 @@ func TestGlobalArgs(t *testing.T) {
 	}
 }
 
-// hintOptions reads global flags as stackpilot's own flags do.
-func hintOptions(t *testing.T, workDir string, environ, args []string) LoadOptions {
+// hintOptions reads project flags as stackpilot's own global flags do (and
+// Compose's long forms, -f=FILE included): the flags of a hint, or of an
+// upstream Compose test (the compatibility suite).
+func hintOptions(t testing.TB, workDir string, environ, args []string) LoadOptions {
 	t.Helper()
 	o := LoadOptions{WorkDir: workDir, Environ: environ}
-	for i := 0; i+1 < len(args); i += 2 {
-		switch v := args[i+1]; args[i] {
-		case "-C":
-			o.ProjectDir = v
-		case "-f":
-			o.Files = append(o.Files, v)
-		case "-p":
-			o.ProjectName = v
+	for i := 0; i < len(args); i++ {
+		flag, val, hasVal := strings.Cut(args[i], "=")
+		if !hasVal {
+			if i+1 >= len(args) {
+				t.Fatalf("flag %s without a value", flag)
+			}
+			i++
+			val = args[i]
+		}
+		switch flag {
+		case "-C", "--project-directory":
+			o.ProjectDir = val
+		case "-f", "--file":
+			o.Files = append(o.Files, val)
+		case "-p", "--project-name":
+			o.ProjectName = val
 		case "--env-file":
-			o.EnvFiles = append(o.EnvFiles, v)
+			o.EnvFiles = append(o.EnvFiles, val)
 		case "--profile":
-			o.Profiles = append(o.Profiles, v)
+			o.Profiles = append(o.Profiles, val)
 		default:
-			t.Fatalf("unexpected global flag %s in %q", args[i], args)
+			t.Fatalf("unexpected flag %s in %q", flag, args)
 		}
 	}
 	return o
