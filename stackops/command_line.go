@@ -10,12 +10,14 @@ import (
 )
 
 // GlobalArgs are the global flags that find this stack again from any
-// directory: -C with the project directory, then -f for the compose files
-// when they are not the ones Compose finds there by itself (given with -f,
-// or by COMPOSE_FILE), -p when the name was given (-p, or
-// COMPOSE_PROJECT_NAME in the environment), --env-file when env files were
-// given, --profile when profiles were (--profile, or COMPOSE_PROFILES in the
-// environment), and the engine: --context or -H as given, or — anywhere —
+// directory: -C with the project directory; -f for the compose files when
+// they are not the ones Compose finds there by itself, or when COMPOSE_FILE
+// (in the environment, or in an env file named) would be taken against
+// another directory; -p when the name was given (-p, or
+// COMPOSE_PROJECT_NAME in the environment); --env-file when the env files
+// Compose reads are not the ones -C alone finds (envFilesToName); --profile
+// when profiles were given (--profile, or COMPOSE_PROFILES in the
+// environment); and the engine: --context or -H as given, or — anywhere —
 // the one DOCKER_HOST or DOCKER_CONTEXT chose (a crontab has neither).
 // Paths are absolute. Every command stackpilot suggests is built from
 // these, so a hint works copy-pasted into any directory or a crontab,
@@ -30,7 +32,12 @@ func (s *Stack) GlobalArgs(from string) []string {
 	if from == "" || s.opts.ProjectDir != "" || !samePath(from, s.Dir) {
 		out = append(out, "-C", s.Dir)
 	}
-	if len(s.opts.Files) > 0 || !s.defaultComposeFiles() {
+	// COMPOSE_FILE, in the environment or in an env file named, would be
+	// taken against the directory the command runs in: the compose files
+	// are named then too (-f wins over it).
+	envFiles := s.envFilesToName()
+	_, composeFileFromEnv := s.LookupEnv("COMPOSE_FILE")
+	if len(s.opts.Files) > 0 || len(envFiles) > 0 || composeFileFromEnv || !s.defaultComposeFiles() {
 		for _, f := range s.ComposeFiles {
 			out = append(out, "-f", f)
 		}
@@ -39,10 +46,8 @@ func (s *Stack) GlobalArgs(from string) []string {
 	if s.opts.ProjectName != "" || nameFromEnv {
 		out = append(out, "-p", s.Name)
 	}
-	if len(s.opts.EnvFiles) > 0 {
-		for _, f := range s.EnvFiles {
-			out = append(out, "--env-file", f)
-		}
+	for _, f := range envFiles {
+		out = append(out, "--env-file", f)
 	}
 	_, profilesFromEnv := s.LookupEnv("COMPOSE_PROFILES")
 	if len(s.opts.Profiles) > 0 || profilesFromEnv {
@@ -88,6 +93,34 @@ func (s *Stack) defaultComposeFiles() bool {
 		}
 		d = parent
 	}
+}
+
+// envFilesToName are the env files a command run from anywhere must name so
+// that Compose reads what it read here: the explicit ones (--env-file, or
+// COMPOSE_ENV_FILES, which a crontab does not have) in their order; or,
+// when the .env of the directory stackpilot stood in was read (a
+// subdirectory's own .env, or one whose COMPOSE_FILE named the compose
+// file), every file read, last first — explicit env files let the last one
+// win, where Compose's own reading of the .env files lets the first win.
+// nil when -C alone makes Compose read the same (the project directory's
+// .env, or nothing). Flags cannot say all of it: Compose reads the project's
+// .env seeing the values of the one where it stood, explicit files see only
+// those named before them, so a project .env value built from a key the
+// other .env overrides (URL=http://${HOST}) comes out differently.
+func (s *Stack) envFilesToName() []string {
+	in := s.inputs
+	switch {
+	case in == nil || in.disabled:
+		return nil
+	case len(in.envFiles) > 0:
+		return in.envFiles
+	}
+	if len(s.EnvFiles) == 0 || len(s.EnvFiles) == 1 && samePath(s.EnvFiles[0], filepath.Join(s.Dir, ".env")) {
+		return nil
+	}
+	out := slices.Clone(s.EnvFiles)
+	slices.Reverse(out)
+	return out
 }
 
 func samePath(a, b string) bool {

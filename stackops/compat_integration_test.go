@@ -356,37 +356,6 @@ func caseFiles(c fixtureCase) []string {
 	return out
 }
 
-// loadOptions turns a case's flags into stackpilot's LoadOptions, the way
-// stackpilot's own global flags do.
-func (c fixtureCase) loadOptions(t *testing.T, workDir string, environ []string, args []string) stackops.LoadOptions {
-	o := stackops.LoadOptions{WorkDir: workDir, Environ: environ}
-	for i := 0; i < len(args); i++ {
-		flag, val, hasVal := strings.Cut(args[i], "=")
-		if !hasVal {
-			if i+1 >= len(args) {
-				t.Fatalf("flag %s without a value", flag)
-			}
-			i++
-			val = args[i]
-		}
-		switch flag {
-		case "-f", "--file":
-			o.Files = append(o.Files, val)
-		case "-p", "--project-name":
-			o.ProjectName = val
-		case "--project-directory":
-			o.ProjectDir = val
-		case "--env-file":
-			o.EnvFiles = append(o.EnvFiles, val)
-		case "--profile":
-			o.Profiles = append(o.Profiles, val)
-		default:
-			t.Fatalf("the case table carries a flag stackpilot does not take: %s", flag)
-		}
-	}
-	return o
-}
-
 // composeRun runs docker compose argv[2:] in dir with exactly environ.
 func composeRun(dir string, environ []string, argv []string) ([]byte, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -478,7 +447,7 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 	}
 	configArgs := append(append([]string{"config", "--format", format}, c.configFlags...), c.services...)
 
-	opts := c.loadOptions(t, dir, environ, args)
+	opts := stackops.HintOptions(t, dir, environ, args)
 	st, ownErr := stackops.Load(ctx, opts)
 	var loaded *types.Project
 	if ownErr == nil {
@@ -519,7 +488,7 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 		t.Fatal(err)
 	}
 	flags := deployArgv[2 : len(deployArgv)-len(configArgs)]
-	if again := c.loadOptions(t, dir, environ, flags); !sameLoadOptions(again, opts) || st.WorkDir != dir {
+	if again := stackops.HintOptions(t, dir, environ, flags); !sameLoadOptions(again, opts) || st.WorkDir != dir {
 		t.Fatalf("stackpilot runs Compose with %q in %s; the upstream test with %q in %s", flags, st.WorkDir, args, dir)
 	}
 	want, err := composeRun(st.WorkDir, environ, deployArgv)
@@ -552,6 +521,29 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 		if !c.differs(path) {
 			t.Errorf("model differs from docker compose %s %s: %s", strings.Join(flags, " "), strings.Join(configArgs, " "), d)
 		}
+	}
+
+	// A command stackpilot prints for pasting anywhere (a follow-up hint,
+	// the crontab entry of backup schedule) finds the same project from
+	// another directory: its global flags make up for the directory the
+	// upstream test ran in (the .env read there included).
+	hintArgs := st.GlobalArgs("")
+	hst, err := stackops.Load(ctx, stackops.HintOptions(t, t.TempDir(), environ, hintArgs))
+	if err == nil {
+		_, err = hst.ResolveServices(c.services)
+	}
+	if err != nil {
+		t.Fatalf("the hint's flags %q, from another directory: %v", hintArgs, err)
+	}
+	hown, err := ownModelJSON(hst, c.services, format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format == "yaml" {
+		hown = yamlToJSON(t, hown)
+	}
+	for _, d := range jsonDiff(t, own, hown) {
+		t.Errorf("the hint's flags %q, from another directory, find another model: %s", hintArgs, d)
 	}
 
 	// The interpolation environment, and the values the env commands show,
@@ -771,7 +763,7 @@ func TestIntegrationComposeFixturesV1(t *testing.T) {
 func checkFixtureV1(t *testing.T, e2e string, c fixtureCase, limit bool, differ map[string]string) {
 	ctx := context.Background()
 	dir, args, environ := c.setUp(t, e2e)
-	st, err := stackops.Load(ctx, c.loadOptions(t, dir, environ, args))
+	st, err := stackops.Load(ctx, stackops.HintOptions(t, dir, environ, args))
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}

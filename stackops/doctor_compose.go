@@ -43,6 +43,22 @@ func composeVerdict(ctx context.Context, r Runner, st *Stack, c *ComposeCLI) Doc
 		chk.Fix = fmt.Sprintf("fix what Compose %s reports — stackpilot's own reading (compose-go %s) accepted it, but deploy runs Compose", c.Version, composeGoModuleVersion())
 		return chk
 	}
+	// Compose v1's config does not check what its up then fails on: a
+	// container name two services use (the second container cannot be
+	// created). Compose v2's config checks it; for v1 stackpilot does.
+	if c.Variant == ComposeV1 && st.Project != nil {
+		used := map[string]string{}
+		for _, name := range st.Project.ServiceNames() { // sorted
+			cn := st.Project.Services[name].ContainerName
+			if other, ok := used[cn]; ok && cn != "" {
+				chk.Detail = fmt.Sprintf("%s config accepts the project, but its up will fail: services.%s: container name %q is already in use by service %s",
+					strings.Join(c.Command, " "), name, cn, other)
+				chk.Fix = "give each service its own container_name (or none: Compose names containers itself)"
+				return chk
+			}
+			used[cn] = name
+		}
+	}
 	chk.OK = true
 	chk.Detail = fmt.Sprintf("%s config accepts the project", strings.Join(c.Command, " "))
 	return chk

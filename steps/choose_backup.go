@@ -46,8 +46,15 @@ func ChooseBackup(p Prompter, message string, backups []backup.Info, now time.Ti
 		return 0, ErrNoBackups
 	}
 	options := make([]string, len(backups))
+	ids := map[string]int{}
+	for _, b := range backups {
+		ids[b.ID]++
+	}
 	for i, b := range backups {
 		options[i] = BackupLabel(b, now)
+		if ids[b.ID] > 1 { // an archive from elsewhere may carry another's id: the file tells them apart
+			options[i] += " · " + b.File
+		}
 	}
 	return p.Select(message, options, options[0])
 }

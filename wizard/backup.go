@@ -147,7 +147,15 @@ func chooseBackupRef(ctx context.Context, f *Factory, st *stackops.Stack, ref *s
 	if err != nil {
 		return err
 	}
-	*ref = list.Backups[idx].ID
+	// The id when it names this file alone; else the file chosen (an
+	// archive copied in from elsewhere may carry another's id).
+	chosen := list.Backups[idx]
+	*ref = chosen.ID
+	for i, b := range list.Backups {
+		if i != idx && b.ID == chosen.ID {
+			*ref = chosen.Path
+		}
+	}
 	return nil
 }
 

@@ -130,7 +130,7 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 		LockWait: opts.LockWait, Timeout: opts.Timeout, Confirm: confirmWith(f, prog), ToolVersion: f.Version, Sink: prog,
 	})
 	if opts.menu {
-		defer f.Equivalent(opts.args(info.ID)...)
+		defer f.Equivalent(opts.args(quoteArg(backup.RefOf(ctx, st, info)))...)
 	}
 	if opts.JSON && res != nil {
 		if jerr := printJSON(f, res); jerr != nil {

@@ -80,7 +80,7 @@ func runBackupVerify(ctx context.Context, f *Factory, opts *backupVerifyOptions)
 		}
 	}
 	if opts.menu {
-		defer f.Equivalent(opts.args(info.ID)...)
+		defer f.Equivalent(opts.args(quoteArg(backup.RefOf(ctx, st, info)))...)
 	}
 	if res != nil {
 		printWarnings(f, res.Warnings)

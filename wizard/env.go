@@ -386,6 +386,7 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		}
 		need, opts.asked = []string{k}, true
 	}
+	hidden := map[string]bool{} // asked without echo: never shown again
 	for _, k := range need {
 		var v string
 		switch {
@@ -396,15 +397,25 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 			}
 			v = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 		case f.CanPrompt():
-			current := ""
-			if !cfg.IsSecret(k) {
+			current, secret := "", cfg.IsSecret(k)
+			if !secret {
 				if g, err := env.Get(ctx, st, env.GetOptions{Key: k}); err == nil {
-					current = g.Value
+					// A value built from a secret (${DB_PASSWORD}) or holding a
+					// URL's credentials is one too, as env list masks it: asked
+					// hidden, never offered as the default.
+					if _, creds := envfile.MaskURLCredentials(g.Value); g.Secret || creds {
+						secret = true
+					} else {
+						current = g.Value
+					}
 				}
 			}
-			v, err = steps.AskEnvValue(f.IO, f.Prompter, k, cfg.IsSecret(k), current)
+			v, err = steps.AskEnvValue(f.IO, f.Prompter, k, secret, current)
 			if err != nil {
 				return err
+			}
+			if secret {
+				hidden[k] = true
 			}
 			opts.asked = true
 		default:
@@ -437,7 +448,7 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 	}
 	reportEnvChange(f, res)
 	if opts.asked {
-		f.Equivalent(envSetEquivalent(cfg, pairs)...)
+		f.Equivalent(envSetEquivalent(cfg, pairs, hidden)...)
 	}
 	if res.Changed {
 		return suggestRedeploy(ctx, f, st, res, opts.menu)
@@ -461,11 +472,12 @@ func warnValueKinds(ctx context.Context, f *Factory, st *stackops.Stack, pairs [
 }
 
 // envSetEquivalent is the flag form of a set: KEY=VALUE for plain values,
-// KEY --value-stdin for a secret (never echoed) or a multi-line value.
-func envSetEquivalent(cfg env.Config, pairs []env.Assignment) []string {
+// KEY --value-stdin for a secret (never echoed: a secret-looking key, or one
+// asked hidden) or a multi-line value.
+func envSetEquivalent(cfg env.Config, pairs []env.Assignment, hidden map[string]bool) []string {
 	args := []string{"env", "set"}
 	for _, p := range pairs {
-		if cfg.IsSecret(p.Key) || strings.ContainsAny(p.Value, "\r\n") {
+		if cfg.IsSecret(p.Key) || hidden[p.Key] || strings.ContainsAny(p.Value, "\r\n") {
 			return append(args, p.Key, "--value-stdin")
 		}
 		args = append(args, quoteArg(p.Key+"="+p.Value))

@@ -131,6 +131,39 @@ func TestEnvSetWizardSecretIsHiddenAndNeverEchoed(t *testing.T) {
 	}
 }
 
+// A key whose value is built from a secret (DATABASE_URL=…${DB_PASSWORD}…)
+// or holds a URL's credentials is masked by env list whatever it is called;
+// changing it in a terminal asks for the new value hidden, never offers the
+// old one (Compose's reading, the password interpolated) as the default, and
+// never echoes the new one in the equivalent command.
+func TestEnvSetWizardDerivedSecretIsHidden(t *testing.T) {
+	const pw, redisPW, newPW = "canary-pw-71c2", "canary-redis-0b9e", "canary-new-5d3a"
+	dir := envProject(t, "DB_PASSWORD="+pw+"\nDATABASE_URL=postgres://app:${DB_PASSWORD}@db/app\nREDIS_URL=redis://:"+redisPW+"@redis:6379/0\n")
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL"} {
+		value := "postgres://app:" + newPW + "@db2/app"
+		p := steps.NewScriptedPrompter(t).
+			Password("New value for "+k+" (hidden)", value).
+			Password("Type it again", value).
+			Confirm("Write this change?", true)
+		r := runEnvCmd(t, dir, true, p, "", "env", "set", k)
+		if r.err != nil {
+			t.Fatalf("%s: %v\n%s", k, r.err, r.errOut)
+		}
+		if !strings.Contains(r.file(t), k+"="+value+"\n") {
+			t.Errorf("%s: file %q", k, r.file(t))
+		}
+		all := r.out.String() + r.errOut.String()
+		for _, c := range []string{pw, redisPW, newPW} {
+			if strings.Contains(all, c) {
+				t.Errorf("%s: the secret %s was shown:\n%s", k, c, all)
+			}
+		}
+		if !strings.Contains(all, "Equivalent command: stackpilot env set "+k+" --value-stdin") {
+			t.Errorf("%s: equivalent command:\n%s", k, all)
+		}
+	}
+}
+
 func TestEnvWizardDeclineAndCtrlCChangeNothing(t *testing.T) {
 	dir := envProject(t, envWizardDotEnv)
 	p := steps.NewScriptedPrompter(t).

@@ -200,4 +200,20 @@ func TestIntegrationHintsWorkFromAnotherDirectory(t *testing.T) {
 	}
 	res = runQ("backup", "create")
 	paste("create's hint with -f/-p/--env-file", hintAfter(t, res.Stderr, "check it with: ", ""))
+
+	// From a subdirectory with its own .env, which Compose reads first (its
+	// values win over the project directory's): the hint names both env
+	// files, so pasted elsewhere it deploys the value the subdirectory gave.
+	// (Compose v1 reads one env file: stackpilot refuses to deploy such a
+	// project with it, saying so.)
+	if itest.Variant() != "v2" {
+		return
+	}
+	o := itest.NewProject(t, hintService, map[string]string{".env": "GREETING=root\n"})
+	o.WriteFile("own/.env", "GREETING=own\n")
+	res = itest.Run(t, filepath.Join(o.Dir, "own"), nil, "status")
+	paste("status's hint from a subdirectory with its own .env", hintAfter(t, res.Stderr, "bring it up with: ", ""))
+	if g := greetingOf(t, o); g != "own" {
+		t.Errorf("after the hinted deploy GREETING=%q, want the subdirectory's own", g)
+	}
 }

@@ -192,14 +192,27 @@ func Find(ctx context.Context, st *stackops.Stack, ref string) (*Info, error) {
 		b := list.Backups[0]
 		return &b, nil
 	}
-	var matches []Info
+	// An id is the archive's own word: a copy brought from elsewhere may
+	// carry the id of another backup here. Two files with the id asked for
+	// are refused, naming both, rather than one picked by its header's date.
+	var matches, exact []Info
 	for _, b := range list.Backups {
 		if b.ID == ref {
-			return &b, nil
+			exact = append(exact, b)
 		}
 		if strings.HasPrefix(b.ID, ref) {
 			matches = append(matches, b)
 		}
+	}
+	if len(exact) == 1 {
+		return &exact[0], nil
+	}
+	if len(exact) > 1 {
+		var files []string
+		for _, m := range exact {
+			files = append(files, m.File)
+		}
+		return nil, fmt.Errorf("%w: %d files in %s are backup %s (%s) — name the file instead of the id", ErrNotFound, len(exact), list.Dir, ref, strings.Join(files, ", "))
 	}
 	switch len(matches) {
 	case 1:
@@ -212,6 +225,17 @@ func Find(ctx context.Context, st *stackops.Stack, ref string) (*Info, error) {
 		ids = append(ids, m.ID)
 	}
 	return nil, fmt.Errorf("%w: %q matches %d backups (%s) — give more of the id", ErrNotFound, ref, len(ids), strings.Join(ids, ", "))
+}
+
+// RefOf is how a command stackpilot prints names the archive info
+// describes, so that it finds this very file again: its id when the id
+// does, else its path (the archive was brought from elsewhere, or another
+// file carries the same id), made safe for a terminal.
+func RefOf(ctx context.Context, st *stackops.Stack, info *Info) string {
+	if found, err := Find(ctx, st, info.ID); err == nil && found.Path == info.Path {
+		return info.ID
+	}
+	return stackops.SafeText(info.Path)
 }
 
 // ErrNotFound means no archive matches what was asked for.

@@ -33,7 +33,9 @@ type markerData struct {
 	Op      string    `json:"op"`
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
-	Backup  string    `json:"backup,omitempty"`
+	// Backup names the archive for a command that runs it again: its id,
+	// or its path when the id does not find it (RefOf).
+	Backup string `json:"backup,omitempty"`
 	// Stopped are containers the operation stopped and must start again.
 	Stopped []markerContainer `json:"stopped,omitempty"`
 	// Recreate are services whose containers a restore removed and that
@@ -89,7 +91,7 @@ func lockMarker(dir string) (*os.File, bool, error) {
 }
 
 // beginMarker creates the marker and holds its lock until finish.
-func beginMarker(st *stackops.Stack, op, backupID string) (*opMarker, error) {
+func beginMarker(st *stackops.Stack, op, backupRef string) (*opMarker, error) {
 	dir, err := st.StateDir()
 	if err != nil {
 		return nil, err
@@ -107,7 +109,7 @@ func beginMarker(st *stackops.Stack, op, backupID string) (*opMarker, error) {
 	if b, err := os.ReadFile(m.path); err == nil && len(b) > 0 && json.Unmarshal(b, &old) == nil {
 		m.data = old
 	}
-	m.data.Op, m.data.PID, m.data.Started, m.data.Backup = op, os.Getpid(), time.Now().UTC(), backupID
+	m.data.Op, m.data.PID, m.data.Started, m.data.Backup = op, os.Getpid(), time.Now().UTC(), backupRef
 	if err := m.write(); err != nil {
 		m.finish()
 		return nil, err

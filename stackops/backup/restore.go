@@ -537,6 +537,7 @@ type restoreRun struct {
 	identities  []age.Identity
 	containers  []*stackops.Container
 	safetyPath  string
+	ref         string // how a command names the archive (RefOf)
 	marker      *opMarker
 	noReadBack  bool
 	keepSpecial bool
@@ -562,7 +563,8 @@ func (r *restoreRun) execute(ctx context.Context, info *Info, a *archiveFile, op
 			r.wasRunning[c.Service] = true
 		}
 	}
-	r.marker, err = beginMarker(st, "backup restore", info.ID)
+	r.ref = RefOf(ctx, st, info)
+	r.marker, err = beginMarker(st, "backup restore", r.ref)
 	if err != nil {
 		return err
 	}
@@ -1135,7 +1137,7 @@ func (r *restoreRun) recover(ctx context.Context, cause error) error {
 		_ = r.marker.update(func(d *markerData) {
 			d.Stopped, d.Recreate, d.RecreateStopped = nil, nil, nil
 		})
-		msg := fmt.Sprintf("volume %s may be incomplete; %s stay stopped — run %s again", strings.Join(r.marker.data.Incomplete, ", "), strings.Join(sortedKeys(blocked), ", "), r.st.CommandLine("backup", "restore", r.res.Backup.ID))
+		msg := fmt.Sprintf("volume %s may be incomplete; %s stay stopped — run %s again", strings.Join(r.marker.data.Incomplete, ", "), strings.Join(sortedKeys(blocked), ", "), r.st.CommandLine("backup", "restore", r.ref))
 		if r.safetyPath != "" {
 			msg += ", or restore the safety backup " + baseOrEmpty(r.safetyPath)
 		}
