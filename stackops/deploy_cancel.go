@@ -429,7 +429,9 @@ func (s *Stack) repairReplica(ctx context.Context, eng *engine.Client, service s
 // the engine has it now, with a final progress line per service saying so.
 func (s *Stack) cancelledServices(ctx context.Context, eng *engine.Client, spec rolloutSpec, before, after *snapshot,
 	since time.Time, settle time.Duration, sink EventSink) []ServiceDeploy {
-	containers, err := s.ProjectContainers(ctx, eng, spec.gate)
+	// judgeGate reads each container's Detail (restarts, start, exit): the
+	// list alone leaves it nil.
+	containers, err := s.gateLook(ctx, eng, spec.gate)
 	if err != nil {
 		return s.servicesFromSnapshot(spec.gate, before, after)
 	}
