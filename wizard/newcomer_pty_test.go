@@ -169,6 +169,56 @@ func TestIntegrationDeployFailingAfterEnvEditOffersTheUndoFirst(t *testing.T) {
 	quitWithPortBack(t, term, p, port)
 }
 
+// slowPortService is portService whose containers turn healthy only after
+// about 6 s, so a deploy spends that long in its health gate.
+const slowPortService = `
+services:
+  api:
+    image: stackpilot-busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do sleep 0.2; i=$$((i+1)); [ $$i = 30 ] && touch /tmp/ok; done"]
+    healthcheck: {test: ["CMD", "test", "-f", "/tmp/ok"], interval: 1s}
+    ports: ["127.0.0.1:${API_PORT:-8081}:8080"]
+`
+
+// A deploy that follows an .env edit in the menu and is cancelled (Ctrl-C
+// while it waits for health) offers, besides Deploy again, undoing that edit
+// and deploying again — a rollback goes back to images, never to .env
+// values. Doing so puts api back on its port.
+func TestIntegrationDeployCancelledAfterEnvEditOffersTheUndo(t *testing.T) {
+	itest.Require(t)
+	t.Parallel()
+	port := strconv.Itoa(itest.FreePort(t))
+	p := itest.NewProject(t, slowPortService, map[string]string{".env": "# the published port\nAPI_PORT=" + port})
+	if res := p.Run("deploy"); res.Code != 0 {
+		t.Fatalf("first deploy: exit %d\n%s", res.Code, res.Combined())
+	}
+	other := strconv.Itoa(itest.FreePort(t))
+
+	term := itest.StartTerminal(t, p.Dir, nil)
+	changeInEnvMenu(term, "API_PORT", other)
+	answerConfirm(term, itest.KeyEnter)
+	term.Expect("Redeploy api now")
+	answerConfirm(term, itest.KeyEnter)
+	term.Expect("Deploy now?")
+	answerConfirm(term, itest.KeyEnter)
+	expectWithin(t, term, "waiting", 2*time.Minute)
+	time.Sleep(300 * time.Millisecond)
+	term.Send(itest.KeyCtrlC)
+	expectWithin(t, term, "The deploy was cancelled. What now?", 2*time.Minute)
+	term.Expect("Back to the menu")
+	screen := term.Screen()
+	for _, want := range []string{"Deploy again — finish what was cancelled", "Undo the .env change just made (API_PORT) and deploy again"} {
+		if !strings.Contains(screen, want) {
+			t.Fatalf("the cancel screen lacks %q:\n%s", want, screen)
+		}
+	}
+	term.Send("Undo", itest.KeyEnter)
+	term.Expect("Deploy now?")
+	answerConfirm(term, itest.KeyEnter)
+	expectWithin(t, term, "Deployed", 2*time.Minute)
+	quitWithPortBack(t, term, p, port)
+}
+
 // Started outside any project, the menu offers to open one (the recent
 // ones and those found below), to create one from the bundled starter, or
 // Doctor — not the jobs that need a stack. Opening a recent project runs
