@@ -175,8 +175,8 @@ const slowPortService = `
 services:
   api:
     image: stackpilot-busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do sleep 0.2; i=$$((i+1)); [ $$i = 30 ] && touch /tmp/ok; done"]
-    healthcheck: {test: ["CMD", "test", "-f", "/tmp/ok"], interval: 1s}
+    command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do sleep 0.2; i=$$((i+1)); [ $$i = 30 ] && touch /ok; done"]
+    healthcheck: {test: ["CMD", "test", "-f", "/ok"], interval: 1s, retries: 60}
     ports: ["127.0.0.1:${API_PORT:-8081}:8080"]
 `
 
