@@ -131,8 +131,11 @@ func TestIntegrationHintsWorkFromAnotherDirectory(t *testing.T) {
 		return res
 	}
 
-	// status before anything runs: "bring it up with: … deploy"
-	res := run("status")
+	// logs and status before anything runs: "start the stack: … deploy",
+	// "bring it up with: … deploy" (the second deploy changes nothing)
+	res := run("logs")
+	paste("logs' hint", hintAfter(t, res.Stderr, "start the stack: ", ""))
+	res = run("status")
 	paste("status's hint", hintAfter(t, res.Stderr, "bring it up with: ", ""))
 	if greetingOf(t, p) != "hello" {
 		t.Fatal("the hinted deploy did not run the app")
