@@ -133,9 +133,8 @@ func TestIntegrationHintsWorkFromAnotherDirectory(t *testing.T) {
 
 	// logs and status before anything runs: "start the stack: … deploy",
 	// "bring it up with: … deploy" (the second deploy changes nothing)
-	res := run("logs")
-	paste("logs' hint", hintAfter(t, res.Stderr, "start the stack: ", ""))
-	res = run("status")
+	logsRes, res := run("logs"), run("status")
+	paste("logs' hint", hintAfter(t, logsRes.Stderr, "start the stack: ", ""))
 	paste("status's hint", hintAfter(t, res.Stderr, "bring it up with: ", ""))
 	if greetingOf(t, p) != "hello" {
 		t.Fatal("the hinted deploy did not run the app")
