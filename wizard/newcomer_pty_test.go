@@ -28,8 +28,15 @@ services:
 
 func portProject(t *testing.T) (*itest.Project, string) {
 	t.Helper()
+	return portProjectOf(t, portService)
+}
+
+// portProjectOf is a project of compose (a service api published on
+// ${API_PORT}), deployed, with API_PORT a free port on line 2 of .env.
+func portProjectOf(t *testing.T, compose string) (*itest.Project, string) {
+	t.Helper()
 	port := strconv.Itoa(itest.FreePort(t))
-	p := itest.NewProject(t, portService, map[string]string{".env": "# the published port\nAPI_PORT=" + port})
+	p := itest.NewProject(t, compose, map[string]string{".env": "# the published port\nAPI_PORT=" + port})
 	if res := p.Run("deploy"); res.Code != 0 {
 		t.Fatalf("first deploy: exit %d\n%s", res.Code, res.Combined())
 	}
@@ -136,6 +143,21 @@ func changeInEnvMenu(term *itest.Terminal, key, value string) {
 	term.Expect("Write this change?")
 }
 
+// redeployAfterEnvEdit starts the menu on p, changes key to value in the
+// Environment job, writes it and accepts the redeploy it offers, up to
+// "Deploy now?" answered yes.
+func redeployAfterEnvEdit(t *testing.T, p *itest.Project, key, value string) *itest.Terminal {
+	t.Helper()
+	term := itest.StartTerminal(t, p.Dir, nil)
+	changeInEnvMenu(term, key, value)
+	answerConfirm(term, itest.KeyEnter)
+	term.Expect("Redeploy api now")
+	answerConfirm(term, itest.KeyEnter)
+	term.Expect("Deploy now?")
+	answerConfirm(term, itest.KeyEnter)
+	return term
+}
+
 // A deploy that fails right after an .env edit from the menu (the new port
 // is taken) offers undoing that edit and deploying again first; doing so
 // deploys the project as re-read after the undo: api is back on its port.
@@ -150,13 +172,7 @@ func TestIntegrationDeployFailingAfterEnvEditOffersTheUndoFirst(t *testing.T) {
 	defer busy.Close()
 	taken := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
 
-	term := itest.StartTerminal(t, p.Dir, nil)
-	changeInEnvMenu(term, "API_PORT", taken)
-	answerConfirm(term, itest.KeyEnter)
-	term.Expect("Redeploy api now")
-	answerConfirm(term, itest.KeyEnter)
-	term.Expect("Deploy now?")
-	answerConfirm(term, itest.KeyEnter)
+	term := redeployAfterEnvEdit(t, p, "API_PORT", taken)
 	expectWithin(t, term, "The deploy failed. What now?", 2*time.Minute)
 	term.Expect("Back to the menu")
 	if s := term.Screen(); !strings.Contains(s, "> Undo the .env change just made (API_PORT) and deploy again") {
@@ -187,20 +203,8 @@ services:
 func TestIntegrationDeployCancelledAfterEnvEditOffersTheUndo(t *testing.T) {
 	itest.Require(t)
 	t.Parallel()
-	port := strconv.Itoa(itest.FreePort(t))
-	p := itest.NewProject(t, slowPortService, map[string]string{".env": "# the published port\nAPI_PORT=" + port})
-	if res := p.Run("deploy"); res.Code != 0 {
-		t.Fatalf("first deploy: exit %d\n%s", res.Code, res.Combined())
-	}
-	other := strconv.Itoa(itest.FreePort(t))
-
-	term := itest.StartTerminal(t, p.Dir, nil)
-	changeInEnvMenu(term, "API_PORT", other)
-	answerConfirm(term, itest.KeyEnter)
-	term.Expect("Redeploy api now")
-	answerConfirm(term, itest.KeyEnter)
-	term.Expect("Deploy now?")
-	answerConfirm(term, itest.KeyEnter)
+	p, port := portProjectOf(t, slowPortService)
+	term := redeployAfterEnvEdit(t, p, "API_PORT", strconv.Itoa(itest.FreePort(t)))
 	expectWithin(t, term, "waiting", 2*time.Minute)
 	time.Sleep(300 * time.Millisecond)
 	term.Send(itest.KeyCtrlC)
