@@ -246,7 +246,7 @@ func (s *Stack) EnvValues(keys []string, where string) ([]string, error) {
 	for _, k := range keys {
 		v, ok := s.ComposeEnv(k)
 		if !ok {
-			return nil, fmt.Errorf("%s asks for %s in its environment (env: [%s]), but it is set neither in .env nor in the environment — set it with: stackpilot env set %s --value-stdin", where, k, k, k)
+			return nil, fmt.Errorf("%s asks for %s in its environment (env: [%s]), but it is set neither in .env nor in the environment — set it with: %s", where, k, k, s.CommandLine("env", "set", k, "--value-stdin"))
 		}
 		out = append(out, k+"="+v)
 	}

@@ -80,7 +80,7 @@ func TestHookEnv(t *testing.T) {
 	delete(st.Project.Environment, "SLACK_TOKEN")
 	r.cmds = nil
 	_, err = st.runHooks(context.Background(), "post-deploy", cfg.PostDeploy, nil, nil, &recordingSink{}, "deploy")
-	if !errors.Is(err, ErrHookFailed) || !strings.Contains(err.Error(), "SLACK_TOKEN") || !strings.Contains(err.Error(), "stackpilot env set SLACK_TOKEN") || len(r.cmds) != 0 {
+	if !errors.Is(err, ErrHookFailed) || !strings.Contains(err.Error(), "SLACK_TOKEN") || !strings.Contains(err.Error(), "set it with: stackpilot -C "+st.Dir+" ") || !strings.Contains(err.Error(), " env set SLACK_TOKEN --value-stdin") || len(r.cmds) != 0 {
 		t.Errorf("missing env value: %v (ran %d)", err, len(r.cmds))
 	}
 	for _, bad := range []string{

@@ -189,11 +189,18 @@ func runDeploy(ctx context.Context, f *Factory, opts *deployOptions) error {
 		// Finishing needs no second recreate of what was recreated already.
 		finish := *opts
 		finish.ForceRecreate = false
+		// After an .env edit in the menu, its undo is the way back.
+		var undo *envUndo
+		if opts.wizard && opts.afterEdit != nil {
+			undo = offerEnvUndo(ctx, f, opts.Services, opts.afterEdit, nil)
+		}
 		return rolloutCancelled(ctx, f, res, err, opts.JSON, opts.wizard, finish.args(), func(ctx context.Context) error {
 			o := finish
 			o.asked = true
 			f.Equivalent(o.args()...)
 			return runDeploy(ctx, f, &o)
+		}, undo, func(ctx context.Context) error {
+			return undoEnvAndRedeploy(ctx, f, undo, opts.Services)
 		})
 	}
 	retry := opts
@@ -243,7 +250,7 @@ func finishRollout(ctx context.Context, f *Factory, st *stackops.Stack, res *sta
 		return nil
 	}
 	if res.Result == stackops.ResultCancelled {
-		return rolloutCancelled(ctx, f, res, err, false, false, []string{res.Operation, "--yes"}, nil)
+		return rolloutCancelled(ctx, f, res, err, false, false, []string{res.Operation, "--yes"}, nil, nil, nil)
 	}
 	// The report goes to stderr with --json too: the JSON holds the same facts for scripts.
 	printRolloutFailure(f, res, err)

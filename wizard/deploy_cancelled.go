@@ -15,9 +15,11 @@ import (
 // roll back what this deploy changed, or to go back; in flag mode it prints
 // the commands that do the same. args is the flag-mode command (after
 // "stackpilot") that runs the same operation again, and again runs it from
-// the menu (nil: not offered).
+// the menu (nil: not offered). undo, when the deploy followed an .env edit
+// in the menu, is the way back from that edit (nil: none), and undoAndDeploy
+// runs it.
 func rolloutCancelled(ctx context.Context, f *Factory, res *stackops.DeployResult, err error,
-	jsonOut, menu bool, args []string, again func(context.Context) error) error {
+	jsonOut, menu bool, args []string, again func(context.Context) error, undo *envUndo, undoAndDeploy func(context.Context) error) error {
 	if jsonOut {
 		if jerr := writeJSON(f.IO.Out, res); jerr != nil {
 			return jerr
@@ -56,11 +58,12 @@ func rolloutCancelled(ctx context.Context, f *Factory, res *stackops.DeployResul
 	}
 	changed := changedServices(res)
 	if menu && f.CanPrompt() {
-		return rolloutCancelledMenu(ctx, f, res, err, changed, again)
+		return rolloutCancelledMenu(ctx, f, res, err, changed, again, undo, undoAndDeploy)
 	}
-	hint := fmt.Sprintf("to finish the %s: %s", res.Operation, fullCommand(f, args...))
+	// Hints work pasted anywhere (-C and the flags the stack needs), as every other.
+	hint := fmt.Sprintf("to finish the %s: %s", res.Operation, f.hint(quoteArgs(args...)...))
 	if len(changed) > 0 && res.Operation == "deploy" {
-		hint += "; to go back to the images before it: " + fullCommand(f, append([]string{"rollback"}, changed...)...)
+		hint += "; to go back to the images before it: " + f.hint(append([]string{"rollback"}, quoteArgs(changed...)...)...)
 	}
 	fmt.Fprintf(w, "%s %s\n", cs.Gray("hint:"), hint)
 	return err
@@ -79,9 +82,13 @@ func changedServices(res *stackops.DeployResult) []string {
 
 // rolloutCancelledMenu is the menu's way on after a cancelled rollout. Each
 // choice runs as a job of its own, so Ctrl-C stops it and not the menu.
-func rolloutCancelledMenu(ctx context.Context, f *Factory, res *stackops.DeployResult, err error, changed []string, again func(context.Context) error) error {
+// After an .env edit (undo) the way back is undoing it: a rollback goes back
+// to earlier images, never to earlier .env values.
+func rolloutCancelledMenu(ctx context.Context, f *Factory, res *stackops.DeployResult, err error, changed []string, again func(context.Context) error,
+	undo *envUndo, undoAndDeploy func(context.Context) error) error {
 	const (
 		optAgain = "again"
+		optUndo  = "undo"
 		optBack  = "rollback"
 		optMenu  = "menu"
 	)
@@ -92,6 +99,9 @@ func rolloutCancelledMenu(ctx context.Context, f *Factory, res *stackops.DeployR
 			label = "Roll back again — finish what was cancelled"
 		}
 		labels, keys = append(labels, label), append(keys, optAgain)
+	}
+	if undo != nil {
+		labels, keys = append(labels, undo.label), append(keys, optUndo)
 	}
 	if res.Operation == "deploy" {
 		if len(changed) > 0 {
@@ -112,14 +122,10 @@ func rolloutCancelledMenu(ctx context.Context, f *Factory, res *stackops.DeployR
 	switch keys[idx] {
 	case optAgain:
 		return again(jobCtx)
+	case optUndo:
+		return undoAndDeploy(jobCtx)
 	case optBack:
 		return runRollback(jobCtx, f, &rollbackOptions{Services: changed, confirmed: true})
 	}
 	return err
-}
-
-// fullCommand is the flag-mode command line for args, with the global flags
-// this run was given, as Equivalent prints it.
-func fullCommand(f *Factory, args ...string) string {
-	return strings.Join(append(append([]string{"stackpilot"}, f.globalArgs()...), args...), " ")
 }

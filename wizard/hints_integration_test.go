@@ -131,8 +131,10 @@ func TestIntegrationHintsWorkFromAnotherDirectory(t *testing.T) {
 		return res
 	}
 
-	// status before anything runs: "bring it up with: … deploy"
-	res := run("status")
+	// logs and status before anything runs: "start the stack: … deploy",
+	// "bring it up with: … deploy" (the second deploy changes nothing)
+	logsRes, res := run("logs"), run("status")
+	paste("logs' hint", hintAfter(t, logsRes.Stderr, "start the stack: ", ""))
 	paste("status's hint", hintAfter(t, res.Stderr, "bring it up with: ", ""))
 	if greetingOf(t, p) != "hello" {
 		t.Fatal("the hinted deploy did not run the app")

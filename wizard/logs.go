@@ -258,7 +258,7 @@ func (p *logPrinter) containers(found []logs.Container, initial bool) {
 	p.found += len(found)
 	cs := p.f.IO.ErrColorScheme()
 	if initial && len(found) == 0 {
-		msg := fmt.Sprintf("no containers for %s yet — start the stack (stackpilot deploy, or docker compose up -d)", strings.Join(p.services, ", "))
+		msg := fmt.Sprintf("no containers for %s yet — start the stack: %s", strings.Join(p.services, ", "), p.f.hint("deploy"))
 		if p.follow {
 			msg += "; waiting for them to start (Ctrl-C to stop)"
 		}

@@ -28,8 +28,15 @@ services:
 
 func portProject(t *testing.T) (*itest.Project, string) {
 	t.Helper()
+	return portProjectOf(t, portService)
+}
+
+// portProjectOf is a project of compose (a service api published on
+// ${API_PORT}), deployed, with API_PORT a free port on line 2 of .env.
+func portProjectOf(t *testing.T, compose string) (*itest.Project, string) {
+	t.Helper()
 	port := strconv.Itoa(itest.FreePort(t))
-	p := itest.NewProject(t, portService, map[string]string{".env": "# the published port\nAPI_PORT=" + port})
+	p := itest.NewProject(t, compose, map[string]string{".env": "# the published port\nAPI_PORT=" + port})
 	if res := p.Run("deploy"); res.Code != 0 {
 		t.Fatalf("first deploy: exit %d\n%s", res.Code, res.Combined())
 	}
@@ -136,6 +143,21 @@ func changeInEnvMenu(term *itest.Terminal, key, value string) {
 	term.Expect("Write this change?")
 }
 
+// redeployAfterEnvEdit starts the menu on p, changes key to value in the
+// Environment job, writes it and accepts the redeploy it offers, up to
+// "Deploy now?" answered yes.
+func redeployAfterEnvEdit(t *testing.T, p *itest.Project, key, value string) *itest.Terminal {
+	t.Helper()
+	term := itest.StartTerminal(t, p.Dir, nil)
+	changeInEnvMenu(term, key, value)
+	answerConfirm(term, itest.KeyEnter)
+	term.Expect("Redeploy api now")
+	answerConfirm(term, itest.KeyEnter)
+	term.Expect("Deploy now?")
+	answerConfirm(term, itest.KeyEnter)
+	return term
+}
+
 // A deploy that fails right after an .env edit from the menu (the new port
 // is taken) offers undoing that edit and deploying again first; doing so
 // deploys the project as re-read after the undo: api is back on its port.
@@ -150,19 +172,51 @@ func TestIntegrationDeployFailingAfterEnvEditOffersTheUndoFirst(t *testing.T) {
 	defer busy.Close()
 	taken := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
 
-	term := itest.StartTerminal(t, p.Dir, nil)
-	changeInEnvMenu(term, "API_PORT", taken)
-	answerConfirm(term, itest.KeyEnter)
-	term.Expect("Redeploy api now")
-	answerConfirm(term, itest.KeyEnter)
-	term.Expect("Deploy now?")
-	answerConfirm(term, itest.KeyEnter)
+	term := redeployAfterEnvEdit(t, p, "API_PORT", taken)
 	expectWithin(t, term, "The deploy failed. What now?", 2*time.Minute)
 	term.Expect("Back to the menu")
 	if s := term.Screen(); !strings.Contains(s, "> Undo the .env change just made (API_PORT) and deploy again") {
 		t.Fatalf("the undo is not the first choice:\n%s", s)
 	}
 	term.Send(itest.KeyEnter)
+	term.Expect("Deploy now?")
+	answerConfirm(term, itest.KeyEnter)
+	expectWithin(t, term, "Deployed", 2*time.Minute)
+	quitWithPortBack(t, term, p, port)
+}
+
+// slowPortService is portService whose containers turn healthy only after
+// about 6 s, so a deploy spends that long in its health gate.
+const slowPortService = `
+services:
+  api:
+    image: stackpilot-busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do sleep 0.2; i=$$((i+1)); [ $$i = 30 ] && touch /ok; done"]
+    healthcheck: {test: ["CMD", "test", "-f", "/ok"], interval: 1s, retries: 60}
+    ports: ["127.0.0.1:${API_PORT:-8081}:8080"]
+`
+
+// A deploy that follows an .env edit in the menu and is cancelled (Ctrl-C
+// while it waits for health) offers, besides Deploy again, undoing that edit
+// and deploying again — a rollback goes back to images, never to .env
+// values. Doing so puts api back on its port.
+func TestIntegrationDeployCancelledAfterEnvEditOffersTheUndo(t *testing.T) {
+	itest.Require(t)
+	t.Parallel()
+	p, port := portProjectOf(t, slowPortService)
+	term := redeployAfterEnvEdit(t, p, "API_PORT", strconv.Itoa(itest.FreePort(t)))
+	expectWithin(t, term, "waiting", 2*time.Minute)
+	time.Sleep(300 * time.Millisecond)
+	term.Send(itest.KeyCtrlC)
+	expectWithin(t, term, "The deploy was cancelled. What now?", 2*time.Minute)
+	term.Expect("Back to the menu")
+	screen := term.Screen()
+	for _, want := range []string{"Deploy again — finish what was cancelled", "Undo the .env change just made (API_PORT) and deploy again"} {
+		if !strings.Contains(screen, want) {
+			t.Fatalf("the cancel screen lacks %q:\n%s", want, screen)
+		}
+	}
+	term.Send("Undo", itest.KeyEnter)
 	term.Expect("Deploy now?")
 	answerConfirm(term, itest.KeyEnter)
 	expectWithin(t, term, "Deployed", 2*time.Minute)

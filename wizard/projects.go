@@ -103,7 +103,7 @@ func runOpenProject(ctx context.Context, f *Factory) error {
 	case idx < len(choices):
 		dir = choices[idx].dir
 	case labels[idx] == typePathLabel:
-		if dir, files, err = askProjectPath(f); err != nil {
+		if dir, files, err = askProjectPath(f); err != nil || dir == "" {
 			return err
 		}
 	default:
@@ -115,16 +115,17 @@ func runOpenProject(ctx context.Context, f *Factory) error {
 }
 
 // askProjectPath asks for a project directory or compose file until one
-// holds a compose project.
+// holds a compose project; nothing typed goes back ("" and no error).
 func askProjectPath(f *Factory) (string, []string, error) {
 	for {
-		p, err := f.Prompter.Input("Project directory or compose file:", "")
+		p, err := f.Prompter.Input("Project directory or compose file (Enter alone goes back):", "")
 		if err != nil {
 			return "", nil, err
 		}
 		p = expandHome(strings.TrimSpace(p))
 		if p == "" {
-			continue
+			fmt.Fprintf(f.IO.ErrOut, "%s nothing typed — no project opened\n", f.IO.ErrColorScheme().Gray("—"))
+			return "", nil, nil
 		}
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(f.workDir(), p)

@@ -138,7 +138,7 @@ func runRollback(ctx context.Context, f *Factory, opts *rollbackOptions) error {
 			o.confirmed = true
 			f.Equivalent(o.args()...)
 			return runRollback(ctx, f, &o)
-		})
+		}, nil, nil)
 	}
 	if opts.confirmed && err == nil {
 		defer f.Equivalent(opts.args()...)

@@ -120,7 +120,7 @@ func TestIntegrationRunTasks(t *testing.T) {
 
 	p.Compose("stop", "--timeout", "1")
 	r = p.Run("run", "hello")
-	if r.Code != 1 || !strings.Contains(r.Stderr, "task hello runs in service box, which is not running — start it with: stackpilot deploy box") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "task hello runs in service box, which is not running — start it with: stackpilot -C "+p.Dir+" deploy box") {
 		t.Errorf("stopped service: %d %q", r.Code, r.Stderr)
 	}
 }

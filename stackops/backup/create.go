@@ -268,7 +268,7 @@ func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client,
 		if len(errs) > 0 {
 			// The marker stays: the next stackpilot command tries again.
 			marker.keep()
-			return fmt.Errorf("could not start again: %s — start them with stackpilot deploy", strings.Join(errs, "; "))
+			return fmt.Errorf("could not start again: %s — start them with %s", strings.Join(errs, "; "), st.CommandLine("deploy"))
 		}
 		marker.finish()
 		return nil

@@ -23,10 +23,17 @@ var ErrServiceNotRunning = errors.New("service not running")
 // NotRunningError names the service a container task needs and how to start it.
 type NotRunningError struct {
 	Task, Service string
+	// Deploy is the command that starts the service, from any directory
+	// (stackops.Stack.CommandLine).
+	Deploy string
 }
 
 func (e *NotRunningError) Error() string {
-	return fmt.Sprintf("task %s runs in service %s, which is not running — start it with: stackpilot deploy %s", e.Task, e.Service, e.Service)
+	return fmt.Sprintf("task %s runs in service %s, which is not running — start it with: %s", e.Task, e.Service, e.Deploy)
+}
+
+func notRunning(st *stackops.Stack, t Task) *NotRunningError {
+	return &NotRunningError{Task: t.Name, Service: t.Service, Deploy: st.CommandLine("deploy", t.Service)}
 }
 
 // Is matches ErrServiceNotRunning.
@@ -202,7 +209,7 @@ func runningContainer(ctx context.Context, st *stackops.Stack, t Task) (id, name
 		}
 	}
 	if len(running) == 0 {
-		return "", "", &NotRunningError{Task: t.Name, Service: t.Service}
+		return "", "", notRunning(st, t)
 	}
 	sort.Slice(running, func(i, j int) bool {
 		a, _ := strconv.Atoi(running[i].Labels[stackops.LabelNumber])
@@ -232,7 +239,7 @@ func (p *Prepared) runInContainer(ctx context.Context, o RunOptions) (*Result, e
 	})
 	if err != nil {
 		if errors.Is(err, engine.ErrConflict) {
-			return nil, &NotRunningError{Task: p.Task.Name, Service: p.Task.Service}
+			return nil, notRunning(p.st, p.Task)
 		}
 		return nil, fmt.Errorf("task %s: %w", p.Task.Name, stackops.DockerError(err))
 	}
