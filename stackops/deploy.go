@@ -366,6 +366,11 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 	rec := HistoryRecord{ID: res.ID, Op: spec.op, Time: start.UTC(), User: user, Host: host, Services: spec.services,
 		Build: spec.build, Pull: spec.pull, Waited: !spec.noWait}
 
+	if spec.op == "deploy" {
+		for _, b := range s.ClientBindMounts() {
+			res.Warnings = append(res.Warnings, b.String())
+		}
+	}
 	sink.Start(spec.op)
 	var tails *replacedTails // what the containers said, read before Compose runs
 	// finish records the outcome in the result and the history, whatever happened.
