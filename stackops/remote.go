@@ -1,6 +1,9 @@
 package stackops
 
 import (
+	"context"
+	"errors"
+
 	"github.com/stackpilot/stackpilot/stackops/endpoint"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
@@ -76,4 +79,29 @@ func (s *Stack) endpointEnv() []string {
 		return []string{"DOCKER_HOST=" + ep.Host}
 	}
 	return nil
+}
+
+// PingEngine asks the stack's engine whether it answers (for ssh://, it
+// logs in first): nil, or the classified reason it does not.
+func (s *Stack) PingEngine(ctx context.Context) error {
+	eng, err := s.Engine()
+	if err != nil {
+		return err
+	}
+	_, err = eng.Ping(ctx)
+	return err
+}
+
+// EngineErrorIsFinal reports whether trying again cannot help: the server's
+// host key changed or is unknown, the login or the TLS certificate was
+// refused, the server has no docker or denies its socket, the context does
+// not exist. A dropped connection, a timeout or a daemon restarting are not
+// final.
+func EngineErrorIsFinal(err error) bool {
+	for _, e := range []error{engine.ErrSSHAuth, engine.ErrSSHHostKey, engine.ErrTLS, engine.ErrNoDocker, engine.ErrPermissionDenied, endpoint.ErrUnknownContext} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

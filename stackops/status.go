@@ -112,7 +112,7 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 	// Probes start at once, in parallel with the engine queries; results for
 	// services that turn out not to be running are dropped.
 	probeDone := make(chan map[string]*ProbeResult, 1)
-	go func() { probeDone <- runProbes(ctx, probes, services) }()
+	go func() { probeDone <- s.runProbes(ctx, probes, services) }()
 
 	containers, err := s.ProjectContainers(ctx, eng, services)
 	if err == nil {
