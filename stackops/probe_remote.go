@@ -53,22 +53,29 @@ func (s *Stack) probeClient() *http.Client {
 
 // probeScript runs in the helper container: curl, else wget, printing the
 // HTTP status line it got (or its error); "no-http-client" when the image
-// has neither.
+// has neither. wget's exit status 0 means a 2xx (redirects followed); its
+// -S (which would print the status) and -T (its timeout) crash Debian's
+// static busybox, so timeout(1) bounds it where there is one.
 const probeScript = `if command -v curl >/dev/null 2>&1; then
   curl -sS -o /dev/null -m "$2" -w 'HTTP/1.1 %{http_code}\n' "$1" 2>&1
 elif command -v wget >/dev/null 2>&1; then
-  wget -S -O /dev/null -T "$2" "$1" 2>&1
+  t=; command -v timeout >/dev/null 2>&1 && t="timeout $2"
+  $t wget -q -O /dev/null "$1" 2>&1; rc=$?
+  if [ $rc = 0 ]; then echo 'HTTP/1.1 200'; elif [ $rc -ge 124 ]; then echo 'timed out'; else echo "wget failed (exit $rc)"; fi
 else
   echo no-http-client
 fi`
 
-var httpStatusLine = regexp.MustCompile(`HTTP/[0-9.]+ ([0-9]{3})`)
+// httpStatusLine finds the status in curl's -w line, busybox wget's
+// "server returned error: HTTP/1.1 404" and GNU wget's "ERROR 404".
+var httpStatusLine = regexp.MustCompile(`(?:HTTP/[0-9.]+|ERROR) ([0-9]{3})`)
 
 // probeInHelper makes one probe from the server's host network with a
 // helper container from image. Like probeHTTP it never fails: a failure is
 // the result.
-func probeInHelper(ctx context.Context, eng *engine.Client, project, image string, p ProbeConfig) *ProbeResult {
-	res := &ProbeResult{URL: p.URL}
+// unusable is true when the image cannot run the probe (no sh, no client).
+func probeInHelper(ctx context.Context, eng *engine.Client, project, image string, p ProbeConfig) (res *ProbeResult, unusable bool) {
+	res = &ProbeResult{URL: p.URL}
 	timeout := p.Timeout.Or(DefaultProbeTimeout)
 	secs := strconv.Itoa(max(1, int((timeout+time.Second-1)/time.Second)))
 	start := time.Now()
@@ -85,17 +92,17 @@ func probeInHelper(ctx context.Context, eng *engine.Client, project, image strin
 	id, err := eng.CreateContainer(ctx, "", cfg)
 	if err != nil {
 		res.Error = "could not probe from the server: " + DockerError(err).Error()
-		return res
+		return res, false
 	}
 	defer func() { _ = eng.RemoveContainer(context.WithoutCancel(ctx), id, true, true) }()
 	if err := eng.StartContainer(ctx, id); err != nil {
-		res.Error = fmt.Sprintf("could not probe from the server: the image %s cannot run sh: %v", image, DockerError(err))
-		return res
+		res.Error = fmt.Sprintf("cannot probe from the server: the image %s cannot run sh: %v", image, DockerError(err))
+		return res, true
 	}
 	rc, err := eng.ContainerLogs(ctx, id, engine.LogsOptions{Stdout: true, Stderr: true, Follow: true})
 	if err != nil {
 		res.Error = "could not probe from the server: " + DockerError(err).Error()
-		return res
+		return res, false
 	}
 	out, _ := io.ReadAll(io.LimitReader(rc, 64<<10))
 	rc.Close()
@@ -103,7 +110,7 @@ func probeInHelper(ctx context.Context, eng *engine.Client, project, image strin
 	text := strings.TrimSpace(strings.ReplaceAll(string(out), "\r", ""))
 	if strings.Contains(text, "no-http-client") {
 		res.Error = fmt.Sprintf("cannot probe from the server: the image %s has neither curl nor wget (over ssh:// stackpilot needs neither)", image)
-		return res
+		return res, true
 	}
 	m := httpStatusLine.FindAllStringSubmatch(text, -1)
 	if len(m) == 0 {
@@ -113,7 +120,7 @@ func probeInHelper(ctx context.Context, eng *engine.Client, project, image strin
 		} else if strings.Contains(text, "refused") {
 			res.Error = "connection refused"
 		}
-		return res
+		return res, false
 	}
 	res.StatusCode, _ = strconv.Atoi(m[len(m)-1][1])
 	res.OK = res.StatusCode >= 200 && res.StatusCode <= 299
@@ -128,21 +135,45 @@ func probeInHelper(ctx context.Context, eng *engine.Client, project, image strin
 	default: // curl's "000": its error is the line before
 		res.Error = strings.TrimSpace(strings.SplitN(text, "\n", 2)[0])
 	}
-	return res
+	return res, false
 }
 
 // probeFromServer probes with a helper container from the image of the
-// service's running container.
+// service's running container — or, when that image has no sh or no HTTP
+// client (a scratch image), from another running service's image.
 func (s *Stack) probeFromServer(ctx context.Context, svc string, p ProbeConfig) *ProbeResult {
 	eng, err := s.Engine()
 	if err != nil {
 		return &ProbeResult{URL: p.URL, Error: err.Error()}
 	}
-	list, err := eng.ListContainers(ctx, false, engine.Filters{"label": {LabelProject + "=" + s.Name, LabelService + "=" + svc}})
-	if err != nil || len(list) == 0 {
-		return &ProbeResult{URL: p.URL, Error: "no running container of " + svc + " to take an image from for the probe"}
+	list, err := eng.ListContainers(ctx, false, engine.Filters{"label": {LabelProject + "=" + s.Name}})
+	if err != nil {
+		return &ProbeResult{URL: p.URL, Error: "could not probe from the server: " + DockerError(err).Error()}
 	}
-	return probeInHelper(ctx, eng, s.Name, list[0].ImageID, p)
+	var images []string
+	seen := map[string]bool{}
+	for _, own := range []bool{true, false} {
+		for _, c := range list {
+			if (c.Labels[LabelService] == svc) == own && !seen[c.ImageID] {
+				seen[c.ImageID] = true
+				images = append(images, c.ImageID)
+			}
+		}
+	}
+	if len(images) == 0 {
+		return &ProbeResult{URL: p.URL, Error: "no running container on the server to probe from"}
+	}
+	var res *ProbeResult
+	for _, image := range images {
+		var unusable bool
+		if res, unusable = probeInHelper(ctx, eng, s.Name, image, p); !unusable {
+			return res
+		}
+	}
+	if len(images) > 1 {
+		res.Error = "cannot probe from the server: no running service's image has sh and curl or wget (over ssh:// stackpilot needs neither)"
+	}
+	return res
 }
 
 func lastLine(s string) string {
