@@ -63,6 +63,7 @@ type remoteWay struct {
 // a rollback, logs -f across a dropped connection and Ctrl-C/kill without an
 // ssh process left, and a changed host key ending logs -f.
 func TestIntegrationRemoteJobs(t *testing.T) {
+	t.Parallel() // a server of its own; most of the time is waiting on it
 	srv := itest.StartServer(t, itest.ServerOptions{TLS: true})
 	cfg := remoteDockerConfig(t)
 	base := []string{srv.SSH.PathEnv(), "DOCKER_CONFIG=" + cfg}
@@ -81,7 +82,10 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 
 	ssh := remoteWay{"ssh://", []string{"-H", srv.Host()}, base, srv.Host()}
 	byContext := remoteWay{"context", []string{"--context", "srv"}, base, srv.Host()}
-	tlsWay := remoteWay{"tcp:// with TLS", nil, append(append([]string{}, base...), srv.TLSEnv()...), srv.TLSHost()}
+	// Compose v1 (python-requests) verifies against REQUESTS_CA_BUNDLE or
+	// CURL_CA_BUNDLE instead of DOCKER_CERT_PATH's CA when either is set, as
+	// on machines that point them at the system's bundle.
+	tlsWay := remoteWay{"tcp:// with TLS", nil, append(append([]string{"REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="}, base...), srv.TLSEnv()...), srv.TLSHost()}
 	run := func(w remoteWay, args ...string) itest.Result {
 		t.Helper()
 		return itest.Run(t, p.Dir, w.env, append(append([]string{}, w.args...), args...)...)
