@@ -211,6 +211,11 @@ func TestIntegrationRemoteErrors(t *testing.T) {
 	expect("no docker on the server", res, took, 15*time.Second, "no docker command", "install Docker on the server")
 	srv.MustExec(t, "mv", "/usr/bin/docker.off", "/usr/bin/docker")
 
+	// The login works but the user may not use the server's docker socket.
+	srv.MustExec(t, "sh", "-c", "useradd -m -s /bin/sh deploy && install -d -m 700 -o deploy /home/deploy/.ssh && install -m 600 -o deploy /root/.ssh/authorized_keys /home/deploy/.ssh/authorized_keys")
+	res, took = status(srv.SSH, "ssh://deploy@"+srv.IP)
+	expect("permission denied on the server's socket", res, took, 15*time.Second, "permission denied on the server's docker socket", "usermod -aG docker deploy")
+
 	// It works with all of that put right.
 	if res, _ := status(srv.SSH, srv.Host()); res.Code != 3 || !strings.Contains(res.Stdout, "not created") {
 		t.Fatalf("status on the server: exit %d\n%s", res.Code, res.Combined())

@@ -138,6 +138,21 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 			t.Errorf("status through %s opened %d ssh connections, want 1", w.name, logins)
 		}
 	}
+	// A CA that did not sign the server's certificate, and no client
+	// certificate at all: refused either way, saying which side refused.
+	for _, c := range []struct {
+		what, certs, says string
+	}{
+		{"another CA", srv.TLS.OtherCA(t), "certificate was rejected"},
+		{"no client certificate", onlyCA(t, srv.TLS.Dir), "refused the TLS connection"},
+	} {
+		start := time.Now()
+		res := itest.Run(t, p.Dir, append(append([]string{}, base...), "DOCKER_HOST="+srv.TLSHost(), "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+c.certs), "status")
+		if res.Code != 1 || !strings.Contains(res.Stderr, c.says) || time.Since(start) > 15*time.Second {
+			t.Errorf("TLS with %s: exit %d after %s\n%s", c.what, res.Code, time.Since(start).Round(time.Millisecond), res.Combined())
+		}
+	}
+
 	// doctor names the endpoint too.
 	if res := run(tlsWay, "doctor", "--json"); !strings.Contains(res.Stdout, `"host": "`+srv.TLSHost()+`"`) {
 		t.Errorf("doctor --json through TLS does not name the endpoint: exit %d\n%s", res.Code, res.Combined())
@@ -220,6 +235,20 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 		t.Errorf("logs -f after the host key changed: exit %d\n%s", code, lf.stderr.String())
 	}
 	noSSHOf(t, lf.cmd.Process.Pid)
+}
+
+// onlyCA is a DOCKER_CERT_PATH with the CA of dir and no client certificate.
+func onlyCA(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "ca.pem"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // remoteDockerConfig is a docker config directory of the test's own, with
