@@ -216,6 +216,22 @@ func TestIntegrationRemoteErrors(t *testing.T) {
 	res, took = status(srv.SSH, "ssh://deploy@"+srv.IP)
 	expect("permission denied on the server's socket", res, took, 15*time.Second, "permission denied on the server's docker socket", "usermod -aG docker deploy")
 
+	// Compose v1 without paramiko (hidden here by a package of that name
+	// that fails to import) cannot reach ssh:// at all: said as such.
+	if _, err := exec.LookPath("docker-compose"); err == nil {
+		fake := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(fake, "paramiko"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(fake, "paramiko", "__init__.py"), []byte("raise ImportError('hidden by the test')\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := itest.Run(t, p.Dir, []string{srv.SSH.PathEnv(), "STACKPILOT_COMPOSE=v1", "PYTHONPATH=" + fake}, "-H", srv.Host(), "deploy", "--yes")
+		if res.Code != 1 || !strings.Contains(res.Stderr, "Compose v1 (docker-compose) reaches ssh:// engines only through the Python package paramiko") {
+			t.Errorf("Compose v1 without paramiko over ssh://: exit %d\n%s", res.Code, res.Combined())
+		}
+	}
+
 	// It works with all of that put right.
 	if res, _ := status(srv.SSH, srv.Host()); res.Code != 3 || !strings.Contains(res.Stdout, "not created") {
 		t.Fatalf("status on the server: exit %d\n%s", res.Code, res.Combined())
