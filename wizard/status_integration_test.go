@@ -96,6 +96,7 @@ x-stackpilot:
 `
 
 func TestIntegrationStatus(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	port := itest.FreePort(t)
 	p := itest.NewProject(t, strings.ReplaceAll(statusStack, "{{webport}}", fmt.Sprint(port)), nil)
@@ -206,6 +207,7 @@ func TestIntegrationStatus(t *testing.T) {
 }
 
 func TestIntegrationStatusUnhealthyAndProbes(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	dead := itest.FreePort(t) // nothing listens here
 	slow := itest.FreePort(t)
