@@ -61,7 +61,11 @@ type remoteWay struct {
 // probes made on the server's side, backup create (archive on this machine)
 // + verify + restore (data back on the server's volume), a second image and
 // a rollback, logs -f across a dropped connection and Ctrl-C/kill without an
-// ssh process left, and a changed host key ending logs -f.
+// ssh process left, a changed host key ending logs -f, and stop. On the way:
+// Compose is given the same engine (nothing lands on this machine's), one
+// ssh connection per status, and the engine picked as the docker CLI picks
+// it (DOCKER_HOST, -H over it, DOCKER_CONTEXT, docker context use, --context
+// default, an unknown context listing the known ones).
 func TestIntegrationRemoteJobs(t *testing.T) {
 	t.Parallel() // a server of its own; most of the time is waiting on it
 	srv := itest.StartServer(t, itest.ServerOptions{TLS: true})
@@ -97,8 +101,14 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 	// Deploy fails fast: web exits 3 at once; the gate says so well before its 90 s.
 	start := time.Now()
 	res := run(ssh, "deploy", "--yes", "--json")
-	if dep := parseDeploy(t, res); res.Code != 1 || dep.OK {
+	dep := parseDeploy(t, res)
+	if res.Code != 1 || dep.OK {
 		t.Fatalf("deploy with web exiting 3: exit %d\n%s", res.Code, res.Combined())
+	}
+	for _, argv := range dep.Commands {
+		if got := strings.Join(argv[:3], " "); got != "docker --host "+srv.Host() && got != "docker-compose --host "+srv.Host() {
+			t.Errorf("Compose was not pointed at the server: %q", argv)
+		}
 	}
 	if took := time.Since(start); took > 60*time.Second || !strings.Contains(res.Stderr, "web") {
 		t.Fatalf("the failing deploy took %s and said:\n%s", took, res.Stderr)
@@ -138,6 +148,36 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 			t.Errorf("status through %s opened %d ssh connections, want 1", w.name, logins)
 		}
 	}
+	if out, _ := exec.Command("pgrep", "-a", "-f", "ControlPath=.*stackpilot-ssh.*"+srv.IP).Output(); len(out) > 0 {
+		t.Errorf("ssh processes left behind after status: %s", out)
+	}
+
+	// The engine as the docker CLI picks it: DOCKER_HOST alone; -H over
+	// DOCKER_HOST (this machine's socket, where the project does not exist);
+	// DOCKER_CONTEXT; `docker context use`; --context default; a context
+	// nobody made.
+	hostEnv := append(append([]string{}, base...), "DOCKER_HOST="+srv.Host())
+	if res := itest.Run(t, p.Dir, hostEnv, "status"); res.Code != 0 || !strings.Contains(res.Stdout, "healthy") {
+		t.Fatalf("status with DOCKER_HOST=%s: exit %d\n%s", srv.Host(), res.Code, res.Combined())
+	}
+	if res := itest.Run(t, p.Dir, hostEnv, "-H", "unix:///var/run/docker.sock", "status"); res.Code != 3 || !strings.Contains(res.Stdout, "not created") {
+		t.Fatalf("-H unix:// with DOCKER_HOST=ssh://: exit %d\n%s", res.Code, res.Combined())
+	}
+	if res := itest.Run(t, p.Dir, append(append([]string{}, base...), "DOCKER_CONTEXT=srv"), "status"); res.Code != 0 {
+		t.Fatalf("status with DOCKER_CONTEXT=srv: exit %d\n%s", res.Code, res.Combined())
+	}
+	dockerWith(t, base, "context", "use", "srv")
+	if res := itest.Run(t, p.Dir, base, "restart", "--yes"); res.Code != 0 {
+		t.Fatalf("restart after docker context use srv: exit %d\n%s", res.Code, res.Combined())
+	}
+	if res := itest.Run(t, p.Dir, base, "--context", "default", "status"); res.Code != 3 {
+		t.Fatalf("status --context default (this machine, where nothing runs): exit %d\n%s", res.Code, res.Combined())
+	}
+	dockerWith(t, base, "context", "use", "default")
+	if res := itest.Run(t, p.Dir, base, "--context", "prdo", "status"); res.Code != 2 || !strings.Contains(res.Stderr, `docker context "prdo" not found`) || !strings.Contains(res.Stderr, "default, srv") {
+		t.Fatalf("an unknown --context: exit %d\n%s", res.Code, res.Combined())
+	}
+
 	// A CA that did not sign the server's certificate, and no client
 	// certificate at all: refused either way, saying which side refused.
 	for _, c := range []struct {
@@ -235,6 +275,17 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 		t.Errorf("logs -f after the host key changed: exit %d\n%s", code, lf.stderr.String())
 	}
 	noSSHOf(t, lf.cmd.Process.Pid)
+
+	// With the new key recorded, stop through Compose acts on the server.
+	if err := srv.SSH.Trust(srv.IP, strings.TrimSpace(srv.MustExec(t, "sh", "-c", "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub"))); err != nil {
+		t.Fatal(err)
+	}
+	if res := run(ssh, "stop", "--yes"); res.Code != 0 {
+		t.Fatalf("stop -H: exit %d\n%s", res.Code, res.Combined())
+	}
+	if out := srv.Docker(t, "ps", "-q", "--filter", "label=com.docker.compose.project="+p.Name); strings.TrimSpace(out) != "" {
+		t.Fatalf("stop -H left the server's containers running: %q", out)
+	}
 }
 
 // onlyCA is a DOCKER_CERT_PATH with the CA of dir and no client certificate.
