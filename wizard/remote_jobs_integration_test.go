@@ -21,7 +21,8 @@ import (
 // here could not pass), keeps data in a named volume, and takes its image tag
 // and its last step from .env — WEB_STEP=exit=3 makes a deploy fail fast,
 // WEB_TAG=v2 is a second image for a rollback. site (busybox) has sh and
-// wget, which a probe over tcp:// needs on the server.
+// wget, which a probe over tcp:// needs on the server, and a relative bind
+// mount, which Compose resolves on this machine.
 const remoteJobsStack = `services:
   web:
     image: stackpilot-fixture:${WEB_TAG:-latest}
@@ -37,6 +38,7 @@ const remoteJobsStack = `services:
     image: ` + itest.BusyboxImage + `
     command: ["sh", "-c", "mkdir -p /www && echo ok >/www/index.html && exec httpd -f -p 8081 -h /www"]
     ports: ["127.0.0.1:{{siteport}}:8081"]
+    volumes: ["./conf:/conf:ro"]
 volumes:
   data: {}
 x-stackpilot:
@@ -118,8 +120,13 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 	if res := run(byContext, "env", "set", "WEB_STEP=wait"); res.Code != 0 {
 		t.Fatalf("env set: exit %d\n%s", res.Code, res.Combined())
 	}
-	if res := run(byContext, "deploy", "--yes"); res.Code != 0 {
+	res = run(byContext, "deploy", "--yes")
+	if res.Code != 0 {
 		t.Fatalf("deploy --context srv after the .env edit: exit %d\n%s", res.Code, res.Combined())
+	}
+	bindWarning := "service site mounts " + filepath.Join(p.Dir, "conf") + " at /conf"
+	if !strings.Contains(res.Stderr, bindWarning) || !strings.Contains(res.Stderr, "the server's own") {
+		t.Errorf("deploy on a remote engine does not warn about the relative bind mount:\n%s", res.Stderr)
 	}
 	if got := onEngine(t, nil, p.Name); len(got) != 0 {
 		t.Fatalf("the deploy created containers on this machine's engine: %v", got)
@@ -193,9 +200,12 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 		}
 	}
 
-	// doctor names the endpoint too.
+	// doctor names the endpoint too, and warns about the bind mount.
 	if res := run(tlsWay, "doctor", "--json"); !strings.Contains(res.Stdout, `"host": "`+srv.TLSHost()+`"`) {
 		t.Errorf("doctor --json through TLS does not name the endpoint: exit %d\n%s", res.Code, res.Combined())
+	}
+	if res := run(byContext, "doctor"); !strings.Contains(res.Stdout, "reachable at "+srv.Host()+" (context srv)") || !strings.Contains(res.Stdout, bindWarning) {
+		t.Errorf("doctor through the context: exit %d\n%s", res.Code, res.Combined())
 	}
 
 	// Backup over TLS: the archive lands here; verify over ssh; restore
