@@ -112,30 +112,31 @@ func probeInHelper(ctx context.Context, eng *engine.Client, project, image strin
 		res.Error = fmt.Sprintf("cannot probe from the server: the image %s has neither curl nor wget (over ssh:// stackpilot needs neither)", image)
 		return res, true
 	}
+	judgeHelperOutput(res, text, timeout)
+	return res, false
+}
+
+// judgeHelperOutput reads what the helper's curl or wget printed into res:
+// the last HTTP status seen (2xx passes), else why there was none.
+func judgeHelperOutput(res *ProbeResult, text string, timeout time.Duration) {
 	m := httpStatusLine.FindAllStringSubmatch(text, -1)
-	if len(m) == 0 {
-		res.Error = lastLine(text)
-		if strings.Contains(text, "timed out") || strings.Contains(text, "Timeout") {
-			res.Error = fmt.Sprintf("no answer within %s", timeout)
-		} else if strings.Contains(text, "refused") {
-			res.Error = "connection refused"
-		}
-		return res, false
+	if len(m) > 0 {
+		res.StatusCode, _ = strconv.Atoi(m[len(m)-1][1])
 	}
-	res.StatusCode, _ = strconv.Atoi(m[len(m)-1][1])
 	res.OK = res.StatusCode >= 200 && res.StatusCode <= 299
 	switch {
 	case res.OK:
 	case res.StatusCode != 0:
 		res.Error = fmt.Sprintf("HTTP %d", res.StatusCode)
-	case strings.Contains(text, "timed out"):
+	case strings.Contains(text, "timed out"), strings.Contains(text, "Timeout"):
 		res.Error = fmt.Sprintf("no answer within %s", timeout)
 	case strings.Contains(text, "refused"):
 		res.Error = "connection refused"
-	default: // curl's "000": its error is the line before
-		res.Error = strings.TrimSpace(strings.SplitN(text, "\n", 2)[0])
+	case strings.TrimSpace(text) == "":
+		res.Error = "the probe printed nothing"
+	default: // the client's own error comes first (curl's "000", wget's exit status follow)
+		res.Error = strings.TrimSpace(strings.SplitN(strings.TrimSpace(text), "\n", 2)[0])
 	}
-	return res, false
 }
 
 // probeFromServer probes with a helper container from the image of the
@@ -174,15 +175,4 @@ func (s *Stack) probeFromServer(ctx context.Context, svc string, p ProbeConfig) 
 		res.Error = "cannot probe from the server: no running service's image has sh and curl or wget (over ssh:// stackpilot needs neither)"
 	}
 	return res
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	if s == "" {
-		return "no output"
-	}
-	return s
 }
