@@ -86,6 +86,9 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 	p.OnServer = true
 	p.Env = base
 
+	// The parts that never run Compose are the same for both variants:
+	// checked on v2 only (v1 over ssh makes every Compose command slow).
+	engineOnly := itest.Variant() == "v2"
 	ssh := remoteWay{"ssh://", []string{"-H", srv.Host()}, base, srv.Host()}
 	byContext := remoteWay{"context", []string{"--context", "srv"}, base, srv.Host()}
 	// Compose v1 (python-requests) verifies against REQUESTS_CA_BUNDLE or
@@ -191,18 +194,21 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 		t.Fatalf("an unknown --context: exit %d\n%s", res.Code, res.Combined())
 	}
 
-	// A CA that did not sign the server's certificate, and no client
-	// certificate at all: refused either way, saying which side refused.
-	for _, c := range []struct {
-		what, certs, says string
-	}{
-		{"another CA", srv.TLS.OtherCA(t), "certificate was rejected"},
-		{"no client certificate", onlyCA(t, srv.TLS.Dir), "refused the TLS connection"},
-	} {
-		start := time.Now()
-		res := itest.Run(t, p.Dir, append(append([]string{}, base...), "DOCKER_HOST="+srv.TLSHost(), "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+c.certs), "status")
-		if res.Code != 1 || !strings.Contains(res.Stderr, c.says) || time.Since(start) > 15*time.Second {
-			t.Errorf("TLS with %s: exit %d after %s\n%s", c.what, res.Code, time.Since(start).Round(time.Millisecond), res.Combined())
+	// What follows up to doctor does not involve Compose: checked once, on v2.
+	if engineOnly {
+		// A CA that did not sign the server's certificate, and no client
+		// certificate at all: refused either way, saying which side refused.
+		for _, c := range []struct {
+			what, certs, says string
+		}{
+			{"another CA", srv.TLS.OtherCA(t), "certificate was rejected"},
+			{"no client certificate", onlyCA(t, srv.TLS.Dir), "refused the TLS connection"},
+		} {
+			start := time.Now()
+			res := itest.Run(t, p.Dir, append(append([]string{}, base...), "DOCKER_HOST="+srv.TLSHost(), "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+c.certs), "status")
+			if res.Code != 1 || !strings.Contains(res.Stderr, c.says) || time.Since(start) > 15*time.Second {
+				t.Errorf("TLS with %s: exit %d after %s\n%s", c.what, res.Code, time.Since(start).Round(time.Millisecond), res.Combined())
+			}
 		}
 	}
 
@@ -261,36 +267,38 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 		t.Fatalf("after the rollback web runs %s, want %s", got, v1ID)
 	}
 
-	// logs -f over ssh: the connection drops (the server's sshd sessions
-	// killed); it says so, reconnects and shows the next start's line.
-	lf := startLogsFollow(t, p.Dir, ssh)
-	lf.waitOut(t, "web started", 1)
-	srv.MustExec(t, "pkill", "-f", "sshd: root")
-	lf.waitErr(t, "lost")
-	lf.waitErr(t, "reconnected")
-	srv.Docker(t, "restart", "-t", "1", webContainer())
-	lf.waitOut(t, "web started", 2)
-	lf.signal(t, syscall.SIGINT)
-	if code := lf.wait(t); code != 130 {
-		t.Errorf("logs -f after Ctrl-C: exit %d, want 130\n%s", code, lf.stderr.String())
-	}
-	noSSHOf(t, lf.cmd.Process.Pid)
+	if engineOnly { // logs -f involves no Compose: checked once, on v2
+		// logs -f over ssh: the connection drops (the server's sshd sessions
+		// killed); it says so, reconnects and shows the next start's line.
+		lf := startLogsFollow(t, p.Dir, ssh)
+		lf.waitOut(t, "web started", 1)
+		srv.MustExec(t, "pkill", "-f", "sshd: root")
+		lf.waitErr(t, "lost")
+		lf.waitErr(t, "reconnected")
+		srv.Docker(t, "restart", "-t", "1", webContainer())
+		lf.waitOut(t, "web started", 2)
+		lf.signal(t, syscall.SIGINT)
+		if code := lf.wait(t); code != 130 {
+			t.Errorf("logs -f after Ctrl-C: exit %d, want 130\n%s", code, lf.stderr.String())
+		}
+		noSSHOf(t, lf.cmd.Process.Pid)
 
-	// Killed outright, it leaves no ssh process either (the master dies with it).
-	lf = startLogsFollow(t, p.Dir, ssh)
-	lf.waitOut(t, "web started", 1)
-	lf.signal(t, syscall.SIGKILL)
-	lf.wait(t)
-	noSSHOf(t, lf.cmd.Process.Pid)
+		// Killed outright, it leaves no ssh process either (the master dies with it).
+		lf = startLogsFollow(t, p.Dir, ssh)
+		lf.waitOut(t, "web started", 1)
+		lf.signal(t, syscall.SIGKILL)
+		lf.wait(t)
+		noSSHOf(t, lf.cmd.Process.Pid)
 
-	// A changed host key ends logs -f with the error, no retrying.
-	lf = startLogsFollow(t, p.Dir, ssh)
-	lf.waitOut(t, "web started", 1)
-	srv.MustExec(t, "sh", "-c", `pkill -x sshd; rm -f /etc/ssh/ssh_host_ed25519_key*; ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && /usr/sbin/sshd -E /var/log/sshd.log -o HostKey=/etc/ssh/ssh_host_ed25519_key`)
-	if code := lf.wait(t); code != 1 || !strings.Contains(lf.stderr.String(), "CHANGED") || !strings.Contains(lf.stderr.String(), "ssh-keygen -R "+srv.IP) {
-		t.Errorf("logs -f after the host key changed: exit %d\n%s", code, lf.stderr.String())
+		// A changed host key ends logs -f with the error, no retrying.
+		lf = startLogsFollow(t, p.Dir, ssh)
+		lf.waitOut(t, "web started", 1)
+		srv.MustExec(t, "sh", "-c", `pkill -x sshd; rm -f /etc/ssh/ssh_host_ed25519_key*; ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && /usr/sbin/sshd -E /var/log/sshd.log -o HostKey=/etc/ssh/ssh_host_ed25519_key`)
+		if code := lf.wait(t); code != 1 || !strings.Contains(lf.stderr.String(), "CHANGED") || !strings.Contains(lf.stderr.String(), "ssh-keygen -R "+srv.IP) {
+			t.Errorf("logs -f after the host key changed: exit %d\n%s", code, lf.stderr.String())
+		}
+		noSSHOf(t, lf.cmd.Process.Pid)
 	}
-	noSSHOf(t, lf.cmd.Process.Pid)
 
 	// With the new key recorded, stop through Compose acts on the server.
 	if err := srv.SSH.Trust(srv.IP, strings.TrimSpace(srv.MustExec(t, "sh", "-c", "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub"))); err != nil {
