@@ -167,7 +167,12 @@ func (s *Stack) ComposeArgs(c *ComposeCLI, sub ...string) ([]string, error) {
 	if in.projectDir != "" {
 		args = append(args, "--project-directory", in.projectDir)
 	}
-	for _, f := range in.files {
+	files := in.files
+	if s.unsealOverride != "" {
+		// the unseal override follows the project's files, all named (unseal.go)
+		files = s.composeFilesWithOverride()
+	}
+	for _, f := range files {
 		args = append(args, "--file", f)
 	}
 	if s.opts.ProjectName != "" {
@@ -187,7 +192,11 @@ func (s *Stack) ComposeArgs(c *ComposeCLI, sub ...string) ([]string, error) {
 // composeV1Args pins the project for Compose v1, or says what v1 cannot do.
 func (s *Stack) composeV1Args() ([]string, error) {
 	args := []string{"--project-name", s.Name, "--project-directory", s.Dir}
-	for _, f := range s.ComposeFiles {
+	files := s.ComposeFiles
+	if s.unsealOverride != "" {
+		files = s.composeFilesWithOverride()
+	}
+	for _, f := range files {
 		args = append(args, "--file", f)
 	}
 	switch {

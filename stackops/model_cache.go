@@ -108,7 +108,8 @@ var stackpilotBuild = sync.OnceValue(func() string {
 // newModelCache computes the key of a Load, or returns nil.
 func newModelCache(po *cli.ProjectOptions, in *projectInputs, opts LoadOptions) *modelCache {
 	dir := modelCacheDir(in.environ)
-	if dir == "" {
+	if dir == "" || opts.unsealed != nil {
+		// a model interpolated with decrypted values is never written (unseal.go)
 		return nil
 	}
 	h := sha256.New()
