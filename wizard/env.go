@@ -35,7 +35,7 @@ meanwhile, and keeps the previous version for env undo.
 Values of secret-looking keys (PASSWORD, SECRET, TOKEN, KEY, PRIVATE,
 CREDENTIAL …, configurable in x-stackpilot.env) are masked unless --reveal.
 
-`+envCryptHelp+`
+` + envCryptHelp + `
 
 Run "stackpilot env" in a terminal for the guided editor.`,
 		Example: `  stackpilot env list

@@ -278,7 +278,9 @@ func runEnvCrypt(ctx context.Context, f *Factory, opts *envCryptOptions) error {
 			}
 			return env.Encrypt(ctx, st, o)
 		},
-		Show:    func(plan *env.ChangeResult) { steps.RenderEnvDiff(f.IO.ErrOut, f.IO.ErrColorScheme(), plan.Path, plan.Diff) },
+		Show: func(plan *env.ChangeResult) {
+			steps.RenderEnvDiff(f.IO.ErrOut, f.IO.ErrColorScheme(), plan.Path, plan.Diff)
+		},
 		ShowDry: func(plan *env.ChangeResult) { reportEnvChange(f, plan) },
 	})
 	if err != nil || res == nil {
