@@ -15,6 +15,7 @@ import (
 	"github.com/stackpilot/stackpilot/stackops/envcrypt"
 	"github.com/stackpilot/stackpilot/stackops/envfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
+	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
 
 // Encrypted .env values (package envcrypt) reach Compose in plain text
@@ -206,7 +207,12 @@ func (s *Stack) applyUnsealed(u *unsealed) error {
 // under .stackpilot, named by its content, unless it is there already.
 func (s *Stack) writeUnsealOverride(byService map[string][]string) (string, error) {
 	var b bytes.Buffer
-	b.WriteString("# Written by stackpilot: the services whose env_file holds encrypted values get\n# them from its process environment (names only; no value is ever written here).\nservices:\n")
+	b.WriteString("# Written by stackpilot: the services whose env_file holds encrypted values get\n# them from its process environment (names only; no value is ever written here).\n")
+	if v := composeFileVersion(s.ComposeFiles); v != "" {
+		// Compose v1 refuses to merge files of different versions.
+		fmt.Fprintf(&b, "version: %s\n", v)
+	}
+	b.WriteString("services:\n")
 	var names []string
 	for n := range byService {
 		names = append(names, n)
@@ -231,6 +237,24 @@ func (s *Stack) writeUnsealOverride(byService map[string][]string) (string, erro
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return path, nil
+}
+
+var versionLineRe = lazyre.New(`(?m)^version:[ \t]*(\S[^#\r\n]*?)[ \t]*(?:#.*)?\r?$`)
+
+// composeFileVersion is the top-level version: of the first compose file
+// ("" when it has none), written as it is.
+func composeFileVersion(files []string) string {
+	if len(files) == 0 {
+		return ""
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		return ""
+	}
+	if m := versionLineRe().FindSubmatch(b); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
 
 // composeFilesWithOverride is the compose files to name when the unseal
