@@ -28,6 +28,9 @@ const cryptCompose = `services:
     image: stackpilot-busybox:latest
     {{idle}}
     env_file: .env
+    volumes: ["data:/srv"]
+volumes:
+  data:
 x-stackpilot:
   deploy:
     settle: 1s
@@ -201,10 +204,23 @@ func TestIntegrationEncryptedEnvReachesContainers(t *testing.T) {
 		t.Fatalf("after restart: %q", fe)
 	}
 
+	// A backup encrypted to the recipients of .env, verified with the
+	// same identities (no --identity).
+	r = p.Run("backup", "create", "--encrypt-to", ".env")
+	if r.Code != 0 || !strings.HasSuffix(strings.TrimSpace(r.Stdout), ".age") {
+		t.Fatalf("backup create --encrypt-to .env: %s", r.Combined())
+	}
+	if r = p.Run("backup", "verify", "--latest"); r.Code != 0 {
+		t.Fatalf("backup verify with the .env identities: %s", r.Combined())
+	}
+
 	// Without the identity: a clear error, nothing touched.
 	ids := filepath.Join(cfg, "stackpilot", "identities")
 	if err := os.Rename(ids, ids+".away"); err != nil {
 		t.Fatal(err)
+	}
+	if r = p.Run("backup", "verify", "--latest"); r.Code == 0 || !strings.Contains(r.Stderr, "--identity") {
+		t.Fatalf("backup verify without an identity: %s", r.Combined())
 	}
 	before, _ := os.ReadFile(filepath.Join(p.Dir, ".env"))
 	for _, args := range [][]string{{"deploy", "--force-recreate"}, {"restart"}, {"run", "check"}} {
