@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stackpilot/stackpilot/internal/itest"
 )
@@ -241,4 +242,78 @@ func TestIntegrationEncryptedEnvReachesContainers(t *testing.T) {
 		t.Fatalf("status without the identity: %s", r.Combined())
 	}
 	os.Rename(ids+".away", ids)
+}
+
+// The menu's redeploy after an encrypted value changed: the value is typed
+// hidden in the Environment job, stays encrypted in .env, and the services
+// that use it — interpolated and through env_file — are redeployed with the
+// new plain value; it never reaches the screen.
+func TestIntegrationEncryptedEnvMenuRedeploy(t *testing.T) {
+	itest.Require(t)
+	t.Parallel() // its own project
+	oldValue, newValue := itest.UniqueName("canary-old"), itest.UniqueName("canary-new")
+	p := itest.NewProject(t, `
+services:
+  app:
+    image: stackpilot-busybox:latest
+    {{idle}}
+    environment:
+      DB_PASSWORD: ${DB_PASSWORD}
+  file:
+    image: stackpilot-busybox:latest
+    {{idle}}
+    env_file: .env
+x-stackpilot:
+  deploy:
+    settle: 1s
+`, nil)
+	cfg := t.TempDir()
+	p.Env = append(p.Env, "XDG_CONFIG_HOME="+cfg)
+	if r := p.Run("env", "keygen"); r.Code != 0 {
+		t.Fatalf("keygen: %s", r.Combined())
+	}
+	if r := itest.RunInput(t, p.Dir, p.Env, []byte(oldValue), "env", "set", "--encrypt", "DB_PASSWORD", "--value-stdin"); r.Code != 0 {
+		t.Fatalf("set --encrypt: %s", r.Combined())
+	}
+	if r := p.Run("deploy"); r.Code != 0 {
+		t.Fatalf("first deploy: %s", r.Combined())
+	}
+	if !hasEnv(containerEnv(t, p.ContainerID("file")), "DB_PASSWORD="+oldValue) {
+		t.Fatal("the first deploy did not deliver the value through env_file")
+	}
+
+	term := itest.StartTerminal(t, p.Dir, p.Env)
+	term.Expect("What do you want to do?")
+	term.Send("Environment", itest.KeyEnter)
+	term.Expect("Pick a key to change")
+	term.Send("DB_PASSWORD", itest.KeyEnter)
+	term.Expect("Change the value (stays encrypted)")
+	term.Send(itest.KeyEnter)
+	term.Expect("New value for DB_PASSWORD (hidden)")
+	answerCursorQuery(term)
+	term.SendLine(newValue)
+	term.Expect("Type it again to confirm")
+	answerCursorQuery(term)
+	term.SendLine(newValue)
+	term.Expect("Write this change?")
+	answerConfirm(term, itest.KeyEnter)
+	term.Expect("Redeploy app, file now")
+	answerConfirm(term, itest.KeyEnter)
+	term.Expect("Deploy now?")
+	answerConfirm(term, itest.KeyEnter)
+	expectWithin(t, term, "Deployed", 2*time.Minute)
+	term.Expect("What do you want to do?")
+	term.Send("Quit", itest.KeyEnter)
+	if code := term.Wait(20 * time.Second); code != 0 {
+		t.Fatalf("Quit: exit %d\n%s", code, term.Screen())
+	}
+	for _, svc := range []string{"app", "file"} {
+		if env := containerEnv(t, p.ContainerID(svc)); !hasEnv(env, "DB_PASSWORD="+newValue) {
+			t.Errorf("%s after the menu's redeploy: %q", svc, env)
+		}
+	}
+	dotenv, _ := os.ReadFile(filepath.Join(p.Dir, ".env"))
+	if strings.Contains(string(dotenv), newValue) || strings.Contains(term.Raw(), newValue) || strings.Contains(term.Raw(), oldValue) {
+		t.Fatalf("a plain value reached .env or the screen:\n%s", term.Screen())
+	}
 }
