@@ -160,11 +160,21 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	}
 	if opts.unsealed == nil {
 		if u := unsealEnv(in, po.Environment, environMap(environ)); u != nil && u.err == nil {
-			// Load again with the plain values in the environment, so that
-			// the model, and every value built from them, is what Compose
-			// will see (unseal.go).
+			// Load again with the values in the environment, so that the
+			// model, and every value built from them, is what Compose will
+			// see (unseal.go): as tokens, put in place after the load, so
+			// the model can be cached without them; in plain text, uncached,
+			// if the model cannot be built with tokens.
 			again := opts
-			again.Environ, again.unsealed = unsealedEnviron(environ, u), u
+			again.Environ, again.unsealed = u.tokenEnviron(environ), u
+			st, err := Load(ctx, again)
+			if err == nil {
+				st.environ = u.plainEnviron(environ)
+				return st, nil
+			}
+			plainU := *u
+			plainU.tokens = nil
+			again.Environ, again.unsealed = u.plainEnviron(environ), &plainU
 			return Load(ctx, again)
 		} else if u != nil {
 			opts.unsealed = u
@@ -175,6 +185,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		return nil, wrapLoadError(sanitizeLoadError(nameFileInYAMLError(err, po.ConfigPaths), environ))
 	}
 	envErrs := resolveServiceEnvironments(project)
+	opts.unsealed.reveal(project)
 	s := &Stack{
 		Name:         project.Name,
 		Dir:          project.WorkingDir,

@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/stackpilot/stackpilot/stackops/envcrypt"
 	"github.com/stackpilot/stackpilot/stackops/envfile"
@@ -54,8 +57,121 @@ type unsealed struct {
 	env []string
 	// values maps each key to its plain value.
 	values map[string]string
+	// tokens maps each key's token — the stand-in the model is built with —
+	// to its plain value; nil when the model was built with plain values.
+	tokens map[string]string
 	// err is why a value could not be decrypted (nothing is then decrypted).
 	err error
+}
+
+// The model of a project with encrypted values is built with a token in
+// place of each value (a fixed text per key, so the compose-model cache
+// finds it again), then every token in it is replaced by the plain value.
+// The cache thus holds tokens, never a value, and a stack with encrypted
+// values loads as fast as one without. An empty value needs no hiding and
+// is used as it is (a token would change ${KEY:-default}). A model that
+// cannot be built with tokens (a secret used as a port number) is built
+// with the plain values instead, and not cached.
+const tokenPrefix = "__stackpilot_sealed_"
+
+func tokenOf(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return tokenPrefix + hex.EncodeToString(h[:8]) + "__"
+}
+
+// tokenEnviron is environ with KEY=token for each decrypted value.
+func (u *unsealed) tokenEnviron(environ []string) []string {
+	out := withoutKeys(environ, u.values)
+	keys := make([]string, 0, len(u.values))
+	for k := range u.values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := u.values[k]
+		if v != "" {
+			v = tokenOf(k)
+		}
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// plainEnviron is environ with KEY=plain for each decrypted value.
+func (u *unsealed) plainEnviron(environ []string) []string {
+	return append(withoutKeys(environ, u.values), u.env...)
+}
+
+func withoutKeys(environ []string, keys map[string]string) []string {
+	out := make([]string, 0, len(environ)+len(keys))
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := keys[k]; !ok {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// reveal replaces every token in the model by its plain value.
+func (u *unsealed) reveal(p *types.Project) {
+	if u == nil || len(u.tokens) == 0 {
+		return
+	}
+	pairs := make([]string, 0, 2*len(u.tokens))
+	for t, v := range u.tokens {
+		pairs = append(pairs, t, v)
+	}
+	r := strings.NewReplacer(pairs...)
+	replaceStrings(reflect.ValueOf(p), func(s string) (string, bool) {
+		if !strings.Contains(s, tokenPrefix) {
+			return s, false
+		}
+		return r.Replace(s), true
+	})
+}
+
+// replaceStrings rewrites every string reachable from v (through pointers,
+// interfaces, structs' exported fields, slices, arrays and map values).
+func replaceStrings(v reflect.Value, fn func(string) (string, bool)) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			replaceStrings(v.Elem(), fn)
+		}
+	case reflect.Interface:
+		if v.IsNil() || !v.CanSet() {
+			return
+		}
+		cp := reflect.New(v.Elem().Type()).Elem()
+		cp.Set(v.Elem())
+		replaceStrings(cp, fn)
+		v.Set(cp)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if f := v.Field(i); f.CanSet() {
+				replaceStrings(f, fn)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			replaceStrings(v.Index(i), fn)
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		for _, k := range v.MapKeys() {
+			cp := reflect.New(v.Type().Elem()).Elem()
+			cp.Set(v.MapIndex(k))
+			replaceStrings(cp, fn)
+			v.SetMapIndex(k, cp)
+		}
+	case reflect.String:
+		if s, ok := fn(v.String()); ok && v.CanSet() {
+			v.SetString(s)
+		}
+	}
 }
 
 // unsealEnv decrypts the encrypted values of the interpolation environment
@@ -74,7 +190,7 @@ func unsealEnv(in *projectInputs, environment map[string]string, environ map[str
 	sort.Strings(keys)
 	lookup := func(k string) (string, bool) { v, ok := environ[k]; return v, ok }
 	op := &envcrypt.Opener{Where: envcrypt.WhereFrom(lookup)}
-	u := &unsealed{values: map[string]string{}}
+	u := &unsealed{values: map[string]string{}, tokens: map[string]string{}}
 	for _, k := range keys {
 		plain, err := op.Open(fileDefining(in, k), k, environment[k])
 		if err != nil {
@@ -82,6 +198,9 @@ func unsealEnv(in *projectInputs, environment map[string]string, environ map[str
 		}
 		u.values[k] = plain
 		u.env = append(u.env, k+"="+plain)
+		if plain != "" {
+			u.tokens[tokenOf(k)] = plain
+		}
 	}
 	return u
 }
@@ -261,17 +380,4 @@ func composeFileVersion(files []string) string {
 // override must follow them.
 func (s *Stack) composeFilesWithOverride() []string {
 	return append(append([]string{}, s.ComposeFiles...), s.unsealOverride)
-}
-
-// unsealedEnviron is environ plus KEY=plain, for the second load.
-func unsealedEnviron(environ []string, u *unsealed) []string {
-	out := make([]string, 0, len(environ)+len(u.env))
-	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := u.values[k]; ok {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return append(out, u.env...)
 }

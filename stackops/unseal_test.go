@@ -58,6 +58,12 @@ func TestLoadUnsealsEncryptedValues(t *testing.T) {
 		if *api.Environment["DB_PASSWORD"] != plain || *api.Environment["DATABASE_URL"] != "postgres://u:"+plain+"@db" || *worker.Environment["DB_PASSWORD"] != plain {
 			t.Fatalf("model: api %v worker %v", api.Environment, worker.Environment)
 		}
+		if i == 1 && !st.modelCached {
+			t.Fatal("the second load did not use the compose-model cache")
+		}
+		if v, _ := st.LookupEnv("DB_PASSWORD"); v != plain || st.Project.Environment["DB_PASSWORD"] != plain {
+			t.Fatalf("environment: %q, project's %q", v, st.Project.Environment["DB_PASSWORD"])
+		}
 		if got := st.DecryptedKeys(); len(got) != 1 || got[0] != "DB_PASSWORD" {
 			t.Fatalf("decrypted keys %v", got)
 		}
@@ -96,6 +102,23 @@ func TestLoadUnsealsEncryptedValues(t *testing.T) {
 		}
 		return nil
 	})
+
+	// A secret the model parses (a port number) cannot be a token: the
+	// model is built with the plain value, and not cached.
+	port, _ := envcrypt.Encrypt("8089", []age.Recipient{id.Recipient()})
+	pdir := itest.WriteFiles(t, map[string]string{
+		"compose.yaml": "services:\n  api:\n    image: x\n    ports: [\"${PORT}:80\"]\n",
+		".env":         "PORT=" + port + "\n",
+	})
+	for i := 0; i < 2; i++ {
+		st, err := Load(context.Background(), LoadOptions{WorkDir: pdir, Environ: environ, Runner: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Project.Services["api"].Ports[0].Published; got != "8089" || st.modelCached {
+			t.Fatalf("published port %q (cached %v)", got, st.modelCached)
+		}
+	}
 
 	// Without the identity: Load works (status needs no secret), Unsealed
 	// names the key, the file and where identities are looked for.
