@@ -43,8 +43,7 @@ import (
 //     like any compose file: Compose v1 cannot read a compose file from a
 //     pipe it does not own, and stdin belongs to the command (an
 //     interactive task). No value is written anywhere: the compose-model
-//     cache is skipped for a project with decrypted values, since it would
-//     hold the interpolated model.
+//     cache holds the model built with tokens (below), never the values.
 //
 // A value that cannot be decrypted (no identity, a wrong one, a damaged
 // ciphertext, a loose identity file) does not stop Load — status and logs
