@@ -90,6 +90,9 @@ Compose ignores. Values are encrypted to all of them: each teammate runs
 "env keygen" once, and anyone adds the others' recipients. Values encrypted
 before a change keep their recipients until "env rotate" (or "env encrypt
 KEY…") re-encrypts them.`,
+		Example: `  stackpilot env recipients
+  stackpilot env recipients add age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+  stackpilot env recipients remove age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p && stackpilot env rotate`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEnvRecipientsList(cmd.Context(), f, false)
@@ -97,9 +100,10 @@ KEY…") re-encrypts them.`,
 	}
 	var jsonOut bool
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the recipients (yours marked) and the encrypted keys",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Short:   "List the recipients (yours marked) and the encrypted keys",
+		Example: `  stackpilot env recipients list --json | jq -r '.recipients[].recipient'`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEnvRecipientsList(cmd.Context(), f, jsonOut)
 		},
@@ -118,9 +122,10 @@ KEY…") re-encrypts them.`,
 	add.Flags().BoolVar(&dry, "dry-run", false, "show the change without writing it")
 	var dryRm bool
 	remove := &cobra.Command{
-		Use:   "remove AGE1…",
-		Short: "Remove recipients from .env (env rotate then re-encrypts without them)",
-		Args:  cobra.MinimumNArgs(1),
+		Use:     "remove AGE1…",
+		Short:   "Remove recipients from .env (env rotate then re-encrypts without them)",
+		Example: `  stackpilot env recipients remove age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p`,
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEnvRecipientsEdit(cmd.Context(), f, false, args, dryRm)
 		},
