@@ -139,6 +139,7 @@ func filesHolding(root, needle string) []string {
 // identities are looked for.
 func TestIntegrationEncryptedEnvReachesContainers(t *testing.T) {
 	itest.Require(t)
+	t.Parallel() // its own project, identities and canary
 	// made at run time: a constant would be in the test's own build files under /tmp
 	canary := itest.UniqueName("canary-sealed")
 	p := itest.NewProject(t, cryptCompose, map[string]string{".env": "DATABASE_URL=postgres://app:${DB_PASSWORD}@db/app\nLOG_LEVEL=info"})
