@@ -50,7 +50,7 @@ Run "stackpilot env" in a terminal for the guided editor.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !f.CanPrompt() {
-				return usageErr("the guided editor needs a terminal — pass a subcommand: list, get, set, unset, check or undo (see stackpilot env --help)")
+				return usageErr("the guided editor needs a terminal — pass a subcommand: list, get, set, unset, check, undo, keygen, recipients, encrypt, decrypt or rotate (see stackpilot env --help)")
 			}
 			return runEnvWizard(cmd.Context(), f)
 		},
