@@ -263,6 +263,20 @@ func (s *Stack) DecryptedKeys() []string {
 	return out
 }
 
+// unsealCheck is doctor's check of the encrypted .env values: shown only
+// for a project that has some.
+func unsealCheck(s *Stack) DoctorCheck {
+	c := DoctorCheck{Name: "encrypted values"}
+	if err := s.Unsealed(); err != nil {
+		c.Detail = err.Error()
+		c.Fix = "put your identity where it is looked for (env keygen creates one), or ask a teammate who can decrypt to add your recipient (env recipients add) and re-encrypt (env rotate)"
+		return c
+	}
+	c.OK = true
+	c.Detail = fmt.Sprintf("%d decrypted with your identities: %s", len(s.unsealed.values), strings.Join(s.DecryptedKeys(), ", "))
+	return c
+}
+
 // unsealedRunner gives every Compose command the decrypted values through
 // its process environment (never its argv: -v traces show argv only).
 type unsealedRunner struct {

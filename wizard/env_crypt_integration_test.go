@@ -206,6 +206,11 @@ func TestIntegrationEncryptedEnvReachesContainers(t *testing.T) {
 		t.Fatalf("after restart: %q", fe)
 	}
 
+	if r = p.Run("doctor"); r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, "1 decrypted with your identities: DB_PASSWORD") {
+		t.Fatalf("doctor: %s", r.Combined())
+	}
+	noCanary("doctor", r)
+
 	// A backup encrypted to the recipients of .env, verified with the
 	// same identities (no --identity).
 	r = p.Run("backup", "create", "--encrypt-to", ".env")
@@ -237,6 +242,9 @@ func TestIntegrationEncryptedEnvReachesContainers(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(filepath.Join(p.Dir, ".env")); !bytes.Equal(before, after) {
 		t.Fatal(".env changed")
+	}
+	if r = p.Run("doctor"); r.Code != 1 || !strings.Contains(r.Combined(), "cannot decrypt DB_PASSWORD") {
+		t.Fatalf("doctor without the identity: %d %s", r.Code, r.Combined())
 	}
 	// status needs no secret
 	if r = p.Run("status"); r.Code != 0 {
