@@ -295,6 +295,9 @@ func runEnvCrypt(ctx context.Context, f *Factory, opts *envCryptOptions) error {
 	for _, k := range opts.Keys {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s %sed\n", cs.SuccessIcon(), k, verb)
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", cs.WarningIcon(), w)
+	}
 	fmt.Fprintf(f.IO.ErrOut, "%s\n", cs.Gray("wrote "+res.Path+" · "+f.hint("env", "undo")+" restores the previous version"))
 	if opts.asked || opts.menu {
 		f.Equivalent(append([]string{"env", verb}, opts.Keys...)...)

@@ -279,7 +279,8 @@ func Encrypt(ctx context.Context, st *stackops.Stack, opts CryptOptions) (*Chang
 		return nil, err
 	}
 	op := &envcrypt.Opener{Where: Where(st)}
-	return Update(ctx, st, UpdateOptions{Op: "encrypt", Sealed: true, IfMatch: opts.IfMatch, DryRun: opts.DryRun, LockWait: opts.LockWait}, func(d *envfile.Document) error {
+	var warnings []string
+	res, err := Update(ctx, st, UpdateOptions{Op: "encrypt", Sealed: true, IfMatch: opts.IfMatch, DryRun: opts.DryRun, LockWait: opts.LockWait}, func(d *envfile.Document) error {
 		rs, err := recipientsOf(d, st.DotEnvPath())
 		if err != nil {
 			return err
@@ -293,6 +294,9 @@ func Encrypt(ctx context.Context, st *stackops.Stack, opts CryptOptions) (*Chang
 				return v.Err
 			}
 			plain := v.Value
+			if len(v.Refs) > 0 {
+				warnings = append(warnings, fmt.Sprintf("%s referred to %s: its value is encrypted as it reads now, and a later change of %s no longer reaches it", k, strings.Join(v.Refs, ", "), strings.Join(v.Refs, ", ")))
+			}
 			if envcrypt.IsEncrypted(plain) {
 				if plain, err = op.Open(st.DotEnvPath(), k, plain); err != nil {
 					return err
@@ -308,6 +312,11 @@ func Encrypt(ctx context.Context, st *stackops.Stack, opts CryptOptions) (*Chang
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, warnings...)
+	return res, nil
 }
 
 // Decrypt stores each key's plain value in place of its encrypted one.

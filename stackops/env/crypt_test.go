@@ -39,7 +39,7 @@ func cryptProject(t *testing.T, dotenv string) (*stackops.Stack, string, string)
 func TestEncryptedRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	const canary = "canary-9f3e $HOME \"q\" # x"
-	src := "# settings\nDB_HOST=db\nAPI_TOKEN=plain-token-1234\n"
+	src := "# settings\nDB_HOST=db\nAPI_TOKEN=plain-token-1234\nDB_URL=pg://${DB_HOST}/x\n"
 	st, dir, ids := cryptProject(t, src)
 	path := filepath.Join(dir, ".env")
 
@@ -73,6 +73,12 @@ func TestEncryptedRoundTrip(t *testing.T) {
 	}
 	if _, err := Encrypt(ctx, st, CryptOptions{Keys: []string{"API_TOKEN"}}); err != nil {
 		t.Fatal(err)
+	}
+	if r, err := Encrypt(ctx, st, CryptOptions{Keys: []string{"DB_URL"}}); err != nil || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "DB_HOST") {
+		t.Fatalf("encrypt of a value built from another: %v %v", r, err)
+	}
+	if g, err := Get(ctx, st, GetOptions{Key: "DB_URL", Reveal: true}); err != nil || g.Value != "pg://db/x" {
+		t.Fatalf("DB_URL: %+v %v", g, err)
 	}
 	onDisk := readFile(t, path)
 	if strings.Contains(onDisk, "canary") || strings.Contains(onDisk, "plain-token") {
@@ -125,7 +131,7 @@ func TestEncryptedRoundTrip(t *testing.T) {
 		t.Fatalf("add: %v %v", r, err)
 	}
 	rl, err := Recipients(ctx, st)
-	if err != nil || len(rl.Recipients) != 2 || len(rl.Mine) != 1 || len(rl.Encrypted) != 2 {
+	if err != nil || len(rl.Recipients) != 2 || len(rl.Mine) != 1 || len(rl.Encrypted) != 3 {
 		t.Fatalf("recipients: %+v %v", rl, err)
 	}
 	if _, err := Encrypt(ctx, st, CryptOptions{Keys: []string{"DB_PASSWORD"}}); err != nil {

@@ -482,7 +482,7 @@ func List(ctx context.Context, st *stackops.Stack, opts ListOptions) (*ListResul
 			secret := derived[k]
 			e := ListEntry{Key: k, Value: v.Value, Secret: secret, Line: v.Line, Inherited: v.Inherited, Unset: !v.Set, File: f.path}
 			if envcrypt.IsEncrypted(v.Value) {
-				e.Secret, e.Encrypted = true, true
+				secret, e.Secret, e.Encrypted = true, true, true
 				if opts.Reveal {
 					plain, err := Reveal(st, f.path, k, v.Value)
 					if err != nil {
