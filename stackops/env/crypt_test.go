@@ -80,6 +80,16 @@ func TestEncryptedRoundTrip(t *testing.T) {
 	if g, err := Get(ctx, st, GetOptions{Key: "DB_URL", Reveal: true}); err != nil || g.Value != "pg://db/x" {
 		t.Fatalf("DB_URL: %+v %v", g, err)
 	}
+	// a value built from an encrypted one is masked too, whatever its key
+	withLink := readFile(t, path)
+	os.WriteFile(path, []byte(withLink+"LINK=u:${DB_URL}\n"), 0o600)
+	if l, _ := List(ctx, st, ListOptions{}); !l.Entries[len(l.Entries)-1].Masked {
+		t.Fatalf("a value built from an encrypted one: %+v", l.Entries[len(l.Entries)-1])
+	}
+	if g, _ := Get(ctx, st, GetOptions{Key: "LINK"}); !g.Secret {
+		t.Fatalf("get of a value built from an encrypted one: %+v", g)
+	}
+	os.WriteFile(path, []byte(withLink), 0o600)
 	onDisk := readFile(t, path)
 	if strings.Contains(onDisk, "canary") || strings.Contains(onDisk, "plain-token") {
 		t.Fatalf("plain text on disk:\n%s", onDisk)

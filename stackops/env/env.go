@@ -108,7 +108,7 @@ func (c Config) refsSecret(refs []string, derived map[string]bool) bool {
 func (c Config) SecretKeys(doc *envfile.Document, lookup func(string) (string, bool)) map[string]bool {
 	derived := map[string]bool{}
 	for _, v := range doc.Evaluate(lookup) {
-		derived[v.Key] = c.IsSecret(v.Key) || c.refsSecret(v.Refs, derived)
+		derived[v.Key] = c.IsSecret(v.Key) || envcrypt.IsEncrypted(v.Value) || c.refsSecret(v.Refs, derived)
 	}
 	return derived
 }
@@ -471,7 +471,7 @@ func List(ctx context.Context, st *stackops.Stack, opts ListOptions) (*ListResul
 	derived := map[string]bool{}
 	for _, f := range view.files {
 		for _, v := range f.values {
-			derived[v.Key] = derived[v.Key] || cfg.IsSecret(v.Key) || cfg.refsSecret(v.Refs, derived)
+			derived[v.Key] = derived[v.Key] || cfg.IsSecret(v.Key) || envcrypt.IsEncrypted(v.Value) || cfg.refsSecret(v.Refs, derived)
 		}
 	}
 	for _, f := range view.files {
@@ -612,7 +612,7 @@ func getFromView(st *stackops.Stack, opts GetOptions) (*GetResult, error) {
 		derived := map[string]bool{}
 		for _, f := range view.files {
 			for _, v := range f.values {
-				derived[v.Key] = derived[v.Key] || cfg.IsSecret(v.Key) || cfg.refsSecret(v.Refs, derived)
+				derived[v.Key] = derived[v.Key] || cfg.IsSecret(v.Key) || envcrypt.IsEncrypted(v.Value) || cfg.refsSecret(v.Refs, derived)
 			}
 		}
 		secret = derived[opts.Key]
