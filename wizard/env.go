@@ -252,8 +252,8 @@ func runEnvGet(ctx context.Context, f *Factory, opts *envGetOptions) error {
 	if err != nil {
 		return err
 	}
-	if res.Encrypted && !opts.Reveal && !opts.Raw {
-		return envGetEncrypted(res.Key)
+	if (res.Encrypted || res.FromEncrypted) && !opts.Reveal && !opts.Raw {
+		return envGetEncrypted(res.Key, res.FromEncrypted)
 	}
 	fmt.Fprintln(f.IO.Out, res.Value)
 	ecs := f.IO.ErrColorScheme()

@@ -385,6 +385,9 @@ func runEnvRotate(ctx context.Context, f *Factory, opts *env.RotateOptions, json
 
 // envGetEncrypted is env get on an encrypted value without --reveal: no
 // plain text, and a message that says how to get it.
-func envGetEncrypted(key string) error {
+func envGetEncrypted(key string, built bool) error {
+	if built {
+		return usageErr("%s is built from encrypted values — pass --reveal to print it with them decrypted (--raw prints it as written)", key)
+	}
 	return usageErr("%s is encrypted — pass --reveal to print its plain value (--raw prints the ciphertext as stored)", key)
 }

@@ -26,7 +26,7 @@ func cryptRun(t *testing.T, dir, cfg, stdin string, args ...string) result {
 // argv, and no plain text in any output but get --reveal's.
 func TestEnvEncryptedWithoutTerminal(t *testing.T) {
 	const canary = "canary-flags-51a0"
-	dir := envProject(t, "DB_HOST=localhost\nAPI_TOKEN="+canary+"-t\n")
+	dir := envProject(t, "DB_HOST=localhost\nAPI_TOKEN="+canary+"-t\nAPI_URL=\"https://x:${API_TOKEN}@api\"\n")
 	cfg := t.TempDir()
 	var outputs []string
 	must := func(r result, code int, want ...string) result {
@@ -56,6 +56,7 @@ func TestEnvEncryptedWithoutTerminal(t *testing.T) {
 	must(cryptRun(t, dir, cfg, "", "env", "list"), 0, "(encrypted)")
 	must(cryptRun(t, dir, cfg, "", "env", "list", "--json"), 0, `"encrypted": true`)
 	must(cryptRun(t, dir, cfg, "", "env", "get", "DB_PASSWORD"), 2, "--reveal")
+	must(cryptRun(t, dir, cfg, "", "env", "get", "API_URL"), 2, "built from encrypted values", "--reveal")
 	must(cryptRun(t, dir, cfg, "", "env", "recipients", "list"), 0, "(yours)", "2 encrypted value(s)")
 	must(cryptRun(t, dir, cfg, "", "env", "rotate"), 0, "2 value(s) re-encrypted")
 	must(cryptRun(t, dir, cfg, "", "-v", "env", "decrypt", "API_TOKEN", "--dry-run"), 0, "would be updated API_TOKEN")
@@ -69,6 +70,9 @@ func TestEnvEncryptedWithoutTerminal(t *testing.T) {
 	}
 	if r := cryptRun(t, dir, cfg, "", "env", "get", "DB_PASSWORD", "--reveal"); r.code != 0 || r.stdout != canary+"\n" {
 		t.Fatalf("get --reveal: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cryptRun(t, dir, cfg, "", "env", "get", "API_URL", "--reveal"); r.code != 0 || r.stdout != "https://x:"+canary+"-t@api\n" {
+		t.Fatalf("get --reveal of a value built from an encrypted one: %d %q %s", r.code, r.stdout, r.stderr)
 	}
 	// a loose identity is refused, naming the file
 	ids, _ := filepath.Glob(filepath.Join(cfg, "stackpilot", "identities", "*.key"))

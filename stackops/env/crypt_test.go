@@ -86,8 +86,11 @@ func TestEncryptedRoundTrip(t *testing.T) {
 	if l, _ := List(ctx, st, ListOptions{}); !l.Entries[len(l.Entries)-1].Masked {
 		t.Fatalf("a value built from an encrypted one: %+v", l.Entries[len(l.Entries)-1])
 	}
-	if g, _ := Get(ctx, st, GetOptions{Key: "LINK"}); !g.Secret {
+	if g, _ := Get(ctx, st, GetOptions{Key: "LINK"}); !g.Secret || !g.FromEncrypted || strings.Contains(g.Value, "pg://") {
 		t.Fatalf("get of a value built from an encrypted one: %+v", g)
+	}
+	if g, err := Get(ctx, st, GetOptions{Key: "LINK", Reveal: true}); err != nil || g.Value != "u:pg://db/x" {
+		t.Fatalf("get --reveal of a value built from an encrypted one: %+v %v", g, err)
 	}
 	os.WriteFile(path, []byte(withLink), 0o600)
 	onDisk := readFile(t, path)

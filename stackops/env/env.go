@@ -557,6 +557,9 @@ type GetResult struct {
 	// Encrypted is true when the value is stored encrypted; Value is the
 	// plain one only when Reveal was asked.
 	Encrypted bool `json:"encrypted,omitempty"`
+	// FromEncrypted is true when the value is built from encrypted ones;
+	// Value holds them decrypted only when Reveal was asked.
+	FromEncrypted bool `json:"from_encrypted,omitempty"`
 	// OverriddenByEnvironment: the environment's value is what Compose interpolates.
 	OverriddenByEnvironment bool `json:"overridden_by_environment,omitempty"`
 	// Unresolved lists ${VARS} in the value that are set nowhere.
@@ -585,7 +588,44 @@ func Get(ctx context.Context, st *stackops.Stack, opts GetOptions) (*GetResult, 
 	if !secret && found != nil && len(found.Refs) > 0 {
 		secret = t.cfg.SecretKeys(doc, st.LookupComposeEnv)[opts.Key]
 	}
-	return getResult(st, t.path, opts, found, secret)
+	// A value built from encrypted ones (URL=…${DB_PASSWORD}…) reads as
+	// holding their ciphertext; with Reveal it is read with them decrypted.
+	fromEncrypted := found != nil && len(found.Refs) > 0 && strings.Contains(found.Value, envcrypt.Prefix)
+	if fromEncrypted && opts.Reveal && !opts.Raw {
+		v, err := revealBuilt(st, doc, t.path, opts.Key)
+		if err != nil {
+			return nil, err
+		}
+		found = &v
+	}
+	res, err := getResult(st, t.path, opts, found, secret || fromEncrypted)
+	if res != nil {
+		res.FromEncrypted = fromEncrypted
+	}
+	return res, err
+}
+
+// revealBuilt reads key's value with the encrypted values it refers to
+// decrypted (the environment still wins, as in Compose).
+func revealBuilt(st *stackops.Stack, doc *envfile.Document, path, key string) (envfile.Value, error) {
+	op := &envcrypt.Opener{Where: Where(st)}
+	var derr error
+	lookup := func(k string) (string, bool) {
+		if v, ok := st.LookupComposeEnv(k); ok {
+			return v, true
+		}
+		if raw, ok := doc.Get(k, noLookup); ok && raw.Set && envcrypt.IsEncrypted(raw.Value) {
+			p, err := op.Open(path, k, raw.Value)
+			if err != nil {
+				derr = err
+				return "", false
+			}
+			return p, true
+		}
+		return "", false
+	}
+	v, _ := doc.Get(key, lookup)
+	return v, derr
 }
 
 // getFromView is Get when Compose reads several env files.
