@@ -170,6 +170,11 @@ func (s *Stack) ComposeArgs(c *ComposeCLI, sub ...string) ([]string, error) {
 	files := in.files
 	if s.unsealOverride != "" {
 		// the unseal override follows the project's files, all named (unseal.go)
+		if len(in.envFiles) == 0 && len(s.EnvFilePasses()) > 1 {
+			// Named files move Compose's first .env from the working
+			// directory to the project's: it would read another .env.
+			return nil, fmt.Errorf("%w: a service reads them with env_file, which stackpilot hands Compose through one more compose file — and naming the files would make Compose skip %s, the .env of the directory it runs in; run stackpilot from the project directory %s, or name the env files with --env-file", ErrUnsealLimit, s.EnvFiles[0], s.Dir)
+		}
 		files = s.composeFilesWithOverride()
 	}
 	for _, f := range files {

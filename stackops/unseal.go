@@ -208,6 +208,10 @@ func unsealEnv(in *projectInputs, environment map[string]string, environ map[str
 // command that starts containers may run.
 var ErrSealed = errors.New("an encrypted .env value cannot be decrypted — nothing was started or changed")
 
+// ErrUnsealLimit means the decrypted values cannot be handed to Compose
+// the way the project is found (nothing was run).
+var ErrUnsealLimit = errors.New("encrypted .env values cannot reach Compose from here")
+
 // fileDefining is the env file whose definition of key Compose uses (for
 // messages): the first of a pass's files that defines it, the last one of
 // explicit env files.

@@ -103,6 +103,19 @@ func TestLoadUnsealsEncryptedValues(t *testing.T) {
 		return nil
 	})
 
+	// From a subdirectory with its own .env, naming the files would make
+	// Compose v2 read another .env: refused, saying why.
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sub", ".env"), []byte("OTHER=1\n"), 0o644)
+	sub, err := Load(context.Background(), LoadOptions{WorkDir: filepath.Join(dir, "sub"), Environ: environ, Runner: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.ComposeArgs(&ComposeCLI{Variant: ComposeV2, Command: []string{"docker", "compose"}}, "up"); !errors.Is(err, ErrUnsealLimit) || !strings.Contains(err.Error(), "sub/.env") {
+		t.Fatalf("from a subdirectory with its own .env: %v", err)
+	}
+	os.RemoveAll(filepath.Join(dir, "sub"))
+
 	// A secret the model parses (a port number) cannot be a token: the
 	// model is built with the plain value, and not cached.
 	port, _ := envcrypt.Encrypt("8089", []age.Recipient{id.Recipient()})
