@@ -150,6 +150,9 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 			res.Checks = append(res.Checks, checkClientBindMounts(res.Stack, ep.Host))
 		}
 	}
+	if res.Stack != nil && res.Stack.unsealed != nil {
+		res.Checks = append(res.Checks, unsealCheck(res.Stack))
+	}
 	res.OK = true
 	for _, c := range res.Checks {
 		if !c.OK {
