@@ -130,6 +130,11 @@ func optionalMenuEntries(ctx context.Context, f *Factory) []menuEntry {
 	if e, ok := pluginsMenuEntry(ctx, f, st); ok {
 		out = append(out, e)
 	}
+	if st != nil {
+		if e, ok := contextMenuEntry(f, st); ok {
+			out = append(out, e)
+		}
+	}
 	return out
 }
 
@@ -149,8 +154,11 @@ func menuFor(ctx context.Context, f *Factory, cs *steps.ColorScheme) (string, []
 		if f.startedOutside {
 			entries = append(entries, menuEntry{Label: "Open another project", Run: runOpenProject})
 		}
-		return fmt.Sprintf("%s %s %s", title, cs.Gray("·"),
-			fmt.Sprintf("project %s · %d services (%s) · %s", cs.Cyan(st.Name), len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "), st.Dir)), entries
+		header := fmt.Sprintf("project %s · %d services (%s) · %s", cs.Cyan(st.Name), len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "), st.Dir)
+		if where := whereLabel(st); where != "" {
+			header += " · " + cs.Bold(where)
+		}
+		return fmt.Sprintf("%s %s %s", title, cs.Gray("·"), header), entries
 	case errors.Is(err, stackops.ErrNoComposeFile) || (f.Global.ProjectDir != "" && errors.Is(err, fs.ErrNotExist)):
 		f.startedOutside = true
 		msg := Message(err)
