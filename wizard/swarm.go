@@ -252,3 +252,46 @@ func orSwarm(err error, job func() error) error {
 	}
 	return job()
 }
+
+// runSwarmLogs is the Logs job on a Swarm: each service's logs from every
+// node, through the manager, each line prefixed with its task's slot and node.
+func runSwarmLogs(ctx context.Context, f *Factory, st *stackops.Stack, opts *logsOptions) error {
+	if opts.Summary {
+		return swarmRefusal(st, "logs --summary", "it counts containers on one engine; on a Swarm, `stackpilot logs --level warn` shows every task's warnings and errors, and `stackpilot status` each task's failures")
+	}
+	lo, err := resolveLogsOptions(opts, time.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := st.ResolveServices(opts.Services); err != nil {
+		return err
+	}
+	c, err := openSwarm(ctx, st)
+	if err != nil {
+		return err
+	}
+	cs := f.IO.ColorScheme()
+	w := f.IO.Out
+	err = c.Logs(ctx, swarm.LogsOptions{Services: opts.Services, Follow: opts.Follow, Tail: lo.Tail, Since: lo.Since, Until: lo.Until, Grep: lo.Grep, Level: lo.Level},
+		func(l swarm.LogLine) error {
+			if opts.JSON {
+				b, _ := json.Marshal(l)
+				_, err := fmt.Fprintln(w, string(b))
+				return err
+			}
+			var b strings.Builder
+			if opts.Timestamps {
+				b.WriteString(cs.Gray(l.Time.Format(time.RFC3339Nano)) + " ")
+			}
+			if !opts.NoPrefix {
+				b.WriteString(cs.Cyan(fmt.Sprintf("%s.%d@%s", l.Service, l.Slot, l.Node)) + " | ")
+			}
+			b.WriteString(l.Text)
+			_, err := fmt.Fprintln(w, b.String())
+			return err
+		})
+	if err != nil && ctx.Err() != nil && opts.Follow {
+		return nil
+	}
+	return err
+}

@@ -153,7 +153,7 @@ func (c *Cluster) gate(ctx context.Context, op string, names []string, before ma
 				continue
 			}
 			mark := before[name]
-			ready, phase, msg := judge(s, tasksOf[s.ID], mark)
+			ready, phase, msg := judge(s, tasksOf[s.ID], mark, op == "rollback")
 			if !ready {
 				allReady = false
 			}
@@ -170,13 +170,14 @@ func (c *Cluster) gate(ctx context.Context, op string, names []string, before ma
 				tr.Logs = c.taskLogs(ctx, t.ID, 20)
 				res.Failed = &tr
 				sink.Event(stackops.Event{Op: op, Service: name, Phase: "failed", Message: tr.Reason(), Time: time.Now(), Final: true, Failed: true})
-				if s.Spec.UpdateConfig != nil && s.Spec.UpdateConfig.FailureAction == "rollback" && s.PreviousSpec != nil && mark != nil {
+				if rollsBack(s, mark) {
 					rollbackOf = name
+					sink.Event(stackops.Event{Op: op, Service: name, Phase: "rolling back", Message: "Swarm rolls it back to the previous spec (update_config failure_action: rollback)", Time: time.Now()})
 				} else {
 					break
 				}
 			}
-			if st := updateState(s, mark); st == "paused" || st == "rollback_paused" || st == "rollback_completed" || st == "rollback_started" {
+			if st := updateState(s, mark); st == "paused" || st == "rollback_paused" || (op != "rollback" && (st == "rollback_completed" || st == "rollback_started")) {
 				res.UpdateMessage = s.UpdateStatus.Message
 				if res.Failed == nil {
 					res.Failed = &TaskReport{Service: name, State: st, Error: s.UpdateStatus.Message}
@@ -248,7 +249,8 @@ func updateState(s *engine.Service, mark *serviceMark) string {
 }
 
 // judge says whether a service is ready, with a phase word and message.
-func judge(s *engine.Service, tasks []engine.Task, mark *serviceMark) (bool, string, string) {
+// A requested rollback (rollback) runs as Swarm's rollback_started, done at rollback_completed.
+func judge(s *engine.Service, tasks []engine.Task, mark *serviceMark, rollback bool) (bool, string, string) {
 	want := s.Spec.Replicas()
 	if s.ServiceStatus != nil && want < 0 {
 		want = int(s.ServiceStatus.DesiredTasks)
@@ -261,6 +263,13 @@ func judge(s *engine.Service, tasks []engine.Task, mark *serviceMark) (bool, str
 	}
 	changed := mark == nil || mark.taskTemplate != taskTemplate(s.RawSpec)
 	st := updateState(s, mark)
+	switch {
+	case st == "rollback_started" && !rollback:
+		// Swarm has put the previous spec back already (so the spec looks unchanged).
+		return false, "rolling back", s.UpdateStatus.Message
+	case st == "paused" || st == "rollback_paused":
+		return false, st, s.UpdateStatus.Message
+	}
 	if changed && mark != nil {
 		// Swarm's rolling update of this change must have started and completed.
 		switch st {
@@ -268,6 +277,15 @@ func judge(s *engine.Service, tasks []engine.Task, mark *serviceMark) (bool, str
 			return false, "updating", "waiting for Swarm to start the update"
 		case "updating":
 			return false, "updating", fmt.Sprintf("rolling update: %d/%d running", running, want)
+		case "rollback_started":
+			if rollback {
+				return false, "rolling back", fmt.Sprintf("%d/%d running", running, want)
+			}
+			return false, st, s.UpdateStatus.Message
+		case "rollback_completed":
+			if !rollback {
+				return false, st, s.UpdateStatus.Message
+			}
 		case "completed":
 		default:
 			return false, st, s.UpdateStatus.Message
@@ -365,4 +383,18 @@ func demuxLines(b []byte) []string {
 		out = append(out, sc.Text())
 	}
 	return out
+}
+
+// rollsBack reports whether Swarm rolls the service back by itself when a
+// new task fails: an update (the service existed before) with
+// failure_action rollback. (Swarm drops PreviousSpec once its rollback
+// starts, so that is not asked.)
+func rollsBack(s *engine.Service, mark *serviceMark) bool {
+	if mark == nil {
+		return false
+	}
+	if s.Spec.UpdateConfig != nil && s.Spec.UpdateConfig.FailureAction == "rollback" {
+		return true
+	}
+	return s.PreviousSpec != nil && s.PreviousSpec.UpdateConfig != nil && s.PreviousSpec.UpdateConfig.FailureAction == "rollback"
 }
