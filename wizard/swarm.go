@@ -295,3 +295,28 @@ func runSwarmLogs(ctx context.Context, f *Factory, st *stackops.Stack, opts *log
 	}
 	return err
 }
+
+// addSwarmChecks adds the Swarm checks to doctor's for a stack in Swarm
+// mode (swarm.Doctor); a failed one fails doctor.
+func addSwarmChecks(ctx context.Context, res *stackops.DoctorResult) {
+	if res.Stack == nil {
+		return
+	}
+	if on, err := res.Stack.SwarmMode(); err != nil || !on {
+		return
+	}
+	for _, c := range swarm.Doctor(ctx, res.Stack) {
+		res.Checks = append(res.Checks, c)
+		if !c.OK && !c.Skipped {
+			res.OK = false
+		}
+	}
+}
+
+// swarmBackupRefusal: backups read and replace volumes through one engine;
+// on a Swarm the volume sits on the node that runs its service's task, which
+// this version does not reach.
+func swarmBackupRefusal(st *stackops.Stack, job string) error {
+	return swarmRefusal(st, job, "stackpilot's backups read and replace volumes through the engine it talks to (the manager), and a Swarm volume lives on the node that runs its task; "+
+		"back it up on that node (`stackpilot status` names it): `docker -H ssh://root@NODE run --rm -v STACK_VOLUME:/data IMAGE tar -C /data -c . >backup.tar`")
+}

@@ -239,5 +239,17 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	if r := p.Run("stop", "web"); r.Code != 2 || !strings.Contains(r.Stderr, "docker service scale") {
 		t.Errorf("stop on a Swarm: exit %d\n%s", r.Code, r.Combined())
 	}
+	if r := p.Run("backup", "create"); r.Code != 2 || !strings.Contains(r.Stderr, "Swarm volume lives on the node") {
+		t.Errorf("backup create on a Swarm: exit %d\n%s", r.Code, r.Combined())
+	}
+	// doctor: the manager, the nodes (one drained: a warning), the registry
+	// from the manager's engine, db pinned with its volume.
+	doc := p.Run("doctor", "--json")
+	for _, want := range []string{`"name": "swarm manager"`, `"detail": "3 of 3 ready; not taking tasks: ` + other.Name + ` (drain)"`,
+		registry + ` answers`, `"detail": "every service with a volume is pinned to a node"`} {
+		if !strings.Contains(doc.Stdout, want) {
+			t.Errorf("doctor --json lacks %s:\n%s", want, doc.Combined())
+		}
+	}
 	step("done")
 }

@@ -43,3 +43,11 @@ func (c *Client) PushImage(ctx context.Context, repo, tag string) error {
 	}
 	return sc.Err()
 }
+
+// DistributionInspect asks the engine to look ref up in its registry (the
+// engine does the network request, from its machine): nil when the
+// registry has it; the registry's or the network's error otherwise.
+func (c *Client) DistributionInspect(ctx context.Context, ref string) error {
+	auth := base64.URLEncoding.EncodeToString([]byte("{}"))
+	return c.getJSON(ctx, request{path: "/distribution/" + ref + "/json", headers: map[string]string{"X-Registry-Auth": auth}}, nil)
+}
