@@ -149,8 +149,12 @@ func menuFor(ctx context.Context, f *Factory, cs *steps.ColorScheme) (string, []
 		if f.startedOutside {
 			entries = append(entries, menuEntry{Label: "Open another project", Run: runOpenProject})
 		}
+		where := st.Dir
+		if sw, swarmEntries, ok := swarmMenu(ctx, st, entries); ok {
+			where, entries = sw+" · "+st.Dir, swarmEntries
+		}
 		return fmt.Sprintf("%s %s %s", title, cs.Gray("·"),
-			fmt.Sprintf("project %s · %d services (%s) · %s", cs.Cyan(st.Name), len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "), st.Dir)), entries
+			fmt.Sprintf("project %s · %d services (%s) · %s", cs.Cyan(st.Name), len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "), where)), entries
 	case errors.Is(err, stackops.ErrNoComposeFile) || (f.Global.ProjectDir != "" && errors.Is(err, fs.ErrNotExist)):
 		f.startedOutside = true
 		msg := Message(err)

@@ -140,7 +140,7 @@ func printSwarmNodes(w io.Writer, cs *steps.ColorScheme, nodes []swarm.NodeRepor
 		if avail != "active" {
 			avail = cs.Yellow(avail)
 		}
-		t.AddRow(n.Hostname, role, state, avail, fmt.Sprint(n.Tasks), n.Addr)
+		t.AddRow(n.Hostname, role, state, avail, strings.Join(n.Running, " "), n.Addr)
 	}
 	_ = t.Render(w)
 }
@@ -319,4 +319,52 @@ func addSwarmChecks(ctx context.Context, res *stackops.DoctorResult) {
 func swarmBackupRefusal(st *stackops.Stack, job string) error {
 	return swarmRefusal(st, job, "stackpilot's backups read and replace volumes through the engine it talks to (the manager), and a Swarm volume lives on the node that runs its task; "+
 		"back it up on that node (`stackpilot status` names it): `docker -H ssh://root@NODE run --rm -v STACK_VOLUME:/data IMAGE tar -C /data -c . >backup.tar`")
+}
+
+// swarmMenu adapts the menu to a stack on a Swarm: the header's "swarm · N
+// nodes", a Nodes view, and without the jobs that have no Swarm meaning
+// (they would only refuse). ok is false for a stack not in Swarm mode; an
+// engine that cannot say how many nodes it has shows "swarm · ?".
+func swarmMenu(ctx context.Context, st *stackops.Stack, entries []menuEntry) (string, []menuEntry, bool) {
+	if on, err := st.SwarmMode(); err != nil || !on {
+		return "", nil, false
+	}
+	header := "swarm · ? nodes"
+	if eng, err := st.Engine(); err == nil {
+		if info, err := eng.SwarmInfo(ctx); err == nil && info.Nodes > 0 {
+			header = fmt.Sprintf("swarm · %d nodes", info.Nodes)
+		}
+	}
+	var out []menuEntry
+	for _, e := range entries {
+		switch {
+		case strings.HasPrefix(e.Label, "Restart"), strings.HasPrefix(e.Label, "Stop"), strings.HasPrefix(e.Label, "Start"),
+			strings.HasPrefix(e.Label, "Down"):
+			continue
+		}
+		out = append(out, e)
+		if strings.HasPrefix(e.Label, "Watch status") {
+			out = append(out, menuEntry{Label: "Nodes — the Swarm's nodes, their state and the stack's tasks", Equivalent: []string{"status"}, Run: runSwarmNodes})
+		}
+	}
+	return header, out, true
+}
+
+// runSwarmNodes is the menu's Nodes view: each node with its role, state,
+// availability and the stack's running tasks on it.
+func runSwarmNodes(ctx context.Context, f *Factory) error {
+	st, err := f.Stack(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := openSwarm(ctx, st)
+	if err != nil {
+		return err
+	}
+	res, err := c.Status(ctx, nil)
+	if err != nil {
+		return err
+	}
+	printSwarmNodes(f.IO.Out, f.IO.ColorScheme(), res.Nodes)
+	return nil
 }

@@ -251,5 +251,30 @@ func TestIntegrationSwarmStack(t *testing.T) {
 			t.Errorf("doctor --json lacks %s:\n%s", want, doc.Combined())
 		}
 	}
+	// The menu on a terminal: the header says swarm · 3 nodes; the Nodes
+	// view shows the drained node and where web's tasks run.
+	term := itest.StartTerminal(t, p.Dir, p.Env)
+	term.Expect("What do you want to do?")
+	term.Expect("Quit")
+	if !term.ScreenContains("swarm · 3 nodes") {
+		t.Errorf("menu header lacks swarm · 3 nodes:\n%s", term.Screen())
+	}
+	if term.ScreenContains("Stop services") {
+		t.Errorf("the menu offers Stop on a Swarm:\n%s", term.Screen())
+	}
+	time.Sleep(300 * time.Millisecond)
+	term.Send("Nodes", itest.KeyEnter)
+	term.Expect("AVAILABILITY")
+	term.Expect("What do you want to do?")
+	screen := term.Screen()
+	if !strings.Contains(screen, other.Name) || !strings.Contains(screen, "drain") || !strings.Contains(screen, "web.") {
+		t.Errorf("Nodes view lacks the drained node or web's tasks:\n%s", screen)
+	}
+	term.Expect("Quit")
+	time.Sleep(300 * time.Millisecond)
+	term.Send("Quit", itest.KeyEnter)
+	if code := term.Wait(20 * time.Second); code != 0 {
+		t.Errorf("Quit: exit %d\n%s", code, term.Screen())
+	}
 	step("done")
 }

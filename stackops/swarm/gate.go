@@ -117,7 +117,7 @@ type GateResult struct {
 	TimedOut      bool   `json:"timed_out,omitempty"`
 	// FailedSeen is when the gate saw the failed task (for the bench: Swarm's
 	// own timestamp is in Failed.Since).
-	FailedSeen time.Time `json:"-"`
+	FailedSeen time.Time `json:"failed_seen,omitempty"`
 }
 
 // gate waits until every service in names has its desired replicas running

@@ -40,8 +40,9 @@ type NodeReport struct {
 	Availability string `json:"availability"` // active, pause, drain
 	Addr         string `json:"addr,omitempty"`
 	Engine       string `json:"engine,omitempty"`
-	// Tasks counts the stack's running tasks on the node.
-	Tasks int `json:"tasks"`
+	// Tasks counts the stack's running tasks on the node; Running names them (web.1).
+	Tasks   int      `json:"tasks"`
+	Running []string `json:"running"`
 }
 
 // Status is the stack on the Swarm: services with their tasks, and nodes.
@@ -84,14 +85,24 @@ func (c *Cluster) Status(ctx context.Context, names []string) (*Status, error) {
 	}
 	out.Services = reports(c.Stack.Name, names, svcs, tasks, hostnames)
 	perNode := map[string]int{}
+	tasksOn := map[string][]string{}
+	svcName := map[string]string{}
+	for _, s := range svcs {
+		svcName[s.ID] = composeName(c.Stack.Name, s.Spec.Name)
+	}
 	for _, t := range tasks {
 		if t.DesiredState == "running" && t.Status.State == "running" {
 			perNode[t.NodeID]++
+			tasksOn[t.NodeID] = append(tasksOn[t.NodeID], fmt.Sprintf("%s.%d", svcName[t.ServiceID], t.Slot))
 		}
 	}
 	for _, n := range nr.nodes {
 		r := NodeReport{ID: n.ID, Hostname: n.Description.Hostname, Role: n.Spec.Role, State: n.Status.State,
-			Availability: n.Spec.Availability, Addr: n.Status.Addr, Engine: n.Description.Engine.EngineVersion, Tasks: perNode[n.ID]}
+			Availability: n.Spec.Availability, Addr: n.Status.Addr, Engine: n.Description.Engine.EngineVersion, Tasks: perNode[n.ID], Running: tasksOn[n.ID]}
+		sort.Strings(r.Running)
+		if r.Running == nil {
+			r.Running = []string{}
+		}
 		if n.ManagerStatus != nil {
 			r.Leader = n.ManagerStatus.Leader
 		}
