@@ -27,14 +27,17 @@ fi
 export STACKPILOT_REQUIRE_DOCKER=1
 export STACKPILOT_CACHE_DIR="${STACKPILOT_CACHE_DIR:-$(mktemp -d)}"
 
+# -parallel 4: the integration tests that may overlap (t.Parallel) mostly wait
+# on containers (health checks, restarts), not on the two cores; timing-
+# sensitive tests stay serial.
 say "go vet"
 go vet ./...
 
 say "go test ./... (Compose v2)"
-STACKPILOT_COMPOSE=v2 go test -count=1 -timeout 40m "$@" ./...
+STACKPILOT_COMPOSE=v2 go test -count=1 -timeout 40m -parallel 4 "$@" ./...
 
 say "integration tests again with Compose v1"
-STACKPILOT_COMPOSE=v1 go test -count=1 -timeout 40m -run 'Integration' "$@" ./...
+STACKPILOT_COMPOSE=v1 go test -count=1 -timeout 40m -parallel 4 -run 'Integration' "$@" ./...
 
 # The backup archive reader takes untrusted input: fuzz it for a fixed time on
 # every run, from the committed seeds (stackops/backup/testdata/fuzz). A crash

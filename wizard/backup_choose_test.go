@@ -20,6 +20,7 @@ import (
 // on the first with that id — and its equivalent command names that file;
 // the id alone is refused, naming both.
 func TestBackupMenuChoosesTheFileNotTheID(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("name: hostile\nservices:\n  files:\n    image: x\n    volumes: [data:/srv]\nvolumes:\n  data:\n"), 0o644); err != nil {
 		t.Fatal(err)

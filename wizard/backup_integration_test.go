@@ -225,6 +225,7 @@ echo more >> sub/deeper/random.bin
 // and the demo db's notes are backed up, changed and deleted, restored, and
 // come back exactly — files created since are gone.
 func TestIntegrationBackupRoundTrip(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	p, apiPort := demoProject(t)
 	p.Compose("up", "-d")
@@ -349,6 +350,7 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 // Damage: every single-byte change and every truncation fails verify, and
 // restore refuses before the live volume changes.
 func TestIntegrationBackupCorruption(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	p := itest.NewProject(t, itest.IdleVolumeService("files", `
 x-stackpilot:
@@ -437,6 +439,7 @@ x-stackpilot:
 // listed, and the service stopped for the backup is running again after the
 // next stackpilot command at the latest.
 func TestIntegrationBackupKilled(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	p := itest.NewProject(t, `
 services:
@@ -574,6 +577,7 @@ x-stackpilot:
 // start the service on half its files, says what to do, and running the
 // restore again finishes the job.
 func TestIntegrationBackupRestoreKilled(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	p := itest.NewProject(t, itest.IdleVolumeService("data", ""), nil)
 	p.Compose("up", "-d")

@@ -13,6 +13,7 @@ import (
 // backup from the list, reading what will be replaced, and typing the
 // project name back.
 func TestIntegrationBackupMenuCreateAndRestore(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	p := itest.NewProject(t, itest.IdleVolumeService("files", ""), nil)
 	p.Compose("up", "-d")

@@ -307,6 +307,12 @@ func cancelAtRandomMoments(t *testing.T, points int, seed uint64) {
 		}
 		stderr := cmd.Stderr.(*bytes.Buffer).String()
 		code := cmd.ProcessState.ExitCode()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			// The signal came before stackpilot's handler was installed (the
+			// first milliseconds of the process): the default action ended
+			// it, which a shell reports as 128+signal — what a user sees.
+			code = 128 + int(ws.Signal())
+		}
 		want := 130
 		if mode == "SIGTERM" {
 			want = 143

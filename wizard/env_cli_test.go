@@ -162,6 +162,7 @@ func TestEnvCLIWithoutTerminal(t *testing.T) {
 // TestEnvCLIConcurrentSets: two processes each run `env set` for 200
 // distinct keys at the same time; the lock makes every update land.
 func TestEnvCLIConcurrentSets(t *testing.T) {
+	t.Parallel()
 	dir := envProject(t, "# shared\n")
 	var wg sync.WaitGroup
 	errs := make(chan string, 2)
@@ -256,6 +257,7 @@ func TestEnvCLICanarySecretNeverShown(t *testing.T) {
 // and a container see exactly the value, hostile characters included, both
 // through ${VAR} interpolation and through env_file.
 func TestIntegrationEnvCLIDocker(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(`services:

@@ -111,6 +111,7 @@ func sortedCopy(s ...string) []string {
 }
 
 func TestIntegrationLogsSelectExactLines(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	p := itest.NewProject(t, logLinesStack, nil)
 	p.Compose("up", "-d", "--scale", "pair=2")
@@ -417,6 +418,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestIntegrationLogsFollowAcrossRedeploy(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	p := itest.NewProject(t, `
 services:

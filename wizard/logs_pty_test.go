@@ -14,6 +14,7 @@ import (
 // back to the menu), asks for the last line, searches, and reads the
 // summary; each flow ends with the equivalent command.
 func TestIntegrationLogsMenu(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	p := itest.NewProject(t, `
 services:

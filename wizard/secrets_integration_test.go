@@ -24,6 +24,7 @@ import (
 // while the commands get them: through their argv as written, or through
 // their environment with `env: [KEY]`.
 func TestIntegrationSecretsStayMasked(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	const (
 		pw      = "canary-pw-4e1f"

@@ -67,6 +67,7 @@ func (s statusCalls) String() string {
 // round trips for 2 containers as for 20, and — once a container's current
 // run was read — the same requests: a ping and one list.
 func TestIntegrationStatusEngineCallsDoNotGrowWithContainers(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	proxy := itest.StartEngineProxy(t)
 	env := []string{"STACKPILOT_CACHE_DIR=" + t.TempDir()}
@@ -345,6 +346,7 @@ func lineDiff(want, got string) string {
 // status --json is what it was when every field came from an inspect: on
 // one service, in every state a container settles in, and on 200 services.
 func TestIntegrationStatusGoldenAgainstInspect(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	env := []string{"STACKPILOT_CACHE_DIR=" + t.TempDir()}
 

@@ -91,6 +91,7 @@ x-stackpilot:
 `
 
 func TestIntegrationStatus(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	port := itest.FreePort(t)
 	p := itest.NewProject(t, strings.ReplaceAll(statusStack, "{{webport}}", fmt.Sprint(port)), nil)
@@ -201,6 +202,7 @@ func TestIntegrationStatus(t *testing.T) {
 }
 
 func TestIntegrationStatusUnhealthyAndProbes(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	dead := itest.FreePort(t) // nothing listens here
 	slow := itest.FreePort(t)

@@ -26,6 +26,7 @@ func servicesCompose(n int) string {
 // miss (the model built and stored) and on a hit (the model decoded), for
 // 1 and 200 services, one of them running.
 func TestIntegrationStatusJSONSameWithModelCache(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	for _, n := range []int{1, 200} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {

@@ -217,6 +217,7 @@ func TestIntegrationRunForwardsSignalsWithoutTTY(t *testing.T) {
 // shares the terminal. The terminal is given back as it was, also when
 // stackpilot stops waiting for a task that ignores signals.
 func TestIntegrationRunOnTerminal(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	p := tasksProject(t)
 
@@ -274,6 +275,7 @@ func TestIntegrationRunOnTerminal(t *testing.T) {
 }
 
 func TestIntegrationRunMenu(t *testing.T) {
+	t.Parallel()
 	itest.Require(t)
 	p := tasksProject(t)
 	term := itest.StartTerminal(t, p.Dir, nil)
