@@ -216,7 +216,13 @@ func reportSwarmRollout(f *Factory, st *stackops.Stack, res *swarm.DeployResult,
 		}
 		return nil
 	}
-	if res.Gate != nil && res.Gate.Failed != nil && !asJSON {
+	if asJSON {
+		// The JSON on stdout has the whole report; the reason on stderr too,
+		// and the exit status of a failed deploy (1), as on one engine.
+		fmt.Fprintf(w, "%s %s\n", cs.FailureIcon(), err)
+		return silentExit(ExitFailure)
+	}
+	if res.Gate != nil && res.Gate.Failed != nil {
 		t := res.Gate.Failed
 		fmt.Fprintf(w, "%s %s\n", cs.FailureIcon(), err)
 		if t.ID != "" {
@@ -237,7 +243,7 @@ func reportSwarmRollout(f *Factory, st *stackops.Stack, res *swarm.DeployResult,
 		}
 		return silentExit(ExitFailure)
 	}
-	if len(res.Output) > 0 && !asJSON {
+	if len(res.Output) > 0 {
 		for _, l := range res.Output {
 			fmt.Fprintf(w, "  %s\n", l)
 		}

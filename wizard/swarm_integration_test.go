@@ -94,6 +94,7 @@ func (s swarmStatus) service(name string) (desired, running int, nodes []string)
 // back with the reason shown, a node drained (tasks move, status shows it),
 // logs from tasks on two nodes, history, and the refusals.
 func TestIntegrationSwarmStack(t *testing.T) {
+	t.Parallel()
 	if itest.Variant() == "v1" {
 		t.Skip("the Swarm walk runs with Compose v2 (Compose only builds here; the rest is the engine and docker stack)")
 	}
