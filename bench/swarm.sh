@@ -4,7 +4,8 @@
 #   - failed requests during a rolling update of a 2-replica web service
 #     under a client loop on the overlay network (target 0 of ≥ 1000);
 #   - `status --json` vs `docker stack services` + `docker stack ps`, same
-#     run: on the manager (unix socket; target ≤ 0.25) and over ssh://;
+#     run: on the manager (unix socket), over tcp:// (target ≤ 0.25) and over
+#     ssh:// (one ssh login against two: about 0.6 at best);
 #   - seconds from Swarm marking a crashing task failed to stackpilot
 #     reporting it (target ≤ 2 s).
 # The work is BenchmarkSwarm (wizard/swarm_bench_test.go); everything it

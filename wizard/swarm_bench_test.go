@@ -21,8 +21,9 @@ import (
 //     resolves the service name for each request (target 0 of ≥ 1000);
 //   - `stackpilot status --json` against `docker stack services` + `docker
 //     stack ps`, taking turns, on the manager itself (unix socket: what the
-//     tools cost) and from this machine over ssh:// (each docker command
-//     pays its own ssh login, stackpilot one) — target ≤ 0.25;
+//     tools cost), from this machine over tcp:// (Server.ServeTCP) and over
+//     ssh:// (each docker command pays its own ssh login, stackpilot one) —
+//     target ≤ 0.25;
 //   - seconds between Swarm marking a crashing task failed (the task's own
 //     status timestamp) and stackpilot's deploy reporting it (target ≤ 2 s).
 func BenchmarkSwarm(b *testing.B) {
@@ -94,30 +95,37 @@ done`, rounds, perRound, perRound, p.Name, p.Name)
 		us, _ := strconv.Atoi(f[1])
 		local[f[0]] = append(local[f[0]], time.Duration(us)*time.Microsecond)
 	}
-	overSSH := map[string][]time.Duration{}
-	env := append(itest.BaseEnv(), w.Manager.Env()...)
-	for range rounds {
-		for range perRound {
-			cmd := exec.Command(bin, "status", "--json")
-			cmd.Dir, cmd.Env = p.Dir, env
-			s := time.Now()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("status over ssh: %v\n%s", err, out)
-			}
-			overSSH["sp"] = append(overSSH["sp"], time.Since(s))
-		}
-		for range perRound {
-			s := time.Now()
-			for _, sub := range []string{"services", "ps"} {
-				cmd := exec.Command("docker", "stack", sub, p.Name)
-				cmd.Env = env
+	// From this machine: over ssh:// (the docker CLI opens an ssh
+	// connection per command, stackpilot one) and over tcp:// (no login).
+	remote := func(env []string) map[string][]time.Duration {
+		times := map[string][]time.Duration{}
+		for range rounds {
+			for range perRound {
+				cmd := exec.Command(bin, "status", "--json")
+				cmd.Dir, cmd.Env = p.Dir, env
+				s := time.Now()
 				if out, err := cmd.CombinedOutput(); err != nil {
-					b.Fatalf("docker stack %s: %v\n%s", sub, err, out)
+					b.Fatalf("status: %v\n%s", err, out)
 				}
+				times["sp"] = append(times["sp"], time.Since(s))
 			}
-			overSSH["dk"] = append(overSSH["dk"], time.Since(s))
+			for range perRound {
+				s := time.Now()
+				for _, sub := range []string{"services", "ps"} {
+					cmd := exec.Command("docker", "stack", sub, p.Name)
+					cmd.Env = env
+					if out, err := cmd.CombinedOutput(); err != nil {
+						b.Fatalf("docker stack %s: %v\n%s", sub, err, out)
+					}
+				}
+				times["dk"] = append(times["dk"], time.Since(s))
+			}
 		}
+		return times
 	}
+	overSSH := remote(append(itest.BaseEnv(), w.Manager.Env()...))
+	tcpHost := w.Manager.ServeTCP(b)
+	overTCP := remote(append(itest.BaseEnv(), "DOCKER_HOST="+tcpHost))
 	median := func(ts []time.Duration) time.Duration {
 		ts = slices.Clone(ts)
 		slices.Sort(ts)
@@ -131,7 +139,11 @@ done`, rounds, perRound, perRound, p.Name, p.Name)
 	sr := float64(median(overSSH["sp"])) / float64(median(overSSH["dk"]))
 	fmt.Printf("  from here over %s: status %7.1f ms   stack services+ps %7.1f ms   ratio %.3f (one ssh login against two)\n",
 		w.Manager.Host(), ms(median(overSSH["sp"])), ms(median(overSSH["dk"])), sr)
+	tr := float64(median(overTCP["sp"])) / float64(median(overTCP["dk"]))
+	fmt.Printf("  from here over %s: status %7.1f ms   stack services+ps %7.1f ms   ratio %.3f (target ≤ 0.25: %s)\n",
+		tcpHost, ms(median(overTCP["sp"])), ms(median(overTCP["dk"])), tr, verdict(tr <= 0.25))
 	b.ReportMetric(lr, "ratio-manager")
+	b.ReportMetric(tr, "ratio-tcp")
 	b.ReportMetric(sr, "ratio-ssh")
 
 	// 3. A crashing update: Swarm's failed timestamp → stackpilot's report.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -60,4 +63,53 @@ func (w *Swarm) String() string {
 		names = append(names, fmt.Sprintf("%s@%s", n.Name, n.IP))
 	}
 	return strings.Join(names, " ")
+}
+
+var (
+	tcpProxyOnce sync.Once
+	tcpProxyPath string
+	tcpProxyErr  error
+)
+
+// ServeTCP makes the server's engine answer on tcp://IP:2375 too (plain
+// HTTP, as `dockerd -H tcp://…` without TLS), through a small proxy run
+// inside the server (internal/itest/tcpproxy), and returns that host.
+func (s *Server) ServeTCP(t testing.TB) string {
+	t.Helper()
+	tcpProxyOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "stackpilot-tcpproxy-")
+		if err != nil {
+			tcpProxyErr = err
+			return
+		}
+		tcpProxyPath = filepath.Join(dir, "tcpproxy")
+		cmd := exec.Command("go", "build", "-o", tcpProxyPath, "./internal/itest/tcpproxy")
+		cmd.Dir = RepoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tcpProxyErr = fmt.Errorf("go build tcpproxy: %v\n%s", err, out)
+		}
+	})
+	if tcpProxyErr != nil {
+		t.Fatal(tcpProxyErr)
+	}
+	if out, err := exec.Command("docker", "cp", tcpProxyPath, s.Name+":/usr/local/bin/tcpproxy").CombinedOutput(); err != nil {
+		t.Fatalf("docker cp tcpproxy: %v: %s", err, out)
+	}
+	if out, err := exec.Command("docker", "exec", "-d", s.Name, "/usr/local/bin/tcpproxy", ":2375", "/var/run/docker.sock").CombinedOutput(); err != nil {
+		t.Fatalf("start tcpproxy: %v: %s", err, out)
+	}
+	addr := s.IP + ":2375"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return "tcp://" + addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tcpproxy in %s does not answer at %s: %v", s.Name, addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -7,19 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/stackpilot/stackpilot/stackops"
-	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 )
-
-// StackFile is the rendered stack file's name in the state directory: what
-// the last Swarm deploy gave `docker stack deploy` (0600: it holds the
-// interpolated environment).
-const StackFile = "swarm-stack.yml"
 
 // ErrNoRegistry means services are built but no registry is named to get
 // the images to the other nodes.
@@ -55,7 +48,6 @@ type DeployResult struct {
 	Pushed     []string            `json:"pushed,omitempty"`
 	Defaults   map[string][]string `json:"update_defaults,omitempty"`
 	Ignored    []string            `json:"ignored,omitempty"`
-	StackFile  string              `json:"stack_file,omitempty"`
 	Gate       *GateResult         `json:"gate,omitempty"`
 	OK         bool                `json:"ok"`
 	Result     string              `json:"result"`
@@ -165,22 +157,16 @@ func (c *Cluster) deploy(ctx context.Context, opts DeployOptions, names, built [
 			res.Images[n] = ref
 		}
 	}
-	dir, err := st.StateDir()
-	if err != nil {
-		return err
-	}
-	file := filepath.Join(dir, StackFile)
-	if err := atomicfile.Write(file, rendered.YAML, atomicfile.Options{Mode: 0o600}); err != nil {
-		return err
-	}
-	res.StackFile = file
-	args := append(c.dockerArgs(), "stack", "deploy", "--compose-file", file, "--resolve-image", "never")
+	// The stack file goes to docker stack deploy on its stdin: it holds the
+	// interpolated environment (secrets included), so it is never written
+	// to disk.
+	args := append(c.dockerArgs(), "stack", "deploy", "--compose-file", "-", "--resolve-image", "never")
 	if len(opts.Services) == 0 {
 		args = append(args, "--prune")
 	}
 	args = append(args, st.Name)
 	sink.Event(stackops.Event{Op: "deploy", Phase: "deploying", Message: "docker stack deploy " + st.Name, Time: time.Now()})
-	if err := c.runDocker(ctx, args, res, opts.Output); err != nil {
+	if err := c.runDocker(ctx, args, rendered.YAML, res, opts.Output); err != nil {
 		return err
 	}
 	if opts.NoWait {
@@ -306,14 +292,14 @@ func (c *Cluster) dockerArgs() []string {
 }
 
 // runDocker runs a docker CLI command, keeping its last lines for the result.
-func (c *Cluster) runDocker(ctx context.Context, args []string, res *DeployResult, output io.Writer) error {
+func (c *Cluster) runDocker(ctx context.Context, args []string, stdin []byte, res *DeployResult, output io.Writer) error {
 	var buf bytes.Buffer
 	w := io.Writer(&buf)
 	if output != nil {
 		w = io.MultiWriter(&buf, output)
 	}
 	res.Commands = append(res.Commands, args)
-	err := c.Stack.Runner.Run(ctx, stackops.Cmd{Args: args, Dir: c.Stack.Dir, Stdout: w, Stderr: w})
+	err := c.Stack.Runner.Run(ctx, stackops.Cmd{Args: args, Dir: c.Stack.Dir, Stdin: bytes.NewReader(stdin), Stdout: w, Stderr: w})
 	if err != nil {
 		res.Output = lastLines(buf.String(), 20)
 		why := ""

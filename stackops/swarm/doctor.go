@@ -21,8 +21,11 @@ func Doctor(ctx context.Context, st *stackops.Stack) []stackops.DoctorCheck {
 		return []stackops.DoctorCheck{{Name: "swarm manager", Detail: err.Error(),
 			Fix: "run `docker swarm init` on the machine that manages the Swarm, or point -H/--context at a manager"}}
 	}
-	checks := []stackops.DoctorCheck{{Name: "swarm manager", OK: true,
-		Detail: fmt.Sprintf("%s · %d nodes, %d managers", c.Engine.Host(), c.Info.Nodes, c.Info.Managers)}}
+	detail := c.Engine.Host()
+	if info, err := c.Engine.SwarmInfo(ctx); err == nil {
+		detail += fmt.Sprintf(" · %d nodes, %d managers", info.Nodes, info.Managers)
+	}
+	checks := []stackops.DoctorCheck{{Name: "swarm manager", OK: true, Detail: detail}}
 	checks = append(checks, c.nodesCheck(ctx))
 	checks = append(checks, c.registryCheck(ctx))
 	checks = append(checks, pinnedCheck(st))

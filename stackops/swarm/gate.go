@@ -252,8 +252,8 @@ func updateState(s *engine.Service, mark *serviceMark) string {
 // A requested rollback (rollback) runs as Swarm's rollback_started, done at rollback_completed.
 func judge(s *engine.Service, tasks []engine.Task, mark *serviceMark, rollback bool) (bool, string, string) {
 	want := s.Spec.Replicas()
-	if s.ServiceStatus != nil && want < 0 {
-		want = int(s.ServiceStatus.DesiredTasks)
+	if want < 0 {
+		want = desiredTasks(tasks)
 	}
 	running := 0
 	for _, t := range tasks {
@@ -397,4 +397,18 @@ func rollsBack(s *engine.Service, mark *serviceMark) bool {
 		return true
 	}
 	return s.PreviousSpec != nil && s.PreviousSpec.UpdateConfig != nil && s.PreviousSpec.UpdateConfig.FailureAction == "rollback"
+}
+
+// desiredTasks counts the tasks Swarm wants running: a global service's
+// desired count (one per eligible node), read from its tasks rather than
+// asking the manager to count (?status=true makes it list every task and
+// node again).
+func desiredTasks(tasks []engine.Task) int {
+	n := 0
+	for _, t := range tasks {
+		if t.DesiredState == "running" {
+			n++
+		}
+	}
+	return n
 }

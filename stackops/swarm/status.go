@@ -153,9 +153,7 @@ func reports(stack string, names []string, svcs []engine.Service, tasks []engine
 		r := ServiceReport{Name: name, Created: true, Mode: "replicated", Desired: s.Spec.Replicas(), Image: stripDigest(s.Spec.TaskTemplate.ContainerSpec.Image), Tasks: []TaskReport{}}
 		if r.Desired < 0 {
 			r.Mode = "global"
-			if s.ServiceStatus != nil {
-				r.Desired = int(s.ServiceStatus.DesiredTasks)
-			}
+			r.Desired = desiredTasks(tasksOf[s.ID])
 		}
 		hc := s.Spec.TaskTemplate.ContainerSpec.Healthcheck
 		r.Healthcheck = hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE"

@@ -36,7 +36,6 @@ const StackLabel = "com.docker.stack.namespace"
 type Cluster struct {
 	Stack  *stackops.Stack
 	Engine *engine.Client
-	Info   *engine.SwarmState
 }
 
 // Open connects to the stack's engine and checks that it is a Swarm
@@ -47,14 +46,23 @@ func Open(ctx context.Context, st *stackops.Stack) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := eng.SwarmInfo(ctx)
-	if err != nil {
+	// /swarm answers only on a manager, in a millisecond; /info, which says
+	// why not, takes far longer, so it is asked only then.
+	if err := eng.SwarmManager(ctx); err != nil {
+		var apiErr *engine.APIError
+		if !errors.As(err, &apiErr) {
+			return nil, err
+		}
+		info, ierr := eng.SwarmInfo(ctx)
+		if ierr != nil {
+			return nil, err
+		}
+		if merr := managerError(eng.Host(), info); merr != nil {
+			return nil, merr
+		}
 		return nil, err
 	}
-	if err := managerError(eng.Host(), info); err != nil {
-		return nil, err
-	}
-	return &Cluster{Stack: st, Engine: eng, Info: info}, nil
+	return &Cluster{Stack: st, Engine: eng}, nil
 }
 
 // managerError explains why an engine with this Swarm state cannot run a

@@ -43,6 +43,13 @@ func (c *Client) SwarmInfo(ctx context.Context) (*SwarmState, error) {
 	return &out.Swarm, nil
 }
 
+// SwarmManager asks /swarm, which only a manager answers, and is cheap
+// (where /info gathers the whole system's state): nil on a manager, an
+// APIError (503) on a worker or an engine outside a Swarm.
+func (c *Client) SwarmManager(ctx context.Context) error {
+	return c.getJSON(ctx, request{path: "/swarm"}, nil)
+}
+
 // ObjectVersion is a Swarm object's version: an update names the version it
 // read, so two writers cannot overwrite each other.
 type ObjectVersion struct {
@@ -158,7 +165,8 @@ type Service struct {
 		CompletedAt time.Time `json:"CompletedAt"`
 		Message     string    `json:"Message"`
 	} `json:"UpdateStatus"`
-	// ServiceStatus counts tasks (API 1.41+, with ?status=true).
+	// ServiceStatus counts tasks (API 1.41+, only with ?status=true, which
+	// ListServices does not ask).
 	ServiceStatus *struct {
 		RunningTasks   uint64 `json:"RunningTasks"`
 		DesiredTasks   uint64 `json:"DesiredTasks"`
@@ -181,9 +189,10 @@ func (s *ServiceSpec) Replicas() int {
 	return 1
 }
 
-// ListServices lists services matching filters, with their task counts.
+// ListServices lists services matching filters (without ServiceStatus:
+// counting makes the manager list every task and node).
 func (c *Client) ListServices(ctx context.Context, filters Filters) ([]Service, error) {
-	q := url.Values{"status": {"true"}}
+	q := url.Values{}
 	if len(filters) > 0 {
 		q.Set("filters", filters.encode())
 	}
