@@ -1,8 +1,10 @@
 package wizard_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -230,6 +232,16 @@ func TestIntegrationSwarmStack(t *testing.T) {
 		if !strings.Contains(res.Stdout, "@"+n+" | hello") {
 			t.Errorf("logs lack web's task on %s:\n%s", n, res.Stdout)
 		}
+	}
+
+	// logs -f streams until stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	follow := exec.CommandContext(ctx, itest.Binary(t), "logs", "-f", "db")
+	follow.Dir, follow.Env = p.Dir, append(itest.BaseEnv(), p.Env...)
+	out, _ := follow.Output()
+	cancel()
+	if !strings.Contains(string(out), "@"+dbNode.Name+" | db up") {
+		t.Errorf("logs -f db printed %q", out)
 	}
 
 	// History records the Swarm deploys; jobs without a Swarm meaning refuse.
