@@ -168,6 +168,9 @@ func runSwarmDeploy(ctx context.Context, f *Factory, st *stackops.Stack, opts *d
 	}
 	res, err := c.Deploy(ctx, swarm.DeployOptions{Services: opts.Services, NoBuild: opts.NoBuild, Timeout: opts.Timeout,
 		NoWait: opts.NoWait, LockWait: opts.LockWait, Sink: progress, Output: out})
+	if opts.wizard {
+		f.Equivalent("deploy")
+	}
 	return reportSwarmRollout(f, st, res, err, opts.JSON)
 }
 
@@ -187,6 +190,9 @@ func runSwarmRollback(ctx context.Context, f *Factory, st *stackops.Stack, opts 
 		}
 	}
 	res, err := c.Rollback(ctx, swarm.RollbackOptions{Services: opts.Services, Timeout: opts.Timeout, LockWait: opts.LockWait, Sink: f.progressFor(opts.JSON)})
+	if opts.wizard {
+		f.Equivalent("rollback", "--yes")
+	}
 	return reportSwarmRollout(f, st, res, err, opts.JSON)
 }
 
