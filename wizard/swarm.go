@@ -35,7 +35,7 @@ func swarmRefusal(st *stackops.Stack, job, instead string) error {
 
 // runSwarmStatus is the Status job on a Swarm.
 func runSwarmStatus(ctx context.Context, f *Factory, st *stackops.Stack, opts *statusOptions) error {
-	c, err := openSwarm(ctx, st)
+	c, err := swarm.Connect(st)
 	if err != nil {
 		return err
 	}

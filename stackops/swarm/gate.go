@@ -79,7 +79,7 @@ func (c *Cluster) marks(ctx context.Context) (map[string]*serviceMark, error) {
 		ids = append(ids, s.ID)
 	}
 	if len(ids) > 0 {
-		tasks, err := c.Engine.ListTasks(ctx, engine.Filters{"service": ids})
+		tasks, err := c.Engine.ListTasks(ctx, stackFilter(c.Stack.Name))
 		if err != nil {
 			return nil, err
 		}
@@ -221,19 +221,30 @@ func (c *Cluster) gate(ctx context.Context, op string, names []string, before ma
 
 // read lists the stack's services and their tasks.
 func (c *Cluster) read(ctx context.Context) ([]engine.Service, []engine.Task, error) {
+	// Both at once: a stack's tasks carry its label too (as `docker stack
+	// ps` reads them), so the tasks need not wait for the services' IDs.
+	// Over ssh:// one connection in turn is faster (ParallelFriendly).
+	var tasks []engine.Task
+	var terr error
+	done := make(chan struct{})
+	listTasks := func() {
+		defer close(done)
+		tasks, terr = c.Engine.ListTasks(ctx, stackFilter(c.Stack.Name))
+	}
+	if c.Engine.ParallelFriendly() {
+		go listTasks()
+	} else {
+		listTasks()
+	}
 	svcs, err := c.Engine.ListServices(ctx, stackFilter(c.Stack.Name))
+	<-done
+	if err == nil {
+		err = terr
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, c.explain(ctx, err)
 	}
-	if len(svcs) == 0 {
-		return nil, nil, nil
-	}
-	ids := make([]string, len(svcs))
-	for i, s := range svcs {
-		ids[i] = s.ID
-	}
-	tasks, err := c.Engine.ListTasks(ctx, engine.Filters{"service": ids})
-	return svcs, tasks, err
+	return svcs, tasks, nil
 }
 
 // updateState is the service's update state when it belongs to an update

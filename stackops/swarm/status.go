@@ -67,17 +67,22 @@ func (c *Cluster) Status(ctx context.Context, names []string) (*Status, error) {
 		err   error
 	}
 	ch := make(chan nodesRes, 1)
-	go func() {
+	listNodes := func() {
 		n, err := c.Engine.ListNodes(ctx)
 		ch <- nodesRes{n, err}
-	}()
+	}
+	if c.Engine.ParallelFriendly() {
+		go listNodes()
+	} else {
+		listNodes()
+	}
 	svcs, tasks, err := c.read(ctx)
 	nr := <-ch
 	if err != nil {
 		return nil, err
 	}
 	if nr.err != nil {
-		return nil, nr.err
+		return nil, c.explain(ctx, nr.err)
 	}
 	hostnames := map[string]string{}
 	for _, n := range nr.nodes {

@@ -65,6 +65,34 @@ func Open(ctx context.Context, st *stackops.Stack) (*Cluster, error) {
 	return &Cluster{Stack: st, Engine: eng}, nil
 }
 
+// Connect is Open without the manager check, for a read that explains a
+// refusal itself (Status): the first call to a Swarm endpoint tells a
+// manager from anything else, one round trip less.
+func Connect(st *stackops.Stack) (*Cluster, error) {
+	eng, err := st.Engine()
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Stack: st, Engine: eng}, nil
+}
+
+// explain turns a Swarm endpoint's refusal (503: not a manager) into
+// Open's error, saying what to do; other errors are returned as they are.
+func (c *Cluster) explain(ctx context.Context, err error) error {
+	var apiErr *engine.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 503 {
+		return err
+	}
+	info, ierr := c.Engine.SwarmInfo(ctx)
+	if ierr != nil {
+		return err
+	}
+	if merr := managerError(c.Engine.Host(), info); merr != nil {
+		return merr
+	}
+	return err
+}
+
 // managerError explains why an engine with this Swarm state cannot run a
 // Swarm stack, or returns nil for an active manager.
 func managerError(host string, info *engine.SwarmState) error {

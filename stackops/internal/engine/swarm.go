@@ -327,3 +327,9 @@ func (c *Client) swarmLogs(ctx context.Context, path string, o LogsOptions, deta
 	}
 	return resp.Body, nil
 }
+
+// ParallelFriendly reports whether concurrent requests are cheap on this
+// client: true for unix:// and tcp://; false over ssh://, where each extra
+// connection starts another `docker system dial-stdio` on the server
+// (tens of milliseconds), more than a few requests in turn on one.
+func (c *Client) ParallelFriendly() bool { return c.ssh == nil }
