@@ -167,7 +167,17 @@ func (s *Stack) ComposeArgs(c *ComposeCLI, sub ...string) ([]string, error) {
 	if in.projectDir != "" {
 		args = append(args, "--project-directory", in.projectDir)
 	}
-	for _, f := range in.files {
+	files := in.files
+	if s.unsealOverride != "" {
+		// the unseal override follows the project's files, all named (unseal.go)
+		if len(in.envFiles) == 0 && len(s.EnvFilePasses()) > 1 {
+			// Named files move Compose's first .env from the working
+			// directory to the project's: it would read another .env.
+			return nil, fmt.Errorf("%w: a service reads them with env_file, which stackpilot hands Compose through one more compose file — and naming the files would make Compose skip %s, the .env of the directory it runs in; run stackpilot from the project directory %s, or name the env files with --env-file", ErrUnsealLimit, s.EnvFiles[0], s.Dir)
+		}
+		files = s.composeFilesWithOverride()
+	}
+	for _, f := range files {
 		args = append(args, "--file", f)
 	}
 	if s.opts.ProjectName != "" {
@@ -187,7 +197,11 @@ func (s *Stack) ComposeArgs(c *ComposeCLI, sub ...string) ([]string, error) {
 // composeV1Args pins the project for Compose v1, or says what v1 cannot do.
 func (s *Stack) composeV1Args() ([]string, error) {
 	args := []string{"--project-name", s.Name, "--project-directory", s.Dir}
-	for _, f := range s.ComposeFiles {
+	files := s.ComposeFiles
+	if s.unsealOverride != "" {
+		files = s.composeFilesWithOverride()
+	}
+	for _, f := range files {
 		args = append(args, "--file", f)
 	}
 	switch {

@@ -187,6 +187,9 @@ func composeErrorSummary(lines []string) string {
 // The result is returned even when err is not nil (except when the deploy
 // could not start: bad services or config, lock held).
 func (s *Stack) Deploy(ctx context.Context, opts DeployOptions) (*DeployResult, error) {
+	if err := s.Unsealed(); err != nil {
+		return nil, err
+	}
 	services, err := s.ResolveServices(opts.Services)
 	if err != nil {
 		return nil, err

@@ -58,6 +58,9 @@ type DeployPlan struct {
 // against the hash Compose computes now (`config --hash`), the image it runs
 // against the image its name points to, and --force-recreate.
 func (s *Stack) PlanDeploy(ctx context.Context, opts DeployOptions) (*DeployPlan, error) {
+	if err := s.Unsealed(); err != nil {
+		return nil, err
+	}
 	services, err := s.ResolveServices(opts.Services)
 	if err != nil {
 		return nil, err

@@ -86,6 +86,25 @@ func TestStackopsImportDirection(t *testing.T) {
 	}
 }
 
+// envcrypt is pure too: the value format, recipients and identity files,
+// on envfile and age — no core, no Docker, no compose project.
+func TestEnvcryptIsPure(t *testing.T) {
+	pkgs := goListDeps(t)
+	p, ok := pkgs[module+"stackops/envcrypt"]
+	if !ok || !contains(p.Deps, "filippo.io/age") {
+		t.Fatal("go list does not show envcrypt on age: the check would prove nothing")
+	}
+	for _, dep := range p.Deps {
+		switch {
+		case dep == module+"stackops", strings.HasPrefix(dep, module+"stackops/") && dep != module+"stackops/envfile" && dep != module+"stackops/internal/lazyre":
+			t.Errorf("envcrypt depends on %s", dep)
+		case strings.HasPrefix(dep, "github.com/docker/"), strings.HasPrefix(dep, "github.com/moby/"),
+			strings.HasPrefix(dep, "github.com/compose-spec/compose-go/v2/loader"), strings.HasPrefix(dep, "github.com/compose-spec/compose-go/v2/cli"):
+			t.Errorf("envcrypt depends on %s: Docker or compose project code", dep)
+		}
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

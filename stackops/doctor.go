@@ -142,6 +142,9 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 		versions = composeGoCheck(ctx, runner, compose)
 	}
 	res.Checks = []DoctorCheck{dockerCheck, daemonCheck, engineCheck, composeChk, fileCheck, verdict, versions, envCheck}
+	if res.Stack != nil && res.Stack.unsealed != nil {
+		res.Checks = append(res.Checks, unsealCheck(res.Stack))
+	}
 	res.OK = true
 	for _, c := range res.Checks {
 		if !c.OK {

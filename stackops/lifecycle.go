@@ -80,6 +80,11 @@ func (s *Stack) Stop(ctx context.Context, opts LifecycleOptions) (*LifecycleResu
 }
 
 func (s *Stack) lifecycle(ctx context.Context, op string, opts LifecycleOptions, gate bool) (*LifecycleResult, error) {
+	if op != "stop" {
+		if err := s.Unsealed(); err != nil {
+			return nil, err
+		}
+	}
 	services, err := s.ResolveServices(opts.Services)
 	if err != nil {
 		return nil, err

@@ -108,7 +108,9 @@ var stackpilotBuild = sync.OnceValue(func() string {
 // newModelCache computes the key of a Load, or returns nil.
 func newModelCache(po *cli.ProjectOptions, in *projectInputs, opts LoadOptions) *modelCache {
 	dir := modelCacheDir(in.environ)
-	if dir == "" {
+	if dir == "" || (opts.unsealed != nil && opts.unsealed.tokens == nil) {
+		// a model interpolated with decrypted values is never written; one
+		// built with their tokens is (unseal.go)
 		return nil
 	}
 	h := sha256.New()

@@ -80,6 +80,11 @@ func (s *Stack) Redactor() *Redactor {
 		seen[v] = true
 		r.values = append(r.values, v)
 	}
+	if s.unsealed != nil {
+		for _, v := range s.unsealed.values {
+			add(v) // a decrypted value is a secret, whatever its key is called
+		}
+	}
 	for k, v := range env {
 		if isSecret(k) {
 			add(v)

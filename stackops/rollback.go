@@ -145,6 +145,9 @@ func rollbackTarget(recs []HistoryRecord, svc, current string) (RollbackTarget, 
 // Compose and `status` show the same name and a later plain `up` does not
 // undo the rollback; the image being replaced is kept for rollback in turn.
 func (s *Stack) Rollback(ctx context.Context, opts RollbackOptions) (*DeployResult, error) {
+	if err := s.Unsealed(); err != nil {
+		return nil, err
+	}
 	plan, err := s.RollbackPlan(ctx, opts.Services)
 	if err != nil {
 		return nil, err

@@ -68,6 +68,10 @@ type LoadOptions struct {
 	// required variable keeps Compose from loading, and must be fast.
 	// The Stack's Project then has no services.
 	Lenient bool
+
+	// unsealed is set on the second load of a project whose env files hold
+	// encrypted values: what the first decrypted (unseal.go).
+	unsealed *unsealed
 }
 
 // Stack is a loaded compose project: the model Compose would build, plus the
@@ -116,6 +120,11 @@ type Stack struct {
 
 	runsOnce sync.Once
 	runs     *runCache // see run_cache.go
+
+	// unsealed is what Load decrypted of the env files; unsealOverride the
+	// compose file that hands it to services' env_file (unseal.go).
+	unsealed       *unsealed
+	unsealOverride string
 }
 
 // Load finds and loads the stack described by opts, resolving the project
@@ -152,11 +161,34 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if opts.Lenient {
 		return loadLenient(po, in, opts, environ)
 	}
+	if opts.unsealed == nil {
+		if u := unsealEnv(in, po.Environment, environMap(environ)); u != nil && u.err == nil {
+			// Load again with the values in the environment, so that the
+			// model, and every value built from them, is what Compose will
+			// see (unseal.go): as tokens, put in place after the load, so
+			// the model can be cached without them; in plain text, uncached,
+			// if the model cannot be built with tokens.
+			again := opts
+			again.Environ, again.unsealed = u.tokenEnviron(environ), u
+			st, err := Load(ctx, again)
+			if err == nil {
+				st.environ = u.plainEnviron(environ)
+				return st, nil
+			}
+			plainU := *u
+			plainU.tokens = nil
+			again.Environ, again.unsealed = u.plainEnviron(environ), &plainU
+			return Load(ctx, again)
+		} else if u != nil {
+			opts.unsealed = u
+		}
+	}
 	project, warnings, mc, err := loadModel(ctx, po, in, opts)
 	if err != nil {
 		return nil, wrapLoadError(sanitizeLoadError(nameFileInYAMLError(err, po.ConfigPaths), environ))
 	}
 	envErrs := resolveServiceEnvironments(project)
+	opts.unsealed.reveal(project)
 	s := &Stack{
 		Name:         project.Name,
 		Dir:          project.WorkingDir,
@@ -182,6 +214,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		return nil, err
 	}
 	s.config = cfg
+	if err := s.applyUnsealed(opts.unsealed); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

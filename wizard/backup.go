@@ -14,6 +14,7 @@ import (
 
 	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/backup"
+	"github.com/stackpilot/stackpilot/stackops/envcrypt"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -162,6 +163,11 @@ func chooseBackupRef(ctx context.Context, f *Factory, st *stackops.Stack, ref *s
 // askIdentity fills the age identity of an encrypted backup.
 func askIdentity(f *Factory, info *backup.Info, identity *string) error {
 	if !info.Encrypted || *identity != "" {
+		return nil
+	}
+	// The identities of encrypted .env values (env keygen) open archives
+	// encrypted to them: nothing to ask when there are some.
+	if ids, err := envcrypt.WhereFrom(func(k string) (string, bool) { v := f.getenv(k); return v, v != "" }).Load(); err == nil && len(ids) > 0 {
 		return nil
 	}
 	if !f.CanPrompt() {

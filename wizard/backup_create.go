@@ -41,6 +41,7 @@ Prints the archive's path on stdout (or the result as JSON with --json).`,
 		Example: `  stackpilot backup create
   stackpilot backup create --service db --tag before-upgrade
   stackpilot backup create --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+  stackpilot backup create --encrypt-to .env      # the recipients of the encrypted .env values
   stackpilot backup create --json | jq -r .backup.path`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,7 +51,7 @@ Prints the archive's path on stdout (or the result as JSON with --json).`,
 	fl := cmd.Flags()
 	repeatedFlag(fl, &opts.Services, "service", "s", "back up only this service's volumes and dumps (repeatable; default: all)")
 	fl.StringVar(&opts.Tag, "tag", "", "a label kept in the archive and its file name (letters, digits, . -)")
-	repeatedFlag(fl, &opts.EncryptTo, "encrypt-to", "", "encrypt for this age recipient (age1… or a recipients file; repeatable; adds to x-stackpilot.backup.encrypt_to)")
+	repeatedFlag(fl, &opts.EncryptTo, "encrypt-to", "", "encrypt for this age recipient (age1…, a recipients file, or .env for the recipients of its encrypted values; repeatable; adds to x-stackpilot.backup.encrypt_to)")
 	fl.DurationVar(&opts.LockWait, "lock-wait", 0, "wait this long for another stackpilot job on the stack to finish (default: fail at once)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	_ = cmd.RegisterFlagCompletionFunc("service", completeServices(f))

@@ -35,6 +35,8 @@ meanwhile, and keeps the previous version for env undo.
 Values of secret-looking keys (PASSWORD, SECRET, TOKEN, KEY, PRIVATE,
 CREDENTIAL …, configurable in x-stackpilot.env) are masked unless --reveal.
 
+` + envCryptHelp + `
+
 Run "stackpilot env" in a terminal for the guided editor.`,
 		Example: `  stackpilot env list
   stackpilot env get DB_HOST
@@ -42,16 +44,19 @@ Run "stackpilot env" in a terminal for the guided editor.`,
   printf %s "$TOKEN" | stackpilot env set API_TOKEN --value-stdin
   stackpilot env unset OLD_FLAG
   stackpilot env check
-  stackpilot env undo`,
+  stackpilot env undo
+  stackpilot env keygen && stackpilot env set --encrypt DB_PASSWORD
+  stackpilot env get DB_PASSWORD --reveal`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !f.CanPrompt() {
-				return usageErr("the guided editor needs a terminal — pass a subcommand: list, get, set, unset, check or undo (see stackpilot env --help)")
+				return usageErr("the guided editor needs a terminal — pass a subcommand: list, get, set, unset, check, undo, keygen, recipients, encrypt, decrypt or rotate (see stackpilot env --help)")
 			}
 			return runEnvWizard(cmd.Context(), f)
 		},
 	}
-	cmd.AddCommand(newEnvListCmd(f), newEnvGetCmd(f), newEnvSetCmd(f), newEnvUnsetCmd(f), newEnvCheckCmd(f), newEnvUndoCmd(f))
+	cmd.AddCommand(newEnvListCmd(f), newEnvGetCmd(f), newEnvSetCmd(f), newEnvUnsetCmd(f), newEnvCheckCmd(f), newEnvUndoCmd(f),
+		newEnvKeygenCmd(f), newEnvRecipientsCmd(f), newEnvEncryptCmd(f, false), newEnvEncryptCmd(f, true), newEnvRotateCmd(f))
 	return cmd
 }
 
@@ -114,8 +119,8 @@ func newEnvListCmd(f *Factory) *cobra.Command {
 			return runEnvList(cmd.Context(), f, opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "show the values of secret-looking keys")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print {path, exists, revision, entries: [{key, value, masked, secret, line, …}]}")
+	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "show the values of secret-looking keys, encrypted ones decrypted")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print {path, exists, revision, entries: [{key, value, masked, secret, encrypted, line, …}]}")
 	return cmd
 }
 
@@ -171,6 +176,9 @@ func printEnvTable(f *Factory, res *env.ListResult) {
 	t := steps.NewTable(cs, cols...)
 	for _, e := range res.Entries {
 		v := steps.EnvValueForDisplay(cs, e.Value, e.Masked, 0)
+		if e.Encrypted {
+			v += cs.Gray("  (encrypted)")
+		}
 		switch {
 		case e.Unset:
 			v = cs.Gray("(from the environment: not set)")
@@ -193,8 +201,9 @@ func printEnvTable(f *Factory, res *env.ListResult) {
 // ---- get ----
 
 type envGetOptions struct {
-	Key string
-	Raw bool
+	Key    string
+	Raw    bool
+	Reveal bool
 }
 
 func newEnvGetCmd(f *Factory) *cobra.Command {
@@ -205,7 +214,7 @@ func newEnvGetCmd(f *Factory) *cobra.Command {
 		Long: `Print the value of KEY as Compose reads it: quotes removed, escapes and
 ${VAR} references expanded. --raw prints the literal text from the file.
 The value is printed even for a secret-looking key: asking for it by name
-is the point.`,
+is the point. An encrypted value is decrypted only with --reveal.`,
 		Example: `  stackpilot env get DB_HOST
   DB_URL=$(stackpilot env get DB_URL)
   stackpilot env get GREETING --raw`,
@@ -219,6 +228,7 @@ is the point.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Raw, "raw", false, "print the value's literal text from the file (quotes included)")
+	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "decrypt an encrypted value (without it, an encrypted key is an error, never its plain text)")
 	return cmd
 }
 
@@ -238,9 +248,12 @@ func runEnvGet(ctx context.Context, f *Factory, opts *envGetOptions) error {
 		}
 		opts.Key, asked = key, true
 	}
-	res, err := env.Get(ctx, st, env.GetOptions{Key: opts.Key, Raw: opts.Raw})
+	res, err := env.Get(ctx, st, env.GetOptions{Key: opts.Key, Raw: opts.Raw, Reveal: opts.Reveal && !opts.Raw})
 	if err != nil {
 		return err
+	}
+	if (res.Encrypted || res.FromEncrypted) && !opts.Reveal && !opts.Raw {
+		return envGetEncrypted(res.Key, res.FromEncrypted)
 	}
 	fmt.Fprintln(f.IO.Out, res.Value)
 	ecs := f.IO.ErrColorScheme()
@@ -254,6 +267,9 @@ func runEnvGet(ctx context.Context, f *Factory, opts *envGetOptions) error {
 		args := []string{"env", "get", opts.Key}
 		if opts.Raw {
 			args = append(args, "--raw")
+		}
+		if opts.Reveal {
+			args = append(args, "--reveal")
 		}
 		f.Equivalent(args...)
 	}
@@ -313,6 +329,9 @@ type envSetOptions struct {
 	Args       []string
 	ValueStdin bool
 	DryRun     bool
+	// Encrypt stores the value encrypted to .env's recipients; it is then
+	// taken from a hidden prompt or --value-stdin, never from argv.
+	Encrypt bool
 	// asked is set when a prompt filled an input: the flow then shows the
 	// diff and confirms before writing.
 	asked bool
@@ -334,12 +353,18 @@ was given — $, #, quotes, backslashes, spaces, newlines included.
 --value-stdin reads the value of a single KEY from stdin (one trailing
 newline removed), so a secret never appears in argv or shell history. In a
 terminal, a KEY without a value is asked for (hidden for secret-looking
-keys).`,
+keys).
+
+--encrypt stores the value encrypted to the recipients of .env (see env
+keygen): it is asked hidden in a terminal, or read with --value-stdin —
+never taken from argv.`,
 		Example: `  stackpilot env set DB_HOST=db.internal
   stackpilot env set LOG_LEVEL=debug WORKERS=4
   stackpilot env set 'GREETING=hello $USER'     # stored literally: Compose will not expand it
   printf %s "$TOKEN" | stackpilot env set API_TOKEN --value-stdin
-  stackpilot env set PORT=8081 --dry-run`,
+  stackpilot env set PORT=8081 --dry-run
+  stackpilot env set --encrypt DB_PASSWORD
+  printf %s "$PW" | stackpilot env set --encrypt DB_PASSWORD --value-stdin`,
 		ValidArgsFunction: completeEnvKeys(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
@@ -347,6 +372,7 @@ keys).`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.ValueStdin, "value-stdin", false, "read the value of the one KEY given from stdin")
+	cmd.Flags().BoolVar(&opts.Encrypt, "encrypt", false, "store the value encrypted to the recipients of .env (asked hidden, or --value-stdin)")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "show the change without writing it")
 	return cmd
 }
@@ -359,9 +385,12 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		if err := envfile.ValidKey(k); err != nil {
 			return &exitError{code: ExitUsage, err: err}
 		}
-		if ok {
+		switch {
+		case ok && opts.Encrypt:
+			return usageErr("--encrypt never takes the value from the command line (argv and shell history keep it) — pass %s alone and type it at the hidden prompt, or pipe it with --value-stdin", k)
+		case ok:
 			pairs = append(pairs, env.Assignment{Key: k, Value: v})
-		} else {
+		default:
 			need = append(need, k)
 		}
 	}
@@ -386,6 +415,11 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		}
 		need, opts.asked = []string{k}, true
 	}
+	if opts.Encrypt && len(need) > 0 && !opts.ValueStdin {
+		if err := ensureRecipient(ctx, f, st, true); err != nil {
+			return err
+		}
+	}
 	hidden := map[string]bool{} // asked without echo: never shown again
 	for _, k := range need {
 		var v string
@@ -397,7 +431,7 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 			}
 			v = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 		case f.CanPrompt():
-			current, secret := "", cfg.IsSecret(k)
+			current, secret := "", cfg.IsSecret(k) || opts.Encrypt
 			if !secret {
 				if g, err := env.Get(ctx, st, env.GetOptions{Key: k}); err == nil {
 					// A value built from a secret (${DB_PASSWORD}) or holding a
@@ -418,6 +452,8 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 				hidden[k] = true
 			}
 			opts.asked = true
+		case opts.Encrypt:
+			return missingInput("a value for "+k, "--value-stdin")
 		default:
 			return missingInput("a value for "+k, k+"=VALUE or --value-stdin")
 		}
@@ -425,7 +461,9 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 	}
 
 	question, def := "Write this change?", true
-	if warnValueKinds(ctx, f, st, pairs) {
+	// An encrypted value is never checked against the compose file's field
+	// kinds: the warning would quote it.
+	if !opts.Encrypt && warnValueKinds(ctx, f, st, pairs) {
 		// In the menu the default turns to no; a command warns and writes,
 		// as it was told to (a script may set the key before the compose
 		// file that gives it a new meaning).
@@ -438,7 +476,11 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 		Ask: opts.asked, DryRun: opts.DryRun,
 		Question: question, Default: def,
 		Run: func(dry bool, ifMatch string) (*env.ChangeResult, error) {
-			return env.Set(ctx, st, env.SetOptions{Values: pairs, DryRun: dry, IfMatch: ifMatch})
+			o := env.SetOptions{Values: pairs, DryRun: dry, IfMatch: ifMatch}
+			if opts.Encrypt {
+				return env.SetEncrypted(ctx, st, o)
+			}
+			return env.Set(ctx, st, o)
 		},
 		Show:    renderDiff,
 		ShowDry: func(plan *env.ChangeResult) { reportEnvChange(f, plan) },
@@ -448,7 +490,11 @@ func runEnvSet(ctx context.Context, f *Factory, opts *envSetOptions) error {
 	}
 	reportEnvChange(f, res)
 	if opts.asked {
-		f.Equivalent(envSetEquivalent(cfg, pairs, hidden)...)
+		eq := envSetEquivalent(cfg, pairs, hidden)
+		if opts.Encrypt {
+			eq = append([]string{"env", "set", "--encrypt"}, eq[2:]...)
+		}
+		f.Equivalent(eq...)
 	}
 	if res.Changed {
 		return suggestRedeploy(ctx, f, st, res, opts.menu)
@@ -927,14 +973,36 @@ func runEnvWizard(ctx context.Context, f *Factory) error {
 	}
 	if idx < len(keys) {
 		key := keys[idx]
-		action, err := f.Prompter.Select(fmt.Sprintf("%s:", key), []string{"Change the value", "Remove " + key, backLabel}, "")
+		var entry env.ListEntry
+		for _, e := range res.Entries {
+			if e.Key == key && e.OverriddenBy == "" {
+				entry = e
+			}
+		}
+		changeLabel, removeLabel := "Change the value", "Remove "+key
+		encryptLabel, decryptLabel := "Encrypt "+key+" (stored as ENC[age:…], decrypted only for Compose)", "Decrypt "+key+" (store the plain value again)"
+		actions := []string{changeLabel}
+		switch {
+		case entry.Encrypted:
+			changeLabel = "Change the value (stays encrypted)"
+			actions = []string{changeLabel, decryptLabel}
+		case entry.Secret && entry.File == res.Path:
+			// secret-looking (or built from a secret): offer to encrypt it
+			actions = append(actions, encryptLabel)
+		}
+		actions = append(actions, removeLabel, backLabel)
+		action, err := f.Prompter.Select(fmt.Sprintf("%s:", key), actions, "")
 		if err != nil {
 			return err
 		}
-		switch action {
-		case 0:
-			return runEnvSet(ctx, f, &envSetOptions{Args: []string{key}, menu: true})
-		case 1:
+		switch actions[action] {
+		case changeLabel:
+			return runEnvSet(ctx, f, &envSetOptions{Args: []string{key}, menu: true, Encrypt: entry.Encrypted})
+		case encryptLabel:
+			return runEnvCrypt(ctx, f, &envCryptOptions{Keys: []string{key}, menu: true})
+		case decryptLabel:
+			return runEnvCrypt(ctx, f, &envCryptOptions{Keys: []string{key}, menu: true, decrypt: true})
+		case removeLabel:
 			return runEnvUnset(ctx, f, &envUnsetOptions{Keys: []string{key}, asked: true, menu: true})
 		}
 		return nil

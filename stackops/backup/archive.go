@@ -1464,7 +1464,7 @@ func classifyEntry(name string) (kind, group string, ok bool) {
 // Sentinels for encrypted archives.
 var (
 	// ErrIdentityRequired means an encrypted archive was read without an age identity.
-	ErrIdentityRequired = errors.New("the backup is encrypted: pass --identity FILE (the age identity matching its recipient)")
+	ErrIdentityRequired = errors.New("the backup is encrypted: pass --identity FILE (the age identity matching its recipient), or keep it where env keygen puts identities (STACKPILOT_IDENTITY, or ~/.config/stackpilot/identities)")
 	// ErrWrongIdentity means none of the given identities can decrypt the archive.
 	ErrWrongIdentity = errors.New("the identity cannot decrypt this backup")
 )

@@ -6,6 +6,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"filippo.io/age"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/envcrypt"
+	"github.com/stackpilot/stackpilot/stackops/envfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 	"github.com/stackpilot/stackpilot/stackops/internal/lazyre"
 )
@@ -248,7 +251,9 @@ func mountTarget(st *stackops.Stack, svc, key string) string {
 }
 
 // ParseRecipients parses age recipients: "age1…" public keys, or paths to
-// recipients files (one per line, # comments).
+// recipients files (one per line, # comments) — a .env whose encrypted
+// values name recipients (`# stackpilot-recipient: age1…` lines, package
+// envcrypt) is one too: its recipients are the archive's.
 func ParseRecipients(list []string) ([]age.Recipient, error) {
 	var out []age.Recipient
 	for _, r := range list {
@@ -262,6 +267,13 @@ func ParseRecipients(list []string) ([]age.Recipient, error) {
 				return nil, fmt.Errorf("recipient %q: %v", r, err)
 			}
 			out = append(out, rec)
+			continue
+		}
+		if recs, ok, err := envRecipients(r); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, recs...)
 			continue
 		}
 		f, err := os.Open(r)
@@ -299,6 +311,44 @@ func LoadIdentities(file string) ([]age.Identity, error) {
 		return nil, fmt.Errorf("identity file %s: %v", file, err)
 	}
 	return ids, nil
+}
+
+// envRecipients reads the recipients of a .env (ok false when path is not
+// one that names any).
+func envRecipients(path string) ([]age.Recipient, bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil || !bytes.Contains(b, []byte(envcrypt.RecipientTag)) {
+		return nil, false, nil
+	}
+	d, err := envfile.Parse(b, nil)
+	if err != nil {
+		return nil, false, nil // not a .env: read as a recipients file
+	}
+	recs, err := envcrypt.AgeRecipients(d)
+	if err != nil {
+		return nil, true, fmt.Errorf("recipients of %s: %w", path, err)
+	}
+	return recs, len(recs) > 0, nil
+}
+
+// archiveIdentities are the identities to open an archive with: the file
+// given, else — for an encrypted archive — the identities the encrypted
+// .env values use (package envcrypt: STACKPILOT_IDENTITY, or the
+// identities directory), so `backup create --encrypt-to .env` archives
+// restore with the keys the team already has. None found is not an error
+// here: the archive's own check says an identity is required.
+func archiveIdentities(st *stackops.Stack, info *Info, file string) ([]age.Identity, error) {
+	if file != "" || !info.Encrypted {
+		return LoadIdentities(file)
+	}
+	ids, err := envcrypt.WhereFrom(st.LookupEnv).Load()
+	switch {
+	case errors.Is(err, envcrypt.ErrNoIdentity):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return envcrypt.AgeIdentities(ids), nil
 }
 
 // ErrIdentityExposed means an age identity file may be read by others.

@@ -149,7 +149,7 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	if err != nil {
 		return nil, err
 	}
-	identities, err := LoadIdentities(opts.IdentityFile)
+	identities, err := archiveIdentities(st, info, opts.IdentityFile)
 	if err != nil {
 		return nil, err
 	}

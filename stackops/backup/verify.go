@@ -50,7 +50,7 @@ func Verify(ctx context.Context, st *stackops.Stack, opts VerifyOptions) (*Verif
 	if err != nil {
 		return nil, err
 	}
-	identities, err := LoadIdentities(opts.IdentityFile)
+	identities, err := archiveIdentities(st, info, opts.IdentityFile)
 	if err != nil {
 		return nil, err
 	}

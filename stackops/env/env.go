@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/envcrypt"
 	"github.com/stackpilot/stackpilot/stackops/envfile"
 	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
 )
@@ -107,7 +108,7 @@ func (c Config) refsSecret(refs []string, derived map[string]bool) bool {
 func (c Config) SecretKeys(doc *envfile.Document, lookup func(string) (string, bool)) map[string]bool {
 	derived := map[string]bool{}
 	for _, v := range doc.Evaluate(lookup) {
-		derived[v.Key] = c.IsSecret(v.Key) || c.refsSecret(v.Refs, derived)
+		derived[v.Key] = c.IsSecret(v.Key) || envcrypt.IsEncrypted(v.Value) || c.refsSecret(v.Refs, derived)
 	}
 	return derived
 }
@@ -413,8 +414,12 @@ type ListEntry struct {
 	// or interpolates a secret (Value is then empty), or when the
 	// credentials of a URL in it were replaced by ******** (Value shows the rest).
 	Masked bool `json:"masked"`
-	// Secret is true when the key looks secret or its value interpolates a secret.
+	// Secret is true when the key looks secret or its value interpolates a
+	// secret, or is encrypted.
 	Secret bool `json:"secret"`
+	// Encrypted is true when the value is stored encrypted (ENC[age:…]);
+	// Value is then masked, or with Reveal decrypted.
+	Encrypted bool `json:"encrypted,omitempty"`
 	// Line is where the definition that counts (the last) starts.
 	Line int `json:"line"`
 	// Inherited is a bare KEY line (the value comes from the environment).
@@ -466,7 +471,7 @@ func List(ctx context.Context, st *stackops.Stack, opts ListOptions) (*ListResul
 	derived := map[string]bool{}
 	for _, f := range view.files {
 		for _, v := range f.values {
-			derived[v.Key] = derived[v.Key] || cfg.IsSecret(v.Key) || cfg.refsSecret(v.Refs, derived)
+			derived[v.Key] = derived[v.Key] || cfg.IsSecret(v.Key) || envcrypt.IsEncrypted(v.Value) || cfg.refsSecret(v.Refs, derived)
 		}
 	}
 	for _, f := range view.files {
@@ -476,6 +481,16 @@ func List(ctx context.Context, st *stackops.Stack, opts ListOptions) (*ListResul
 			v := last[k]
 			secret := derived[k]
 			e := ListEntry{Key: k, Value: v.Value, Secret: secret, Line: v.Line, Inherited: v.Inherited, Unset: !v.Set, File: f.path}
+			if envcrypt.IsEncrypted(v.Value) {
+				secret, e.Secret, e.Encrypted = true, true, true
+				if opts.Reveal {
+					plain, err := Reveal(st, f.path, k, v.Value)
+					if err != nil {
+						return nil, err
+					}
+					e.Value = plain
+				}
+			}
 			if v.Err != nil {
 				e.Error = v.Err.Error()
 			}
@@ -525,6 +540,9 @@ type GetOptions struct {
 	// Raw returns the literal text from the file (quotes included) instead
 	// of Compose's reading.
 	Raw bool
+	// Reveal decrypts an encrypted value; without it an encrypted value is
+	// returned as stored (Encrypted tells).
+	Reveal bool
 }
 
 // GetResult is one key's value.
@@ -536,6 +554,12 @@ type GetResult struct {
 	File string `json:"file"`
 	// Secret is true when the key looks secret (callers decide whether to show it).
 	Secret bool `json:"secret"`
+	// Encrypted is true when the value is stored encrypted; Value is the
+	// plain one only when Reveal was asked.
+	Encrypted bool `json:"encrypted,omitempty"`
+	// FromEncrypted is true when the value is built from encrypted ones;
+	// Value holds them decrypted only when Reveal was asked.
+	FromEncrypted bool `json:"from_encrypted,omitempty"`
 	// OverriddenByEnvironment: the environment's value is what Compose interpolates.
 	OverriddenByEnvironment bool `json:"overridden_by_environment,omitempty"`
 	// Unresolved lists ${VARS} in the value that are set nowhere.
@@ -564,7 +588,44 @@ func Get(ctx context.Context, st *stackops.Stack, opts GetOptions) (*GetResult, 
 	if !secret && found != nil && len(found.Refs) > 0 {
 		secret = t.cfg.SecretKeys(doc, st.LookupComposeEnv)[opts.Key]
 	}
-	return getResult(st, t.path, opts, found, secret)
+	// A value built from encrypted ones (URL=…${DB_PASSWORD}…) reads as
+	// holding their ciphertext; with Reveal it is read with them decrypted.
+	fromEncrypted := found != nil && len(found.Refs) > 0 && strings.Contains(found.Value, envcrypt.Prefix)
+	if fromEncrypted && opts.Reveal && !opts.Raw {
+		v, err := revealBuilt(st, doc, t.path, opts.Key)
+		if err != nil {
+			return nil, err
+		}
+		found = &v
+	}
+	res, err := getResult(st, t.path, opts, found, secret || fromEncrypted)
+	if res != nil {
+		res.FromEncrypted = fromEncrypted
+	}
+	return res, err
+}
+
+// revealBuilt reads key's value with the encrypted values it refers to
+// decrypted (the environment still wins, as in Compose).
+func revealBuilt(st *stackops.Stack, doc *envfile.Document, path, key string) (envfile.Value, error) {
+	op := &envcrypt.Opener{Where: Where(st)}
+	var derr error
+	lookup := func(k string) (string, bool) {
+		if v, ok := st.LookupComposeEnv(k); ok {
+			return v, true
+		}
+		if raw, ok := doc.Get(k, noLookup); ok && raw.Set && envcrypt.IsEncrypted(raw.Value) {
+			p, err := op.Open(path, k, raw.Value)
+			if err != nil {
+				derr = err
+				return "", false
+			}
+			return p, true
+		}
+		return "", false
+	}
+	v, _ := doc.Get(key, lookup)
+	return v, derr
 }
 
 // getFromView is Get when Compose reads several env files.
@@ -591,7 +652,7 @@ func getFromView(st *stackops.Stack, opts GetOptions) (*GetResult, error) {
 		derived := map[string]bool{}
 		for _, f := range view.files {
 			for _, v := range f.values {
-				derived[v.Key] = derived[v.Key] || cfg.IsSecret(v.Key) || cfg.refsSecret(v.Refs, derived)
+				derived[v.Key] = derived[v.Key] || cfg.IsSecret(v.Key) || envcrypt.IsEncrypted(v.Value) || cfg.refsSecret(v.Refs, derived)
 			}
 		}
 		secret = derived[opts.Key]
@@ -610,6 +671,16 @@ func getResult(st *stackops.Stack, path string, opts GetOptions, found *envfile.
 	}
 	if found.Err != nil {
 		return nil, found.Err
+	}
+	if envcrypt.IsEncrypted(found.Value) {
+		res.Encrypted, res.Secret = true, true
+		if opts.Reveal {
+			plain, err := Reveal(st, path, opts.Key, found.Value)
+			if err != nil {
+				return nil, err
+			}
+			res.Value = plain
+		}
 	}
 	if ev, ok := st.LookupEnv(opts.Key); ok && !found.Inherited && ev != found.Value {
 		res.OverriddenByEnvironment = true
@@ -652,6 +723,9 @@ type UpdateOptions struct {
 	Reveal bool
 	// LockWait is how long to wait for another edit: 0 means 30s, <0 no wait.
 	LockWait time.Duration
+	// Sealed masks every edited value in the diff, whatever its key: an
+	// encrypt or decrypt shows neither side (Reveal is ignored).
+	Sealed bool
 }
 
 // Update is the locked read-modify-write every edit goes through: it
@@ -686,7 +760,11 @@ func Update(ctx context.Context, st *stackops.Stack, opts UpdateOptions, edit fu
 	if err := edit(after); err != nil {
 		return nil, err
 	}
-	res.Changes, res.Diff = envfile.EditDiff(before, after, t.cfg.IsSecret, opts.Reveal)
+	isSecret, reveal := t.cfg.IsSecret, opts.Reveal
+	if opts.Sealed {
+		isSecret, reveal = func(string) bool { return true }, false
+	}
+	res.Changes, res.Diff = envfile.EditDiff(before, after, isSecret, reveal)
 	if before.Equal(after) {
 		return res, nil
 	}

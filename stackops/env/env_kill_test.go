@@ -42,6 +42,8 @@ func TestEnvHelperProcess(t *testing.T) {
 	ctx := context.Background()
 	st := helperStack(t, os.Getenv("STACKPILOT_ENV_DIR"))
 	switch mode {
+	case "rotate":
+		rotateHelper(ctx, loadEnvProject(t, os.Getenv("STACKPILOT_ENV_DIR"), "XDG_CONFIG_HOME="+os.Getenv("XDG_CONFIG_HOME"), "HOME="+os.Getenv("HOME")))
 	case "toggle":
 		// set KEY to A, B, A, B … until killed; optionally kill ourselves
 		// at the n-th time a write reaches a given step

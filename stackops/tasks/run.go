@@ -70,6 +70,11 @@ func Prepare(ctx context.Context, st *stackops.Stack, o PrepareOptions) (*Prepar
 	if err != nil {
 		return nil, err
 	}
+	// The task's command and environment are interpolated from .env: an
+	// encrypted value that cannot be decrypted would reach it as ciphertext.
+	if err := st.Unsealed(); err != nil {
+		return nil, err
+	}
 	p := &Prepared{Task: t, Argv: append(append([]string{}, t.Command...), o.Args...), st: st}
 	if !t.Host {
 		if p.ContainerID, p.Container, err = runningContainer(ctx, st, t); err != nil {

@@ -62,7 +62,8 @@ type Client struct {
 	ssh     *sshDialer // set for ssh:// endpoints
 	tcp     bool       // a tcp:// endpoint
 
-	versionOnce sync.Once
+	versionMu   sync.Mutex
+	versionDone bool
 	version     string
 	versionErr  error
 }
@@ -102,11 +103,21 @@ func (c *Client) Close() {
 }
 
 // APIVersion returns the negotiated API version, pinging the daemon once.
+// A ping ended by its caller's context (Ctrl-C in the first milliseconds) is
+// not remembered: it says nothing about the daemon, and the clean-up that
+// follows — with a context of its own — must still reach the engine.
 func (c *Client) APIVersion(ctx context.Context) (string, error) {
-	c.versionOnce.Do(func() {
-		c.version, c.versionErr = c.negotiate(ctx)
-	})
-	return c.version, c.versionErr
+	c.versionMu.Lock()
+	defer c.versionMu.Unlock()
+	if c.versionDone {
+		return c.version, c.versionErr
+	}
+	v, err := c.negotiate(ctx)
+	if err != nil && ctx.Err() != nil {
+		return "", err
+	}
+	c.version, c.versionErr, c.versionDone = v, err, true
+	return v, err
 }
 
 func (c *Client) negotiate(ctx context.Context) (string, error) {

@@ -1,0 +1,169 @@
+package envcrypt
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/stackpilot/stackpilot/stackops/envfile"
+)
+
+func newKey(t *testing.T, dir, name string) (*age.X25519Identity, string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	id, err := Generate(p, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, p
+}
+
+func TestRoundTripToEveryRecipient(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := newKey(t, dir, "a.key")
+	b, _ := newKey(t, dir, "b.key")
+	other, _ := age.GenerateX25519Identity()
+	plain := "p@ss $word \"quoted\" # not a comment\nsecond line"
+	v, err := Encrypt(plain, []age.Recipient{a.Recipient(), b.Recipient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsEncrypted(v) || strings.Contains(v, "p@ss") {
+		t.Fatalf("not an encrypted value: %q", v)
+	}
+	enc, err := envfile.EncodeValue(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := envfile.Parse([]byte("K="+enc+"\n"), nil); err != nil {
+		t.Fatal(err)
+	} else if got, _, _ := d.Value("K", nil); got != v {
+		t.Fatalf("Compose reads the encrypted value back as %q", got)
+	}
+	for _, id := range []*age.X25519Identity{a, b} {
+		got, err := Decrypt(v, []age.Identity{id})
+		if err != nil || got != plain {
+			t.Fatalf("decrypt with %s: %q %v", id.Recipient(), got, err)
+		}
+	}
+	if _, err := Decrypt(v, []age.Identity{other}); !errors.Is(err, ErrWrongIdentity) {
+		t.Fatalf("a stranger's key: %v, want ErrWrongIdentity", err)
+	}
+	// One byte of the ciphertext's payload changed.
+	raw := []byte(v)
+	raw[len(raw)-5] ^= 1
+	if raw[len(raw)-5] == '=' || raw[len(raw)-5] == ']' {
+		raw[len(raw)-5] = 'A'
+	}
+	if _, err := Decrypt(string(raw), []age.Identity{a}); !errors.Is(err, ErrTampered) {
+		t.Fatalf("tampered: %v, want ErrTampered", err)
+	}
+	if _, err := Decrypt(Prefix+"!!!"+Suffix, []age.Identity{a}); !errors.Is(err, ErrTampered) {
+		t.Fatalf("not base64: %v", err)
+	}
+}
+
+func TestGenerateIsPrivateAndNeverOverwrites(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ids")
+	id, p := newKey(t, dir, "me.key")
+	fi, err := os.Stat(p)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v, want 0600", fi.Mode(), err)
+	}
+	before, _ := os.ReadFile(p)
+	if _, err := Generate(p, time.Now()); !errors.Is(err, ErrIdentityExists) {
+		t.Fatalf("second keygen: %v, want ErrIdentityExists", err)
+	}
+	after, _ := os.ReadFile(p)
+	if string(before) != string(after) {
+		t.Fatal("the identity was overwritten")
+	}
+	ids, err := Where{Dir: dir}.Load()
+	if err != nil || len(ids) != 1 || ids[0].Recipients()[0] != id.Recipient().String() {
+		t.Fatalf("load: %v %v", ids, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("leftover files: %v", ents)
+	}
+	os.Chmod(p, 0o640)
+	if _, err := (Where{Dir: dir}).Load(); !errors.Is(err, ErrIdentityExposed) || !strings.Contains(err.Error(), p) {
+		t.Fatalf("group-readable identity: %v", err)
+	}
+}
+
+func TestWhere(t *testing.T) {
+	env := map[string]string{"HOME": "/home/u"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	if w := WhereFrom(lookup); w.Dir != "/home/u/.config/stackpilot/identities" {
+		t.Fatalf("default: %+v", w)
+	}
+	env["XDG_CONFIG_HOME"] = "/cfg"
+	if w := WhereFrom(lookup); w.Dir != "/cfg/stackpilot/identities" {
+		t.Fatalf("XDG: %+v", w)
+	}
+	env[IdentityEnvVar] = "~/a.key:/b.key"
+	if w := WhereFrom(lookup); len(w.Files) != 2 || w.Files[0] != "/home/u/a.key" {
+		t.Fatalf("STACKPILOT_IDENTITY: %+v", w)
+	}
+	_, err := Where{Dir: t.TempDir()}.Load()
+	if !errors.Is(err, ErrNoIdentity) || !strings.Contains(err.Error(), "env keygen") {
+		t.Fatalf("no identity: %v", err)
+	}
+}
+
+func TestRecipientLinesAreCommentsAndByteExact(t *testing.T) {
+	a, _ := age.GenerateX25519Identity()
+	b, _ := age.GenerateX25519Identity()
+	src := "# app settings\r\nDB_HOST=db\r\nNOTE=\"line one\r\n# stackpilot-recipient: not-a-comment\r\n\"\r\nexport X=1 # trailing\r\n"
+	d, err := envfile.Parse([]byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := Recipients(d); err != nil || len(rs) != 0 {
+		t.Fatalf("a line inside a quoted value is no recipient: %v %v", rs, err)
+	}
+	for _, r := range []*age.X25519Identity{a, b} {
+		if added, err := AddRecipient(d, r.Recipient().String()); err != nil || !added {
+			t.Fatal(added, err)
+		}
+	}
+	if added, _ := AddRecipient(d, a.Recipient().String()); added {
+		t.Fatal("added twice")
+	}
+	want := RecipientTag + " " + a.Recipient().String() + "\r\n" + RecipientTag + " " + b.Recipient().String() + "\r\n" + src
+	if got := string(d.Bytes()); got != want {
+		t.Fatalf("got\n%q\nwant\n%q", got, want)
+	}
+	rs, err := Recipients(d)
+	if err != nil || len(rs) != 2 || rs[1].Line != 2 {
+		t.Fatalf("recipients %v %v", rs, err)
+	}
+	if v, _, _ := d.Value("NOTE", nil); !strings.Contains(v, "not-a-comment") {
+		t.Fatalf("NOTE changed: %q", v)
+	}
+	for _, r := range []*age.X25519Identity{a, b} {
+		if ok, err := RemoveRecipient(d, r.Recipient().String()); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	if got := string(d.Bytes()); got != src {
+		t.Fatalf("removing both did not restore the file:\n%q", got)
+	}
+	// A file without a final newline keeps missing it.
+	d2, _ := envfile.Parse([]byte("A=1"), nil)
+	if _, err := AddRecipient(d2, a.Recipient().String()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RemoveRecipient(d2, a.Recipient().String()); err != nil || string(d2.Bytes()) != "A=1" {
+		t.Fatalf("%q %v", d2.Bytes(), err)
+	}
+	bad, _ := envfile.Parse([]byte(RecipientTag+" age1nope\nA=1\n"), nil)
+	if _, err := Recipients(bad); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("bad recipient line: %v", err)
+	}
+}
