@@ -55,6 +55,9 @@ func (s *Stack) GlobalArgs(from string) []string {
 			out = append(out, "--profile", p)
 		}
 	}
+	if s.opts.Swarm {
+		out = append(out, "--swarm")
+	}
 	if ep, err := s.Endpoint(); err == nil {
 		given := ep.Source == endpoint.FromContextFlag || ep.Source == endpoint.FromHostFlag
 		switch {

@@ -145,13 +145,13 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 		versions = composeGoCheck(ctx, runner, compose)
 	}
 	res.Checks = []DoctorCheck{dockerCheck, daemonCheck, engineCheck, composeChk, fileCheck, verdict, versions, envCheck}
+	if res.Stack != nil && res.Stack.unsealed != nil {
+		res.Checks = append(res.Checks, unsealCheck(res.Stack))
+	}
 	if res.Stack != nil {
 		if ep, err := res.Stack.Endpoint(); err == nil && ep.Remote() {
 			res.Checks = append(res.Checks, checkClientBindMounts(res.Stack, ep.Host))
 		}
-	}
-	if res.Stack != nil && res.Stack.unsealed != nil {
-		res.Checks = append(res.Checks, unsealCheck(res.Stack))
 	}
 	res.OK = true
 	for _, c := range res.Checks {

@@ -166,6 +166,9 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	if err != nil {
 		return err
 	}
+	if on, err := onSwarm(st); err != nil || on {
+		return orSwarm(err, func() error { return runSwarmLogs(ctx, f, st, opts) })
+	}
 	if _, err := st.ResolveServices(opts.Services); err != nil {
 		return err
 	}
