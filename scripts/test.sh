@@ -2,8 +2,8 @@
 # test.sh — the one command that runs every stackpilot test on a fresh machine.
 #
 # Installs what is missing (Docker Engine, Compose v1 and v2, busybox), starts
-# the daemon, builds the fixture images and the "server" image of the
-# remote-host tests (once per machine), then runs `go vet` and `go test ./...`
+# the daemon, builds the fixture images, the "server" image of the
+# remote-host and Swarm tests and the Swarm tests' registry (once per machine), then runs `go vet` and `go test ./...`
 # with the integration tests required (a missing engine fails instead of
 # skipping), once with Compose v2 and the integration suite again with v1,
 # then fuzzes the backup archive reader for a fixed time.
@@ -17,6 +17,7 @@ say() { printf '==> %s\n' "$*" >&2; }
 scripts/ensure-docker.sh
 scripts/build-fixtures.sh
 scripts/build-server-image.sh
+scripts/build-registry-image.sh
 # minisign: the release tests (e2e/selfupdate) check signatures with the standard tool too.
 if ! command -v minisign >/dev/null 2>&1; then
   say "installing minisign (apt)"

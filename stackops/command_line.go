@@ -55,10 +55,17 @@ func (s *Stack) GlobalArgs(from string) []string {
 			out = append(out, "--profile", p)
 		}
 	}
+	if s.opts.Swarm {
+		out = append(out, "--swarm")
+	}
 	if ep, err := s.Endpoint(); err == nil {
 		given := ep.Source == endpoint.FromContextFlag || ep.Source == endpoint.FromHostFlag
 		switch {
 		case from != "" && !given:
+		case ep.Source == endpoint.FromContextFlag:
+			// As given, default included: it may be what overrides
+			// DOCKER_CONTEXT or `docker context use` (the menu's switch back).
+			out = append(out, "--context", ep.Context)
 		case ep.Context != "" && ep.Context != endpoint.DefaultContext:
 			out = append(out, "--context", ep.Context)
 		case ep.Host != "" && ep.Host != endpoint.DefaultHost:

@@ -132,11 +132,19 @@ func (e *ComposeFailedError) Error() string {
 		}
 	}
 	msg := fmt.Sprintf("%s %s exited with status %d", name, e.Sub, e.Code)
+	for _, l := range e.Output {
+		if strings.Contains(l, "Install paramiko package to enable ssh:// support") {
+			return msg + ": " + composeV1NoSSH
+		}
+	}
 	if why := composeErrorSummary(e.Output); why != "" {
 		msg += ": " + why
 	}
 	return msg
 }
+
+// composeV1NoSSH says why Compose v1 cannot reach an ssh:// engine here.
+const composeV1NoSSH = "Compose v1 (docker-compose) reaches ssh:// engines only through the Python package paramiko, which is not installed — install it (Debian: apt-get install python3-paramiko), use Compose v2 (unset " + ComposeEnvVar + "), or reach the engine over tcp:// with TLS"
 
 // Is matches ErrComposeFailed.
 func (e *ComposeFailedError) Is(target error) bool { return target == ErrComposeFailed }
@@ -369,6 +377,11 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 	rec := HistoryRecord{ID: res.ID, Op: spec.op, Time: start.UTC(), User: user, Host: host, Services: spec.services,
 		Build: spec.build, Pull: spec.pull, Waited: !spec.noWait}
 
+	if spec.op == "deploy" {
+		for _, b := range s.ClientBindMounts() {
+			res.Warnings = append(res.Warnings, b.String())
+		}
+	}
 	sink.Start(spec.op)
 	var tails *replacedTails // what the containers said, read before Compose runs
 	// finish records the outcome in the result and the history, whatever happened.
@@ -485,7 +498,7 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		if spec.output != nil {
 			w = io.MultiWriter(tail, spec.output)
 		}
-		cmd := Cmd{Args: argv, Dir: s.WorkDir, Stdout: w, Stderr: w}
+		cmd := Cmd{Args: argv, Dir: s.WorkDir, Env: s.composeEnv(c), Stdout: w, Stderr: w}
 		if sub[0] == "up" {
 			// up replaces containers: it is stopped only between two
 			// replacements, and what it leaves is put right below.

@@ -36,6 +36,9 @@ type DoctorCheck struct {
 type DoctorResult struct {
 	Checks []DoctorCheck `json:"checks"`
 	OK     bool          `json:"ok"`
+	// Endpoint is the engine the checks asked (nil when none could be
+	// resolved): its address, docker context and the setting that chose it.
+	Endpoint *endpoint.Endpoint `json:"endpoint"`
 	// Stack is the loaded stack when the compose file was valid (not in JSON).
 	Stack *Stack `json:"-"`
 }
@@ -86,7 +89,7 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		daemonCheck, engineCheck = checkDaemon(ctx, endpoint.Options{Context: opts.Load.Context, Host: opts.Load.Host, Environ: environ})
+		daemonCheck, engineCheck, res.Endpoint = checkDaemon(ctx, endpoint.Options{Context: opts.Load.Context, Host: opts.Load.Host, Environ: environ})
 	}()
 	go func() {
 		defer wg.Done()
@@ -145,6 +148,11 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 	if res.Stack != nil && res.Stack.unsealed != nil {
 		res.Checks = append(res.Checks, unsealCheck(res.Stack))
 	}
+	if res.Stack != nil {
+		if ep, err := res.Stack.Endpoint(); err == nil && ep.Remote() {
+			res.Checks = append(res.Checks, checkClientBindMounts(res.Stack, ep.Host))
+		}
+	}
 	res.OK = true
 	for _, c := range res.Checks {
 		if !c.OK {
@@ -154,7 +162,7 @@ func Doctor(ctx context.Context, opts DoctorOptions) *DoctorResult {
 	return res
 }
 
-func checkDaemon(ctx context.Context, where endpoint.Options) (DoctorCheck, DoctorCheck) {
+func checkDaemon(ctx context.Context, where endpoint.Options) (DoctorCheck, DoctorCheck, *endpoint.Endpoint) {
 	daemon := DoctorCheck{Name: "docker daemon"}
 	ver := DoctorCheck{Name: "engine version"}
 	ep, err := endpoint.Resolve(where)
@@ -166,7 +174,7 @@ func checkDaemon(ctx context.Context, where endpoint.Options) (DoctorCheck, Doct
 		daemon.Detail = err.Error()
 		daemon.Fix = "pick a context `docker context ls` lists, or set DOCKER_HOST to unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://USER@HOST"
 		ver.Skipped, ver.OK, ver.Detail = true, true, "skipped: daemon not reachable"
-		return daemon, ver
+		return daemon, ver, ep
 	}
 	defer eng.Close()
 	if _, err := eng.Ping(ctx); err != nil {
@@ -183,18 +191,18 @@ func checkDaemon(ctx context.Context, where endpoint.Options) (DoctorCheck, Doct
 			daemon.Fix = "check DOCKER_HOST and that the daemon is running"
 		}
 		ver.Skipped, ver.OK, ver.Detail = true, true, "skipped: daemon not reachable"
-		return daemon, ver
+		return daemon, ver, ep
 	}
-	daemon.OK, daemon.Detail = true, "reachable at "+eng.Host()
+	daemon.OK, daemon.Detail = true, "reachable at "+ep.String()
 	v, err := eng.ServerVersion(ctx)
 	if err != nil {
 		ver.Detail = err.Error()
 		ver.Fix = "check the daemon's log"
-		return daemon, ver
+		return daemon, ver, ep
 	}
 	ver.OK = true
 	ver.Detail = fmt.Sprintf("Docker Engine %s (API %s, %s/%s)", v.Version, v.APIVersion, v.Os, v.Arch)
-	return daemon, ver
+	return daemon, ver, ep
 }
 
 // guessDotEnv finds the .env a project would use when the compose file could not be loaded.
@@ -257,5 +265,23 @@ func checkEnvFiles(ctx context.Context, st *Stack) DoctorCheck {
 		c.Name = "env files"
 		c.Detail += fmt.Sprintf(" — Compose reads them in this order; env set edits %s", st.DotEnvPath())
 	}
+	return c
+}
+
+// checkClientBindMounts warns, on a remote engine, about each bind mount
+// Compose resolves on this machine while the server mounts its own path.
+func checkClientBindMounts(st *Stack, host string) DoctorCheck {
+	c := DoctorCheck{Name: "bind mounts", OK: true}
+	binds := st.ClientBindMounts()
+	if len(binds) == 0 {
+		c.Detail = "no bind mount of a path on this machine (the engine at " + host + " mounts the server's paths)"
+		return c
+	}
+	c.Warning = true
+	lines := make([]string, 0, len(binds))
+	for _, b := range binds {
+		lines = append(lines, b.String())
+	}
+	c.Detail = strings.Join(lines, "; ")
 	return c
 }

@@ -366,7 +366,7 @@ func (s *Stack) judgeGate(ctx context.Context, services []string, containers []*
 		out = append(out, sh)
 	}
 	if len(toProbe) > 0 {
-		results := runProbes(ctx, probes, toProbe)
+		results := s.runProbes(ctx, probes, toProbe)
 		for i := range out {
 			if p, ok := results[out[i].Service]; ok {
 				out[i].Probe = p

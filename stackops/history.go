@@ -45,6 +45,9 @@ type HistoryRecord struct {
 	Build        bool              `json:"build"`
 	Pull         bool              `json:"pull,omitempty"`
 	Waited       bool              `json:"waited"`
+	// Orchestrator is "swarm" for a Swarm deploy or rollback (its images
+	// are the references the services' specs name, not local image IDs).
+	Orchestrator string `json:"orchestrator,omitempty"`
 }
 
 // Changed lists the services whose image differs before and after, sorted.

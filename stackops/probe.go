@@ -131,11 +131,22 @@ func describeProbeError(err error, timeout time.Duration) string {
 	return err.Error()
 }
 
-// runProbes probes the given services' URLs concurrently.
-func runProbes(ctx context.Context, probes map[string]ProbeConfig, services []string) map[string]*ProbeResult {
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
-	defer client.CloseIdleConnections()
+// runProbes probes the given services' URLs concurrently, from where the
+// stack runs (probe_remote.go).
+func (s *Stack) runProbes(ctx context.Context, probes map[string]ProbeConfig, services []string) map[string]*ProbeResult {
 	out := map[string]*ProbeResult{}
+	wanted := false
+	for _, svc := range services {
+		_, ok := probes[svc]
+		wanted = wanted || ok
+	}
+	if !wanted {
+		return out
+	}
+	client := s.probeClient()
+	if client != nil {
+		defer client.CloseIdleConnections()
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, svc := range services {
@@ -146,7 +157,12 @@ func runProbes(ctx context.Context, probes map[string]ProbeConfig, services []st
 		wg.Add(1)
 		go func(svc string, p ProbeConfig) {
 			defer wg.Done()
-			r := probeHTTP(ctx, client, p)
+			var r *ProbeResult
+			if client != nil {
+				r = probeHTTP(ctx, client, p)
+			} else {
+				r = s.probeFromServer(ctx, svc, p)
+			}
 			mu.Lock()
 			out[svc] = r
 			mu.Unlock()

@@ -1,6 +1,10 @@
 package stackops
 
 import (
+	"context"
+	"errors"
+	"path/filepath"
+
 	"github.com/stackpilot/stackpilot/stackops/endpoint"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
@@ -51,14 +55,52 @@ func (s *Stack) composeEndpointArgs(c *ComposeCLI) []string {
 	if err != nil {
 		return nil // the engine calls fail first, with this error
 	}
+	var args []string
 	switch {
 	case ep.Source == endpoint.FromContextFlag,
 		ep.Source == endpoint.FromEnvContext && c.Variant == ComposeV1:
 		return []string{"--context", ep.Context}
 	case ep.Source == endpoint.FromHostFlag:
-		return []string{"--host", ep.Host}
+		args = []string{"--host", ep.Host}
 	}
-	return nil
+	if c.Variant == ComposeV1 && ep.TLS != nil && ep.TLS.Dir != "" {
+		args = append(args, composeV1TLSArgs(ep.TLS)...)
+	}
+	return args
+}
+
+// composeEnv is what a Compose child needs in its environment beyond
+// stackpilot's own: for Compose v1 given DOCKER_CERT_PATH's CA as a flag,
+// REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE cleared — v1's HTTP library
+// (python-requests) would verify the daemon against the bundle they name
+// instead of the CA the docker settings name (machines that point them at
+// the system's bundle make every v1 command over TLS fail).
+func (s *Stack) composeEnv(c *ComposeCLI) []string {
+	ep, err := s.Endpoint()
+	if err != nil || c.Variant != ComposeV1 || ep.TLS == nil || ep.TLS.Dir == "" || ep.TLS.CA == nil {
+		return nil
+	}
+	return []string{"REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="}
+}
+
+// composeV1TLSArgs say DOCKER_TLS_VERIFY/DOCKER_TLS and DOCKER_CERT_PATH's
+// files to Compose v1 as flags: v1 reads DOCKER_TLS_VERIFY but then drops
+// DOCKER_CERT_PATH's CA and client certificate (its TLS settings from the
+// options replace those from the environment), so over tcp:// with TLS it
+// would verify the daemon against the system's roots and show no client
+// certificate.
+func composeV1TLSArgs(t *endpoint.TLS) []string {
+	args := []string{"--tls"}
+	if !t.SkipVerify {
+		args = []string{"--tlsverify"}
+	}
+	if t.CA != nil {
+		args = append(args, "--tlscacert", filepath.Join(t.Dir, "ca.pem"))
+	}
+	if t.Cert != nil && t.Key != nil {
+		args = append(args, "--tlscert", filepath.Join(t.Dir, "cert.pem"), "--tlskey", filepath.Join(t.Dir, "key.pem"))
+	}
+	return args
 }
 
 // endpointEnv is the environment that makes a docker command run by a hook
@@ -76,4 +118,29 @@ func (s *Stack) endpointEnv() []string {
 		return []string{"DOCKER_HOST=" + ep.Host}
 	}
 	return nil
+}
+
+// PingEngine asks the stack's engine whether it answers (for ssh://, it
+// logs in first): nil, or the classified reason it does not.
+func (s *Stack) PingEngine(ctx context.Context) error {
+	eng, err := s.Engine()
+	if err != nil {
+		return err
+	}
+	_, err = eng.Ping(ctx)
+	return err
+}
+
+// EngineErrorIsFinal reports whether trying again cannot help: the server's
+// host key changed or is unknown, the login or the TLS certificate was
+// refused, the server has no docker or denies its socket, the context does
+// not exist. A dropped connection, a timeout or a daemon restarting are not
+// final.
+func EngineErrorIsFinal(err error) bool {
+	for _, e := range []error{engine.ErrSSHAuth, engine.ErrSSHHostKey, engine.ErrTLS, engine.ErrNoDocker, engine.ErrPermissionDenied, endpoint.ErrUnknownContext} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

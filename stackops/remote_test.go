@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	dcontext "github.com/docker/cli/cli/context"
@@ -89,5 +90,35 @@ func TestEngineUnknownContext(t *testing.T) {
 	}
 	if _, err := st.Engine(); !errors.Is(err, ErrUnknownContext) {
 		t.Fatalf("Engine with --context nope: %v", err)
+	}
+}
+
+// Compose v1 drops DOCKER_CERT_PATH's files when DOCKER_TLS_VERIFY is set,
+// so they are said to it as flags; v2 reads them itself.
+func TestComposeV1GetsTheTLSFilesAsFlags(t *testing.T) {
+	certs := itest.WriteFiles(t, map[string]string{"ca.pem": "x", "cert.pem": "y", "key.pem": "z"})
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n"})
+	st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{"DOCKER_CONFIG=" + t.TempDir(),
+		"DOCKER_HOST=tcp://10.0.0.7:2376", "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + certs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := st.ComposeArgs(&ComposeCLI{Variant: ComposeV1, Command: []string{"docker-compose"}}, "ps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"docker-compose", "--tlsverify", "--tlscacert", certs + "/ca.pem", "--tlscert", certs + "/cert.pem", "--tlskey", certs + "/key.pem"}
+	if !reflect.DeepEqual(v1[:len(want)], want) {
+		t.Errorf("Compose v1 argv %q, want it to start %q", v1, want)
+	}
+	if env := st.composeEnv(&ComposeCLI{Variant: ComposeV1}); !reflect.DeepEqual(env, []string{"REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="}) {
+		t.Errorf("Compose v1's environment %q: REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE must be cleared", env)
+	}
+	if env := st.composeEnv(&ComposeCLI{Variant: ComposeV2}); env != nil {
+		t.Errorf("Compose v2's environment %q", env)
+	}
+	v2, _ := st.ComposeArgs(&ComposeCLI{Variant: ComposeV2, Command: []string{"docker", "compose"}}, "ps")
+	if strings.Contains(strings.Join(v2, " "), "tls") {
+		t.Errorf("Compose v2 reads the environment itself: %q", v2)
 	}
 }

@@ -58,6 +58,9 @@ type LoadOptions struct {
 	// Context is --context and Host is -H/--host: the engine to act on,
 	// chosen as the docker CLI chooses (stackops/endpoint).
 	Context, Host string
+	// Swarm is --swarm: the stack runs on a Docker Swarm whatever
+	// x-stackpilot.orchestrator says (swarm_mode.go).
+	Swarm bool
 	// Lenient finds the project (directory, compose files, env files,
 	// x-stackpilot) without loading the compose model: no interpolation,
 	// no validation, and .env read only for its COMPOSE_* settings. The env

@@ -11,6 +11,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/stackpilot/stackpilot/stackops/endpoint"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -71,6 +72,10 @@ type ServiceStatus struct {
 	OK bool `json:"ok"`
 	// Problem says why the row is not OK, in a few words.
 	Problem string `json:"problem,omitempty"`
+	// Endpoint is the engine that answered: its address, the docker context
+	// (default or a named one) and the setting that chose it. Every row of
+	// one report has the same.
+	Endpoint *endpoint.Endpoint `json:"endpoint"`
 }
 
 // StatusResult is the whole report.
@@ -79,6 +84,8 @@ type StatusResult struct {
 	Services []ServiceStatus `json:"services"`
 	// Degraded lists the services with at least one row not OK.
 	Degraded []string `json:"degraded"`
+	// Endpoint is the engine that answered.
+	Endpoint *endpoint.Endpoint `json:"endpoint"`
 }
 
 // Healthy reports whether every selected service is OK.
@@ -105,7 +112,7 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 	// Probes start at once, in parallel with the engine queries; results for
 	// services that turn out not to be running are dropped.
 	probeDone := make(chan map[string]*ProbeResult, 1)
-	go func() { probeDone <- runProbes(ctx, probes, services) }()
+	go func() { probeDone <- s.runProbes(ctx, probes, services) }()
 
 	containers, err := s.ProjectContainers(ctx, eng, services)
 	if err == nil {
@@ -121,7 +128,8 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 	}
 	probeResults := <-probeDone
 
-	res := &StatusResult{Project: s.Name, Services: []ServiceStatus{}, Degraded: []string{}}
+	ep, _ := s.Endpoint() // resolved before the engine answered
+	res := &StatusResult{Project: s.Name, Services: []ServiceStatus{}, Degraded: []string{}, Endpoint: ep}
 	byService := map[string][]*Container{}
 	for _, c := range containers {
 		byService[c.Service] = append(byService[c.Service], c)
@@ -138,6 +146,7 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 			if scale := svcModel.GetScale(); scale == 0 {
 				row.OK, row.Problem = true, ""
 			}
+			row.Endpoint = ep
 			res.Services = append(res.Services, row)
 			if !row.OK {
 				res.Degraded = append(res.Degraded, name)
@@ -153,6 +162,7 @@ func (s *Stack) Status(ctx context.Context, opts StatusOptions) (*StatusResult, 
 				}
 			}
 			judgeRow(&row, c, IsOneShot(svcModel))
+			row.Endpoint = ep
 			if !row.OK {
 				degraded = true
 			}

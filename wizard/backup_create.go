@@ -64,6 +64,9 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 	if err != nil {
 		return err
 	}
+	if on, err := onSwarm(st); err != nil || on {
+		return orSwarm(err, func() error { return swarmBackupRefusal(st, "backup create") })
+	}
 	if opts.menu {
 		choices, err := backupChoices(ctx, st)
 		if err != nil {

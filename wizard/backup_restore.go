@@ -101,6 +101,9 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 	if err != nil {
 		return err
 	}
+	if on, err := onSwarm(st); err != nil || on {
+		return orSwarm(err, func() error { return swarmBackupRefusal(st, "backup restore") })
+	}
 	// Without a terminal, refuse before reading anything.
 	if !f.Global.Yes && !f.CanPrompt() {
 		if opts.Ref == "" {

@@ -160,6 +160,9 @@ func runDeploy(ctx context.Context, f *Factory, opts *deployOptions) error {
 		}
 		return err
 	}
+	if on, err := onSwarm(st); err != nil || on {
+		return orSwarm(err, func() error { return runSwarmDeploy(ctx, f, st, opts) })
+	}
 	if opts.wizard && !opts.asked {
 		proceed, err := deployWizard(ctx, f, st, opts)
 		if err != nil || !proceed {

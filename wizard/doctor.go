@@ -45,6 +45,7 @@ func runDoctor(ctx context.Context, f *Factory, opts *doctorOptions) error {
 	}
 	lo := f.loadOptions()
 	res := stackops.Doctor(ctx, stackops.DoctorOptions{Load: lo, Runner: lo.Runner})
+	addSwarmChecks(ctx, res)
 	explainDoctor(ctx, f, res)
 	stop()
 	if err := ctx.Err(); err != nil {

@@ -30,6 +30,7 @@ type GlobalOptions struct {
 	Verbose     bool
 	Context     string // --context
 	Host        string // -H/--host
+	Swarm       bool   // --swarm
 }
 
 // Factory builds what commands need, once, from the global options.
@@ -119,6 +120,7 @@ func (f *Factory) loadOptions() stackops.LoadOptions {
 		Profiles:    f.Global.Profiles,
 		Context:     f.Global.Context,
 		Host:        f.Global.Host,
+		Swarm:       f.Global.Swarm,
 		WorkDir:     f.WorkDir,
 		Environ:     f.Environ,
 		Runner:      f.runner(),

@@ -114,7 +114,11 @@ func printHistory(w io.Writer, cs *steps.ColorScheme, recs []stackops.HistoryRec
 
 // shortImageID is an image ID cut to 8 hex digits: enough to tell images
 // apart in the history table, short enough to keep it on one line.
+// A Swarm deploy records references (REGISTRY/NAME:TAG): its last part.
 func shortImageID(id string) string {
+	if !strings.HasPrefix(id, "sha256:") && strings.ContainsAny(id, ":/") {
+		return id[strings.LastIndex(id, "/")+1:]
+	}
 	id = strings.TrimPrefix(id, "sha256:")
 	if len(id) > 8 {
 		return id[:8]

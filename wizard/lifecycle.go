@@ -74,6 +74,11 @@ func runLifecycle(ctx context.Context, f *Factory, opts *lifecycleOptions) error
 	if err != nil {
 		return err
 	}
+	if on, err := onSwarm(st); err != nil || on {
+		return orSwarm(err, func() error {
+			return swarmRefusal(st, opts.Op, "Swarm keeps each service at its replicas; `docker service scale STACK_SERVICE=0` stops one, `docker service update --force STACK_SERVICE` restarts its tasks")
+		})
+	}
 	cs := f.IO.ErrColorScheme()
 	if opts.wizard {
 		stop := steps.Spin(f.IO, "Reading the services' state…")
@@ -265,6 +270,11 @@ func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
 	st, err := f.recoveredStack(ctx)
 	if err != nil {
 		return err
+	}
+	if on, err := onSwarm(st); err != nil || on {
+		return orSwarm(err, func() error {
+			return swarmRefusal(st, "down", "`docker stack rm STACK` removes the stack's services and networks (its volumes stay on the nodes)")
+		})
 	}
 	cs := f.IO.ErrColorScheme()
 	if opts.wizard {

@@ -166,6 +166,9 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	if err != nil {
 		return err
 	}
+	if on, err := onSwarm(st); err != nil || on {
+		return orSwarm(err, func() error { return runSwarmLogs(ctx, f, st, opts) })
+	}
 	if _, err := st.ResolveServices(opts.Services); err != nil {
 		return err
 	}
@@ -186,6 +189,9 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 		warn(msg)
 	}
 	err = logs.Read(ctx, st, lo, p.print)
+	if opts.Follow {
+		err = followAcrossDrops(ctx, f, st, lo, p, err)
+	}
 	if ferr := p.flush(); err == nil {
 		err = ferr
 	}
@@ -222,8 +228,9 @@ type logPrinter struct {
 	mu         sync.Mutex // the writer, between print and the follow flush timer
 	flushTimer *time.Timer
 	flushErr   error
-	printed    int // lines printed
-	found      int // containers read
+	printed    int       // lines printed
+	found      int       // containers read
+	last       time.Time // the newest line's time (where following goes on after a reconnect)
 }
 
 func newLogPrinter(f *Factory, st *stackops.Stack, opts *logsOptions, w *bufio.Writer) *logPrinter {
@@ -281,6 +288,9 @@ func (p *logPrinter) print(l logs.Line) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.printed++
+	if l.Time.After(p.last) {
+		p.last = l.Time
+	}
 	if p.json != nil {
 		if err := p.json.Encode(l); err != nil {
 			return err

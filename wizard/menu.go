@@ -130,6 +130,11 @@ func optionalMenuEntries(ctx context.Context, f *Factory) []menuEntry {
 	if e, ok := pluginsMenuEntry(ctx, f, st); ok {
 		out = append(out, e)
 	}
+	if st != nil {
+		if e, ok := contextMenuEntry(f, st); ok {
+			out = append(out, e)
+		}
+	}
 	return out
 }
 
@@ -149,8 +154,15 @@ func menuFor(ctx context.Context, f *Factory, cs *steps.ColorScheme) (string, []
 		if f.startedOutside {
 			entries = append(entries, menuEntry{Label: "Open another project", Run: runOpenProject})
 		}
-		return fmt.Sprintf("%s %s %s", title, cs.Gray("·"),
-			fmt.Sprintf("project %s · %d services (%s) · %s", cs.Cyan(st.Name), len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "), st.Dir)), entries
+		where := st.Dir
+		if sw, swarmEntries, ok := swarmMenu(ctx, st, entries); ok {
+			where, entries = sw+" · "+st.Dir, swarmEntries
+		}
+		header := fmt.Sprintf("project %s · %d services (%s) · %s", cs.Cyan(st.Name), len(st.ServiceNames()), strings.Join(st.ServiceNames(), ", "), where)
+		if on := whereLabel(st); on != "" {
+			header += " · " + cs.Bold(on)
+		}
+		return fmt.Sprintf("%s %s %s", title, cs.Gray("·"), header), entries
 	case errors.Is(err, stackops.ErrNoComposeFile) || (f.Global.ProjectDir != "" && errors.Is(err, fs.ErrNotExist)):
 		f.startedOutside = true
 		msg := Message(err)

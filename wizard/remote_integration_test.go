@@ -1,7 +1,6 @@
 package wizard_test
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,128 +32,6 @@ func onEngine(t *testing.T, env []string, project string) []string {
 		t.Fatalf("docker ps (%v): %v", env, err)
 	}
 	return strings.Fields(string(out))
-}
-
-// With two engines — the host's and a server's — `stackpilot -H ssh://…`
-// deploys onto the server (Compose included) and reads its state from there,
-// over one ssh connection per command.
-func TestIntegrationRemoteHostFlag(t *testing.T) {
-	srv := itest.StartServer(t, itest.ServerOptions{})
-	p := itest.NewProject(t, remoteStack, nil)
-	p.Env = []string{srv.SSH.PathEnv()} // the ssh wrapper; the engine only through -H
-	p.OnServer = true
-
-	res := p.Run("-H", srv.Host(), "deploy", "--yes", "--json")
-	if res.Code != 0 {
-		t.Fatalf("deploy -H %s: exit %d\n%s", srv.Host(), res.Code, res.Combined())
-	}
-	var dep deployResult
-	if err := json.Unmarshal([]byte(res.Stdout), &dep); err != nil || !dep.OK {
-		t.Fatalf("deploy --json: %v\n%s", err, res.Stdout)
-	}
-	for _, argv := range dep.Commands {
-		if strings.Join(argv[:3], " ") != "docker --host "+srv.Host() && strings.Join(argv[:3], " ") != "docker-compose --host "+srv.Host() {
-			t.Errorf("Compose was not pointed at the server: %q", argv)
-		}
-	}
-	if got := onEngine(t, srv.Env(), p.Name); len(got) != 1 {
-		t.Fatalf("containers on the server after deploy: %v, want 1", got)
-	}
-	if got := onEngine(t, nil, p.Name); len(got) != 0 {
-		t.Fatalf("deploy -H created containers on the host's engine too: %v", got)
-	}
-
-	before := srv.SSHLogins(t)
-	res = p.Run("-H", srv.Host(), "status", "--json")
-	var rows []statusRow
-	if err := json.Unmarshal([]byte(res.Stdout), &rows); err != nil || res.Code != 0 {
-		t.Fatalf("status -H: exit %d, %v\n%s", res.Code, err, res.Combined())
-	}
-	if len(rows) != 1 || rows[0].State != "running" || rows[0].Health != "healthy" {
-		t.Fatalf("status over ssh: %+v", rows)
-	}
-	if logins := srv.SSHLogins(t) - before; logins != 1 {
-		t.Errorf("one status opened %d ssh connections, want 1", logins)
-	}
-	if out, _ := exec.Command("pgrep", "-f", "ControlPath=.*stackpilot-ssh.*"+srv.IP).Output(); len(out) > 0 {
-		t.Errorf("ssh processes left behind after status: %s", out)
-	}
-
-	// The same project on the host's engine was never created.
-	if res := p.Run("status", "--json"); res.Code != 3 || !strings.Contains(res.Stdout, "not created") {
-		t.Fatalf("status on the host's engine: exit %d\n%s", res.Code, res.Combined())
-	}
-	// DOCKER_HOST says the same as -H.
-	if res := itest.Run(t, p.Dir, srv.Env(), "status"); res.Code != 0 || !strings.Contains(res.Stdout, "healthy") {
-		t.Fatalf("status with DOCKER_HOST=%s: exit %d\n%s", srv.Host(), res.Code, res.Combined())
-	}
-	// -H wins over DOCKER_HOST: the host's socket, where nothing runs.
-	if res := itest.Run(t, p.Dir, srv.Env(), "-H", "unix:///var/run/docker.sock", "status"); res.Code != 3 {
-		t.Fatalf("-H unix:// with DOCKER_HOST=ssh://: exit %d\n%s", res.Code, res.Combined())
-	}
-	// stop through Compose acts on the server too.
-	if res := p.Run("-H", srv.Host(), "stop", "--yes"); res.Code != 0 {
-		t.Fatalf("stop -H: exit %d\n%s", res.Code, res.Combined())
-	}
-	if out := srv.Docker(t, "ps", "-q", "--filter", "label=com.docker.compose.project="+p.Name); strings.TrimSpace(out) != "" {
-		t.Fatalf("stop -H left the server's container running: %q", out)
-	}
-}
-
-// A docker context made with the docker CLI is followed by --context,
-// DOCKER_CONTEXT and `docker context use`, Compose included.
-func TestIntegrationRemoteContext(t *testing.T) {
-	srv := itest.StartServer(t, itest.ServerOptions{})
-	cfg := t.TempDir()
-	// The Compose v2 plugin lives in the real config directory.
-	if home, err := os.UserHomeDir(); err == nil {
-		if _, err := os.Stat(filepath.Join(home, ".docker", "cli-plugins")); err == nil {
-			if err := os.Symlink(filepath.Join(home, ".docker", "cli-plugins"), filepath.Join(cfg, "cli-plugins")); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	// Compose v1 (docker-py) finds the contexts beside an existing config.json only.
-	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte("{}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{srv.SSH.PathEnv(), "DOCKER_CONFIG=" + cfg}
-	docker := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("docker", args...)
-		cmd.Env = append(itest.BaseEnv(), env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("docker %v: %v\n%s", args, err, out)
-		}
-	}
-	docker("context", "create", "srv", "--docker", "host="+srv.Host())
-	p := itest.NewProject(t, remoteStack, nil)
-	p.Env = env
-	p.OnServer = true
-
-	if res := p.Run("--context", "srv", "deploy", "--yes"); res.Code != 0 {
-		t.Fatalf("deploy --context srv: exit %d\n%s", res.Code, res.Combined())
-	}
-	if got := onEngine(t, srv.Env(), p.Name); len(got) != 1 {
-		t.Fatalf("containers on the server after deploy --context: %v", got)
-	}
-	if got := onEngine(t, nil, p.Name); len(got) != 0 {
-		t.Fatalf("deploy --context created containers on the host: %v", got)
-	}
-	if res := itest.Run(t, p.Dir, append(env, "DOCKER_CONTEXT=srv"), "status"); res.Code != 0 || !strings.Contains(res.Stdout, "healthy") {
-		t.Fatalf("status with DOCKER_CONTEXT=srv: exit %d\n%s", res.Code, res.Combined())
-	}
-	docker("context", "use", "srv")
-	if res := p.Run("restart", "--yes"); res.Code != 0 {
-		t.Fatalf("restart after docker context use srv: exit %d\n%s", res.Code, res.Combined())
-	}
-	if res := p.Run("--context", "default", "status"); res.Code != 3 {
-		t.Fatalf("status --context default (the host, where nothing runs): exit %d\n%s", res.Code, res.Combined())
-	}
-	res := p.Run("--context", "prdo", "status")
-	if res.Code != 2 || !strings.Contains(res.Stderr, `docker context "prdo" not found`) || !strings.Contains(res.Stderr, "default, srv") {
-		t.Fatalf("an unknown --context: exit %d\n%s", res.Code, res.Combined())
-	}
 }
 
 // Every way an ssh:// engine can be out of reach ends in seconds with what
@@ -210,6 +87,27 @@ func TestIntegrationRemoteErrors(t *testing.T) {
 	res, took = status(srv.SSH, srv.Host())
 	expect("no docker on the server", res, took, 15*time.Second, "no docker command", "install Docker on the server")
 	srv.MustExec(t, "mv", "/usr/bin/docker.off", "/usr/bin/docker")
+
+	// The login works but the user may not use the server's docker socket.
+	srv.MustExec(t, "sh", "-c", "useradd -m -s /bin/sh deploy && install -d -m 700 -o deploy /home/deploy/.ssh && install -m 600 -o deploy /root/.ssh/authorized_keys /home/deploy/.ssh/authorized_keys")
+	res, took = status(srv.SSH, "ssh://deploy@"+srv.IP)
+	expect("permission denied on the server's socket", res, took, 15*time.Second, "permission denied on the server's docker socket", "usermod -aG docker deploy")
+
+	// Compose v1 without paramiko (hidden here by a package of that name
+	// that fails to import) cannot reach ssh:// at all: said as such.
+	if _, err := exec.LookPath("docker-compose"); err == nil {
+		fake := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(fake, "paramiko"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(fake, "paramiko", "__init__.py"), []byte("raise ImportError('hidden by the test')\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := itest.Run(t, p.Dir, []string{srv.SSH.PathEnv(), "STACKPILOT_COMPOSE=v1", "PYTHONPATH=" + fake}, "-H", srv.Host(), "deploy", "--yes")
+		if res.Code != 1 || !strings.Contains(res.Stderr, "Compose v1 (docker-compose) reaches ssh:// engines only through the Python package paramiko") {
+			t.Errorf("Compose v1 without paramiko over ssh://: exit %d\n%s", res.Code, res.Combined())
+		}
+	}
 
 	// It works with all of that put right.
 	if res, _ := status(srv.SSH, srv.Host()); res.Code != 3 || !strings.Contains(res.Stdout, "not created") {

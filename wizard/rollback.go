@@ -80,6 +80,9 @@ func runRollback(ctx context.Context, f *Factory, opts *rollbackOptions) error {
 	if err != nil {
 		return err
 	}
+	if on, err := onSwarm(st); err != nil || on {
+		return orSwarm(err, func() error { return runSwarmRollback(ctx, f, st, opts) })
+	}
 	cs := f.IO.ErrColorScheme()
 	if opts.DryRun || (opts.wizard && !opts.confirmed) {
 		stop := func() {}

@@ -91,6 +91,7 @@ terminal, 3 stack degraded, 130 cancelled.`,
 	pf.BoolVar(&g.NoColor, "no-color", false, "no color (also NO_COLOR=1 or TERM=dumb)")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "show the docker commands run")
 	pf.StringVar(&g.Context, "context", "", "docker context to act on (default: DOCKER_HOST, DOCKER_CONTEXT, then docker context use's choice)")
+	pf.BoolVar(&g.Swarm, "swarm", false, "the stack runs on a Docker Swarm (as x-stackpilot.orchestrator: swarm); the engine must be a manager")
 	pf.StringVarP(&g.Host, "host", "H", "", "docker engine to act on: unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST (default: as the docker CLI)")
 
 	cmds := commandBuilders(f)

@@ -59,6 +59,9 @@ func runStatus(ctx context.Context, f *Factory, opts *statusOptions) error {
 	if err != nil {
 		return err
 	}
+	if on, err := onSwarm(st); err != nil || on {
+		return orSwarm(err, func() error { return runSwarmStatus(ctx, f, st, opts) })
+	}
 	if opts.Watch {
 		return watchStatus(ctx, f, st, opts)
 	}

@@ -33,8 +33,13 @@ type statusRow struct {
 		Error      string  `json:"error"`
 		LatencyMS  float64 `json:"latency_ms"`
 	} `json:"probe"`
-	OK      bool   `json:"ok"`
-	Problem string `json:"problem,omitempty"`
+	OK       bool   `json:"ok"`
+	Problem  string `json:"problem,omitempty"`
+	Endpoint struct {
+		Host    string `json:"host"`
+		Context string `json:"context"`
+		Source  string `json:"source"`
+	} `json:"endpoint"`
 }
 
 type statusPort struct {

@@ -150,6 +150,11 @@ func runRun(ctx context.Context, f *Factory, opts *runOptions) error {
 	if err != nil {
 		return err
 	}
+	if on, err := onSwarm(st); err != nil || on {
+		return orSwarm(err, func() error {
+			return swarmRefusal(st, "run", "a task runs in a service's container on one engine; on a Swarm, `docker exec` into the task's container on its node (`stackpilot status` names the node)")
+		})
+	}
 	// A task chosen from a list ends with the command that runs it directly.
 	equivalent := opts.wizard || opts.Task == ""
 	if opts.Task == "" {

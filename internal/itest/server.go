@@ -66,7 +66,9 @@ chmod 600 /root/.ssh/authorized_keys
 install -d /run/sshd
 /usr/sbin/sshd -E /var/log/sshd.log -o HostKey=/etc/ssh/ssh_host_ed25519_key -o LogLevel=VERBOSE
 start_dockerd() {
-  setsid dockerd --storage-driver "$1" >/var/log/dockerd.log 2>&1 </dev/null &
+  # Registries on the test networks speak plain HTTP (RegistryImage).
+  # shellcheck disable=SC2086 # DOCKERD_EXTRA is a list of arguments
+  setsid dockerd --storage-driver "$1" --insecure-registry 172.16.0.0/12 --insecure-registry 192.168.0.0/16 --insecure-registry 10.0.0.0/8 ${DOCKERD_EXTRA:-} >/var/log/dockerd.log 2>&1 </dev/null &
   i=0
   while [ $i -lt 600 ]; do
     docker version >/dev/null 2>&1 && return 0
@@ -210,6 +212,9 @@ type ServerOptions struct {
 	// Images are loaded into the server's engine; nil means FixtureImage and
 	// BusyboxImage, an empty non-nil slice none.
 	Images []string
+	// TLS makes the server's engine listen on tcp://IP:2376 too, with TLS
+	// and client certificates of a CA made for the test (Server.TLS).
+	TLS bool
 }
 
 // Server is a running "server" container: another machine with its own IP,
@@ -223,6 +228,17 @@ type Server struct {
 	Driver string
 	// Started is how long the start took, images loaded included.
 	Started time.Duration
+	// TLS holds the certificates when ServerOptions.TLS asked for them.
+	TLS *TLSCerts
+}
+
+// TLSHost is the server's engine over TLS: tcp://IP:2376 (ServerOptions.TLS).
+func (s *Server) TLSHost() string { return "tcp://" + s.IP + ":2376" }
+
+// TLSEnv is what the docker CLI needs to reach the engine over TLS with the
+// test's client certificate.
+func (s *Server) TLSEnv() []string {
+	return []string{"DOCKER_HOST=" + s.TLSHost(), "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + s.TLS.Dir}
 }
 
 // Host is the server's engine as DOCKER_HOST: ssh://root@IP.
@@ -382,7 +398,21 @@ func startServer(t testing.TB, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := docker(pub, "exec", "-i", name, "sh", "-c", serverSetup)
+	setup := []string{"exec", "-i"}
+	if opts.TLS {
+		s.TLS = NewTLSCerts(t, s.IP)
+		for _, f := range []string{"ca.pem", "server-cert.pem", "server-key.pem"} {
+			b, err := os.ReadFile(filepath.Join(s.TLS.Dir, f))
+			if err != nil {
+				return nil, err
+			}
+			if _, err := docker(b, "exec", "-i", name, "sh", "-c", "mkdir -p /etc/docker/tls && cat >/etc/docker/tls/"+f); err != nil {
+				return nil, err
+			}
+		}
+		setup = append(setup, "-e", "DOCKERD_EXTRA=-H unix:///var/run/docker.sock -H tcp://0.0.0.0:2376 --tlsverify --tlscacert /etc/docker/tls/ca.pem --tlscert /etc/docker/tls/server-cert.pem --tlskey /etc/docker/tls/server-key.pem")
+	}
+	out, err := docker(pub, append(setup, name, "sh", "-c", serverSetup)...)
 	if err != nil {
 		return nil, fmt.Errorf("server %s set-up: %w\n%s", name, err, out)
 	}

@@ -96,6 +96,9 @@ type TLS struct {
 	// Origin says where the material came from, for messages: a directory,
 	// or the context's name.
 	Origin string
+	// Dir is the directory holding ca.pem, cert.pem and key.pem when the
+	// material came from one (DOCKER_CERT_PATH); "" for a context's.
+	Dir string
 }
 
 // Scheme is the URL scheme of Host: unix, tcp, ssh, npipe or fd.
@@ -225,7 +228,7 @@ func defaultEndpoint(flagHost string, env map[string]string, configDir string) (
 		if certDir == "" {
 			certDir = configDir
 		}
-		t := &TLS{SkipVerify: !verify, Origin: certDir}
+		t := &TLS{SkipVerify: !verify, Origin: certDir, Dir: certDir}
 		// The CA must be there (the docker CLI fails without it too); the
 		// client certificate is optional and used only when both halves are.
 		if t.CA, err = os.ReadFile(filepath.Join(certDir, "ca.pem")); err != nil {

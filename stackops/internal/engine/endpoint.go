@@ -115,6 +115,10 @@ func (c *Client) remoteError(err error) error {
 		if serr := c.ssh.classify(err.Error()); serr != nil {
 			return serr
 		}
+		// The connection ended without saying why: ask the server.
+		if serr := c.ssh.classify(c.ssh.diagnose(context.Background())); serr != nil {
+			return serr
+		}
 	}
 	if !c.tcp {
 		return nil

@@ -24,6 +24,7 @@ type ContainerCreate struct {
 	User            string            `json:"User,omitempty"`
 	Labels          map[string]string `json:"Labels,omitempty"`
 	NetworkDisabled bool              `json:"NetworkDisabled,omitempty"`
+	Tty             bool              `json:"Tty,omitempty"`
 	HostConfig      struct {
 		Mounts      []MountSpec `json:"Mounts,omitempty"`
 		NetworkMode string      `json:"NetworkMode,omitempty"`

@@ -207,7 +207,8 @@ func (d *sshDialer) classify(text string) error {
 		strings.Contains(text, "exit status 127"):
 		return &DaemonError{Host: d.host, Err: ErrNoDocker, Cause: errors.New("the server has no docker command"),
 			Fix: "install Docker on the server (Debian: apt-get install docker.io), or put docker in the PATH of " + user + "'s non-interactive shell there"}
-	case strings.Contains(text, "permission denied while trying to connect to the Docker daemon"):
+	case strings.Contains(text, "permission denied while trying to connect to the Docker daemon"),
+		strings.Contains(text, "dial unix") && strings.Contains(text, "permission denied"):
 		return &DaemonError{Host: d.host, Err: ErrPermissionDenied, Cause: errors.New("permission denied on the server's docker socket"),
 			Fix: "on the server, add " + user + " to the docker group (sudo usermod -aG docker " + login + ") and connect again"}
 	case strings.Contains(text, "Cannot connect to the Docker daemon"), strings.Contains(text, "Is the docker daemon running"):
@@ -215,6 +216,25 @@ func (d *sshDialer) classify(text string) error {
 			Fix: "start it on the server (sudo systemctl start docker)"}
 	}
 	return nil
+}
+
+// diagnose runs what an API connection runs on the server — `docker system
+// dial-stdio`, over the master — with nothing to send, and returns what it
+// printed: the reason a connection ended before the engine answered (a
+// socket the user may not open, no daemon), which the HTTP client's "EOF"
+// does not carry. "" when the master never started (its own error said why).
+func (d *sshDialer) diagnose(ctx context.Context) string {
+	if d.master == nil || d.err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(sshConnectTimeout)*time.Second)
+	defer cancel()
+	args := append([]string{"-o", "ControlMaster=no", "-o", "ControlPath=" + d.ctl, "-o", "ConnectTimeout=" + strconv.Itoa(sshConnectTimeout)},
+		d.spec.Args("docker", "system", "dial-stdio")...)
+	cmd := exec.CommandContext(ctx, "ssh", args...)
+	cmd.Stdin = strings.NewReader("")
+	out, _ := cmd.CombinedOutput()
+	return string(out)
 }
 
 func lastLine(s string) string {

@@ -1,0 +1,293 @@
+package wizard_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackpilot/stackpilot/internal/itest"
+)
+
+// swarmStatus is the part of `status --json` on a Swarm the tests read.
+type swarmStatus struct {
+	Degraded bool `json:"degraded"`
+	Services []struct {
+		Name        string `json:"name"`
+		Desired     int    `json:"desired"`
+		Running     int    `json:"running"`
+		Image       string `json:"image"`
+		UpdateState string `json:"update_state"`
+		Tasks       []struct {
+			Node         string `json:"node"`
+			State        string `json:"state"`
+			DesiredState string `json:"desired_state"`
+			Health       string `json:"health"`
+		} `json:"tasks"`
+	} `json:"services"`
+	Nodes []struct {
+		Hostname     string `json:"hostname"`
+		Availability string `json:"availability"`
+		State        string `json:"state"`
+		Tasks        int    `json:"tasks"`
+	} `json:"nodes"`
+}
+
+// swarmStack is the stack of the Swarm walk: web is built here and pushed
+// to the registry (two replicas, one per node, a healthcheck; dnsrr since
+// this kernel has no IPVS for VIPs), db is pinned to a worker with its
+// volume. GREETING and CRASH come from .env.
+func swarmStack(registry, dbNode string) string {
+	return `services:
+  web:
+    build: ./web
+    command: ["print=hello ${GREETING}", "${CRASH:-print=}", "serve=:8080"]
+    healthcheck: {test: ["CMD", "/fixture", "check=http://127.0.0.1:8080/health"], interval: 1s, timeout: 2s, retries: 2}
+    deploy:
+      replicas: 2
+      endpoint_mode: dnsrr
+      placement: {max_replicas_per_node: 1}
+  db:
+    image: ` + itest.BusyboxImage + `
+    command: ["sh", "-c", "echo db up; exec sleep 100000"]
+    volumes: [db-data:/data]
+    deploy:
+      placement: {constraints: ["node.hostname == ` + dbNode + `"]}
+volumes:
+  db-data: {}
+x-stackpilot:
+  orchestrator: swarm
+  registry: ` + registry + `
+  deploy: {timeout: 120s}
+`
+}
+
+func readSwarmStatus(t *testing.T, p *itest.Project) (swarmStatus, itest.Result) {
+	t.Helper()
+	res := p.Run("status", "--json")
+	var st swarmStatus
+	if err := json.Unmarshal([]byte(res.Stdout), &st); err != nil {
+		t.Fatalf("status --json: %v (exit %d)\n%s", err, res.Code, res.Combined())
+	}
+	return st, res
+}
+
+func (s swarmStatus) service(name string) (desired, running int, nodes []string) {
+	for _, svc := range s.Services {
+		if svc.Name == name {
+			for _, tk := range svc.Tasks {
+				if tk.State == "running" && tk.DesiredState == "running" {
+					nodes = append(nodes, tk.Node)
+				}
+			}
+			return svc.Desired, svc.Running, nodes
+		}
+	}
+	return -1, -1, nil
+}
+
+// The Swarm walk, on one three-node Swarm (a manager, two workers) with a
+// registry beside it: deploy (build, push, pull on the workers), a rolling
+// update of web under a request loop from a client on the stack's overlay
+// network, rollback to the previous spec, a crashing update that Swarm rolls
+// back with the reason shown, a node drained (tasks move, status shows it),
+// logs from tasks on two nodes, history, and the refusals.
+func TestIntegrationSwarmStack(t *testing.T) {
+	t.Parallel()
+	if itest.Variant() == "v1" {
+		t.Skip("the Swarm walk runs with Compose v2 (Compose only builds here; the rest is the engine and docker stack)")
+	}
+	begin := time.Now()
+	step := func(what string) { t.Logf("%6.1fs %s", time.Since(begin).Seconds(), what) }
+	w := itest.StartSwarm(t, 3)
+	registry := w.StartRegistry(t)
+	dbNode, other := w.Workers[0], w.Workers[1]
+	step(fmt.Sprintf("swarm %s, registry %s", w, registry))
+
+	p := itest.NewProject(t, swarmStack(registry, dbNode.Name), map[string]string{
+		".env":           "GREETING=one",
+		"web/Dockerfile": "FROM " + itest.FixtureImage + "\nLABEL stackpilot.test=swarm\n",
+	})
+	p.Env, p.OnServer = w.Manager.Env(), true
+	t.Cleanup(func() { _, _ = w.Manager.Exec("docker", "stack", "rm", p.Name) })
+
+	// A worker is not a manager: refused, naming the manager to use.
+	res := itest.Run(t, p.Dir, []string{w.SSH.PathEnv(), "DOCKER_HOST=" + other.Host()}, "status")
+	if res.Code == 0 || !strings.Contains(res.Stderr, "Swarm worker") || !strings.Contains(res.Stderr, w.Manager.IP) {
+		t.Fatalf("status on a worker: exit %d, want a refusal naming the manager %s\n%s", res.Code, w.Manager.IP, res.Combined())
+	}
+
+	res = p.Run("deploy", "--yes")
+	if res.Code != 0 {
+		t.Fatalf("deploy: exit %d\n%s", res.Code, res.Combined())
+	}
+	step("deployed")
+	st, res := readSwarmStatus(t, p)
+	if res.Code != 0 || st.Degraded {
+		t.Fatalf("status after deploy: exit %d\n%s", res.Code, res.Stdout)
+	}
+	desired, running, webNodes := st.service("web")
+	if desired != 2 || running != 2 || len(webNodes) != 2 || webNodes[0] == webNodes[1] {
+		t.Fatalf("web: %d/%d on %v, want 2/2 on two nodes\n%s", running, desired, webNodes, res.Stdout)
+	}
+	if _, _, dbNodes := st.service("db"); len(dbNodes) != 1 || dbNodes[0] != dbNode.Name {
+		t.Fatalf("db on %v, want pinned to %s", dbNodes, dbNode.Name)
+	}
+	for _, svc := range st.Services {
+		if svc.Name == "web" && !strings.HasPrefix(svc.Image, registry+"/") {
+			t.Fatalf("web runs %q, want the image pushed to %s", svc.Image, registry)
+		}
+	}
+
+	// Rolling update of web (start-first by default) while a client on the
+	// overlay network requests it, resolving the name each time.
+	client := itest.UniqueName("sphammer")
+	other.MustExec(t, "docker", "run", "-d", "--name", client, "--network", p.Name+"_default", itest.FixtureImage, "hammer=http://web:8080/")
+	time.Sleep(time.Second)
+	p.WriteFile(".env", "GREETING=two\nCOMPOSE_PROJECT_NAME="+p.Name+"\n")
+	res = p.Run("deploy", "--yes")
+	other.MustExec(t, "docker", "stop", "-t", "5", client)
+	hammer := other.MustExec(t, "docker", "logs", client)
+	other.MustExec(t, "docker", "rm", client)
+	if res.Code != 0 {
+		t.Fatalf("rolling update: exit %d\n%s", res.Code, res.Combined())
+	}
+	step("rolling update: " + strings.TrimSpace(strings.SplitN(hammer, "\n", 2)[0]))
+	var requests, failed int
+	if _, err := fmt.Sscanf(hammer, "hammer requests=%d failed=%d", &requests, &failed); err != nil || requests < 100 {
+		t.Fatalf("client loop: %v\n%s", err, hammer)
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d requests failed during the rolling update:\n%s", failed, requests, hammer)
+	}
+	if out := w.Manager.MustExec(t, "docker", "service", "inspect", p.Name+"_web", "--format", "{{.Spec.UpdateConfig.Order}} {{.Spec.UpdateConfig.FailureAction}}"); strings.TrimSpace(out) != "start-first rollback" {
+		t.Errorf("web update_config = %q, want the defaults start-first rollback", out)
+	}
+
+	// rollback: Swarm's previous spec (GREETING=one), through the gate.
+	res = p.Run("rollback", "web", "--yes")
+	if res.Code != 0 {
+		t.Fatalf("rollback: exit %d\n%s", res.Code, res.Combined())
+	}
+	if env := w.Manager.MustExec(t, "docker", "service", "inspect", p.Name+"_web", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Args}}"); !strings.Contains(env, "hello one") {
+		t.Fatalf("after rollback web runs %s, want GREETING=one's command", env)
+	}
+	step("rolled back")
+
+	// A crashing update: the new task exits 3; the deploy fails fast with
+	// the task's node, exit code and logs, and Swarm rolls web back.
+	p.WriteFile(".env", "GREETING=three\nCRASH=exit=3\nCOMPOSE_PROJECT_NAME="+p.Name+"\n")
+	res = p.Run("deploy", "--yes")
+	if res.Code == 0 {
+		t.Fatalf("crashing deploy passed:\n%s", res.Combined())
+	}
+	for _, want := range []string{"non-zero exit (3)", "exit code 3", "hello three", "rolled web back"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("crashing deploy's report lacks %q:\n%s", want, res.Stderr)
+		}
+	}
+	st, _ = readSwarmStatus(t, p)
+	if _, running, _ := st.service("web"); running != 2 {
+		t.Errorf("web after Swarm's rollback: %d running, want 2", running)
+	}
+	step("crash rolled back")
+
+	// Drain the worker without db: its tasks move, status shows the node drained.
+	w.Manager.MustExec(t, "docker", "node", "update", "--availability", "drain", other.Name)
+	itest.Eventually(t, 60*time.Second, "tasks moved off the drained node", func() bool {
+		st, _ := readSwarmStatus(t, p)
+		_, running, nodes := st.service("web")
+		for _, n := range nodes {
+			if n == other.Name {
+				return false
+			}
+		}
+		return running == 2
+	})
+	st, res = readSwarmStatus(t, p)
+	drained := false
+	for _, n := range st.Nodes {
+		if n.Hostname == other.Name {
+			drained = n.Availability == "drain" && n.Tasks == 0
+		}
+	}
+	if !drained {
+		t.Errorf("status does not show %s drained with no tasks:\n%s", other.Name, res.Stdout)
+	}
+	if text := p.Run("status"); !strings.Contains(text.Stdout, "drain") {
+		t.Errorf("status (text) does not show the drained node:\n%s", text.Combined())
+	}
+	step("drained")
+
+	// Logs from web's tasks on two nodes, traced to them.
+	res = p.Run("logs", "web", "--tail", "5")
+	if res.Code != 0 {
+		t.Fatalf("logs: exit %d\n%s", res.Code, res.Combined())
+	}
+	_, _, webNodes = st.service("web")
+	for _, n := range webNodes {
+		if !strings.Contains(res.Stdout, "@"+n+" | hello") {
+			t.Errorf("logs lack web's task on %s:\n%s", n, res.Stdout)
+		}
+	}
+
+	// logs -f streams until stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	follow := exec.CommandContext(ctx, itest.Binary(t), "logs", "-f", "db")
+	follow.Dir, follow.Env = p.Dir, append(itest.BaseEnv(), p.Env...)
+	out, _ := follow.Output()
+	cancel()
+	if !strings.Contains(string(out), "@"+dbNode.Name+" | db up") {
+		t.Errorf("logs -f db printed %q", out)
+	}
+
+	// History records the Swarm deploys; jobs without a Swarm meaning refuse.
+	hist := p.Run("history", "--json")
+	if strings.Count(hist.Stdout, `"orchestrator": "swarm"`) < 4 {
+		t.Errorf("history does not record the Swarm deploys and rollback:\n%s", hist.Combined())
+	}
+	if r := p.Run("stop", "web"); r.Code != 2 || !strings.Contains(r.Stderr, "docker service scale") {
+		t.Errorf("stop on a Swarm: exit %d\n%s", r.Code, r.Combined())
+	}
+	if r := p.Run("backup", "create"); r.Code != 2 || !strings.Contains(r.Stderr, "Swarm volume lives on the node") {
+		t.Errorf("backup create on a Swarm: exit %d\n%s", r.Code, r.Combined())
+	}
+	// doctor: the manager, the nodes (one drained: a warning), the registry
+	// from the manager's engine, db pinned with its volume.
+	doc := p.Run("doctor", "--json")
+	for _, want := range []string{`"name": "swarm manager"`, `"detail": "3 of 3 ready; not taking tasks: ` + other.Name + ` (drain)"`,
+		registry + ` answers`, `"detail": "every service with a volume is pinned to a node"`} {
+		if !strings.Contains(doc.Stdout, want) {
+			t.Errorf("doctor --json lacks %s:\n%s", want, doc.Combined())
+		}
+	}
+	// The menu on a terminal: the header says swarm · 3 nodes; the Nodes
+	// view shows the drained node and where web's tasks run.
+	term := itest.StartTerminal(t, p.Dir, p.Env)
+	term.Expect("What do you want to do?")
+	term.Expect("Quit")
+	if !term.ScreenContains("swarm · 3 nodes") {
+		t.Errorf("menu header lacks swarm · 3 nodes:\n%s", term.Screen())
+	}
+	if term.ScreenContains("Stop services") {
+		t.Errorf("the menu offers Stop on a Swarm:\n%s", term.Screen())
+	}
+	time.Sleep(300 * time.Millisecond)
+	term.Send("Nodes", itest.KeyEnter)
+	term.Expect("AVAILABILITY")
+	term.Expect("What do you want to do?")
+	screen := term.Screen()
+	if !strings.Contains(screen, other.Name) || !strings.Contains(screen, "drain") || !strings.Contains(screen, "web.") {
+		t.Errorf("Nodes view lacks the drained node or web's tasks:\n%s", screen)
+	}
+	term.Expect("Quit")
+	time.Sleep(300 * time.Millisecond)
+	term.Send("Quit", itest.KeyEnter)
+	if code := term.Wait(20 * time.Second); code != 0 {
+		t.Errorf("Quit: exit %d\n%s", code, term.Screen())
+	}
+	step("done")
+}
