@@ -189,12 +189,17 @@ func unsealEnv(in *projectInputs, environment map[string]string, environ map[str
 	sort.Strings(keys)
 	lookup := func(k string) (string, bool) { v, ok := environ[k]; return v, ok }
 	op := &envcrypt.Opener{Where: envcrypt.WhereFrom(lookup)}
+	sealed := make([]envcrypt.Sealed, len(keys))
+	for i, k := range keys {
+		sealed[i] = envcrypt.Sealed{Key: k, Value: environment[k]}
+	}
+	plains, err := op.OpenAll(sealed, func(k string) string { return fileDefining(in, k) })
+	if err != nil {
+		return &unsealed{err: fmt.Errorf("%w: %w", ErrSealed, err)}
+	}
 	u := &unsealed{values: map[string]string{}, tokens: map[string]string{}}
-	for _, k := range keys {
-		plain, err := op.Open(fileDefining(in, k), k, environment[k])
-		if err != nil {
-			return &unsealed{err: fmt.Errorf("%w: %w", ErrSealed, err)}
-		}
+	for i, k := range keys {
+		plain := plains[i]
 		u.values[k] = plain
 		u.env = append(u.env, k+"="+plain)
 		if plain != "" {

@@ -3,6 +3,9 @@ package envcrypt
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"filippo.io/age"
 )
@@ -40,19 +43,72 @@ type Opener struct {
 	err    error
 }
 
-// Open decrypts key's value from file.
-func (o *Opener) Open(file, key, value string) (string, error) {
+func (o *Opener) load() {
 	if !o.loaded {
 		o.loaded = true
 		ids, err := o.Where.Load()
 		o.ids, o.err = AgeIdentities(ids), err
 	}
+}
+
+// Open decrypts key's value from file.
+func (o *Opener) Open(file, key, value string) (string, error) {
+	o.load()
 	if o.err != nil {
 		return "", &KeyError{Key: key, File: file, Where: o.Where, Err: o.err}
 	}
 	plain, err := Decrypt(value, o.ids)
 	if err != nil {
 		return "", &KeyError{Key: key, File: file, Where: o.Where, Err: err}
+	}
+	return plain, nil
+}
+
+// Sealed is one encrypted value to open: its key and its text as the
+// file holds it.
+type Sealed struct{ Key, Value string }
+
+// OpenAll decrypts every value and returns the plain texts in order.
+// Each value is an age file of its own, with its own X25519 stanza to
+// unwrap (there is no work to share between them), so they are opened on
+// GOMAXPROCS goroutines. A stackpilot command runs on one processor
+// (internal/startup), where that is one worker: widening it to two for the
+// decryption was measured slower on a busy 2-core machine (5.5 ms per
+// Load of 20 values instead of 4.6). The error is
+// the one Open would have returned first, going through them in order;
+// fileOf names the file of a key that could not be opened (called only
+// then: finding it means reading the env files again).
+func (o *Opener) OpenAll(values []Sealed, fileOf func(key string) string) ([]string, error) {
+	o.load()
+	if o.err != nil {
+		if len(values) == 0 {
+			return nil, nil
+		}
+		return nil, &KeyError{Key: values[0].Key, File: fileOf(values[0].Key), Where: o.Where, Err: o.err}
+	}
+	plain := make([]string, len(values))
+	errs := make([]error, len(values))
+	workers := min(runtime.GOMAXPROCS(0), len(values))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(values) {
+					return
+				}
+				plain[i], errs[i] = Decrypt(values[i].Value, o.ids)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, &KeyError{Key: values[i].Key, File: fileOf(values[i].Key), Where: o.Where, Err: err}
+		}
 	}
 	return plain, nil
 }
