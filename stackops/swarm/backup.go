@@ -54,34 +54,18 @@ func (c *Cluster) BackupAccess(ctx context.Context, services []string, op string
 			continue
 		}
 		stateful = append(stateful, n)
-		var hostname, id string
+		var constraints []string
 		if svc.Deploy != nil {
-			for _, con := range svc.Deploy.Placement.Constraints {
-				con = strings.ReplaceAll(con, " ", "")
-				if h, ok := strings.CutPrefix(con, "node.hostname=="); ok {
-					hostname = h
-				} else if i, ok := strings.CutPrefix(con, "node.id=="); ok {
-					id = i
-				}
+			constraints = svc.Deploy.Placement.Constraints
+		}
+		if nodes == nil && needsNodes(constraints) {
+			if nodes, err = c.Engine.ListNodes(ctx); err != nil {
+				return nil, c.explain(ctx, err)
 			}
 		}
-		if hostname == "" && id != "" {
-			if nodes == nil {
-				if nodes, err = c.Engine.ListNodes(ctx); err != nil {
-					return nil, c.explain(ctx, err)
-				}
-			}
-			for _, nd := range nodes {
-				if nd.ID == id || strings.HasPrefix(nd.ID, id) {
-					hostname = nd.Description.Hostname
-				}
-			}
-			if hostname == "" {
-				return nil, fmt.Errorf("%s is pinned to node.id == %s, which is no node of the Swarm (`docker node ls`)", n, id)
-			}
-		}
-		if hostname == "" {
-			return nil, fmt.Errorf("%s mounts a volume but is not pinned to a node, so its volume may be on any node — pin it with deploy.placement.constraints: [\"node.hostname == NODE\"] and deploy again", n)
+		hostname, err := pinnedNode(n, constraints, nodes)
+		if err != nil {
+			return nil, err
 		}
 		pinned[n] = hostname
 	}
@@ -209,4 +193,55 @@ func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout 
 func (c *Cluster) undo(resume func(context.Context) error, err error) (func(context.Context) error, error) {
 	_ = resume(context.Background())
 	return nil, err
+}
+
+// needsNodes says whether pinnedNode needs the node list for these constraints.
+func needsNodes(constraints []string) bool {
+	for _, con := range constraints {
+		if strings.HasPrefix(strings.ReplaceAll(con, " ", ""), "node.hostname==") {
+			return false
+		}
+	}
+	for _, con := range constraints {
+		con = strings.ReplaceAll(con, " ", "")
+		if strings.HasPrefix(con, "node.id==") || strings.HasPrefix(con, "node.labels.") {
+			return true
+		}
+	}
+	return false
+}
+
+// pinnedNode is the hostname of the one node a service's placement
+// constraints pin it to: node.hostname == X, or the node a node.id == or
+// node.labels.K == V constraint matches — which must be exactly one.
+func pinnedNode(service string, constraints []string, nodes []engine.Node) (string, error) {
+	var id, label string
+	for _, con := range constraints {
+		con = strings.ReplaceAll(con, " ", "")
+		if h, ok := strings.CutPrefix(con, "node.hostname=="); ok {
+			return h, nil
+		} else if i, ok := strings.CutPrefix(con, "node.id=="); ok {
+			id = i
+		} else if l, ok := strings.CutPrefix(con, "node.labels."); ok && strings.Contains(l, "==") {
+			label = l
+		}
+	}
+	if id == "" && label == "" {
+		return "", fmt.Errorf("%s mounts a volume but is not pinned to a node, so its volume may be on any node — pin it with deploy.placement.constraints: [\"node.hostname == NODE\"] and deploy again", service)
+	}
+	k, v, _ := strings.Cut(label, "==")
+	what := "node.labels." + k + " == " + v
+	if id != "" {
+		what = "node.id == " + id
+	}
+	var match []string
+	for _, nd := range nodes {
+		if (id != "" && strings.HasPrefix(nd.ID, id)) || (id == "" && nd.Spec.Labels[k] == v) {
+			match = append(match, nd.Description.Hostname)
+		}
+	}
+	if len(match) != 1 {
+		return "", fmt.Errorf("%s is pinned to %s, which matches %d nodes (%s), and its volume lives on one — pin it to exactly one node (`docker node ls`)", service, what, len(match), strings.Join(match, ", "))
+	}
+	return match[0], nil
 }
