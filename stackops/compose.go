@@ -231,6 +231,7 @@ func (s *Stack) RunCompose(ctx context.Context, cmd Cmd, sub ...string) error {
 	if cmd.Args, err = s.ComposeArgs(c, sub...); err != nil {
 		return err
 	}
+	cmd.Env = append(cmd.Env, s.composeEnv(c)...)
 	if cmd.Dir == "" {
 		cmd.Dir = s.WorkDir
 	}

@@ -498,7 +498,7 @@ func (s *Stack) rollout(ctx context.Context, spec rolloutSpec) (*DeployResult, e
 		if spec.output != nil {
 			w = io.MultiWriter(tail, spec.output)
 		}
-		cmd := Cmd{Args: argv, Dir: s.WorkDir, Stdout: w, Stderr: w}
+		cmd := Cmd{Args: argv, Dir: s.WorkDir, Env: s.composeEnv(c), Stdout: w, Stderr: w}
 		if sub[0] == "up" {
 			// up replaces containers: it is stopped only between two
 			// replacements, and what it leaves is put right below.

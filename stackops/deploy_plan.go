@@ -95,7 +95,7 @@ func (s *Stack) PlanDeploy(ctx context.Context, opts DeployOptions) (*DeployPlan
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Runner.Run(ctx, Cmd{Args: hashArgv, Dir: s.WorkDir, Stdout: &out, Stderr: &errOut}); err != nil {
+	if err := s.Runner.Run(ctx, Cmd{Args: hashArgv, Dir: s.WorkDir, Env: s.composeEnv(c), Stdout: &out, Stderr: &errOut}); err != nil {
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}

@@ -30,7 +30,7 @@ func composeVerdict(ctx context.Context, r Runner, st *Stack, c *ComposeCLI) Doc
 		return chk
 	}
 	var stderr bytes.Buffer
-	if err := r.Run(ctx, Cmd{Args: argv, Dir: st.WorkDir, Stderr: &stderr}); err != nil {
+	if err := r.Run(ctx, Cmd{Args: argv, Dir: st.WorkDir, Env: st.composeEnv(c), Stderr: &stderr}); err != nil {
 		if ctx.Err() != nil {
 			chk.Detail = context.Cause(ctx).Error()
 			return chk

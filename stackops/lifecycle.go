@@ -182,7 +182,7 @@ func (s *Stack) runComposeStep(ctx context.Context, c *ComposeCLI, sub []string,
 	if out != nil {
 		w = io.MultiWriter(tail, out)
 	}
-	err = s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.WorkDir, Stdout: w, Stderr: w})
+	err = s.Runner.Run(ctx, Cmd{Args: argv, Dir: s.WorkDir, Env: s.composeEnv(c), Stdout: w, Stderr: w})
 	tail.Flush()
 	if err == nil {
 		return argv, nil

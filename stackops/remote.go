@@ -69,6 +69,20 @@ func (s *Stack) composeEndpointArgs(c *ComposeCLI) []string {
 	return args
 }
 
+// composeEnv is what a Compose child needs in its environment beyond
+// stackpilot's own: for Compose v1 given DOCKER_CERT_PATH's CA as a flag,
+// REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE cleared — v1's HTTP library
+// (python-requests) would verify the daemon against the bundle they name
+// instead of the CA the docker settings name (machines that point them at
+// the system's bundle make every v1 command over TLS fail).
+func (s *Stack) composeEnv(c *ComposeCLI) []string {
+	ep, err := s.Endpoint()
+	if err != nil || c.Variant != ComposeV1 || ep.TLS == nil || ep.TLS.Dir == "" || ep.TLS.CA == nil {
+		return nil
+	}
+	return []string{"REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="}
+}
+
 // composeV1TLSArgs say DOCKER_TLS_VERIFY/DOCKER_TLS and DOCKER_CERT_PATH's
 // files to Compose v1 as flags: v1 reads DOCKER_TLS_VERIFY but then drops
 // DOCKER_CERT_PATH's CA and client certificate (its TLS settings from the

@@ -111,6 +111,12 @@ func TestComposeV1GetsTheTLSFilesAsFlags(t *testing.T) {
 	if !reflect.DeepEqual(v1[:len(want)], want) {
 		t.Errorf("Compose v1 argv %q, want it to start %q", v1, want)
 	}
+	if env := st.composeEnv(&ComposeCLI{Variant: ComposeV1}); !reflect.DeepEqual(env, []string{"REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="}) {
+		t.Errorf("Compose v1's environment %q: REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE must be cleared", env)
+	}
+	if env := st.composeEnv(&ComposeCLI{Variant: ComposeV2}); env != nil {
+		t.Errorf("Compose v2's environment %q", env)
+	}
 	v2, _ := st.ComposeArgs(&ComposeCLI{Variant: ComposeV2, Command: []string{"docker", "compose"}}, "ps")
 	if strings.Contains(strings.Join(v2, " "), "tls") {
 		t.Errorf("Compose v2 reads the environment itself: %q", v2)

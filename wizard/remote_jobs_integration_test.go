@@ -91,10 +91,10 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 	engineOnly := itest.Variant() == "v2"
 	ssh := remoteWay{"ssh://", []string{"-H", srv.Host()}, base, srv.Host()}
 	byContext := remoteWay{"context", []string{"--context", "srv"}, base, srv.Host()}
-	// Compose v1 (python-requests) verifies against REQUESTS_CA_BUNDLE or
-	// CURL_CA_BUNDLE instead of DOCKER_CERT_PATH's CA when either is set, as
-	// on machines that point them at the system's bundle.
-	tlsWay := remoteWay{"tcp:// with TLS", nil, append(append([]string{"REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="}, base...), srv.TLSEnv()...), srv.TLSHost()}
+	// REQUESTS_CA_BUNDLE pointing at the system's bundle, as on many
+	// machines: Compose v1 (python-requests) would verify the daemon against
+	// it instead of DOCKER_CERT_PATH's CA, had stackpilot not cleared it.
+	tlsWay := remoteWay{"tcp:// with TLS", nil, append(append([]string{"REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt"}, base...), srv.TLSEnv()...), srv.TLSHost()}
 	run := func(w remoteWay, args ...string) itest.Result {
 		t.Helper()
 		return itest.Run(t, p.Dir, w.env, append(append([]string{}, w.args...), args...)...)
