@@ -219,6 +219,11 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		}
 	}
 
+	if opts.Swarm != nil && len(plan.dumps) > 0 {
+		d := plan.dumps[0].entry
+		return nil, fmt.Errorf("dump %s/%s: dumps are not loaded on a Swarm, nothing was changed — leave the service out (--service)", d.Services[0], d.Dump)
+	}
+
 	// 3. Consent.
 	confirm := opts.Confirm
 	if confirm == nil {
@@ -230,9 +235,6 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	}
 	if !ok {
 		return nil, stackops.ErrNotConfirmed
-	}
-	if opts.Swarm != nil && len(plan.dumps) > 0 {
-		return nil, fmt.Errorf("dump %s: dumps are not loaded on a Swarm — leave the service out (--service)", plan.dumps[0].entry.Path)
 	}
 	// On a Swarm the services are paused (scaled to 0) from here to the end:
 	// the safety backup and the replacement see the volumes at rest, and the
