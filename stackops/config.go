@@ -25,7 +25,7 @@ type Config struct {
 // fails loading instead of being ignored silently. Each is decoded by the
 // package whose job it configures (env, backup, deploy hooks, probes), but
 // Load checks them all here, whether or not that package is linked in.
-var configSections = map[string]bool{"backup": true, "deploy": true, "env": true, "orchestrator": true, "probes": true, "registry": true, "tasks": true}
+var configSections = map[string]bool{"backup": true, "deploy": true, "env": true, "nodes": true, "orchestrator": true, "probes": true, "registry": true, "tasks": true}
 
 func parseConfig(ext any) (*Config, error) {
 	cfg := &Config{raw: map[string]json.RawMessage{}}

@@ -58,3 +58,23 @@ func (s *Stack) Registry() (string, error) {
 // RecordHistory appends a deploy or rollback done outside this package (a
 // Swarm deploy, package stackops/swarm) to the stack's history.
 func (s *Stack) RecordHistory(r HistoryRecord) error { return s.appendHistory(r) }
+
+// NodeHost is x-stackpilot.nodes[node]: the engine endpoint (ssh://user@host,
+// tcp://…) of one Swarm node's own engine, the way a backup reaches the
+// volume that lives on that node (a manager's API cannot read a worker's
+// volumes). Without an entry, the error names the key to add.
+func (s *Stack) NodeHost(node string) (string, error) {
+	var nodes map[string]string
+	if err := s.config.Section("nodes", &nodes); err != nil {
+		return "", err
+	}
+	h := strings.TrimSpace(nodes[node])
+	if h == "" {
+		return "", fmt.Errorf("%w: stackpilot reaches a Swarm volume through the engine of the node that holds it, and %s.nodes names no endpoint for node %s — add it, e.g.\n  %s:\n    nodes:\n      %s: ssh://root@%s",
+			ErrInvalidConfig, ConfigExtension, node, ConfigExtension, node, node)
+	}
+	if !strings.Contains(h, "://") {
+		return "", fmt.Errorf("%w: %s.nodes.%s is %q; give an engine endpoint such as ssh://root@%s or tcp://%s:2376", ErrInvalidConfig, ConfigExtension, node, h, node, node)
+	}
+	return h, nil
+}

@@ -37,6 +37,11 @@ x-stackpilot.backup.stop are stopped while volumes are read and always
 started again. The archive is written to a temporary name and appears in
 the backup directory only once complete.
 
+On a Swarm (x-stackpilot.orchestrator: swarm) the services with a volume
+must be pinned to one node; stackpilot reads the volumes through that node's
+engine (x-stackpilot.nodes: {NODE: ssh://user@host}) while the services are
+scaled to 0, then scales them back and waits until they run again.
+
 Prints the archive's path on stdout (or the result as JSON with --json).`,
 		Example: `  stackpilot backup create
   stackpilot backup create --service db --tag before-upgrade
@@ -64,8 +69,9 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 	if err != nil {
 		return err
 	}
-	if on, err := onSwarm(st); err != nil || on {
-		return orSwarm(err, func() error { return swarmBackupRefusal(st, "backup create") })
+	on, err := onSwarm(st)
+	if err != nil {
+		return err
 	}
 	if opts.menu {
 		choices, err := backupChoices(ctx, st)
@@ -86,9 +92,15 @@ func runBackupCreate(ctx context.Context, f *Factory, opts *backupCreateOptions)
 		announce(f, "backing up every service of %s (--service to choose)", st.Name)
 	}
 	prog := backupProgress(f, opts.JSON)
+	var sw *backup.OnSwarm
+	if on {
+		if sw, err = swarmBackupAccess(ctx, st, opts.Services, "backup", 0, prog); err != nil {
+			return err
+		}
+	}
 	res, err := backup.Create(ctx, st, backup.CreateOptions{
 		Services: opts.Services, Tag: opts.Tag, EncryptTo: opts.EncryptTo, LockWait: opts.LockWait,
-		ToolVersion: f.Version, Sink: prog,
+		ToolVersion: f.Version, Sink: prog, Swarm: sw,
 	})
 	if err != nil {
 		if opts.menu {
@@ -156,8 +168,13 @@ func backupChoices(ctx context.Context, st *stackops.Stack) ([]steps.ServiceChoi
 	if err != nil {
 		return nil, err
 	}
-	all, err := serviceChoices(ctx, st)
-	if err != nil {
+	var all []steps.ServiceChoice
+	if on, _ := st.SwarmMode(); on {
+		// Container states are one engine's; on a Swarm, the names.
+		for _, n := range st.ServiceNames() {
+			all = append(all, steps.ServiceChoice{Name: n, State: "on the Swarm"})
+		}
+	} else if all, err = serviceChoices(ctx, st); err != nil {
 		return nil, err
 	}
 	var out []steps.ServiceChoice

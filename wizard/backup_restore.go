@@ -61,7 +61,11 @@ If a volume cannot be replaced, it is rolled back from the safety backup. The
 compose files and .env in the archive are not written back (extract them with
 zstd -dc FILE | tar x compose env). ID is a backup id (or a unique prefix),
 a file name in the backup directory, a path to an archive, or "latest"
-(same as --latest).`,
+(same as --latest).
+
+On a Swarm the volumes are replaced through the engine of the node their
+services are pinned to (x-stackpilot.nodes), with the services scaled to 0
+from the safety backup on and scaled back, through the Swarm health gate.`,
 		Example: `  stackpilot backup restore 20261125-030000
   stackpilot backup restore --latest --service db --yes
   stackpilot backup restore /mnt/offsite/demo_20261125-030000.tar.zst.age --identity ~/.age/key.txt`,
@@ -101,8 +105,9 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 	if err != nil {
 		return err
 	}
-	if on, err := onSwarm(st); err != nil || on {
-		return orSwarm(err, func() error { return swarmBackupRefusal(st, "backup restore") })
+	on, err := onSwarm(st)
+	if err != nil {
+		return err
 	}
 	// Without a terminal, refuse before reading anything.
 	if !f.Global.Yes && !f.CanPrompt() {
@@ -127,7 +132,13 @@ func runBackupRestore(ctx context.Context, f *Factory, opts *backupRestoreOption
 		return err
 	}
 	prog := backupProgress(f, opts.JSON)
-	res, err := backup.Restore(ctx, st, backup.RestoreOptions{
+	var sw *backup.OnSwarm
+	if on {
+		if sw, err = swarmBackupAccess(ctx, st, opts.Services, "restore", opts.Timeout, prog); err != nil {
+			return err
+		}
+	}
+	res, err := backup.Restore(ctx, st, backup.RestoreOptions{Swarm: sw,
 		Ref: info.Path, Services: opts.Services, IdentityFile: opts.Identity, NoSafetyBackup: opts.NoSafety, NoReadBack: opts.NoRead,
 		KeepSpecialBits: opts.KeepSpecial, AllowOutsideLinks: opts.AllowOutside,
 		LockWait: opts.LockWait, Timeout: opts.Timeout, Confirm: confirmWith(f, prog), ToolVersion: f.Version, Sink: prog,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 	"github.com/stackpilot/stackpilot/stackops/swarm"
 	"github.com/stackpilot/stackpilot/steps"
 )
@@ -325,12 +326,14 @@ func addSwarmChecks(ctx context.Context, res *stackops.DoctorResult) {
 	}
 }
 
-// swarmBackupRefusal: backups read and replace volumes through one engine;
-// on a Swarm the volume sits on the node that runs its service's task, which
-// this version does not reach.
-func swarmBackupRefusal(st *stackops.Stack, job string) error {
-	return swarmRefusal(st, job, "stackpilot's backups read and replace volumes through the engine it talks to (the manager), and a Swarm volume lives on the node that runs its task; "+
-		"back it up on that node (`stackpilot status` names it): `docker -H ssh://root@NODE run --rm -v STACK_VOLUME:/data IMAGE tar -C /data -c . >backup.tar`")
+// swarmBackupAccess connects a backup job to the Swarm node that holds the
+// services' volumes (swarm.Cluster.BackupAccess).
+func swarmBackupAccess(ctx context.Context, st *stackops.Stack, services []string, op string, timeout time.Duration, sink stackops.EventSink) (*backup.OnSwarm, error) {
+	c, err := openSwarm(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return c.BackupAccess(ctx, services, op, timeout, sink)
 }
 
 // swarmMenu adapts the menu to a stack on a Swarm: the header's "swarm · N

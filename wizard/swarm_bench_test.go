@@ -32,7 +32,7 @@ func BenchmarkSwarm(b *testing.B) {
 	}
 	w := itest.StartSwarm(b, 3)
 	registry := w.StartRegistry(b)
-	p := itest.NewProject(b, swarmStack(registry, w.Workers[0].Name), map[string]string{
+	p := itest.NewProject(b, swarmStack(registry, w.Workers[0].Name, w.Workers[0].Host()), map[string]string{
 		".env":           "GREETING=one",
 		"web/Dockerfile": "FROM " + itest.FixtureImage + "\nLABEL stackpilot.test=swarm\n",
 	})

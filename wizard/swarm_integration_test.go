@@ -40,7 +40,7 @@ type swarmStatus struct {
 // to the registry (two replicas, one per node, a healthcheck; dnsrr since
 // this kernel has no IPVS for VIPs), db is pinned to a worker with its
 // volume. GREETING and CRASH come from .env.
-func swarmStack(registry, dbNode string) string {
+func swarmStack(registry, dbNode, dbHost string) string {
 	return `services:
   web:
     build: ./web
@@ -62,6 +62,7 @@ x-stackpilot:
   orchestrator: swarm
   registry: ` + registry + `
   deploy: {timeout: 120s}
+  nodes: {` + dbNode + `: "` + dbHost + `"}
 `
 }
 
@@ -107,7 +108,7 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	dbNode, other := w.Workers[0], w.Workers[1]
 	step(fmt.Sprintf("swarm %s, registry %s", w, registry))
 
-	p := itest.NewProject(t, swarmStack(registry, dbNode.Name), map[string]string{
+	p := itest.NewProject(t, swarmStack(registry, dbNode.Name, dbNode.Host()), map[string]string{
 		".env":           "GREETING=one",
 		"web/Dockerfile": "FROM " + itest.FixtureImage + "\nLABEL stackpilot.test=swarm\n",
 	})
@@ -252,9 +253,24 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	if r := p.Run("stop", "web"); r.Code != 2 || !strings.Contains(r.Stderr, "docker service scale") {
 		t.Errorf("stop on a Swarm: exit %d\n%s", r.Code, r.Combined())
 	}
-	if r := p.Run("backup", "create"); r.Code != 2 || !strings.Contains(r.Stderr, "Swarm volume lives on the node") {
-		t.Errorf("backup create on a Swarm: exit %d\n%s", r.Code, r.Combined())
+	// Backup and restore of db's volume on its worker, through that
+	// worker's engine (x-stackpilot.nodes): db scaled to 0 and back.
+	dbFile := func(cmd string) string {
+		t.Helper()
+		return strings.TrimSpace(dbNode.MustExec(t, "sh", "-c", "docker exec $(docker ps -q -f label=com.docker.swarm.service.name="+p.Name+"_db) sh -c '"+cmd+"'"))
 	}
+	dbFile("echo before > /data/f")
+	if r := p.Run("backup", "create"); r.Code != 0 {
+		t.Fatalf("backup create on a Swarm: exit %d\n%s", r.Code, r.Combined())
+	}
+	dbFile("echo after > /data/f; touch /data/new")
+	if r := p.Run("backup", "restore", "--latest", "--yes"); r.Code != 0 || !strings.Contains(r.Stderr, "db running and healthy again") {
+		t.Fatalf("backup restore on a Swarm: exit %d\n%s", r.Code, r.Combined())
+	}
+	if got := dbFile("cat /data/f; ls /data"); got != "before\nf" {
+		t.Errorf("db's volume on %s after the restore holds %q, want the backup's f=before and nothing else", dbNode.Name, got)
+	}
+	step("backup and restore of db on " + dbNode.Name)
 	// doctor: the manager, the nodes (one drained: a warning), the registry
 	// from the manager's engine, db pinned with its volume.
 	doc := p.Run("doctor", "--json")
@@ -274,6 +290,9 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	}
 	if term.ScreenContains("Stop services") {
 		t.Errorf("the menu offers Stop on a Swarm:\n%s", term.Screen())
+	}
+	if !term.ScreenContains("Backups") {
+		t.Errorf("the menu hides Backups on a Swarm, where they work:\n%s", term.Screen())
 	}
 	time.Sleep(300 * time.Millisecond)
 	term.Send("Nodes", itest.KeyEnter)

@@ -36,6 +36,10 @@ type CreateOptions struct {
 	ToolVersion string
 	// Sink receives progress.
 	Sink stackops.EventSink
+	// Swarm reaches the volumes of a stack on a Docker Swarm (nil: one engine).
+	Swarm *OnSwarm
+	// swarmPaused: a restore has paused the services already.
+	swarmPaused bool
 }
 
 // CreateResult describes the archive written.
@@ -103,6 +107,7 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 	if err != nil {
 		return nil, err
 	}
+	eng = swarmEngine(opts.Swarm, eng)
 
 	// What to read.
 	vols := filterVolumes(stackVolumes(st, services), cfg.Volumes)
@@ -112,10 +117,16 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 			dumps = append(dumps, d)
 		}
 	}
+	if opts.Swarm != nil && len(dumps) > 0 {
+		return nil, fmt.Errorf("dump %s/%s: dumps are not taken on a Swarm (they run in a task's container on its node) — leave the service out (--service) and take the dump with `docker exec` on node %s",
+			dumps[0].Service, dumps[0].Name, opts.Swarm.Node)
+	}
 	removeHelpers(ctx, st, eng)
-	containers, err := st.ProjectContainers(ctx, eng, st.ServiceNames())
-	if err != nil {
-		return nil, err
+	var containers []*stackops.Container
+	if opts.Swarm == nil {
+		if containers, err = st.ProjectContainers(ctx, eng, st.ServiceNames()); err != nil {
+			return nil, err
+		}
 	}
 	res = &CreateResult{Skipped: []string{}, Stopped: []string{}, Entries: []ManifestEntry{}}
 	var present []backupVolume
@@ -190,8 +201,19 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 		}
 	}
 
+	if len(present) > 0 && opts.Swarm != nil && !opts.swarmPaused {
+		resume, err := opts.Swarm.Pause(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if rerr := resume(context.WithoutCancel(ctx)); rerr != nil && err == nil {
+				err = fmt.Errorf("after the backup: %w", rerr)
+			}
+		}()
+	}
 	if len(present) > 0 {
-		stopped, err := captureVolumes(ctx, st, eng, cfg, present, containers, w, id, sink, func(msg string) { res.Warnings = append(res.Warnings, msg) })
+		stopped, err := captureVolumes(ctx, st, eng, cfg, present, containers, w, id, sink, func(msg string) { res.Warnings = append(res.Warnings, msg) }, swarmHelperImage(opts.Swarm))
 		res.Stopped = stopped
 		if err != nil {
 			return nil, err
@@ -230,7 +252,7 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 // archive, and starts the services again whatever happens. It returns the
 // services it stopped.
 func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client, cfg *Config, vols []backupVolume,
-	containers []*stackops.Container, w *archiveWriter, id string, sink stackops.EventSink, warn func(string)) (stoppedServices []string, err error) {
+	containers []*stackops.Container, w *archiveWriter, id string, sink stackops.EventSink, warn func(string), image string) (stoppedServices []string, err error) {
 	var toStop []*stackops.Container
 	for _, c := range containers {
 		if contains(cfg.Stop, c.Service) && c.Running() {
@@ -299,7 +321,7 @@ func captureVolumes(ctx context.Context, st *stackops.Stack, eng *engine.Client,
 		sink.Event(stackops.Event{Op: "backup", Service: svc, Phase: "stopped", Time: time.Now()})
 	}
 	for _, v := range vols {
-		if err := captureVolume(ctx, st, eng, v, containers, w, sink, warn); err != nil {
+		if err := captureVolume(ctx, st, eng, v, containers, w, sink, warn, image); err != nil {
 			if ctx.Err() != nil {
 				return serviceNames(stopped), context.Cause(ctx)
 			}
@@ -330,7 +352,7 @@ func serviceNames(cs []*stackops.Container) []string {
 
 // captureVolume streams one volume into the archive, from a container that
 // mounts it, or from a helper container when none exists.
-func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, v backupVolume, containers []*stackops.Container, w *archiveWriter, sink stackops.EventSink, warn func(string)) error {
+func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, v backupVolume, containers []*stackops.Container, w *archiveWriter, sink stackops.EventSink, warn func(string), image string) error {
 	label := "volume " + v.Key
 	sourceID, target := "", v.Target
 	for _, c := range containers {
@@ -346,7 +368,10 @@ func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, 
 	}
 	from := "container"
 	if sourceID == "" {
-		image, err := serviceImage(ctx, st, eng, v.Services[0], containers)
+		var err error
+		if image == "" {
+			image, err = serviceImage(ctx, st, eng, v.Services[0], containers)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}

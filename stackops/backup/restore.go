@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -48,6 +49,8 @@ type RestoreOptions struct {
 	// ToolVersion is recorded in the safety backup.
 	ToolVersion string
 	Sink        stackops.EventSink
+	// Swarm reaches the volumes of a stack on a Docker Swarm (nil: one engine).
+	Swarm *OnSwarm
 }
 
 // RestoredVolume is one volume a restore replaced.
@@ -168,6 +171,7 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	if err != nil {
 		return nil, err
 	}
+	eng = swarmEngine(opts.Swarm, eng)
 
 	// 1. Verify everything before touching anything, through the one
 	// handle the restore then reads again: what is restored is the file
@@ -193,11 +197,13 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 
 	// 2. The plan.
 	removeHelpers(ctx, st, eng)
-	containers, err := st.ProjectContainers(ctx, eng, st.ServiceNames())
-	if err != nil {
-		return nil, err
+	var containers []*stackops.Container
+	if opts.Swarm == nil {
+		if containers, err = st.ProjectContainers(ctx, eng, st.ServiceNames()); err != nil {
+			return nil, err
+		}
 	}
-	plan, err := planRestore(ctx, st, eng, cfg, manifest, selected, containers)
+	plan, err := planRestore(ctx, st, eng, cfg, manifest, selected, containers, opts.Swarm)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +219,11 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		}
 	}
 
+	if opts.Swarm != nil && len(plan.dumps) > 0 {
+		d := plan.dumps[0].entry
+		return nil, fmt.Errorf("dump %s/%s: dumps are not loaded on a Swarm, nothing was changed — leave the service out (--service)", d.Services[0], d.Dump)
+	}
+
 	// 3. Consent.
 	confirm := opts.Confirm
 	if confirm == nil {
@@ -225,6 +236,20 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	if !ok {
 		return nil, stackops.ErrNotConfirmed
 	}
+	// On a Swarm the services are paused (scaled to 0) from here to the end:
+	// the safety backup and the replacement see the volumes at rest, and the
+	// services come back through the Swarm health gate.
+	var resume func(context.Context) error
+	if opts.Swarm != nil && len(plan.volumes) > 0 {
+		if resume, err = opts.Swarm.Pause(ctx); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if resume != nil {
+				_ = resume(context.WithoutCancel(ctx))
+			}
+		}()
+	}
 
 	// 4. A safety backup of what is there now.
 	if !opts.NoSafetyBackup {
@@ -235,7 +260,7 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		for _, d := range plan.dumps {
 			scope = append(scope, d.entry.Services[0])
 		}
-		sb, err := createBackup(ctx, st, CreateOptions{Services: dedupe(scope), Tag: "pre-restore", ToolVersion: opts.ToolVersion}, sink)
+		sb, err := createBackup(ctx, st, CreateOptions{Services: dedupe(scope), Tag: "pre-restore", ToolVersion: opts.ToolVersion, Swarm: opts.Swarm, swarmPaused: resume != nil}, sink)
 		switch {
 		case err == nil:
 			res.SafetyBackup = &sb.Backup
@@ -248,8 +273,10 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 			return nil, fmt.Errorf("safety backup failed, nothing was restored: %w — fix it, or pass --no-safety-backup", err)
 		}
 		// The safety backup may have stopped and started services.
-		if containers, err = st.ProjectContainers(ctx, eng, st.ServiceNames()); err != nil {
-			return nil, err
+		if opts.Swarm == nil {
+			if containers, err = st.ProjectContainers(ctx, eng, st.ServiceNames()); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -268,6 +295,16 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		testBeforeRestorePass()
 	}
 
+	if opts.Swarm != nil {
+		// The paused services' old task containers still mount the volumes.
+		var svcs []string
+		for _, v := range plan.volumes {
+			svcs = append(svcs, v.vol.Services...)
+		}
+		if err := removeTaskContainers(ctx, opts.Swarm, dedupe(svcs)); err != nil {
+			return res, fmt.Errorf("nothing was restored: %w", stackops.DockerError(err))
+		}
+	}
 	run := &restoreRun{st: st, eng: eng, cfg: cfg, plan: plan, sink: sink, res: res, identities: identities, containers: containers, noReadBack: opts.NoReadBack,
 		keepSpecial: opts.KeepSpecialBits}
 	if res.SafetyBackup != nil {
@@ -279,6 +316,17 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		return res, err
 	}
 	// 5. Healthy again?
+	if resume != nil {
+		r := resume
+		resume = nil
+		if gerr := r(ctx); gerr != nil {
+			return res, fmt.Errorf("restored, but: %w", gerr)
+		}
+		for _, v := range plan.volumes {
+			res.Started = append(res.Started, v.vol.Services...)
+		}
+		res.Started = dedupe(res.Started)
+	}
 	if len(run.gate) > 0 {
 		gate, gerr := st.WaitHealthy(ctx, stackops.HealthGateOptions{Services: run.gate, Op: "restore", Sink: quietGate(sink), Since: start, Timeout: opts.Timeout})
 		res.Health = gate
@@ -299,7 +347,7 @@ func skippedNote(skipped []string) string {
 
 // planRestore maps the backup's entries onto the current stack and checks
 // that every volume can be replaced.
-func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cfg *Config, m *Manifest, selected []string, containers []*stackops.Container) (*restorePlan, error) {
+func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cfg *Config, m *Manifest, selected []string, containers []*stackops.Container, sw *OnSwarm) (*restorePlan, error) {
 	plan := &restorePlan{skipped: []string{}}
 	current := map[string]backupVolume{}
 	for _, v := range stackVolumes(st, st.ServiceNames()) {
@@ -339,6 +387,8 @@ func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cf
 					u := &users[i]
 					switch {
 					case u.Labels[labelHelperProject] == st.Name:
+					case sw != nil && slices.ContainsFunc(v.Services, func(s string) bool { return u.Labels[sw.TaskLabel] == sw.SwarmService(s) }):
+						// A task of the service on the node: removed once the service is paused.
 					case u.Labels[stackops.LabelProject] == st.Name && contains(v.Services, u.Labels[stackops.LabelService]) && !strings.EqualFold(u.Labels[stackops.LabelOneOff], "true"):
 					case u.Labels[stackops.LabelProject] == st.Name && strings.EqualFold(u.Labels[stackops.LabelOneOff], "true") && u.State != stackops.StateRunning:
 						plan.oneOffs = append(plan.oneOffs, u)
@@ -347,8 +397,11 @@ func planRestore(ctx context.Context, st *stackops.Stack, eng *engine.Client, cf
 					}
 				}
 			}
-			image := ""
+			image := swarmHelperImage(sw)
 			for _, svc := range v.Services {
+				if image != "" {
+					break
+				}
 				if img, err := serviceImage(ctx, st, eng, svc, containers); err == nil {
 					image = img
 					break

@@ -333,3 +333,24 @@ func (c *Client) swarmLogs(ctx context.Context, path string, o LogsOptions, deta
 // connection starts another `docker system dial-stdio` on the server
 // (tens of milliseconds), more than a few requests in turn on one.
 func (c *Client) ParallelFriendly() bool { return c.ssh == nil }
+
+// ScaleService sets a replicated service's replica count (`docker service
+// scale`): the spec the engine sent, every other field kept, with
+// Mode.Replicated.Replicas changed.
+func (c *Client) ScaleService(ctx context.Context, s *Service, replicas uint64) error {
+	var spec map[string]any
+	if err := json.Unmarshal(s.RawSpec, &spec); err != nil {
+		return fmt.Errorf("decode service spec: %w", err)
+	}
+	spec["Mode"] = map[string]any{"Replicated": map[string]any{"Replicas": replicas}}
+	body, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"version": {strconv.FormatUint(s.Version.Index, 10)}}
+	var out struct {
+		Warnings []string `json:"Warnings"`
+	}
+	return c.getJSON(ctx, request{method: http.MethodPost, path: "/services/" + url.PathEscape(s.ID) + "/update", query: q,
+		body: bytes.NewReader(body), headers: map[string]string{"Content-Type": "application/json"}}, &out)
+}

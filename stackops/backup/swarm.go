@@ -1,0 +1,68 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/stackpilot/stackpilot/stackops/internal/engine"
+)
+
+// OnSwarm is how a backup or restore reaches a stack on a Docker Swarm
+// (built by package stackops/swarm): a volume lives on the node that runs
+// its service's task, so the volumes are read and replaced through that
+// node's own engine instead of the manager's, and the services that mount
+// them are paused by scaling them to 0 through the manager (Swarm would
+// restart a stopped task's container elsewhere or at once) and resumed —
+// scaled back and held to the Swarm health gate — afterwards.
+type OnSwarm struct {
+	// Node is the node's hostname, for messages.
+	Node string
+	// Engine is the node's engine.
+	Engine *engine.Client
+	// Image is a local image on the node to build helper containers from
+	// (the image the service's task ran).
+	Image string
+	// TaskLabel is the container label Swarm puts on a task's container,
+	// valued with its service's name: those containers are Swarm's, and are
+	// removed (after the pause) before a volume they mount is replaced.
+	TaskLabel string
+	// Pause scales the services mounting the volumes to 0 and waits until
+	// their tasks are gone; the returned resume scales them back and waits
+	// until they run (and are healthy) again.
+	Pause func(ctx context.Context) (resume func(ctx context.Context) error, err error)
+	// SwarmService maps a compose service to its Swarm service name.
+	SwarmService func(service string) string
+}
+
+// swarmEngine is the engine a backup job uses: the node's on a Swarm, the stack's otherwise.
+func swarmEngine(sw *OnSwarm, eng *engine.Client) *engine.Client {
+	if sw != nil {
+		return sw.Engine
+	}
+	return eng
+}
+
+// removeTaskContainers removes the (stopped) task containers of services
+// on the node, so that their volume can be removed and created again.
+func removeTaskContainers(ctx context.Context, sw *OnSwarm, services []string) error {
+	for _, svc := range services {
+		list, err := sw.Engine.ListContainers(ctx, true, engine.Filters{"label": {sw.TaskLabel + "=" + sw.SwarmService(svc)}})
+		if err != nil {
+			return err
+		}
+		for _, c := range list {
+			if err := sw.Engine.RemoveContainer(ctx, c.ID, true, false); err != nil {
+				return fmt.Errorf("remove %s's old task container on %s: %w", svc, sw.Node, err)
+			}
+		}
+	}
+	return nil
+}
+
+// swarmHelperImage is the image helper containers are made from on the node ("" off a Swarm).
+func swarmHelperImage(sw *OnSwarm) string {
+	if sw == nil {
+		return ""
+	}
+	return sw.Image
+}
