@@ -167,9 +167,12 @@ func (c *Cluster) gate(ctx context.Context, op string, names []string, before ma
 			if t := newFailedTask(tasksOf[s.ID], mark); t != nil {
 				res.FailedSeen = time.Now()
 				tr := c.taskReport(ctx, name, *t, nodes)
-				tr.Logs = c.taskLogs(ctx, t.ID, 20)
 				res.Failed = &tr
 				sink.Event(stackops.Event{Op: op, Service: name, Phase: "failed", Message: tr.Reason(), Time: time.Now(), Final: true, Failed: true})
+				// The failure is reported at once; its last log lines, which
+				// the manager may need a moment to gather from the node,
+				// complete the report.
+				tr.Logs = c.taskLogs(ctx, t.ID, 20)
 				if rollsBack(s, mark) {
 					rollbackOf = name
 					sink.Event(stackops.Event{Op: op, Service: name, Phase: "rolling back", Message: "Swarm rolls it back to the previous spec (update_config failure_action: rollback)", Time: time.Now()})
@@ -361,10 +364,25 @@ func (c *Cluster) taskReport(_ context.Context, service string, t engine.Task, n
 }
 
 // taskLogs is a task's last n log lines, gathered by the manager from the
-// task's node; nil when they cannot be read.
+// task's node; nil when they cannot be read. A task that has just failed
+// on a worker may not have its lines at the manager yet (an empty answer,
+// or a slow one on a busy node): it asks again for up to 10 s.
 func (c *Cluster) taskLogs(ctx context.Context, id string, n int) []string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	for {
+		if lines := c.taskLogsOnce(ctx, id, n); len(lines) > 0 {
+			return lines
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) taskLogsOnce(ctx context.Context, id string, n int) []string {
 	rc, err := c.Engine.TaskLogs(ctx, id, engine.LogsOptions{Stdout: true, Stderr: true, Tail: fmt.Sprint(n)}, false)
 	if err != nil {
 		return nil
