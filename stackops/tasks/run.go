@@ -293,18 +293,20 @@ func (p *Prepared) runInContainer(ctx context.Context, o RunOptions) (*Result, e
 
 // followSize gives the exec's TTY the terminal's size and keeps it in
 // step. An engine older than API 1.42 takes no size at start: the first
-// resize may come before the exec has its TTY, so it is tried a few times,
-// as the docker CLI does.
+// resize may come before the exec has its TTY, so it is tried again, as
+// the docker CLI does — but for up to ~5 s, not the CLI's ~0.5 s: on a busy
+// engine the exec starts later than that, and the task then saw a terminal
+// of no size.
 func (p *Prepared) followSize(ctx context.Context, eng *engine.Client, execID string, o RunOptions, done <-chan struct{}) {
 	if o.Size.Width > 0 && o.Size.Height > 0 {
-		for try := 0; try < 10; try++ {
+		for try := 0; try < 50; try++ {
 			if eng.ExecResize(ctx, execID, o.Size.Width, o.Size.Height) == nil {
 				break
 			}
 			select {
 			case <-done:
 				return
-			case <-time.After(time.Duration(try+1) * 10 * time.Millisecond):
+			case <-time.After(min(time.Duration(try+1)*10*time.Millisecond, 100*time.Millisecond)):
 			}
 		}
 	}

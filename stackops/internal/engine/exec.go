@@ -184,10 +184,11 @@ func (c *Client) ExecResize(ctx context.Context, id string, width, height uint) 
 
 // ExecExitCode returns an exec's exit code once the engine has recorded it.
 // The output ends a moment before that: it asks again, quickly at first,
-// for up to about two seconds, then returns what the engine says.
+// for up to ten seconds (a busy engine records it late, and a "running"
+// exec's exit code reads 0), then returns what the engine says.
 func (c *Client) ExecExitCode(ctx context.Context, id string) (int, error) {
 	wait := time.Millisecond
-	for deadline := time.Now().Add(2 * time.Second); ; {
+	for deadline := time.Now().Add(10 * time.Second); ; {
 		st, err := c.ExecInspect(ctx, id)
 		if err != nil {
 			return -1, err
