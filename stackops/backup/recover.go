@@ -165,6 +165,14 @@ func (m *opMarker) keep() {
 // running (it holds the marker's lock). The error is about reading the
 // marker; what could not be started is in the warnings.
 func Recover(ctx context.Context, st *stackops.Stack) ([]string, error) {
+	swarmWarnings := recoverSwarm(ctx, st)
+	warnings, err := recoverHost(ctx, st)
+	return append(swarmWarnings, warnings...), err
+}
+
+// recoverHost is Recover for what a backup or restore stopped or removed
+// through an engine (a Swarm's paused services are recoverSwarm's).
+func recoverHost(ctx context.Context, st *stackops.Stack) ([]string, error) {
 	p := filepath.Join(st.Dir, ".stackpilot", opMarkerName)
 	if _, err := os.Stat(p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
