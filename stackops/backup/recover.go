@@ -292,8 +292,12 @@ func bringBack(ctx context.Context, st *stackops.Stack, d *markerData) (warnings
 		warnings = append(warnings, "could not start "+strings.Join(failed, "; ")+" — start them with "+st.CommandLine("deploy"))
 	}
 	if len(d.Incomplete) > 0 {
+		who := strings.Join(dedupe(held), ", ")
+		if who == "" { // on a Swarm, recoverSwarm held them (at 0 replicas)
+			who = "the services that mount it"
+		}
 		msg := fmt.Sprintf("volume %s may be incomplete, so %s stay stopped — run %s again",
-			strings.Join(d.Incomplete, ", "), strings.Join(dedupe(held), ", "), st.CommandLine("backup", "restore", d.Backup))
+			strings.Join(d.Incomplete, ", "), who, st.CommandLine("backup", "restore", d.Backup))
 		if d.SafetyBackup != "" {
 			msg += fmt.Sprintf(", or %s to go back to the state before", st.CommandLine("backup", "restore", d.SafetyBackup))
 		}

@@ -60,22 +60,27 @@ func pauseSwarm(ctx context.Context, st *stackops.Stack, sw *OnSwarm, op string)
 		return nil, fmt.Errorf("another stackpilot is backing up or restoring this stack (%s is locked)", filepath.Join(dir, swarmMarkerLock))
 	}
 	path := filepath.Join(dir, swarmMarkerName)
-	// A marker nobody held is a killed run's: its services go back first
-	// (Recover normally did this already, before the command started).
-	if d, err := readSwarmMarker(path); err == nil && len(d.Scaled) > 0 {
-		if _, left := scaleBack(context.WithoutCancel(ctx), st, d.Scaled); len(left) > 0 {
-			lock.Close()
-			return nil, fmt.Errorf("an earlier interrupted %s left %s scaled to 0 and they could not be scaled back — run %s", d.Op, scaledNames(left), st.CommandLine("deploy"))
-		}
+	// A marker nobody held is a killed run's, with services Recover kept at
+	// 0 (their restored volume may be incomplete): they stay recorded, and
+	// come back with this run's services — once this restore has replaced
+	// their volume whole.
+	var earlier []swarmScaled
+	if d, err := readSwarmMarker(path); err == nil {
+		earlier = d.Scaled
 	}
-	data := swarmMarkerData{Op: op, PID: os.Getpid(), Started: time.Now().UTC()}
+	data := swarmMarkerData{Op: op, PID: os.Getpid(), Started: time.Now().UTC(), Scaled: earlier}
 	write := func() error {
 		b, _ := json.MarshalIndent(data, "", "  ")
 		return atomicfile.Write(path, append(b, '\n'), atomicfile.Options{Mode: 0o600})
 	}
-	release := func(remove bool) {
-		if remove {
+	// release removes the marker when nothing is left at 0, else keeps it
+	// reduced to what is (the next command's Recover tries again).
+	release := func(left []swarmScaled) {
+		if len(left) == 0 {
 			_ = os.Remove(path)
+		} else {
+			data.Scaled = left
+			_ = write()
 		}
 		_ = lock.Close()
 	}
@@ -88,8 +93,11 @@ func pauseSwarm(ctx context.Context, st *stackops.Stack, sw *OnSwarm, op string)
 	}
 	resume, err := sw.Pause(ctx, record)
 	if err != nil {
-		// Pause scaled back what it had scaled down before failing.
-		release(true)
+		// Pause scaled back what it had scaled down before failing; should
+		// that have failed too, this run's services are tried once more
+		// (only a service still at 0 is scaled).
+		_, left := scaleBack(context.WithoutCancel(ctx), st, data.Scaled[len(earlier):])
+		release(append(left, earlier...))
 		return nil, err
 	}
 	done := false
@@ -98,12 +106,17 @@ func pauseSwarm(ctx context.Context, st *stackops.Stack, sw *OnSwarm, op string)
 			return nil
 		}
 		done = true
-		if err := resume(context.WithoutCancel(rctx)); err != nil {
+		rctx = context.WithoutCancel(rctx)
+		if err := resume(rctx); err != nil {
 			// Scaled back or not, the next command checks again.
-			release(false)
+			release(data.Scaled)
 			return err
 		}
-		release(true)
+		_, left := scaleBack(rctx, st, earlier)
+		release(left)
+		if len(left) > 0 {
+			return fmt.Errorf("could not scale %s back — run %s", scaledNames(left), st.CommandLine("deploy"))
+		}
 		return nil
 	}, nil
 }

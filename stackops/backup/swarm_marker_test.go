@@ -71,15 +71,37 @@ func TestPauseSwarmMarker(t *testing.T) {
 	}
 	_ = os.Remove(path)
 
-	// A failed Pause (which scaled back what it had scaled down) leaves no marker.
+	// A failed Pause: what it recorded is checked again through the
+	// manager — unreachable here, so the record stays for the next command.
 	sw.Pause = func(ctx context.Context, record func(string, uint64) error) (func(context.Context) error, error) {
 		_ = record("db", 1)
 		return nil, errors.New("task still running")
 	}
-	if _, err := pauseSwarm(context.Background(), st, sw, "backup create"); err == nil {
-		t.Fatal("want Pause's error")
+	if _, err := pauseSwarm(context.Background(), st, sw, "backup create"); err == nil || err.Error() != "task still running" {
+		t.Fatalf("want Pause's error, got %v", err)
 	}
-	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Fatalf("marker left after a failed pause: %v", err)
+	d, err := readSwarmMarker(path)
+	if err != nil || len(d.Scaled) != 1 || d.Scaled[0].Replicas != 1 {
+		t.Fatalf("marker after a failed pause that could not be checked: %+v, %v", d, err)
+	}
+	// The next run keeps that record (a service Recover held at 0) next to its own.
+	sw.Pause = func(ctx context.Context, record func(string, uint64) error) (func(context.Context) error, error) {
+		if err := record("cache", 2); err != nil {
+			return nil, err
+		}
+		return func(context.Context) error { return nil }, nil
+	}
+	resume, err = pauseSwarm(context.Background(), st, sw, "backup restore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := readSwarmMarker(path); err != nil || len(d.Scaled) != 2 || d.Scaled[0].Service != "db" || d.Scaled[1].Service != "cache" {
+		t.Fatalf("marker with an earlier run's record: %+v, %v", d, err)
+	}
+	if err := resume(context.Background()); err == nil || !strings.Contains(err.Error(), "could not scale db back") {
+		t.Fatalf("resume with the earlier service unreachable: %v", err)
+	}
+	if d, err := readSwarmMarker(path); err != nil || len(d.Scaled) != 1 || d.Scaled[0].Service != "db" {
+		t.Fatalf("marker after resume: %+v, %v — want only db left", d, err)
 	}
 }
