@@ -292,16 +292,21 @@ func TestIntegrationSwarmStack(t *testing.T) {
 		itest.Eventually(t, 30*time.Second, "db scaled to 0 by the backup", func() bool { return dbReplicas() == "0" })
 		return cmd, &stderr
 	}
-	cmd, stderr := startBackup()
-	_ = cmd.Process.Signal(syscall.SIGINT)
-	var ee *exec.ExitError
-	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 130 {
-		t.Fatalf("Ctrl-C during a Swarm backup: %v, want exit 130\n%s", err, stderr)
+	for _, sig := range []struct {
+		sig  syscall.Signal
+		exit int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		cmd, stderr := startBackup()
+		_ = cmd.Process.Signal(sig.sig)
+		var ee *exec.ExitError
+		if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != sig.exit {
+			t.Fatalf("%v during a Swarm backup: %v, want exit %d\n%s", sig.sig, err, sig.exit, stderr)
+		}
+		if got := dbReplicas(); got != "1" || !strings.Contains(stderr.String(), "scaled back to 1") {
+			t.Fatalf("after %v db has %s replicas, want 1 again, said so\n%s", sig.sig, got, stderr)
+		}
 	}
-	if got := dbReplicas(); got != "1" || !strings.Contains(stderr.String(), "scaled back to 1") {
-		t.Fatalf("after Ctrl-C db has %s replicas, want 1 again, said so\n%s", got, stderr)
-	}
-	cmd, _ = startBackup()
+	cmd, _ := startBackup()
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
 	if r := p.Run("status"); !strings.Contains(r.Stderr, "was interrupted while its services were scaled to 0: scaled db to 1 again") || dbReplicas() != "1" {
@@ -312,7 +317,7 @@ func TestIntegrationSwarmStack(t *testing.T) {
 		_, running, _ := st.service("db")
 		return running == 1
 	})
-	step("backup interrupted (Ctrl-C, SIGKILL): db scaled back")
+	step("backup interrupted (SIGINT, SIGTERM, SIGKILL): db scaled back")
 	// doctor: the manager, the nodes (one drained: a warning), the registry
 	// from the manager's engine, db pinned with its volume.
 	doc := p.Run("doctor", "--json")
