@@ -3,9 +3,11 @@ package wizard_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -271,6 +273,51 @@ func TestIntegrationSwarmStack(t *testing.T) {
 		t.Errorf("db's volume on %s after the restore holds %q, want the backup's f=before and nothing else", dbNode.Name, got)
 	}
 	step("backup and restore of db on " + dbNode.Name)
+
+	// Interrupted while db is scaled to 0: Ctrl-C scales it back before
+	// stackpilot exits; after a SIGKILL the next command does, from the
+	// replica count recorded before the scale-down.
+	dbReplicas := func() string {
+		out, _ := w.Manager.Exec("docker", "service", "inspect", p.Name+"_db", "--format", "{{.Spec.Mode.Replicated.Replicas}}")
+		return strings.TrimSpace(out)
+	}
+	startBackup := func() (*exec.Cmd, *strings.Builder) {
+		t.Helper()
+		cmd := exec.Command(itest.Binary(t), "backup", "create")
+		var stderr strings.Builder
+		cmd.Dir, cmd.Env, cmd.Stderr = p.Dir, append(itest.BaseEnv(), p.Env...), &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		itest.Eventually(t, 30*time.Second, "db scaled to 0 by the backup", func() bool { return dbReplicas() == "0" })
+		return cmd, &stderr
+	}
+	for _, sig := range []struct {
+		sig  syscall.Signal
+		exit int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		cmd, stderr := startBackup()
+		_ = cmd.Process.Signal(sig.sig)
+		var ee *exec.ExitError
+		if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != sig.exit {
+			t.Fatalf("%v during a Swarm backup: %v, want exit %d\n%s", sig.sig, err, sig.exit, stderr)
+		}
+		if got := dbReplicas(); got != "1" || !strings.Contains(stderr.String(), "scaled back to 1") {
+			t.Fatalf("after %v db has %s replicas, want 1 again, said so\n%s", sig.sig, got, stderr)
+		}
+	}
+	cmd, _ := startBackup()
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	if r := p.Run("status"); !strings.Contains(r.Stderr, "was interrupted while its services were scaled to 0: scaled db to 1 again") || dbReplicas() != "1" {
+		t.Fatalf("after a SIGKILL, status did not scale db back (replicas %s)\n%s", dbReplicas(), r.Combined())
+	}
+	itest.Eventually(t, 60*time.Second, "db running again", func() bool {
+		st, _ := readSwarmStatus(t, p)
+		_, running, _ := st.service("db")
+		return running == 1
+	})
+	step("backup interrupted (SIGINT, SIGTERM, SIGKILL): db scaled back")
 	// doctor: the manager, the nodes (one drained: a warning), the registry
 	// from the manager's engine, db pinned with its volume.
 	doc := p.Run("doctor", "--json")

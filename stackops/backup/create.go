@@ -202,7 +202,7 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 	}
 
 	if len(present) > 0 && opts.Swarm != nil && !opts.swarmPaused {
-		resume, err := opts.Swarm.Pause(ctx)
+		resume, err := pauseSwarm(ctx, st, opts.Swarm, "backup create")
 		if err != nil {
 			return nil, err
 		}

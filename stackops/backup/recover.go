@@ -165,6 +165,14 @@ func (m *opMarker) keep() {
 // running (it holds the marker's lock). The error is about reading the
 // marker; what could not be started is in the warnings.
 func Recover(ctx context.Context, st *stackops.Stack) ([]string, error) {
+	swarmWarnings := recoverSwarm(ctx, st)
+	warnings, err := recoverHost(ctx, st)
+	return append(swarmWarnings, warnings...), err
+}
+
+// recoverHost is Recover for what a backup or restore stopped or removed
+// through an engine (a Swarm's paused services are recoverSwarm's).
+func recoverHost(ctx context.Context, st *stackops.Stack) ([]string, error) {
 	p := filepath.Join(st.Dir, ".stackpilot", opMarkerName)
 	if _, err := os.Stat(p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -284,8 +292,12 @@ func bringBack(ctx context.Context, st *stackops.Stack, d *markerData) (warnings
 		warnings = append(warnings, "could not start "+strings.Join(failed, "; ")+" — start them with "+st.CommandLine("deploy"))
 	}
 	if len(d.Incomplete) > 0 {
+		who := strings.Join(dedupe(held), ", ")
+		if who == "" { // on a Swarm, recoverSwarm held them (at 0 replicas)
+			who = "the services that mount it"
+		}
 		msg := fmt.Sprintf("volume %s may be incomplete, so %s stay stopped — run %s again",
-			strings.Join(d.Incomplete, ", "), strings.Join(dedupe(held), ", "), st.CommandLine("backup", "restore", d.Backup))
+			strings.Join(d.Incomplete, ", "), who, st.CommandLine("backup", "restore", d.Backup))
 		if d.SafetyBackup != "" {
 			msg += fmt.Sprintf(", or %s to go back to the state before", st.CommandLine("backup", "restore", d.SafetyBackup))
 		}

@@ -241,7 +241,7 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	// services come back through the Swarm health gate.
 	var resume func(context.Context) error
 	if opts.Swarm != nil && len(plan.volumes) > 0 {
-		if resume, err = opts.Swarm.Pause(ctx); err != nil {
+		if resume, err = pauseSwarm(ctx, st, opts.Swarm, "backup restore"); err != nil {
 			return nil, err
 		}
 		defer func() {

@@ -28,8 +28,10 @@ type OnSwarm struct {
 	TaskLabel string
 	// Pause scales the services mounting the volumes to 0 and waits until
 	// their tasks are gone; the returned resume scales them back and waits
-	// until they run (and are healthy) again.
-	Pause func(ctx context.Context) (resume func(ctx context.Context) error, err error)
+	// until they run (and are healthy) again. It calls record with each
+	// service's replica count before scaling it down, and does not scale a
+	// service whose record failed: the count is on disk before it is lost.
+	Pause func(ctx context.Context, record func(service string, replicas uint64) error) (resume func(ctx context.Context) error, err error)
 	// SwarmService maps a compose service to its Swarm service name.
 	SwarmService func(service string) string
 }

@@ -100,8 +100,8 @@ func (c *Cluster) BackupAccess(ctx context.Context, services []string, op string
 			break
 		}
 	}
-	sw.Pause = func(ctx context.Context) (func(context.Context) error, error) {
-		return c.pause(ctx, op, stateful, timeout, sink)
+	sw.Pause = func(ctx context.Context, record func(string, uint64) error) (func(context.Context) error, error) {
+		return c.pause(ctx, op, stateful, timeout, sink, record)
 	}
 	return sw, nil
 }
@@ -109,7 +109,7 @@ func (c *Cluster) BackupAccess(ctx context.Context, services []string, op string
 // pause scales services to 0 and waits until none of their tasks runs; the
 // returned resume scales each back to its replica count and holds them to
 // the gate. A service already at 0 stays so.
-func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout time.Duration, sink stackops.EventSink) (func(context.Context) error, error) {
+func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout time.Duration, sink stackops.EventSink, record func(string, uint64) error) (func(context.Context) error, error) {
 	replicas := map[string]uint64{}
 	var paused []string
 	resume := func(ctx context.Context) error {
@@ -150,6 +150,11 @@ func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout 
 		want := uint64(s.Spec.Replicas())
 		if want == 0 {
 			continue
+		}
+		if record != nil {
+			if err := record(n, want); err != nil {
+				return c.undo(resume, err)
+			}
 		}
 		sink.Event(stackops.Event{Op: op, Service: n, Phase: "stopping", Message: "scaled to 0 for a consistent copy", Time: time.Now()})
 		if err := c.Engine.ScaleService(ctx, s, 0); err != nil {

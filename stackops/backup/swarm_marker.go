@@ -1,0 +1,252 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/internal/atomicfile"
+	"github.com/stackpilot/stackpilot/stackops/internal/engine"
+)
+
+// swarmMarkerName is the file in .stackpilot/ that says a backup or restore
+// on a Swarm scaled services to 0 and has not yet scaled them back: the
+// replica counts to go back to are written in it (whole, durably) before
+// each service is scaled down. It is a sibling of opMarkerName, with its
+// own lock, because a restore on a Swarm holds both at once (its volume
+// replacement keeps the single-host marker for incomplete volumes).
+const swarmMarkerName = "swarm-scaled-to-zero.json"
+
+// swarmMarkerLock is held while the operation that wrote the marker runs.
+const swarmMarkerLock = "swarm-scaled-to-zero.lock"
+
+// swarmMarkerData is the Swarm marker's content.
+type swarmMarkerData struct {
+	Op      string    `json:"op"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	// Scaled are the services scaled to 0, with the count to go back to.
+	Scaled []swarmScaled `json:"scaled"`
+}
+
+type swarmScaled struct {
+	Service      string `json:"service"`       // compose service
+	SwarmService string `json:"swarm_service"` // its Swarm service name
+	Replicas     uint64 `json:"replicas"`
+}
+
+// pauseSwarm pauses the services through sw.Pause, recording each replica
+// count in the Swarm marker before its service is scaled down. The returned
+// resume scales them back (whatever ctx became: a Ctrl-C or SIGTERM still
+// brings them back) and removes the marker once they are; if it fails, the
+// marker stays and the next stackpilot command scales them back (Recover).
+func pauseSwarm(ctx context.Context, st *stackops.Stack, sw *OnSwarm, op string) (func(context.Context) error, error) {
+	dir, err := st.StateDir()
+	if err != nil {
+		return nil, err
+	}
+	lock, ok, err := lockFile(dir, swarmMarkerLock)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("another stackpilot is backing up or restoring this stack (%s is locked)", filepath.Join(dir, swarmMarkerLock))
+	}
+	path := filepath.Join(dir, swarmMarkerName)
+	// A marker nobody held is a killed run's, with services Recover kept at
+	// 0 (their restored volume may be incomplete): they stay recorded, and
+	// come back with this run's services — once this restore has replaced
+	// their volume whole.
+	var earlier []swarmScaled
+	if d, err := readSwarmMarker(path); err == nil {
+		earlier = d.Scaled
+	}
+	data := swarmMarkerData{Op: op, PID: os.Getpid(), Started: time.Now().UTC(), Scaled: earlier}
+	write := func() error {
+		b, _ := json.MarshalIndent(data, "", "  ")
+		return atomicfile.Write(path, append(b, '\n'), atomicfile.Options{Mode: 0o600})
+	}
+	// release removes the marker when nothing is left at 0, else keeps it
+	// reduced to what is (the next command's Recover tries again).
+	release := func(left []swarmScaled) {
+		if len(left) == 0 {
+			_ = os.Remove(path)
+		} else {
+			data.Scaled = left
+			_ = write()
+		}
+		_ = lock.Close()
+	}
+	record := func(service string, replicas uint64) error {
+		data.Scaled = append(data.Scaled, swarmScaled{Service: service, SwarmService: sw.SwarmService(service), Replicas: replicas})
+		if err := write(); err != nil {
+			return fmt.Errorf("record %s's replica count before scaling it to 0: %w", service, err)
+		}
+		return nil
+	}
+	resume, err := sw.Pause(ctx, record)
+	if err != nil {
+		// Pause scaled back what it had scaled down before failing; should
+		// that have failed too, this run's services are tried once more
+		// (only a service still at 0 is scaled).
+		_, left := scaleBack(context.WithoutCancel(ctx), st, data.Scaled[len(earlier):])
+		release(append(left, earlier...))
+		return nil, err
+	}
+	done := false
+	return func(rctx context.Context) error {
+		if done {
+			return nil
+		}
+		done = true
+		rctx = context.WithoutCancel(rctx)
+		if err := resume(rctx); err != nil {
+			// Scaled back or not, the next command checks again.
+			release(data.Scaled)
+			return err
+		}
+		_, left := scaleBack(rctx, st, earlier)
+		release(left)
+		if len(left) > 0 {
+			return fmt.Errorf("could not scale %s back — run %s", scaledNames(left), st.CommandLine("deploy"))
+		}
+		return nil
+	}, nil
+}
+
+// readSwarmMarker reads the Swarm marker at path.
+func readSwarmMarker(path string) (swarmMarkerData, error) {
+	var d swarmMarkerData
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return d, err
+	}
+	return d, json.Unmarshal(b, &d)
+}
+
+// lockFile takes an flock on dir/name without waiting: false when another
+// process holds it.
+func lockFile(dir, name string) (*os.File, bool, error) {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("marker: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, false, nil
+	}
+	return f, true, nil
+}
+
+// scaleBack scales each service that is still at 0 back to its recorded
+// count through the stack's engine (the manager), without waiting on the
+// health gate. It returns what it did, and what it could not.
+func scaleBack(ctx context.Context, st *stackops.Stack, scaled []swarmScaled) (done []string, left []swarmScaled) {
+	eng, err := st.Engine()
+	if err != nil {
+		return nil, scaled
+	}
+	for _, s := range scaled {
+		svc, err := eng.InspectService(ctx, s.SwarmService)
+		if err != nil {
+			if errors.Is(err, engine.ErrNotFound) {
+				continue // removed since (stack rm): nothing to bring back
+			}
+			left = append(left, s)
+			continue
+		}
+		if svc.Spec.Replicas() != 0 {
+			continue // scaled by someone else since: theirs is the count now
+		}
+		if err := eng.ScaleService(ctx, svc, s.Replicas); err != nil {
+			left = append(left, s)
+			continue
+		}
+		done = append(done, fmt.Sprintf("%s to %d", s.Service, s.Replicas))
+	}
+	return done, left
+}
+
+func scaledNames(list []swarmScaled) string {
+	var n []string
+	for _, s := range list {
+		n = append(n, s.Service)
+	}
+	return strings.Join(n, ", ")
+}
+
+// recoverSwarm is Recover's part for a Swarm: services a killed backup or
+// restore left at 0 replicas are scaled back to their recorded counts.
+func recoverSwarm(ctx context.Context, st *stackops.Stack) []string {
+	dir := filepath.Join(st.Dir, ".stackpilot")
+	path := filepath.Join(dir, swarmMarkerName)
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	lock, ok, err := lockFile(dir, swarmMarkerLock)
+	if err != nil || !ok {
+		return nil // still running
+	}
+	defer lock.Close()
+	d, err := readSwarmMarker(path)
+	if err != nil {
+		_ = os.Remove(path)
+		return nil
+	}
+	// A restore killed while replacing a volume left it maybe incomplete
+	// (the other marker says which): its services stay at 0, as on one host.
+	blocked := map[string]bool{}
+	var host markerData
+	if b, err := os.ReadFile(filepath.Join(dir, opMarkerName)); err == nil && json.Unmarshal(b, &host) == nil {
+		for _, vol := range host.Incomplete {
+			for _, bv := range stackVolumes(st, st.ServiceNames()) {
+				if bv.Key == vol {
+					for _, svc := range bv.Services {
+						blocked[svc] = true
+					}
+				}
+			}
+		}
+	}
+	var todo, held []swarmScaled
+	for _, s := range d.Scaled {
+		if blocked[s.Service] {
+			held = append(held, s)
+		} else {
+			todo = append(todo, s)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	done, left := scaleBack(ctx, st, todo)
+	op := d.Op
+	if op == "" {
+		op = "a backup"
+	}
+	prefix := fmt.Sprintf("%s (pid %d, %s) was interrupted while its services were scaled to 0: ", op, d.PID, d.Started.Local().Format("2006-01-02 15:04:05"))
+	var warnings []string
+	if len(done) > 0 {
+		warnings = append(warnings, prefix+"scaled "+strings.Join(done, ", ")+" again")
+	}
+	if len(held) > 0 {
+		warnings = append(warnings, prefix+scaledNames(held)+" stay at 0 replicas: the volume it mounts may be incomplete (below)")
+	}
+	if len(left) > 0 {
+		warnings = append(warnings, prefix+"could not scale "+scaledNames(left)+" back — run "+st.CommandLine("deploy"))
+	}
+	if len(left) > 0 || len(held) > 0 {
+		d.Scaled = append(left, held...)
+		b, _ := json.MarshalIndent(d, "", "  ")
+		_ = atomicfile.Write(path, append(b, '\n'), atomicfile.Options{Mode: 0o600})
+		return warnings
+	}
+	_ = os.Remove(path)
+	return warnings
+}
