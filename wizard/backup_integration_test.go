@@ -189,10 +189,19 @@ func createBackup(t *testing.T, p *itest.Project, args ...string) string {
 
 // helperContainers lists the project's helper containers left behind (the
 // daemon is shared: other projects' backups may have theirs running now).
+// helperContainers lists the project's helper containers still there after
+// up to 10 s: a helper killed with its stackpilot is removed by the engine
+// (auto-remove) or by the next command, and on a loaded machine the engine
+// finishes that removal a moment after the command returned.
 func helperContainers(t *testing.T, p *itest.Project) string {
 	t.Helper()
-	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.stackpilot.helper", "--filter", "label=io.stackpilot.project="+p.Name).Output()
-	return strings.TrimSpace(string(out))
+	var left string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.stackpilot.helper", "--filter", "label=io.stackpilot.project="+p.Name).Output()
+		if left = strings.TrimSpace(string(out)); left == "" || time.Now().After(deadline) {
+			return left
+		}
+	}
 }
 
 const filesSetup = `set -e

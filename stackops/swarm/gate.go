@@ -218,8 +218,41 @@ func (c *Cluster) gate(ctx context.Context, op string, names []string, before ma
 		case <-time.After(gatePoll):
 		}
 	}
+	c.completeFailure(ctx, res, before, nodes)
 	res.Services, _ = c.serviceReports(ctx, names)
 	return res, nil
+}
+
+// completeFailure replaces a failure known only from Swarm's word on the
+// update ("update rolled back due to failure … of task X") with the task
+// that failed: its node, error, exit code and last log lines. Swarm can
+// say so before the failed task is in a list the gate read (the tasks are
+// read before the services), and the gate then never looked again.
+func (c *Cluster) completeFailure(ctx context.Context, res *GateResult, before map[string]*serviceMark, nodes map[string]string) {
+	f := res.Failed
+	if f == nil || f.ID != "" {
+		return
+	}
+	svcs, tasks, err := c.read(ctx)
+	if err != nil {
+		return
+	}
+	for _, s := range svcs {
+		if composeName(c.Stack.Name, s.Spec.Name) != f.Service {
+			continue
+		}
+		var own []engine.Task
+		for _, t := range tasks {
+			if t.ServiceID == s.ID {
+				own = append(own, t)
+			}
+		}
+		if t := newFailedTask(own, before[f.Service]); t != nil {
+			tr := c.taskReport(ctx, f.Service, *t, nodes)
+			tr.Logs = c.taskLogs(ctx, t.ID, 20)
+			res.Failed = &tr
+		}
+	}
 }
 
 // read lists the stack's services and their tasks.
