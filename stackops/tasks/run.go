@@ -200,7 +200,7 @@ func runningContainer(ctx context.Context, st *stackops.Stack, t Task) (id, name
 	if err != nil {
 		return "", "", stackops.DockerError(err)
 	}
-	list, err := eng.ListContainersFirst(ctx, false, engine.Filters{
+	list, err := eng.ListContainers(ctx, false, engine.Filters{
 		"label":  {stackops.LabelProject + "=" + st.Name, stackops.LabelService + "=" + t.Service},
 		"status": {"running"},
 	})

@@ -249,57 +249,15 @@ type request struct {
 	body    io.Reader
 	json    any // encoded as the body when set
 	headers map[string]string
-	// alongsidePing sends the request at the oldest API version stackpilot
-	// speaks while the first call's version negotiation (/_ping) is still
-	// to be done, the two at once, instead of waiting for it: for a call
-	// whose meaning is the same at every version, the first of a short
-	// command (run TASK). A local socket only (a second connection costs
-	// nothing there); the negotiation's error, if any, wins, as before.
-	alongsidePing bool
 }
 
 // do sends a request and returns the response when the status is 2xx. The
 // caller closes the body.
 func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
-	if r.alongsidePing && c.ssh == nil && !c.tcp && !c.negotiated() {
-		return c.doAlongsidePing(ctx, r)
-	}
 	version, err := c.APIVersion(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return c.doAt(ctx, version, r)
-}
-
-// negotiated reports whether the API version is known already.
-func (c *Client) negotiated() bool {
-	c.versionMu.Lock()
-	defer c.versionMu.Unlock()
-	return c.versionDone
-}
-
-// doAlongsidePing is do for a request marked alongsidePing: the request
-// at minAPIVersion and the negotiation at once. A failed negotiation is
-// the error (the daemon is down, speaks TLS, is too old…), as when the
-// request waited for it.
-func (c *Client) doAlongsidePing(ctx context.Context, r request) (*http.Response, error) {
-	negotiated := make(chan error, 1)
-	go func() {
-		_, err := c.APIVersion(ctx)
-		negotiated <- err
-	}()
-	resp, err := c.doAt(ctx, minAPIVersion, r)
-	if verr := <-negotiated; verr != nil {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		return nil, verr
-	}
-	return resp, err
-}
-
-// doAt sends a request at an API version.
-func (c *Client) doAt(ctx context.Context, version string, r request) (*http.Response, error) {
 	u := c.baseURL + "/v" + version + r.path
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()

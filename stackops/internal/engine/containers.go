@@ -62,19 +62,6 @@ func (c *Client) ListContainers(ctx context.Context, all bool, filters Filters) 
 // durations in the Status texts were computed at about that time, by the
 // same clock that stamped the containers' start times.
 func (c *Client) ListContainersAt(ctx context.Context, all bool, filters Filters) ([]ContainerSummary, time.Time, error) {
-	return c.listContainers(ctx, all, filters, false)
-}
-
-// ListContainersFirst is ListContainers for a command's first engine call:
-// sent at once with the version negotiation rather than after it (the
-// list means the same at every API version), a round trip less on the
-// path of `stackpilot run TASK`.
-func (c *Client) ListContainersFirst(ctx context.Context, all bool, filters Filters) ([]ContainerSummary, error) {
-	list, _, err := c.listContainers(ctx, all, filters, true)
-	return list, err
-}
-
-func (c *Client) listContainers(ctx context.Context, all bool, filters Filters, first bool) ([]ContainerSummary, time.Time, error) {
 	q := url.Values{}
 	if all {
 		q.Set("all", "1")
@@ -82,7 +69,7 @@ func (c *Client) listContainers(ctx context.Context, all bool, filters Filters, 
 	if len(filters) > 0 {
 		q.Set("filters", filters.encode())
 	}
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/containers/json", query: q, alongsidePing: first})
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/containers/json", query: q})
 	if err != nil {
 		return nil, time.Time{}, err
 	}
