@@ -448,6 +448,11 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 	configArgs := append(append([]string{"config", "--format", format}, c.configFlags...), c.services...)
 
 	opts := stackops.HintOptions(t, dir, environ, args)
+	// Cases that differ only in the process environment share a cache key
+	// (the variables' values are checked in the entry, not keyed): loaded
+	// at the same moment, one case's entry replaces the other's between its
+	// two loads. The two loads of a case run alone; the rest stays parallel.
+	cacheTurn.Lock()
 	st, ownErr := stackops.Load(ctx, opts)
 	var loaded *types.Project
 	if ownErr == nil {
@@ -458,6 +463,7 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 		ownErr = st.EnvironmentErr(c.services)
 	}
 	if ownErr != nil {
+		cacheTurn.Unlock()
 		// stackpilot refuses: so must Compose, on the upstream command.
 		_, composeErr := composeRun(dir, environ, append(append([]string{"docker", "compose"}, args...), configArgs...))
 		if composeErr == nil && !c.differs("load") {
@@ -469,6 +475,7 @@ func checkFixture(t *testing.T, e2e string, c fixtureCase) {
 	// The same load again comes from the compose-model cache, and is the
 	// same model (environment included).
 	again, err := stackops.Load(ctx, opts)
+	cacheTurn.Unlock()
 	if err != nil {
 		t.Fatalf("second load: %v", err)
 	}
@@ -845,3 +852,6 @@ func checkFixtureV1(t *testing.T, e2e string, c fixtureCase, limit bool, differ 
 		}
 	}
 }
+
+// cacheTurn gives one fixture case at a time its two loads of the same input.
+var cacheTurn sync.Mutex
