@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stackpilot/stackpilot/stackops"
@@ -79,15 +78,7 @@ type opMarker struct {
 // lockMarker takes the marker's lock, without waiting: false when the
 // operation that holds it is still running.
 func lockMarker(dir string) (*os.File, bool, error) {
-	f, err := os.OpenFile(filepath.Join(dir, opMarkerLock), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, false, fmt.Errorf("marker: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, false, nil
-	}
-	return f, true, nil
+	return lockFile(dir, opMarkerLock)
 }
 
 // beginMarker creates the marker and holds its lock until finish.
