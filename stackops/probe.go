@@ -88,9 +88,15 @@ func (s *Stack) Probes() (map[string]ProbeConfig, error) {
 }
 
 // probeHTTP checks one URL. It never returns an error: a failure is a result.
-func probeHTTP(ctx context.Context, client *http.Client, p ProbeConfig) *ProbeResult {
+func probeHTTP(ctx context.Context, pr *prober, p ProbeConfig) *ProbeResult {
 	res := &ProbeResult{URL: p.URL}
 	timeout := p.Timeout.Or(DefaultProbeTimeout)
+	client, failed := pr.client(ctx, p.URL)
+	if client == nil {
+		res.Error = failed
+		return res
+	}
+	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
@@ -144,9 +150,6 @@ func (s *Stack) runProbes(ctx context.Context, probes map[string]ProbeConfig, se
 		return out
 	}
 	client := s.probeClient()
-	if client != nil {
-		defer client.CloseIdleConnections()
-	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, svc := range services {

@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
@@ -27,28 +29,83 @@ import (
 //     the probed service's own image, runs curl or wget and reports the
 //     status code. An image with neither makes the probe fail saying so.
 
-// probeClient is the HTTP client probes use: direct for a local engine,
-// through the server's side for an ssh:// one. nil means "probe with a
-// helper container" (a remote tcp:// engine).
-func (s *Stack) probeClient() *http.Client {
+// prober makes HTTP probes from where the stack runs: directly for a local
+// engine, through the server's side for an ssh:// one. nil means "probe
+// with a helper container" (a remote tcp:// engine).
+type prober struct {
+	// dialServer opens the connection from the server (ssh:// only).
+	dialServer func(ctx context.Context, addr string) (net.Conn, error)
+}
+
+// serverDialTimeout bounds opening the ssh channel a probe travels in. It
+// is not the service's time: the probe's own timeout starts once the
+// channel is open, as it starts after the helper container for tcp://.
+const serverDialTimeout = 15 * time.Second
+
+// probeClient says how this stack's probes reach their URLs.
+func (s *Stack) probeClient() *prober {
 	ep, err := s.Endpoint()
 	if err != nil || !ep.Remote() {
-		return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+		return &prober{}
 	}
 	eng, err := s.Engine()
 	if err != nil {
-		return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+		return &prober{}
 	}
 	if !eng.CanDialServer() {
 		return nil
 	}
+	return &prober{dialServer: eng.DialServer}
+}
+
+// client returns the HTTP client for one probe of u. Over ssh:// the
+// channel is opened first, with its own bound, and the client uses it for
+// the one request: a loaded laptop or server can take a second to start
+// the `ssh -W` that carries it, and that second is not the service's
+// latency. A failed dial is the probe's result.
+func (p *prober) client(ctx context.Context, u string) (*http.Client, string) {
+	if p.dialServer == nil {
+		return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}, ""
+	}
+	addr, err := probeAddr(u)
+	if err != nil {
+		return nil, err.Error()
+	}
+	dctx, cancel := context.WithTimeout(ctx, serverDialTimeout)
+	defer cancel()
+	conn, err := p.dialServer(dctx, addr)
+	if err != nil {
+		return nil, "could not reach " + addr + " from the server: " + err.Error()
+	}
+	var once sync.Once
 	return &http.Client{Transport: &http.Transport{
 		DisableKeepAlives: true,
 		Proxy:             nil,
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return eng.DialServer(ctx, addr)
+			c := net.Conn(nil)
+			once.Do(func() { c = conn })
+			if c == nil { // a second connection (a redirect): a fresh channel
+				return p.dialServer(ctx, addr)
+			}
+			return c, nil
 		},
-	}}
+	}}, ""
+}
+
+// probeAddr is the host:port a probe URL connects to.
+func probeAddr(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port), nil
 }
 
 // probeScript runs in the helper container: curl, else wget, printing the
