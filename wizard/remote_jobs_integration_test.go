@@ -167,6 +167,10 @@ func TestIntegrationRemoteJobs(t *testing.T) {
 	if out, _ := exec.Command("pgrep", "-a", "-f", "ControlPath=.*stackpilot-ssh.*"+srv.IP).Output(); len(out) > 0 {
 		t.Errorf("ssh processes left behind after status: %s", out)
 	}
+	// The plain table's summary says whose containers it shows.
+	if res := run(byContext, "status"); res.Code != 0 || !strings.Contains(res.Stderr, "are up · on srv ("+byContext.host+")") {
+		t.Errorf("plain status through the context does not name the engine: exit %d\n%s", res.Code, res.Combined())
+	}
 
 	// The engine as the docker CLI picks it: DOCKER_HOST alone; -H over
 	// DOCKER_HOST (this machine's socket, where the project does not exist);

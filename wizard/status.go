@@ -82,7 +82,7 @@ func runStatus(ctx context.Context, f *Factory, opts *statusOptions) error {
 		}
 	} else {
 		printStatus(f.IO.Out, f.IO.ColorScheme(), res, time.Now())
-		printStatusSummary(f, res)
+		printStatusSummary(f, res, whereLabel(st))
 	}
 	if !res.Healthy() {
 		return silentExit(ExitDegraded)
@@ -245,10 +245,16 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
-func printStatusSummary(f *Factory, res *stackops.StatusResult) {
+// printStatusSummary says in one line whether the stack is up, and where
+// when that is not this machine's default engine: on a remote server the
+// operator must not mistake whose containers the table shows.
+func printStatusSummary(f *Factory, res *stackops.StatusResult, where string) {
 	cs := f.IO.ErrColorScheme()
+	if where != "" {
+		where = " · " + where
+	}
 	if res.Healthy() {
-		fmt.Fprintf(f.IO.ErrOut, "%s all %d services of %s are up\n", cs.SuccessIcon(), len(distinctServices(res)), res.Project)
+		fmt.Fprintf(f.IO.ErrOut, "%s all %d services of %s are up%s\n", cs.SuccessIcon(), len(distinctServices(res)), res.Project, where)
 		return
 	}
 	var parts []string
@@ -260,7 +266,7 @@ func printStatusSummary(f *Factory, res *stackops.StatusResult) {
 			}
 		}
 	}
-	fmt.Fprintf(f.IO.ErrOut, "%s degraded: %s\n", cs.WarningIcon(), strings.Join(parts, ", "))
+	fmt.Fprintf(f.IO.ErrOut, "%s degraded%s: %s\n", cs.WarningIcon(), where, strings.Join(parts, ", "))
 	if allNotCreated(res) {
 		fmt.Fprintf(f.IO.ErrOut, "  nothing of %s is running — bring it up with: %s\n", res.Project, f.hint("deploy"))
 	}
