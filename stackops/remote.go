@@ -70,14 +70,15 @@ func (s *Stack) composeEndpointArgs(c *ComposeCLI) []string {
 }
 
 // composeEnv is what a Compose child needs in its environment beyond
-// stackpilot's own: for Compose v1 given DOCKER_CERT_PATH's CA as a flag,
-// REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE cleared — v1's HTTP library
+// stackpilot's own: for Compose v1 with a CA of its own — DOCKER_CERT_PATH's,
+// given as a flag, or a context's, which v1 reads from the context store —
+// REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE cleared: v1's HTTP library
 // (python-requests) would verify the daemon against the bundle they name
 // instead of the CA the docker settings name (machines that point them at
 // the system's bundle make every v1 command over TLS fail).
 func (s *Stack) composeEnv(c *ComposeCLI) []string {
 	ep, err := s.Endpoint()
-	if err != nil || c.Variant != ComposeV1 || ep.TLS == nil || ep.TLS.Dir == "" || ep.TLS.CA == nil {
+	if err != nil || c.Variant != ComposeV1 || ep.TLS == nil || ep.TLS.CA == nil {
 		return nil
 	}
 	return []string{"REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="}

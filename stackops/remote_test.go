@@ -122,3 +122,39 @@ func TestComposeV1GetsTheTLSFilesAsFlags(t *testing.T) {
 		t.Errorf("Compose v2 reads the environment itself: %q", v2)
 	}
 }
+
+// A context holding its own TLS material: Compose v1 reads it from the
+// context store itself (docker-py's ContextAPI), but python-requests would
+// still let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE replace the context's CA, so
+// they are cleared for v1 here too; nothing goes on its command line beyond
+// --context.
+func TestComposeV1WithATLSContext(t *testing.T) {
+	cfg := t.TempDir()
+	s := store.New(cfg+"/contexts", store.NewConfig(func() any { return &map[string]any{} },
+		store.EndpointTypeGetter("docker", func() any { return &dcontext.EndpointMetaBase{} })))
+	if err := s.CreateOrUpdate(store.Metadata{Name: "secure", Endpoints: map[string]any{"docker": dcontext.EndpointMetaBase{Host: "tcp://10.0.0.7:2376"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResetEndpointTLSMaterial("secure", "docker", (&dcontext.TLSData{CA: []byte("ca")}).ToStoreTLSData()); err != nil {
+		t.Fatal(err)
+	}
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n"})
+	st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Context: "secure", Environ: []string{"DOCKER_CONFIG=" + cfg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := &ComposeCLI{Variant: ComposeV1, Command: []string{"docker-compose"}}
+	if env := st.composeEnv(v1); !reflect.DeepEqual(env, []string{"REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE="}) {
+		t.Errorf("Compose v1's environment with a TLS context %q: the CA-bundle variables must be cleared", env)
+	}
+	argv, err := st.ComposeArgs(v1, "ps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"docker-compose", "--context", "secure"}; !reflect.DeepEqual(argv[:3], want) || strings.Contains(strings.Join(argv, " "), "--tls") {
+		t.Errorf("Compose v1 argv with a TLS context %q", argv)
+	}
+	if env := st.composeEnv(&ComposeCLI{Variant: ComposeV2}); env != nil {
+		t.Errorf("Compose v2's environment %q", env)
+	}
+}
