@@ -310,14 +310,19 @@ func TestIntegrationEnvCLIDocker(t *testing.T) {
 				t.Errorf("value %d: docker compose config reads %s as %v, want %q", i, k, env[k], v)
 			}
 		}
-		// what a process in the container sees
-		for _, k := range []string{"INTERPOLATED", "HOSTILE"} {
-			got, err := dc("run", "--rm", "-T", "--no-deps", "probe", "sh", "-c", `printf %s "$`+k+`"`).Output()
-			if err != nil {
-				t.Fatalf("docker compose run: %v", err)
-			}
-			if string(got) != v {
-				t.Errorf("value %d: the container's %s is %q, want %q", i, k, got, v)
+		// what a process in the container sees: both variables from one
+		// container (a NUL between them cannot be in an environment value)
+		got, err := dc("run", "--rm", "-T", "--no-deps", "probe", "sh", "-c", `printf '%s\0%s' "$INTERPOLATED" "$HOSTILE"`).Output()
+		if err != nil {
+			t.Fatalf("docker compose run: %v", err)
+		}
+		seen := strings.Split(string(got), "\x00")
+		if len(seen) != 2 {
+			t.Fatalf("value %d: the container printed %q", i, got)
+		}
+		for j, k := range []string{"INTERPOLATED", "HOSTILE"} {
+			if seen[j] != v {
+				t.Errorf("value %d: the container's %s is %q, want %q", i, k, seen[j], v)
 			}
 		}
 	}
