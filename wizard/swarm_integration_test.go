@@ -1,11 +1,14 @@
 package wizard_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,7 +44,9 @@ type swarmStatus struct {
 // swarmStack is the stack of the Swarm walk: web is built here and pushed
 // to the registry (two replicas, one per node, a healthcheck; dnsrr since
 // this kernel has no IPVS for VIPs), db is pinned to a worker with its
-// volume. GREETING and CRASH come from .env.
+// volume (its sleep, PID 1, ignores SIGTERM: each pause of a backup waits
+// out its stop_grace_period — long enough to interrupt a backup there, short
+// enough not to add up). GREETING and CRASH come from .env.
 func swarmStack(registry, dbNode, dbHost string) string {
 	return `services:
   web:
@@ -55,6 +60,7 @@ func swarmStack(registry, dbNode, dbHost string) string {
   db:
     image: ` + itest.BusyboxImage + `
     command: ["sh", "-c", "echo db up; exec sleep 100000"]
+    stop_grace_period: 3s
     volumes: [db-data:/data]
     deploy:
       placement: {constraints: ["node.hostname == ` + dbNode + `"]}
@@ -257,9 +263,12 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	}
 	// Backup and restore of db's volume on its worker, through that
 	// worker's engine (x-stackpilot.nodes): db scaled to 0 and back.
+	// db's newest running container: a task scaled back at once after a
+	// Ctrl-C starts beside its predecessor, which sleep (PID 1, deaf to
+	// SIGTERM) keeps running for its stop grace period.
 	dbFile := func(cmd string) string {
 		t.Helper()
-		return strings.TrimSpace(dbNode.MustExec(t, "sh", "-c", "docker exec $(docker ps -q -f label=com.docker.swarm.service.name="+p.Name+"_db) sh -c '"+cmd+"'"))
+		return strings.TrimSpace(dbNode.MustExec(t, "sh", "-c", "docker exec $(docker ps -q -l -f status=running -f label=com.docker.swarm.service.name="+p.Name+"_db) sh -c '"+cmd+"'"))
 	}
 	dbFile("echo before > /data/f")
 	if r := p.Run("backup", "create"); r.Code != 0 {
@@ -306,18 +315,129 @@ func TestIntegrationSwarmStack(t *testing.T) {
 			t.Fatalf("after %v db has %s replicas, want 1 again, said so\n%s", sig.sig, got, stderr)
 		}
 	}
-	cmd, _ := startBackup()
+	step("backup interrupted (SIGINT, SIGTERM): db scaled back")
+
+	// SIGKILL in the middle of the copy (db's volume holds a sparse 1 GiB
+	// file, streamed whole; the kill follows the helper container's
+	// creation on db's node): the next
+	// command removes the helper there — an engine it does not otherwise
+	// talk to, recorded in the Swarm marker — and scales db back, returning
+	// only once db runs again (the Swarm health gate).
+	dbFile("truncate -s 1G /data/big")
+	helpers := func() string {
+		out, _ := dbNode.Exec("docker", "ps", "-aq", "--filter", "label=io.stackpilot.helper", "--filter", "label=io.stackpilot.project="+p.Name)
+		return strings.TrimSpace(out)
+	}
+	events := exec.Command("docker", "events", "--since", fmt.Sprint(time.Now().Unix()-1), "--format", "{{.Actor.ID}}",
+		"--filter", "type=container", "--filter", "event=create", "--filter", "label=io.stackpilot.project="+p.Name)
+	events.Env = append(itest.BaseEnv(), dbNode.Env()...)
+	created := make(chan string, 1)
+	if out, err := events.StdoutPipe(); err != nil {
+		t.Fatal(err)
+	} else if err := events.Start(); err != nil {
+		t.Fatal(err)
+	} else {
+		go func() {
+			sc := bufio.NewScanner(out)
+			if sc.Scan() {
+				created <- sc.Text()
+			}
+		}()
+	}
+	cmd := exec.Command(itest.Binary(t), "backup", "create")
+	cmd.Dir, cmd.Env = p.Dir, append(itest.BaseEnv(), p.Env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-created:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the backup created no helper container on %s within 60 s", dbNode.Name)
+	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
-	if r := p.Run("status"); !strings.Contains(r.Stderr, "was interrupted while its services were scaled to 0: scaled db to 1 again") || dbReplicas() != "1" {
-		t.Fatalf("after a SIGKILL, status did not scale db back (replicas %s)\n%s", dbReplicas(), r.Combined())
+	_ = events.Process.Kill()
+	_ = events.Wait()
+	if helpers() == "" {
+		t.Fatalf("no helper container on %s right after the kill: the copy was over already", dbNode.Name)
 	}
+	if r := p.Run("status"); !strings.Contains(r.Stderr, "was interrupted while its services were scaled to 0: scaled db to 1 again, and they passed the Swarm health gate") || dbReplicas() != "1" {
+		t.Fatalf("after a SIGKILL, status did not scale db back through the gate (replicas %s)\n%s", dbReplicas(), r.Combined())
+	}
+	if st, _ := readSwarmStatus(t, p); func() int { _, running, _ := st.service("db"); return running }() != 1 {
+		t.Errorf("the command that scaled db back returned before db ran again:\n%+v", st)
+	}
+	if h := helpers(); h != "" {
+		t.Errorf("helper containers left on %s after the next command: %s", dbNode.Name, h)
+	}
+	step("backup killed mid-copy: helper removed on " + dbNode.Name + ", db scaled back through the gate")
+
+	// Ctrl-C while a restore replaces db's volume on the worker (8 MB to
+	// write): the volume is rolled back from the safety backup, db is
+	// scaled back and runs again before stackpilot exits 130.
+	dbFile("head -c 8388608 /dev/urandom > /data/big")
+	if r := p.Run("backup", "create"); r.Code != 0 {
+		t.Fatalf("backup create with the 8 MB file: exit %d\n%s", r.Code, r.Combined())
+	}
+	dbFile("rm /data/big; echo changed > /data/f")
+	hostMarker := filepath.Join(p.Dir, ".stackpilot", "backup-in-progress.json")
+	cmd = exec.Command(itest.Binary(t), "backup", "restore", "--latest", "--yes")
+	var stderr strings.Builder
+	cmd.Dir, cmd.Env, cmd.Stderr = p.Dir, append(itest.BaseEnv(), p.Env...), &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, _ := os.ReadFile(hostMarker); strings.Contains(string(b), `"incomplete"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restore did not start replacing db's volume within 60 s\n%s", stderr.String())
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	var ee *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.Contains(stderr.String(), "from the safety backup") {
+		t.Fatalf("Ctrl-C during a Swarm restore: %v, want exit 130 and the volume rolled back\n%s", err, stderr.String())
+	}
+	if st, _ := readSwarmStatus(t, p); dbReplicas() != "1" || func() int { _, running, _ := st.service("db"); return running }() != 1 {
+		t.Fatalf("after Ctrl-C during the restore db is not running again (replicas %s)\n%s", dbReplicas(), stderr.String())
+	}
+	if got := dbFile("cat /data/f; ls /data"); got != "changed\nf" {
+		t.Errorf("after Ctrl-C during the restore db's volume holds %q, want its state before the restore", got)
+	}
+	for _, m := range []string{hostMarker, filepath.Join(p.Dir, ".stackpilot", "swarm-scaled-to-zero.json")} {
+		if _, err := os.Stat(m); err == nil {
+			t.Errorf("%s left after Ctrl-C during the restore", m)
+		}
+	}
+	if h := helpers(); h != "" {
+		t.Errorf("helper containers left on %s after Ctrl-C: %s", dbNode.Name, h)
+	}
+	step("restore interrupted (SIGINT): volume rolled back, db running")
+
+	// After a SIGKILL, db's task no longer starts (its command changed while
+	// it was at 0): the next command says db did not come back and why,
+	// from the gate — the node, the exit code.
+	cmd, _ = startBackup()
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	dbArgs := w.Manager.MustExec(t, "docker", "service", "inspect", p.Name+"_db", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Args}}")
+	w.Manager.MustExec(t, "docker", "service", "update", "--detach", "--args", `sh -c "echo db broken; exit 4"`, p.Name+"_db")
+	if r := p.Run("status"); !strings.Contains(r.Stderr, "scaled db to 1 again, but they did not come back: task db.") ||
+		!strings.Contains(r.Stderr, "on node "+dbNode.Name) || !strings.Contains(r.Stderr, "non-zero exit (4)") {
+		t.Fatalf("after a SIGKILL with db failing to start, status does not say so:\n%s", r.Combined())
+	}
+	if !strings.Contains(dbArgs, "exec sleep 100000") {
+		t.Fatalf("db's args were %s", dbArgs)
+	}
+	w.Manager.MustExec(t, "docker", "service", "update", "--detach", "--args", `sh -c "echo db up; exec sleep 100000"`, p.Name+"_db")
 	itest.Eventually(t, 60*time.Second, "db running again", func() bool {
 		st, _ := readSwarmStatus(t, p)
 		_, running, _ := st.service("db")
 		return running == 1
 	})
-	step("backup interrupted (SIGINT, SIGTERM, SIGKILL): db scaled back")
+	step("backup killed, db failing: the gate's reason shown")
 	// doctor: the manager, the nodes (one drained: a warning), the registry
 	// from the manager's engine, db pinned with its volume.
 	doc := p.Run("doctor", "--json")

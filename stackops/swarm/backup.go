@@ -103,7 +103,45 @@ func (c *Cluster) BackupAccess(ctx context.Context, services []string, op string
 	sw.Pause = func(ctx context.Context, record func(string, uint64) error) (func(context.Context) error, error) {
 		return c.pause(ctx, op, stateful, timeout, sink, record)
 	}
+	sw.Gate = c.holdGate(op, timeout, sink)
 	return sw, nil
+}
+
+// holdGate is backup.SwarmGate on this cluster: the deploy's health gate,
+// over the tasks read before the services are scaled back.
+func (c *Cluster) holdGate(op string, timeout time.Duration, sink stackops.EventSink) backup.SwarmGate {
+	return func(ctx context.Context) (func(context.Context, []string) error, error) {
+		before, err := c.marks(ctx)
+		if err != nil {
+			return nil, c.explain(ctx, err)
+		}
+		return func(ctx context.Context, names []string) error {
+			g, err := c.gate(ctx, op, names, before, timeout, sink)
+			if err != nil {
+				return err
+			}
+			return gateError(g, timeout)
+		}, nil
+	}
+}
+
+// RecoveryGate is the health gate backup.Recover holds services to when
+// it scales back what a killed backup or restore left at 0 replicas: the
+// deploy's gate on the stack's manager, bounded by x-stackpilot
+// deploy.timeout. It connects only when called (when there is something to
+// scale back).
+func RecoveryGate(st *stackops.Stack) backup.SwarmGate {
+	return func(ctx context.Context) (func(context.Context, []string) error, error) {
+		c, err := Open(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := st.DeployConfig()
+		if err != nil {
+			return nil, err
+		}
+		return c.holdGate("recover", cfg.Timeout.Or(stackops.DefaultGateTimeout), stackops.NopSink{})(ctx)
+	}
 }
 
 // pause scales services to 0 and waits until none of their tasks runs; the
@@ -116,7 +154,7 @@ func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout 
 		if len(paused) == 0 {
 			return nil
 		}
-		before, err := c.marks(ctx)
+		wait, err := c.holdGate(op, timeout, sink)(ctx)
 		if err != nil {
 			return err
 		}
@@ -130,11 +168,7 @@ func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout 
 				return fmt.Errorf("scale %s back to %d (docker service scale %s=%d): %w", n, replicas[n], s.Spec.Name, replicas[n], err)
 			}
 		}
-		g, err := c.gate(ctx, op, paused, before, timeout, sink)
-		if err != nil {
-			return err
-		}
-		return gateError(g, timeout)
+		return wait(ctx, paused)
 	}
 	for _, n := range names {
 		s, err := c.Engine.InspectService(ctx, serviceName(c.Stack.Name, n))
