@@ -469,6 +469,38 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	if !strings.Contains(screen, other.Name) || !strings.Contains(screen, "drain") || !strings.Contains(screen, "web.") {
 		t.Errorf("Nodes view lacks the drained node or web's tasks:\n%s", screen)
 	}
+	// Backups through the menu, as on one host: create one (all services:
+	// db's volume, on its worker), change the data, restore it — choosing
+	// it from the list and typing the project name back — and the data is
+	// back on the worker's volume.
+	dbFile("echo menu > /data/f")
+	term.Send("Backups", itest.KeyEnter)
+	term.Expect("Backups — what do you want to do?")
+	term.Send(itest.KeyEnter) // Create now
+	term.Expect("Which services do you want to back up?")
+	term.Send(itest.KeyEnter) // All services
+	term.Expect("Tag for this backup")
+	answerCursorQuery(term)
+	term.SendLine("menu-swarm")
+	term.Expect("written to backups/")
+	term.Expect("backup create --tag menu-swarm")
+	term.Expect("What do you want to do?")
+	dbFile("echo menu-changed > /data/f; touch /data/menu-new")
+	term.Send("Backups", itest.KeyEnter)
+	term.Expect("Backups — what do you want to do?")
+	term.Send("Restore", itest.KeyEnter)
+	term.Expect("Which backup do you want to restore?")
+	term.Expect("tag menu-swarm")
+	term.Send(itest.KeyEnter)
+	term.Expect("to confirm")
+	answerCursorQuery(term)
+	term.SendLine(p.Name)
+	term.Expect("restored backup")
+	term.Expect("What do you want to do?")
+	if got := dbFile("cat /data/f; ls /data"); got != "menu\nf" {
+		t.Errorf("db's volume on %s after the menu restore holds %q, want the menu backup's f=menu and nothing else", dbNode.Name, got)
+	}
+	step("backup create and restore through the menu")
 	term.Expect("Quit")
 	time.Sleep(300 * time.Millisecond)
 	term.Send("Quit", itest.KeyEnter)
