@@ -270,16 +270,15 @@ func TestIntegrationSwarmStack(t *testing.T) {
 		t.Helper()
 		return strings.TrimSpace(dbNode.MustExec(t, "sh", "-c", "docker exec $(docker ps -q -l -f status=running -f label=com.docker.swarm.service.name="+p.Name+"_db) sh -c '"+cmd+"'"))
 	}
-	dbFile("echo before > /data/f")
-	if r := p.Run("backup", "create"); r.Code != 0 {
-		t.Fatalf("backup create on a Swarm: exit %d\n%s", r.Code, r.Combined())
-	}
+	// (8 MB in big: restoring it takes long enough to interrupt, below.)
+	dbFile("echo before > /data/f; head -c 8388608 /dev/urandom > /data/big")
+	firstBackup := createBackup(t, p)
 	dbFile("echo after > /data/f; touch /data/new")
 	if r := p.Run("backup", "restore", "--latest", "--yes"); r.Code != 0 || !strings.Contains(r.Stderr, "db running and healthy again") {
 		t.Fatalf("backup restore on a Swarm: exit %d\n%s", r.Code, r.Combined())
 	}
-	if got := dbFile("cat /data/f; ls /data"); got != "before\nf" {
-		t.Errorf("db's volume on %s after the restore holds %q, want the backup's f=before and nothing else", dbNode.Name, got)
+	if got := dbFile("cat /data/f; ls /data; wc -c < /data/big"); got != "before\nbig\nf\n8388608" {
+		t.Errorf("db's volume on %s after the restore holds %q, want the backup's f=before, big and nothing else", dbNode.Name, got)
 	}
 	step("backup and restore of db on " + dbNode.Name)
 
@@ -372,16 +371,12 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	}
 	step("backup killed mid-copy: helper removed on " + dbNode.Name + ", db scaled back through the gate")
 
-	// Ctrl-C while a restore replaces db's volume on the worker (8 MB to
-	// write): the volume is rolled back from the safety backup, db is
-	// scaled back and runs again before stackpilot exits 130.
-	dbFile("head -c 8388608 /dev/urandom > /data/big")
-	if r := p.Run("backup", "create"); r.Code != 0 {
-		t.Fatalf("backup create with the 8 MB file: exit %d\n%s", r.Code, r.Combined())
-	}
+	// Ctrl-C while a restore of the first backup replaces db's volume on
+	// the worker (8 MB to write): the volume is rolled back from the safety
+	// backup, db is scaled back and runs again before stackpilot exits 130.
 	dbFile("rm /data/big; echo changed > /data/f")
 	hostMarker := filepath.Join(p.Dir, ".stackpilot", "backup-in-progress.json")
-	cmd = exec.Command(itest.Binary(t), "backup", "restore", "--latest", "--yes")
+	cmd = exec.Command(itest.Binary(t), "backup", "restore", firstBackup, "--yes")
 	var stderr strings.Builder
 	cmd.Dir, cmd.Env, cmd.Stderr = p.Dir, append(itest.BaseEnv(), p.Env...), &stderr
 	if err := cmd.Start(); err != nil {
