@@ -202,6 +202,10 @@ func scaleBack(ctx context.Context, st *stackops.Stack, scaled []swarmScaled, ga
 		if svc.Spec.Replicas() != 0 {
 			continue // scaled by someone else since: theirs is the count now
 		}
+		if err := waitTasksStopped(sctx, eng, s.SwarmService); err != nil {
+			left = append(left, s)
+			continue
+		}
 		if err := eng.ScaleService(sctx, svc, s.Replicas); err != nil {
 			left = append(left, s)
 			continue
@@ -217,6 +221,31 @@ func scaleBack(ctx context.Context, st *stackops.Stack, scaled []swarmScaled, ga
 		}
 	}
 	return done, left, gateErr
+}
+
+// waitTasksStopped waits until no task of a service scaled to 0 still runs:
+// a run killed right after the scale-down left its task stopping (its stop
+// grace period), and Swarm would start the scaled-back task beside it — two
+// processes on one volume.
+func waitTasksStopped(ctx context.Context, eng *engine.Client, service string) error {
+	for {
+		tasks, err := eng.ListTasks(ctx, engine.Filters{"service": {service}})
+		if err != nil {
+			return err
+		}
+		live := false
+		for _, t := range tasks {
+			live = live || t.Live()
+		}
+		if !live {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func scaledNames(list []swarmScaled) string {

@@ -159,6 +159,11 @@ func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout 
 			return err
 		}
 		for _, n := range paused {
+			// Interrupted while its task was stopping: Swarm would start the
+			// new task beside the old container, two processes on one volume.
+			if err := c.waitStopped(ctx, n, time.Now().Add(pauseWait)); err != nil {
+				return fmt.Errorf("scale %s back to %d: %w", n, replicas[n], err)
+			}
 			s, err := c.Engine.InspectService(ctx, serviceName(c.Stack.Name, n))
 			if err != nil {
 				return fmt.Errorf("scale %s back to %d: %w", n, replicas[n], c.explain(ctx, err))
@@ -199,33 +204,40 @@ func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout 
 	}
 	deadline := time.Now().Add(pauseWait)
 	for _, n := range paused {
-		for {
-			tasks, err := c.Engine.ListTasks(ctx, engine.Filters{"service": {serviceName(c.Stack.Name, n)}})
-			if err != nil {
-				return c.undo(resume, err)
-			}
-			live := 0
-			for _, t := range tasks {
-				switch t.Status.State {
-				case "new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running":
-					live++
-				}
-			}
-			if live == 0 {
-				sink.Event(stackops.Event{Op: op, Service: n, Phase: "stopped", Time: time.Now()})
-				break
-			}
-			if time.Now().After(deadline) {
-				return c.undo(resume, fmt.Errorf("%s: %d task(s) still running %s after it was scaled to 0", n, live, pauseWait))
-			}
-			select {
-			case <-ctx.Done():
-				return c.undo(resume, context.Cause(ctx))
-			case <-time.After(gatePoll):
-			}
+		if err := c.waitStopped(ctx, n, deadline); err != nil {
+			return c.undo(resume, err)
 		}
+		sink.Event(stackops.Event{Op: op, Service: n, Phase: "stopped", Time: time.Now()})
 	}
 	return resume, nil
+}
+
+// waitStopped waits until no task of service n (scaled to 0) still runs
+// (its container stopped, the stop grace period included), until deadline.
+func (c *Cluster) waitStopped(ctx context.Context, n string, deadline time.Time) error {
+	for {
+		tasks, err := c.Engine.ListTasks(ctx, engine.Filters{"service": {serviceName(c.Stack.Name, n)}})
+		if err != nil {
+			return err
+		}
+		live := 0
+		for _, t := range tasks {
+			if t.Live() {
+				live++
+			}
+		}
+		if live == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d task(s) still running %s after it was scaled to 0", n, live, pauseWait)
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(gatePoll):
+		}
+	}
 }
 
 // undo resumes what a failed pause scaled down, and returns the failure.
