@@ -60,7 +60,7 @@ func swarmStack(registry, dbNode, dbHost string) string {
   db:
     image: ` + itest.BusyboxImage + `
     command: ["sh", "-c", "echo db up; exec sleep 100000"]
-    stop_grace_period: 3s
+    stop_grace_period: 1s
     volumes: [db-data:/data]
     deploy:
       placement: {constraints: ["node.hostname == ` + dbNode + `"]}
@@ -413,19 +413,20 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	}
 	step("restore interrupted (SIGINT): volume rolled back, db running")
 
-	// After a SIGKILL, db's task no longer starts (its command was changed
-	// to a missing file while it was at 0; the task fails before it ever
-	// runs): the next command says db did not come back and why, from the
-	// gate — the task, its node, its error.
+	// After a SIGKILL, db's task no longer starts (changed while it was at
+	// 0: its command exits 3, and a healthcheck keeps the task from being
+	// seen running before that): the next command says db did not come
+	// back and why, from the gate — the task, its node, its exit code.
 	cmd, _ = startBackup()
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
-	w.Manager.MustExec(t, "docker", "service", "update", "--detach", "--args", "/db-missing", p.Name+"_db")
+	w.Manager.MustExec(t, "docker", "service", "update", "--detach", "--args", `sh -c "echo db broken; exit 3"`,
+		"--health-cmd", "true", "--health-interval", "1s", p.Name+"_db")
 	if r := p.Run("status"); !strings.Contains(r.Stderr, "scaled db to 1 again, but they did not come back: task db.") ||
-		!strings.Contains(r.Stderr, "on node "+dbNode.Name) || !strings.Contains(r.Stderr, "/db-missing") {
+		!strings.Contains(r.Stderr, "on node "+dbNode.Name) || !strings.Contains(r.Stderr, "non-zero exit (3)") {
 		t.Fatalf("after a SIGKILL with db failing to start, status does not say so:\n%s", r.Combined())
 	}
-	w.Manager.MustExec(t, "docker", "service", "update", "--detach", "--args", `sh -c "echo db up; exec sleep 100000"`, p.Name+"_db")
+	w.Manager.MustExec(t, "docker", "service", "update", "--detach", "--args", `sh -c "echo db up; exec sleep 100000"`, "--no-healthcheck", p.Name+"_db")
 	itest.Eventually(t, 60*time.Second, "db running again", func() bool {
 		st, _ := readSwarmStatus(t, p)
 		_, running, _ := st.service("db")
@@ -468,6 +469,7 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	// it from the list and typing the project name back — and the data is
 	// back on the worker's volume.
 	dbFile("echo menu > /data/f")
+	step("menu: Backups")
 	term.Send("Backups", itest.KeyEnter)
 	term.Expect("Backups — what do you want to do?")
 	term.Send(itest.KeyEnter) // Create now
@@ -477,6 +479,7 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	answerCursorQuery(term)
 	term.SendLine("menu-swarm")
 	term.Expect("written to backups/")
+	step("menu: backup written")
 	term.Expect("backup create --tag menu-swarm")
 	term.Expect("What do you want to do?")
 	dbFile("echo menu-changed > /data/f; touch /data/menu-new")
