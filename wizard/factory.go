@@ -14,6 +14,7 @@ import (
 
 	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/backup"
+	"github.com/stackpilot/stackpilot/stackops/swarm"
 	"github.com/stackpilot/stackpilot/steps"
 )
 
@@ -172,7 +173,7 @@ func (f *Factory) recoveredStack(ctx context.Context) (*stackops.Stack, error) {
 	f.recovered = true
 	f.mu.Unlock()
 	if !done {
-		warnings, err := backup.Recover(ctx, st)
+		warnings, err := backup.Recover(ctx, st, backup.RecoverOptions{SwarmGate: swarm.RecoveryGate(st)})
 		if err != nil {
 			warnings = append(warnings, "could not check for an interrupted backup or restore: "+err.Error())
 		}

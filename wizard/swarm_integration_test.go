@@ -1,11 +1,14 @@
 package wizard_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,7 +44,9 @@ type swarmStatus struct {
 // swarmStack is the stack of the Swarm walk: web is built here and pushed
 // to the registry (two replicas, one per node, a healthcheck; dnsrr since
 // this kernel has no IPVS for VIPs), db is pinned to a worker with its
-// volume. GREETING and CRASH come from .env.
+// volume (its sleep, PID 1, ignores SIGTERM: each pause of a backup waits
+// out its stop_grace_period — long enough to interrupt a backup there, short
+// enough not to add up). GREETING and CRASH come from .env.
 func swarmStack(registry, dbNode, dbHost string) string {
 	return `services:
   web:
@@ -55,6 +60,7 @@ func swarmStack(registry, dbNode, dbHost string) string {
   db:
     image: ` + itest.BusyboxImage + `
     command: ["sh", "-c", "echo db up; exec sleep 100000"]
+    stop_grace_period: 1s
     volumes: [db-data:/data]
     deploy:
       placement: {constraints: ["node.hostname == ` + dbNode + `"]}
@@ -261,16 +267,15 @@ func TestIntegrationSwarmStack(t *testing.T) {
 		t.Helper()
 		return strings.TrimSpace(dbNode.MustExec(t, "sh", "-c", "docker exec $(docker ps -q -f label=com.docker.swarm.service.name="+p.Name+"_db) sh -c '"+cmd+"'"))
 	}
-	dbFile("echo before > /data/f")
-	if r := p.Run("backup", "create"); r.Code != 0 {
-		t.Fatalf("backup create on a Swarm: exit %d\n%s", r.Code, r.Combined())
-	}
+	// (8 MB in big: restoring it takes long enough to interrupt, below.)
+	dbFile("echo before > /data/f; head -c 8388608 /dev/urandom > /data/big")
+	firstBackup := createBackup(t, p)
 	dbFile("echo after > /data/f; touch /data/new")
 	if r := p.Run("backup", "restore", "--latest", "--yes"); r.Code != 0 || !strings.Contains(r.Stderr, "db running and healthy again") {
 		t.Fatalf("backup restore on a Swarm: exit %d\n%s", r.Code, r.Combined())
 	}
-	if got := dbFile("cat /data/f; ls /data"); got != "before\nf" {
-		t.Errorf("db's volume on %s after the restore holds %q, want the backup's f=before and nothing else", dbNode.Name, got)
+	if got := dbFile("cat /data/f; ls /data; wc -c < /data/big"); got != "before\nbig\nf\n8388608" {
+		t.Errorf("db's volume on %s after the restore holds %q, want the backup's f=before, big and nothing else", dbNode.Name, got)
 	}
 	step("backup and restore of db on " + dbNode.Name)
 
@@ -305,19 +310,129 @@ func TestIntegrationSwarmStack(t *testing.T) {
 		if got := dbReplicas(); got != "1" || !strings.Contains(stderr.String(), "scaled back to 1") {
 			t.Fatalf("after %v db has %s replicas, want 1 again, said so\n%s", sig.sig, got, stderr)
 		}
+		// Scaled back only once the old task had stopped (its grace period):
+		// never two db processes on the volume.
+		if ids := strings.Fields(dbNode.MustExec(t, "docker", "ps", "-q", "-f", "label=com.docker.swarm.service.name="+p.Name+"_db")); len(ids) != 1 {
+			t.Fatalf("after %v %d db containers run on %s, want 1: the new task started beside the stopping one", sig.sig, len(ids), dbNode.Name)
+		}
 	}
-	cmd, _ := startBackup()
+	step("backup interrupted (SIGINT, SIGTERM): db scaled back")
+
+	// SIGKILL in the middle of the copy (db's volume holds a sparse 1 GiB
+	// file, streamed whole; the kill follows the helper container's
+	// creation on db's node): the next
+	// command removes the helper there — an engine it does not otherwise
+	// talk to, recorded in the Swarm marker — and scales db back, returning
+	// only once db runs again (the Swarm health gate).
+	dbFile("truncate -s 1G /data/big")
+	helpers := func() string {
+		out, _ := dbNode.Exec("docker", "ps", "-aq", "--filter", "label=io.stackpilot.helper", "--filter", "label=io.stackpilot.project="+p.Name)
+		return strings.TrimSpace(out)
+	}
+	events := exec.Command("docker", "events", "--since", fmt.Sprint(time.Now().Unix()-1), "--format", "{{.Actor.ID}}",
+		"--filter", "type=container", "--filter", "event=create", "--filter", "label=io.stackpilot.project="+p.Name)
+	events.Env = append(itest.BaseEnv(), dbNode.Env()...)
+	created := make(chan string, 1)
+	if out, err := events.StdoutPipe(); err != nil {
+		t.Fatal(err)
+	} else if err := events.Start(); err != nil {
+		t.Fatal(err)
+	} else {
+		go func() {
+			sc := bufio.NewScanner(out)
+			if sc.Scan() {
+				created <- sc.Text()
+			}
+		}()
+	}
+	cmd := exec.Command(itest.Binary(t), "backup", "create")
+	cmd.Dir, cmd.Env = p.Dir, append(itest.BaseEnv(), p.Env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-created:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the backup created no helper container on %s within 60 s", dbNode.Name)
+	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
-	if r := p.Run("status"); !strings.Contains(r.Stderr, "was interrupted while its services were scaled to 0: scaled db to 1 again") || dbReplicas() != "1" {
-		t.Fatalf("after a SIGKILL, status did not scale db back (replicas %s)\n%s", dbReplicas(), r.Combined())
+	_ = events.Process.Kill()
+	_ = events.Wait()
+	if helpers() == "" {
+		t.Fatalf("no helper container on %s right after the kill: the copy was over already", dbNode.Name)
 	}
+	if r := p.Run("status"); !strings.Contains(r.Stderr, "was interrupted while its services were scaled to 0: scaled db to 1 again, and they passed the Swarm health gate") || dbReplicas() != "1" {
+		t.Fatalf("after a SIGKILL, status did not scale db back through the gate (replicas %s)\n%s", dbReplicas(), r.Combined())
+	}
+	if st, _ := readSwarmStatus(t, p); func() int { _, running, _ := st.service("db"); return running }() != 1 {
+		t.Errorf("the command that scaled db back returned before db ran again:\n%+v", st)
+	}
+	if h := helpers(); h != "" {
+		t.Errorf("helper containers left on %s after the next command: %s", dbNode.Name, h)
+	}
+	step("backup killed mid-copy: helper removed on " + dbNode.Name + ", db scaled back through the gate")
+
+	// Ctrl-C while a restore of the first backup replaces db's volume on
+	// the worker (8 MB to write): the volume is rolled back from the safety
+	// backup, db is scaled back and runs again before stackpilot exits 130.
+	dbFile("rm /data/big; echo changed > /data/f")
+	hostMarker := filepath.Join(p.Dir, ".stackpilot", "backup-in-progress.json")
+	cmd = exec.Command(itest.Binary(t), "backup", "restore", firstBackup, "--yes")
+	var stderr strings.Builder
+	cmd.Dir, cmd.Env, cmd.Stderr = p.Dir, append(itest.BaseEnv(), p.Env...), &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, _ := os.ReadFile(hostMarker); strings.Contains(string(b), `"incomplete"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restore did not start replacing db's volume within 60 s\n%s", stderr.String())
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	var ee *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.Contains(stderr.String(), "from the safety backup") {
+		t.Fatalf("Ctrl-C during a Swarm restore: %v, want exit 130 and the volume rolled back\n%s", err, stderr.String())
+	}
+	if st, _ := readSwarmStatus(t, p); dbReplicas() != "1" || func() int { _, running, _ := st.service("db"); return running }() != 1 {
+		t.Fatalf("after Ctrl-C during the restore db is not running again (replicas %s)\n%s", dbReplicas(), stderr.String())
+	}
+	if got := dbFile("cat /data/f; ls /data"); got != "changed\nf" {
+		t.Errorf("after Ctrl-C during the restore db's volume holds %q, want its state before the restore", got)
+	}
+	for _, m := range []string{hostMarker, filepath.Join(p.Dir, ".stackpilot", "swarm-scaled-to-zero.json")} {
+		if _, err := os.Stat(m); err == nil {
+			t.Errorf("%s left after Ctrl-C during the restore", m)
+		}
+	}
+	if h := helpers(); h != "" {
+		t.Errorf("helper containers left on %s after Ctrl-C: %s", dbNode.Name, h)
+	}
+	step("restore interrupted (SIGINT): volume rolled back, db running")
+
+	// After a SIGKILL, db's task no longer starts (changed while it was at
+	// 0: its command exits 3, and a healthcheck keeps the task from being
+	// seen running before that): the next command says db did not come
+	// back and why, from the gate — the task, its node, its exit code.
+	cmd, _ = startBackup()
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	w.Manager.MustExec(t, "docker", "service", "update", "--detach", "--args", `sh -c "echo db broken; exit 3"`,
+		"--health-cmd", "true", "--health-interval", "1s", p.Name+"_db")
+	if r := p.Run("status"); !strings.Contains(r.Stderr, "scaled db to 1 again, but they did not come back: task db.") ||
+		!strings.Contains(r.Stderr, "on node "+dbNode.Name) || !strings.Contains(r.Stderr, "non-zero exit (3)") {
+		t.Fatalf("after a SIGKILL with db failing to start, status does not say so:\n%s", r.Combined())
+	}
+	w.Manager.MustExec(t, "docker", "service", "update", "--detach", "--args", `sh -c "echo db up; exec sleep 100000"`, "--no-healthcheck", p.Name+"_db")
 	itest.Eventually(t, 60*time.Second, "db running again", func() bool {
 		st, _ := readSwarmStatus(t, p)
 		_, running, _ := st.service("db")
 		return running == 1
 	})
-	step("backup interrupted (SIGINT, SIGTERM, SIGKILL): db scaled back")
+	step("backup killed, db failing: the gate's reason shown")
 	// doctor: the manager, the nodes (one drained: a warning), the registry
 	// from the manager's engine, db pinned with its volume.
 	doc := p.Run("doctor", "--json")
@@ -349,6 +464,40 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	if !strings.Contains(screen, other.Name) || !strings.Contains(screen, "drain") || !strings.Contains(screen, "web.") {
 		t.Errorf("Nodes view lacks the drained node or web's tasks:\n%s", screen)
 	}
+	// Backups through the menu, as on one host: create one (all services:
+	// db's volume, on its worker), change the data, restore it — choosing
+	// it from the list and typing the project name back — and the data is
+	// back on the worker's volume.
+	dbFile("echo menu > /data/f")
+	step("menu: Backups")
+	term.Send("Backups", itest.KeyEnter)
+	term.Expect("Backups — what do you want to do?")
+	term.Send(itest.KeyEnter) // Create now
+	term.Expect("Which services do you want to back up?")
+	term.Send(itest.KeyEnter) // All services
+	term.Expect("Tag for this backup")
+	answerCursorQuery(term)
+	term.SendLine("menu-swarm")
+	term.Expect("written to backups/")
+	step("menu: backup written")
+	term.Expect("backup create --tag menu-swarm")
+	term.Expect("What do you want to do?")
+	dbFile("echo menu-changed > /data/f; touch /data/menu-new")
+	term.Send("Backups", itest.KeyEnter)
+	term.Expect("Backups — what do you want to do?")
+	term.Send("Restore", itest.KeyEnter)
+	term.Expect("Which backup do you want to restore?")
+	term.Expect("tag menu-swarm")
+	term.Send(itest.KeyEnter)
+	term.Expect("to confirm")
+	answerCursorQuery(term)
+	term.SendLine(p.Name)
+	term.Expect("restored backup")
+	term.Expect("What do you want to do?")
+	if got := dbFile("cat /data/f; ls /data"); got != "menu\nf" {
+		t.Errorf("db's volume on %s after the menu restore holds %q, want the menu backup's f=menu and nothing else", dbNode.Name, got)
+	}
+	step("backup create and restore through the menu")
 	term.Expect("Quit")
 	time.Sleep(300 * time.Millisecond)
 	term.Send("Quit", itest.KeyEnter)

@@ -155,10 +155,19 @@ func (m *opMarker) keep() {
 // marker exists (a stat), or while the operation that wrote it is still
 // running (it holds the marker's lock). The error is about reading the
 // marker; what could not be started is in the warnings.
-func Recover(ctx context.Context, st *stackops.Stack) ([]string, error) {
-	swarmWarnings := recoverSwarm(ctx, st)
+func Recover(ctx context.Context, st *stackops.Stack, opts RecoverOptions) ([]string, error) {
+	swarmWarnings := recoverSwarm(ctx, st, opts)
 	warnings, err := recoverHost(ctx, st)
 	return append(swarmWarnings, warnings...), err
+}
+
+// RecoverOptions are what Recover needs beyond the stack.
+type RecoverOptions struct {
+	// SwarmGate holds the services a killed run left at 0 on a Swarm to the
+	// Swarm health gate once they are scaled back, as a deploy is; the
+	// warning then says whether they came back. Without it they are scaled
+	// back without waiting.
+	SwarmGate SwarmGate
 }
 
 // recoverHost is Recover for what a backup or restore stopped or removed

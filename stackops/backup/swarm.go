@@ -34,7 +34,20 @@ type OnSwarm struct {
 	Pause func(ctx context.Context, record func(service string, replicas uint64) error) (resume func(ctx context.Context) error, err error)
 	// SwarmService maps a compose service to its Swarm service name.
 	SwarmService func(service string) string
+	// Gate holds services scaled back outside Pause's resume (those an
+	// earlier, killed restore left at 0) to the Swarm health gate.
+	Gate SwarmGate
 }
+
+// SwarmGate holds services scaled back on a Swarm to the health gate a
+// Swarm deploy uses (package stackops/swarm provides it). It is called
+// before the services are scaled, so that the gate tells the tasks the
+// scale-up starts from earlier ones; the wait it returns blocks until the
+// services have their desired replicas running — healthy, where they have
+// a healthcheck — and returns the gate's failure otherwise: the failing
+// task's node, error, exit code and logs, or what was still not running
+// when its timeout passed.
+type SwarmGate func(ctx context.Context) (wait func(ctx context.Context, services []string) error, err error)
 
 // swarmEngine is the engine a backup job uses: the node's on a Swarm, the stack's otherwise.
 func swarmEngine(sw *OnSwarm, eng *engine.Client) *engine.Client {

@@ -32,6 +32,12 @@ type swarmMarkerData struct {
 	Op      string    `json:"op"`
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
+	// Node is the node whose engine the run reads and replaces volumes
+	// through, and Host that engine's endpoint (x-stackpilot.nodes): a run
+	// killed mid-copy leaves its helper container there, on an engine the
+	// next command does not otherwise talk to.
+	Node string `json:"node,omitempty"`
+	Host string `json:"host,omitempty"`
 	// Scaled are the services scaled to 0, with the count to go back to.
 	Scaled []swarmScaled `json:"scaled"`
 }
@@ -68,10 +74,20 @@ func pauseSwarm(ctx context.Context, st *stackops.Stack, sw *OnSwarm, op string)
 	if d, err := readSwarmMarker(path); err == nil {
 		earlier = d.Scaled
 	}
-	data := swarmMarkerData{Op: op, PID: os.Getpid(), Started: time.Now().UTC(), Scaled: earlier}
+	data := swarmMarkerData{Op: op, PID: os.Getpid(), Started: time.Now().UTC(), Node: sw.Node, Scaled: earlier}
+	if sw.Engine != nil {
+		data.Host = sw.Engine.Host()
+	}
 	write := func() error {
 		b, _ := json.MarshalIndent(data, "", "  ")
 		return atomicfile.Write(path, append(b, '\n'), atomicfile.Options{Mode: 0o600})
+	}
+	// Written before anything changes — even with no service to scale
+	// down, the helper containers this run creates on the node are found
+	// from it after a kill.
+	if err := write(); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("record the Swarm backup's node before it starts: %w", err)
 	}
 	// release removes the marker when nothing is left at 0, else keeps it
 	// reduced to what is (the next command's Recover tries again).
@@ -96,7 +112,7 @@ func pauseSwarm(ctx context.Context, st *stackops.Stack, sw *OnSwarm, op string)
 		// Pause scaled back what it had scaled down before failing; should
 		// that have failed too, this run's services are tried once more
 		// (only a service still at 0 is scaled).
-		_, left := scaleBack(context.WithoutCancel(ctx), st, data.Scaled[len(earlier):])
+		_, left, _ := scaleBack(context.WithoutCancel(ctx), st, data.Scaled[len(earlier):], sw.Gate)
 		release(append(left, earlier...))
 		return nil, err
 	}
@@ -112,10 +128,13 @@ func pauseSwarm(ctx context.Context, st *stackops.Stack, sw *OnSwarm, op string)
 			release(data.Scaled)
 			return err
 		}
-		_, left := scaleBack(rctx, st, earlier)
+		_, left, gateErr := scaleBack(rctx, st, earlier, sw.Gate)
 		release(left)
 		if len(left) > 0 {
 			return fmt.Errorf("could not scale %s back — run %s", scaledNames(left), st.CommandLine("deploy"))
+		}
+		if gateErr != nil {
+			return fmt.Errorf("%s (left at 0 by an earlier, interrupted restore) scaled back, but %w", scaledNames(earlier), gateErr)
 		}
 		return nil
 	}, nil
@@ -146,15 +165,33 @@ func lockFile(dir, name string) (*os.File, bool, error) {
 }
 
 // scaleBack scales each service that is still at 0 back to its recorded
-// count through the stack's engine (the manager), without waiting on the
-// health gate. It returns what it did, and what it could not.
-func scaleBack(ctx context.Context, st *stackops.Stack, scaled []swarmScaled) (done []string, left []swarmScaled) {
+// count through the stack's engine (the manager) and, with a gate, holds
+// them to it: it returns once they run again (healthy, where they have a
+// healthcheck), with the gate's failure when they do not. The scaling
+// itself is not cancelled with ctx (services must not stay at 0 because
+// someone pressed Ctrl-C); the wait is. It returns what it scaled, what it
+// could not, and the gate's error.
+func scaleBack(ctx context.Context, st *stackops.Stack, scaled []swarmScaled, gate SwarmGate) (done []string, left []swarmScaled, gateErr error) {
+	if len(scaled) == 0 {
+		return nil, nil, nil
+	}
 	eng, err := st.Engine()
 	if err != nil {
-		return nil, scaled
+		return nil, scaled, nil
 	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	// The gate reads the tasks before the scale-up, to tell the ones it
+	// starts (a failed one fails the gate at once) from earlier ones.
+	var wait func(context.Context, []string) error
+	if gate != nil {
+		if wait, err = gate(sctx); err != nil {
+			gateErr = fmt.Errorf("could not follow them on the Swarm: %w", err)
+		}
+	}
+	var names []string
 	for _, s := range scaled {
-		svc, err := eng.InspectService(ctx, s.SwarmService)
+		svc, err := eng.InspectService(sctx, s.SwarmService)
 		if err != nil {
 			if errors.Is(err, engine.ErrNotFound) {
 				continue // removed since (stack rm): nothing to bring back
@@ -165,13 +202,50 @@ func scaleBack(ctx context.Context, st *stackops.Stack, scaled []swarmScaled) (d
 		if svc.Spec.Replicas() != 0 {
 			continue // scaled by someone else since: theirs is the count now
 		}
-		if err := eng.ScaleService(ctx, svc, s.Replicas); err != nil {
+		if err := waitTasksStopped(sctx, eng, s.SwarmService); err != nil {
+			left = append(left, s)
+			continue
+		}
+		if err := eng.ScaleService(sctx, svc, s.Replicas); err != nil {
 			left = append(left, s)
 			continue
 		}
 		done = append(done, fmt.Sprintf("%s to %d", s.Service, s.Replicas))
+		names = append(names, s.Service)
 	}
-	return done, left
+	if wait != nil && len(names) > 0 {
+		if err := wait(ctx, names); err != nil && ctx.Err() != nil {
+			gateErr = fmt.Errorf("stopped waiting for them to run again: %w", context.Cause(ctx))
+		} else if err != nil {
+			gateErr = fmt.Errorf("they did not come back: %w", err)
+		}
+	}
+	return done, left, gateErr
+}
+
+// waitTasksStopped waits until no task of a service scaled to 0 still runs:
+// a run killed right after the scale-down left its task stopping (its stop
+// grace period), and Swarm would start the scaled-back task beside it — two
+// processes on one volume.
+func waitTasksStopped(ctx context.Context, eng *engine.Client, service string) error {
+	for {
+		tasks, err := eng.ListTasks(ctx, engine.Filters{"service": {service}})
+		if err != nil {
+			return err
+		}
+		live := false
+		for _, t := range tasks {
+			live = live || t.Live()
+		}
+		if !live {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func scaledNames(list []swarmScaled) string {
@@ -182,9 +256,11 @@ func scaledNames(list []swarmScaled) string {
 	return strings.Join(n, ", ")
 }
 
-// recoverSwarm is Recover's part for a Swarm: services a killed backup or
-// restore left at 0 replicas are scaled back to their recorded counts.
-func recoverSwarm(ctx context.Context, st *stackops.Stack) []string {
+// recoverSwarm is Recover's part for a Swarm: the helper containers a
+// killed backup or restore left on its node are removed, and the services
+// it left at 0 replicas are scaled back to their recorded counts and held
+// to the Swarm health gate (opts.SwarmGate).
+func recoverSwarm(ctx context.Context, st *stackops.Stack, opts RecoverOptions) []string {
 	dir := filepath.Join(st.Dir, ".stackpilot")
 	path := filepath.Join(dir, swarmMarkerName)
 	if _, err := os.Stat(path); err != nil {
@@ -223,16 +299,28 @@ func recoverSwarm(ctx context.Context, st *stackops.Stack) []string {
 			todo = append(todo, s)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	done, left := scaleBack(ctx, st, todo)
+	// A run killed mid-copy left its helper container on the node.
+	if d.Host != "" {
+		if eng, err := engine.New(d.Host); err == nil {
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			removeHelpers(hctx, st, eng)
+			cancel()
+			eng.Close()
+		}
+	}
+	done, left, gateErr := scaleBack(ctx, st, todo, opts.SwarmGate)
 	op := d.Op
 	if op == "" {
 		op = "a backup"
 	}
 	prefix := fmt.Sprintf("%s (pid %d, %s) was interrupted while its services were scaled to 0: ", op, d.PID, d.Started.Local().Format("2006-01-02 15:04:05"))
 	var warnings []string
-	if len(done) > 0 {
+	switch {
+	case len(done) > 0 && gateErr != nil:
+		warnings = append(warnings, prefix+"scaled "+strings.Join(done, ", ")+" again, but "+gateErr.Error()+" — see "+st.CommandLine("status"))
+	case len(done) > 0 && opts.SwarmGate != nil:
+		warnings = append(warnings, prefix+"scaled "+strings.Join(done, ", ")+" again, and they passed the Swarm health gate")
+	case len(done) > 0:
 		warnings = append(warnings, prefix+"scaled "+strings.Join(done, ", ")+" again")
 	}
 	if len(held) > 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
 // pauseSwarm writes each replica count to the Swarm marker before Pause
@@ -21,13 +22,21 @@ func TestPauseSwarmMarker(t *testing.T) {
 	var seen []string
 	resumeErr := errors.New("gate failed")
 	var failResume bool
-	sw := &OnSwarm{SwarmService: func(s string) string { return "proj_" + s }}
+	eng, err := engine.New("tcp://127.0.0.1:9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := &OnSwarm{Node: "w1", Engine: eng, SwarmService: func(s string) string { return "proj_" + s }}
 	sw.Pause = func(ctx context.Context, record func(string, uint64) error) (func(context.Context) error, error) {
+		// The node is on disk before anything is scaled (or a helper created on it).
+		if d, err := readSwarmMarker(path); err != nil || d.Node != "w1" || d.Host != "tcp://127.0.0.1:9" || len(d.Scaled) != 0 {
+			t.Fatalf("marker before Pause: %+v, %v — want the node and its engine recorded", d, err)
+		}
 		if err := record("db", 3); err != nil {
 			return nil, err
 		}
 		d, err := readSwarmMarker(path)
-		if err != nil || len(d.Scaled) != 1 || d.Scaled[0] != (swarmScaled{Service: "db", SwarmService: "proj_db", Replicas: 3}) || !strings.HasPrefix(d.Op, "backup ") {
+		if err != nil || len(d.Scaled) != 1 || d.Scaled[0] != (swarmScaled{Service: "db", SwarmService: "proj_db", Replicas: 3}) || !strings.HasPrefix(d.Op, "backup ") || d.Node != "w1" {
 			t.Fatalf("marker before the scale-down: %+v, %v", d, err)
 		}
 		return func(ctx context.Context) error {

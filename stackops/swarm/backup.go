@@ -103,7 +103,45 @@ func (c *Cluster) BackupAccess(ctx context.Context, services []string, op string
 	sw.Pause = func(ctx context.Context, record func(string, uint64) error) (func(context.Context) error, error) {
 		return c.pause(ctx, op, stateful, timeout, sink, record)
 	}
+	sw.Gate = c.holdGate(op, timeout, sink)
 	return sw, nil
+}
+
+// holdGate is backup.SwarmGate on this cluster: the deploy's health gate,
+// over the tasks read before the services are scaled back.
+func (c *Cluster) holdGate(op string, timeout time.Duration, sink stackops.EventSink) backup.SwarmGate {
+	return func(ctx context.Context) (func(context.Context, []string) error, error) {
+		before, err := c.marks(ctx)
+		if err != nil {
+			return nil, c.explain(ctx, err)
+		}
+		return func(ctx context.Context, names []string) error {
+			g, err := c.gate(ctx, op, names, before, timeout, sink)
+			if err != nil {
+				return err
+			}
+			return gateError(g, timeout)
+		}, nil
+	}
+}
+
+// RecoveryGate is the health gate backup.Recover holds services to when
+// it scales back what a killed backup or restore left at 0 replicas: the
+// deploy's gate on the stack's manager, bounded by x-stackpilot
+// deploy.timeout. It connects only when called (when there is something to
+// scale back).
+func RecoveryGate(st *stackops.Stack) backup.SwarmGate {
+	return func(ctx context.Context) (func(context.Context, []string) error, error) {
+		c, err := Open(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := st.DeployConfig()
+		if err != nil {
+			return nil, err
+		}
+		return c.holdGate("recover", cfg.Timeout.Or(stackops.DefaultGateTimeout), stackops.NopSink{})(ctx)
+	}
 }
 
 // pause scales services to 0 and waits until none of their tasks runs; the
@@ -116,11 +154,16 @@ func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout 
 		if len(paused) == 0 {
 			return nil
 		}
-		before, err := c.marks(ctx)
+		wait, err := c.holdGate(op, timeout, sink)(ctx)
 		if err != nil {
 			return err
 		}
 		for _, n := range paused {
+			// Interrupted while its task was stopping: Swarm would start the
+			// new task beside the old container, two processes on one volume.
+			if err := c.waitStopped(ctx, n, time.Now().Add(pauseWait)); err != nil {
+				return fmt.Errorf("scale %s back to %d: %w", n, replicas[n], err)
+			}
 			s, err := c.Engine.InspectService(ctx, serviceName(c.Stack.Name, n))
 			if err != nil {
 				return fmt.Errorf("scale %s back to %d: %w", n, replicas[n], c.explain(ctx, err))
@@ -130,11 +173,7 @@ func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout 
 				return fmt.Errorf("scale %s back to %d (docker service scale %s=%d): %w", n, replicas[n], s.Spec.Name, replicas[n], err)
 			}
 		}
-		g, err := c.gate(ctx, op, paused, before, timeout, sink)
-		if err != nil {
-			return err
-		}
-		return gateError(g, timeout)
+		return wait(ctx, paused)
 	}
 	for _, n := range names {
 		s, err := c.Engine.InspectService(ctx, serviceName(c.Stack.Name, n))
@@ -165,33 +204,40 @@ func (c *Cluster) pause(ctx context.Context, op string, names []string, timeout 
 	}
 	deadline := time.Now().Add(pauseWait)
 	for _, n := range paused {
-		for {
-			tasks, err := c.Engine.ListTasks(ctx, engine.Filters{"service": {serviceName(c.Stack.Name, n)}})
-			if err != nil {
-				return c.undo(resume, err)
-			}
-			live := 0
-			for _, t := range tasks {
-				switch t.Status.State {
-				case "new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running":
-					live++
-				}
-			}
-			if live == 0 {
-				sink.Event(stackops.Event{Op: op, Service: n, Phase: "stopped", Time: time.Now()})
-				break
-			}
-			if time.Now().After(deadline) {
-				return c.undo(resume, fmt.Errorf("%s: %d task(s) still running %s after it was scaled to 0", n, live, pauseWait))
-			}
-			select {
-			case <-ctx.Done():
-				return c.undo(resume, context.Cause(ctx))
-			case <-time.After(gatePoll):
-			}
+		if err := c.waitStopped(ctx, n, deadline); err != nil {
+			return c.undo(resume, err)
 		}
+		sink.Event(stackops.Event{Op: op, Service: n, Phase: "stopped", Time: time.Now()})
 	}
 	return resume, nil
+}
+
+// waitStopped waits until no task of service n (scaled to 0) still runs
+// (its container stopped, the stop grace period included), until deadline.
+func (c *Cluster) waitStopped(ctx context.Context, n string, deadline time.Time) error {
+	for {
+		tasks, err := c.Engine.ListTasks(ctx, engine.Filters{"service": {serviceName(c.Stack.Name, n)}})
+		if err != nil {
+			return err
+		}
+		live := 0
+		for _, t := range tasks {
+			if t.Live() {
+				live++
+			}
+		}
+		if live == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d task(s) still running %s after it was scaled to 0", n, live, pauseWait)
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(gatePoll):
+		}
+	}
 }
 
 // undo resumes what a failed pause scaled down, and returns the failure.

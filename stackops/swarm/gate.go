@@ -450,9 +450,14 @@ func demuxLines(b []byte) []string {
 // rollsBack reports whether Swarm rolls the service back by itself when a
 // new task fails: an update (the service existed before) with
 // failure_action rollback. (Swarm drops PreviousSpec once its rollback
-// starts, so that is not asked.)
+// starts, so that is not asked.) A service only scaled since mark (a
+// backup's pause, scaled back) has no update to roll back: its failed task
+// fails the gate at once instead of leaving it waiting for a rollback.
 func rollsBack(s *engine.Service, mark *serviceMark) bool {
 	if mark == nil {
+		return false
+	}
+	if mark.taskTemplate == taskTemplate(s.RawSpec) && updateState(s, mark) == "" {
 		return false
 	}
 	if s.Spec.UpdateConfig != nil && s.Spec.UpdateConfig.FailureAction == "rollback" {

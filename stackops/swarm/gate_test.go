@@ -77,6 +77,28 @@ func TestJudge(t *testing.T) {
 	}
 }
 
+// Swarm rolls back an update, never a scale: a task that fails after a
+// service was only scaled (a backup's pause undone) fails the gate at once.
+func TestRollsBack(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	mark := &serviceMark{taskTemplate: `{"ContainerSpec":{"Image":"a"}}`, updateStart: t0}
+	rb := `"UpdateConfig":{"FailureAction":"rollback"}`
+	for _, c := range []struct {
+		name string
+		svc  string
+		want bool
+	}{
+		{"scaled only", `{"Spec":{"TaskTemplate":{"ContainerSpec":{"Image":"a"}},` + rb + `},"UpdateStatus":{"State":"completed","StartedAt":"2026-12-07T10:00:00Z"}}`, false},
+		{"updated", `{"Spec":{"TaskTemplate":{"ContainerSpec":{"Image":"b"}},` + rb + `}}`, true},
+		{"Swarm's rollback already put the spec back", `{"Spec":{"TaskTemplate":{"ContainerSpec":{"Image":"a"}},` + rb + `},"UpdateStatus":{"State":"rollback_started","StartedAt":"2026-12-07T10:00:05Z"}}`, true},
+		{"updated, failure_action pause", `{"Spec":{"TaskTemplate":{"ContainerSpec":{"Image":"b"}},"UpdateConfig":{"FailureAction":"pause"}}}`, false},
+	} {
+		if got := rollsBack(service(t, c.svc), mark); got != c.want {
+			t.Errorf("%s: rollsBack = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 // A service log line, with timestamps and details, is traced to its task and node.
 func TestServiceLogLines(t *testing.T) {
 	var stream bytes.Buffer

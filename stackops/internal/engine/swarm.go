@@ -276,6 +276,17 @@ type Task struct {
 	} `json:"Status"`
 }
 
+// Live reports whether the task's container may still run: any state up to
+// running. A task Swarm was told to shut down (scaled away) stays running
+// until its container has stopped, stop grace period included.
+func (t Task) Live() bool {
+	switch t.Status.State {
+	case "new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running":
+		return true
+	}
+	return false
+}
+
 // ListTasks lists tasks matching filters (service, node, desired-state, label).
 func (c *Client) ListTasks(ctx context.Context, filters Filters) ([]Task, error) {
 	q := url.Values{}
