@@ -112,3 +112,18 @@ func (e *dockerUnavailableError) Error() string { return e.msg }
 func (e *dockerUnavailableError) Unwrap() []error {
 	return []error{ErrDockerUnavailable, e.cause}
 }
+
+// NotedError is an error with what was done about it before giving up —
+// "volume db-data was rolled back to its state before the restore". A
+// caller that prints a short word for some errors (Ctrl-C is "cancelled")
+// still owes the user the notes: they say in what state things were left.
+type NotedError struct {
+	Err   error
+	Notes []string
+}
+
+func (e *NotedError) Error() string {
+	return fmt.Sprintf("%v (%s)", e.Err, strings.Join(e.Notes, "; "))
+}
+
+func (e *NotedError) Unwrap() error { return e.Err }

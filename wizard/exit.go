@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/steps"
@@ -81,11 +82,19 @@ func Message(err error) string {
 	if errors.As(err, &ee) && ee.err == nil {
 		return ""
 	}
+	word := ""
 	switch {
 	case errors.Is(err, ErrTerminated):
-		return "terminated"
+		word = "terminated"
 	case errors.Is(err, stackops.ErrInterrupted), errors.Is(err, context.Canceled):
-		return "cancelled"
+		word = "cancelled"
+	default:
+		return err.Error()
 	}
-	return err.Error()
+	// What was put right before stopping is said even so.
+	var noted *stackops.NotedError
+	if errors.As(err, &noted) && len(noted.Notes) > 0 {
+		word += " — " + strings.Join(noted.Notes, "; ")
+	}
+	return word
 }

@@ -300,3 +300,19 @@ func TestParallelOnlyForBulkWork(t *testing.T) {
 		}
 	}
 }
+
+// Ctrl-C prints "cancelled", but what the command put right before it
+// stopped (a restore's volume rolled back from the safety backup) is said
+// with it: it tells the user in what state things were left.
+func TestMessageKeepsTheNotesOfAnInterruption(t *testing.T) {
+	err := fmt.Errorf("restore: %w", &stackops.NotedError{Err: stackops.ErrInterrupted, Notes: []string{"volume db-data was rolled back to its state before the restore"}})
+	if got, want := Message(err), "cancelled — volume db-data was rolled back to its state before the restore"; got != want {
+		t.Errorf("Message = %q, want %q", got, want)
+	}
+	if got := Message(fmt.Errorf("x: %w", stackops.ErrInterrupted)); got != "cancelled" {
+		t.Errorf("Message of a bare interruption = %q", got)
+	}
+	if got := Message(&stackops.NotedError{Err: errors.New("disk full"), Notes: []string{"a note"}}); got != "disk full (a note)" {
+		t.Errorf("Message of another noted error = %q", got)
+	}
+}

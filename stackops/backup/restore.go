@@ -1205,7 +1205,7 @@ func (r *restoreRun) recover(ctx context.Context, cause error) error {
 	if len(notes) == 0 {
 		return cause
 	}
-	return fmt.Errorf("%w (%s)", cause, strings.Join(notes, "; "))
+	return &stackops.NotedError{Err: cause, Notes: notes}
 }
 
 // rollback replaces the listed volumes with their content in the safety backup.

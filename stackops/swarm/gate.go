@@ -128,6 +128,19 @@ type GateResult struct {
 // timeout, until Swarm's own rollback of that service completes.
 func (c *Cluster) gate(ctx context.Context, op string, names []string, before map[string]*serviceMark, timeout time.Duration, sink stackops.EventSink) (*GateResult, error) {
 	deadline := time.Now().Add(timeout)
+	settle := c.settleFor(op)
+	// A task's age is what Swarm's timestamp says or how long this gate has
+	// seen it running, whichever is longer: a manager whose clock runs ahead
+	// cannot hold the gate beyond the settle time.
+	firstSeen := map[string]time.Time{}
+	age := func(t engine.Task) time.Duration {
+		now := time.Now()
+		seen, ok := firstSeen[t.ID]
+		if !ok {
+			seen, firstSeen[t.ID] = now, now
+		}
+		return max(now.Sub(t.Status.Timestamp), now.Sub(seen))
+	}
 	nodes := c.nodeNames(ctx)
 	res := &GateResult{}
 	reported := map[string]string{}
@@ -153,7 +166,7 @@ func (c *Cluster) gate(ctx context.Context, op string, names []string, before ma
 				continue
 			}
 			mark := before[name]
-			ready, phase, msg := judge(s, tasksOf[s.ID], mark, op == "rollback")
+			ready, phase, msg := judge(s, tasksOf[s.ID], mark, op == "rollback", settle, age)
 			if !ready {
 				allReady = false
 			}
@@ -295,17 +308,41 @@ func updateState(s *engine.Service, mark *serviceMark) string {
 	return s.UpdateStatus.State
 }
 
+// settleFor is how long a task without a healthcheck must have been running
+// to count: the single-host gate's rule, so a command that crashes a second
+// after it starts is not taken for a service that came up — Swarm's update
+// monitor covers that for an update, nothing does for a new service or one
+// scaled back after a backup. Backups and restores use the 2 s the
+// single-host ones use; deploy and rollback x-stackpilot deploy.settle.
+func (c *Cluster) settleFor(op string) time.Duration {
+	switch op {
+	case "deploy", "rollback":
+		if cfg, err := c.Stack.DeployConfig(); err == nil {
+			return cfg.Settle.Or(stackops.DefaultGateSettle)
+		}
+		return stackops.DefaultGateSettle
+	}
+	return 2 * time.Second
+}
+
 // judge says whether a service is ready, with a phase word and message.
-// A requested rollback (rollback) runs as Swarm's rollback_started, done at rollback_completed.
-func judge(s *engine.Service, tasks []engine.Task, mark *serviceMark, rollback bool) (bool, string, string) {
+// A requested rollback (rollback) runs as Swarm's rollback_started, done at
+// rollback_completed. Without a healthcheck a task counts once its age has
+// reached settle (with one, Swarm says running only once healthy).
+func judge(s *engine.Service, tasks []engine.Task, mark *serviceMark, rollback bool, settle time.Duration, age func(engine.Task) time.Duration) (bool, string, string) {
 	want := s.Spec.Replicas()
 	if want < 0 {
 		want = desiredTasks(tasks)
 	}
-	running := 0
+	hc := s.Spec.TaskTemplate.ContainerSpec.Healthcheck
+	checked := hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE"
+	running, young := 0, 0
 	for _, t := range tasks {
 		if t.DesiredState == "running" && t.Status.State == "running" {
 			running++
+			if !checked && age(t) < settle {
+				young++
+			}
 		}
 	}
 	changed := mark == nil || mark.taskTemplate != taskTemplate(s.RawSpec)
@@ -341,7 +378,10 @@ func judge(s *engine.Service, tasks []engine.Task, mark *serviceMark, rollback b
 	if running < want {
 		return false, "starting", fmt.Sprintf("%d/%d running", running, want)
 	}
-	if s.Spec.TaskTemplate.ContainerSpec.Healthcheck != nil && len(s.Spec.TaskTemplate.ContainerSpec.Healthcheck.Test) > 0 && s.Spec.TaskTemplate.ContainerSpec.Healthcheck.Test[0] != "NONE" {
+	if running-young < want {
+		return false, "starting", fmt.Sprintf("%d/%d running, %d for less than %s", running, want, young, settle)
+	}
+	if checked {
 		return true, "healthy", fmt.Sprintf("%d/%d running, healthy", running, want)
 	}
 	return true, "running", fmt.Sprintf("%d/%d running", running, want)

@@ -27,6 +27,11 @@ func service(t *testing.T, js string) *engine.Service {
 	return &s
 }
 
+// ageAt is a task's age by its timestamp at now.
+func ageAt(now time.Time) func(engine.Task) time.Duration {
+	return func(t engine.Task) time.Duration { return now.Sub(t.Status.Timestamp) }
+}
+
 func task(id, state, desired string, at time.Time) engine.Task {
 	var tk engine.Task
 	tk.ID, tk.DesiredState, tk.Status.State, tk.Status.Timestamp = id, desired, state, at
@@ -62,13 +67,26 @@ func TestJudge(t *testing.T) {
 	}
 	for _, c := range cases {
 		s := service(t, c.svc)
-		ready, phase, _ := judge(s, running, mark, c.rollback)
+		ready, phase, _ := judge(s, running, mark, c.rollback, 5*time.Second, ageAt(t0.Add(time.Minute)))
 		if ready != c.ready || phase != c.phase {
 			t.Errorf("%s: ready %v phase %q, want %v %q", c.name, ready, phase, c.ready, c.phase)
 		}
 	}
-	if ready, _, msg := judge(service(t, `{"Spec":{`+two+`}}`), running[:1], nil, false); ready || msg != "1/2 running" {
+	if ready, _, msg := judge(service(t, `{"Spec":{`+two+`}}`), running[:1], nil, false, 5*time.Second, ageAt(t0.Add(time.Minute))); ready || msg != "1/2 running" {
 		t.Errorf("a new service short of a replica: ready %v, %q", ready, msg)
+	}
+	// Without a healthcheck a task counts once it has run for the settle
+	// time: one running for a second could be a command about to crash.
+	fresh := []engine.Task{task("n1", "running", "running", t0), task("n2", "running", "running", t0.Add(59*time.Second))}
+	if ready, phase, msg := judge(service(t, `{"Spec":{`+two+`}}`), fresh, nil, false, 5*time.Second, ageAt(t0.Add(time.Minute))); ready || phase != "starting" || msg != "2/2 running, 1 for less than 5s" {
+		t.Errorf("a task running for 1 s of a 5 s settle: ready %v %q %q", ready, phase, msg)
+	}
+	if ready, _, _ := judge(service(t, `{"Spec":{`+two+`}}`), fresh, nil, false, 5*time.Second, ageAt(t0.Add(65*time.Second))); !ready {
+		t.Errorf("both tasks running for 5 s or more: not ready")
+	}
+	checked := `{"Spec":{"TaskTemplate":{"ContainerSpec":{"Image":"a","Healthcheck":{"Test":["CMD","true"]}}},` + two + `}}`
+	if ready, phase, _ := judge(service(t, checked), fresh, nil, false, 5*time.Second, ageAt(t0.Add(time.Minute))); !ready || phase != "healthy" {
+		t.Errorf("with a healthcheck Swarm's running means healthy; no settle: ready %v %q", ready, phase)
 	}
 	// Only tasks the deploy made count as its failures.
 	tasks := []engine.Task{task("old1", "failed", "shutdown", t0), task("new1", "running", "running", t0), task("new2", "failed", "shutdown", t0.Add(time.Second))}
