@@ -66,6 +66,10 @@ type Factory struct {
 	// startedOutside is set when the menu found no project where it was
 	// started: it then offers to open another one later too.
 	startedOutside bool
+	// deferUnseal loads the stack with its encrypted .env values sealed
+	// until something needs them (stackops.LoadOptions.DeferUnseal): `run
+	// TASK` sets it, since most tasks use none.
+	deferUnseal bool
 }
 
 // NewFactory returns a factory on the given streams.
@@ -121,6 +125,7 @@ func (f *Factory) loadOptions() stackops.LoadOptions {
 		Context:     f.Global.Context,
 		Host:        f.Global.Host,
 		Swarm:       f.Global.Swarm,
+		DeferUnseal: f.deferUnseal,
 		WorkDir:     f.WorkDir,
 		Environ:     f.Environ,
 		Runner:      f.runner(),

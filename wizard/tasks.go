@@ -114,6 +114,11 @@ for it. A task marked confirm: true asks first; without a terminal it needs
 				if len(opts.Args) > 0 && opts.Args[0] == "--" {
 					opts.Args = opts.Args[1:]
 				}
+				// A task that uses no encrypted value runs without
+				// decrypting any (tasks.Prepare decrypts for one that
+				// does). Without a name, the tasks are listed to choose
+				// from, as they read with the values.
+				f.deferUnseal = true
 			}
 			return runRun(cmd.Context(), f, opts)
 		},

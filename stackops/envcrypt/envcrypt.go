@@ -148,3 +148,33 @@ func RecipientsOf(list []string) ([]age.Recipient, error) {
 	}
 	return out, nil
 }
+
+// ageHeaderStart opens every age file (its version line).
+var ageHeaderStart = []byte("age-encryption.org/v1\n")
+
+// IsEmptyPlain reports, without decrypting, whether an encrypted value
+// holds the empty text; ok is false when v does not have the form of an age
+// file. An age file is a text header ending with its MAC line ("--- …"),
+// then a 16-byte nonce and the payload in chunks, each 16 bytes (its tag)
+// longer than the text it holds — the empty text is one empty chunk, so
+// its file ends 32 bytes after the header. The answer is as good as the
+// ciphertext: one that was altered fails its decryption anyway.
+func IsEmptyPlain(v string) (empty, ok bool) {
+	if !IsEncrypted(v) {
+		return false, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(v[len(Prefix) : len(v)-len(Suffix)])
+	if err != nil || !bytes.HasPrefix(raw, ageHeaderStart) {
+		return false, false
+	}
+	mac := bytes.Index(raw, []byte("\n--- "))
+	if mac < 0 {
+		return false, false
+	}
+	end := bytes.IndexByte(raw[mac+1:], '\n')
+	if end < 0 {
+		return false, false
+	}
+	payload := len(raw) - (mac + 1 + end + 1)
+	return payload == 32, payload >= 32
+}

@@ -167,3 +167,32 @@ func TestRecipientLinesAreCommentsAndByteExact(t *testing.T) {
 		t.Fatalf("bad recipient line: %v", err)
 	}
 }
+
+// IsEmptyPlain must agree with decryption for every length around the
+// empty text and a chunk's end (age's chunks are 64 KiB), and for several
+// recipients (a longer header).
+func TestIsEmptyPlainAgreesWithDecrypt(t *testing.T) {
+	a, _ := age.GenerateX25519Identity()
+	b, _ := age.GenerateX25519Identity()
+	for _, recipients := range [][]age.Recipient{{a.Recipient()}, {a.Recipient(), b.Recipient()}} {
+		for _, n := range []int{0, 1, 2, 15, 16, 17, 31, 32, 33, 1000, 64*1024 - 1, 64 * 1024, 64*1024 + 1} {
+			v, err := Encrypt(strings.Repeat("x", n), recipients)
+			if err != nil {
+				t.Fatal(err)
+			}
+			empty, ok := IsEmptyPlain(v)
+			plain, err := Decrypt(v, []age.Identity{a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok || empty != (plain == "") {
+				t.Fatalf("%d bytes to %d recipients: IsEmptyPlain = %v, %v; decrypted %d bytes", n, len(recipients), empty, ok, len(plain))
+			}
+		}
+	}
+	for _, v := range []string{"plain", Prefix + "bm90IGFnZQ==" + Suffix, Prefix + "!!" + Suffix} {
+		if _, ok := IsEmptyPlain(v); ok {
+			t.Fatalf("IsEmptyPlain(%q) accepted it", v)
+		}
+	}
+}
