@@ -76,6 +76,12 @@ type LoadOptions struct {
 	// encrypted value needs none decrypted (Stack.UsesSealed). A load whose
 	// project name or x-stackpilot block uses one decrypts at once.
 	DeferUnseal bool
+	// DetectCompose starts detecting Compose (Stack.Compose) as the load
+	// begins, for a command that will run it: the `docker compose version`
+	// it runs — a tenth of a second, in other processes — then overlaps
+	// reading the project and decrypting its encrypted values instead of
+	// following them. `deploy` uses it.
+	DetectCompose bool
 
 	// unsealed is set on the second load of a project whose env files hold
 	// encrypted values: what the first decrypted (unseal.go).
@@ -123,8 +129,9 @@ type Stack struct {
 	endpoint     *endpoint.Endpoint
 	endpointErr  error
 
-	composeMu  sync.Mutex
-	composeCLI *ComposeCLI
+	composeMu    sync.Mutex
+	composeCLI   *ComposeCLI
+	composeEarly *composeDetection // LoadOptions.DetectCompose
 
 	runsOnce sync.Once
 	runs     *runCache // see run_cache.go
@@ -142,6 +149,24 @@ type Stack struct {
 // Load finds and loads the stack described by opts, resolving the project
 // as `docker compose` would (see project_resolve.go).
 func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
+	if opts.DetectCompose {
+		opts.DetectCompose = false
+		runner, environ := opts.Runner, opts.Environ
+		if runner == nil {
+			runner = &ExecRunner{}
+		}
+		if environ == nil {
+			environ = os.Environ()
+		}
+		d := startComposeDetection(ctx, runner, environ)
+		st, err := Load(ctx, opts)
+		if err != nil {
+			d.cancel()
+			return nil, err
+		}
+		st.composeEarly = d
+		return st, nil
+	}
 	environ := opts.Environ
 	if environ == nil {
 		environ = os.Environ()

@@ -70,6 +70,9 @@ type Factory struct {
 	// until something needs them (stackops.LoadOptions.DeferUnseal): `run
 	// TASK` sets it, since most tasks use none.
 	deferUnseal bool
+	// detectCompose starts detecting Compose as the stack loads
+	// (stackops.LoadOptions.DetectCompose): `deploy` sets it.
+	detectCompose bool
 }
 
 // NewFactory returns a factory on the given streams.
@@ -117,18 +120,19 @@ func (f *Factory) runner() stackops.Runner {
 
 func (f *Factory) loadOptions() stackops.LoadOptions {
 	return stackops.LoadOptions{
-		ProjectDir:  f.Global.ProjectDir,
-		Files:       f.Global.Files,
-		ProjectName: f.Global.ProjectName,
-		EnvFiles:    f.Global.EnvFiles,
-		Profiles:    f.Global.Profiles,
-		Context:     f.Global.Context,
-		Host:        f.Global.Host,
-		Swarm:       f.Global.Swarm,
-		DeferUnseal: f.deferUnseal,
-		WorkDir:     f.WorkDir,
-		Environ:     f.Environ,
-		Runner:      f.runner(),
+		ProjectDir:    f.Global.ProjectDir,
+		Files:         f.Global.Files,
+		ProjectName:   f.Global.ProjectName,
+		EnvFiles:      f.Global.EnvFiles,
+		Profiles:      f.Global.Profiles,
+		Context:       f.Global.Context,
+		Host:          f.Global.Host,
+		Swarm:         f.Global.Swarm,
+		DeferUnseal:   f.deferUnseal,
+		DetectCompose: f.detectCompose,
+		WorkDir:       f.WorkDir,
+		Environ:       f.Environ,
+		Runner:        f.runner(),
 	}
 }
 
