@@ -77,12 +77,14 @@ func Prepare(ctx context.Context, st *stackops.Stack, o PrepareOptions) (*Prepar
 	// definition holds none runs without (decrypting costs a key exchange
 	// per value). A host task always has them: the docker commands it runs
 	// get them, as Compose does (unseal.go).
-	if t.Host || !st.UnsealPending() || st.UsesSealed(t.texts()...) {
+	if pending := st.UnsealPending(); t.Host || !pending || st.UsesSealed(t.texts()...) {
 		if err := st.Unsealed(); err != nil {
 			return nil, err
 		}
-		if t, err = Find(st, o.Name); err != nil {
-			return nil, err
+		if pending { // read it again, with the values
+			if t, err = Find(st, o.Name); err != nil {
+				return nil, err
+			}
 		}
 	}
 	p := &Prepared{Task: t, Argv: append(append([]string{}, t.Command...), o.Args...), st: st}
