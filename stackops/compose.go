@@ -111,6 +111,37 @@ func DetectCompose(ctx context.Context, r Runner, environ []string) (*ComposeCLI
 	return nil, fmt.Errorf("%w: %s — %s", ErrComposeUnavailable, strings.Join(errs, "; "), hint)
 }
 
+// composeDetection is a DetectCompose started before the stack was
+// loaded (LoadOptions.DetectCompose).
+type composeDetection struct {
+	forced string // the STACKPILOT_COMPOSE it ran with
+	done   chan struct{}
+	cli    *ComposeCLI
+	err    error
+	cancel context.CancelFunc
+}
+
+func startComposeDetection(ctx context.Context, r Runner, environ []string) *composeDetection {
+	ctx, cancel := context.WithCancel(ctx)
+	d := &composeDetection{forced: environMap(environ)[ComposeEnvVar], done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(d.done)
+		d.cli, d.err = DetectCompose(ctx, r, environ)
+	}()
+	return d
+}
+
+// result waits for the detection and returns what it found, or nil: it
+// failed (detecting again gives the error as a late detection would), or
+// the stack's environment forces another variant than the one it ran with.
+func (d *composeDetection) result(environ []string) *ComposeCLI {
+	<-d.done
+	if d.err != nil || d.forced != environMap(environ)[ComposeEnvVar] {
+		return nil
+	}
+	return d.cli
+}
+
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
@@ -122,6 +153,13 @@ func (s *Stack) Compose(ctx context.Context) (*ComposeCLI, error) {
 	defer s.composeMu.Unlock()
 	if s.composeCLI != nil {
 		return s.composeCLI, nil
+	}
+	if d := s.composeEarly; d != nil {
+		s.composeEarly = nil
+		if c := d.result(s.environ); c != nil {
+			s.composeCLI = c
+			return c, nil
+		}
 	}
 	c, err := DetectCompose(ctx, s.Runner, s.environ)
 	if err != nil {

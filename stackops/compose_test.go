@@ -167,3 +167,44 @@ func TestComposeArgsV1PinTheProject(t *testing.T) {
 		t.Fatalf("COMPOSE_DISABLE_ENV_FILE on v1: %v", err)
 	}
 }
+
+// blockingRunner answers `docker compose version` once released.
+type blockingRunner struct {
+	release chan struct{}
+	fakeRunner
+}
+
+func (b *blockingRunner) Run(ctx context.Context, c Cmd) error {
+	<-b.release
+	return b.fakeRunner.Run(ctx, c)
+}
+
+// With DetectCompose, Compose's version check runs while the stack loads:
+// Load returns before it has answered, Compose then takes its answer
+// without running it again; a check that failed is run again, so its
+// error is the one a late detection gives.
+func TestLoadDetectsComposeMeanwhile(t *testing.T) {
+	dir := itest.WriteFiles(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: x\n"})
+	r := &blockingRunner{release: make(chan struct{}), fakeRunner: fakeRunner{answers: map[string]fakeAnswer{"docker compose version --short": {stdout: "2.35.0\n"}}}}
+	st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Runner: r, Environ: []string{"STACKPILOT_CACHE_DIR=" + t.TempDir()}, DetectCompose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(r.release)
+	c, err := st.Compose(context.Background())
+	if err != nil || c.Variant != ComposeV2 || c.Version != "2.35.0" {
+		t.Fatalf("Compose: %+v %v", c, err)
+	}
+	if len(r.calls) != 1 {
+		t.Fatalf("the version was asked %d times: %v", len(r.calls), r.calls)
+	}
+
+	none := &fakeRunner{}
+	st, err = Load(context.Background(), LoadOptions{WorkDir: dir, Runner: none, Environ: []string{"STACKPILOT_CACHE_DIR=" + t.TempDir()}, DetectCompose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Compose(context.Background()); !errors.Is(err, ErrComposeUnavailable) || len(none.calls) != 4 {
+		t.Fatalf("without Compose: %v after %v", err, none.calls)
+	}
+}

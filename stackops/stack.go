@@ -68,6 +68,20 @@ type LoadOptions struct {
 	// required variable keeps Compose from loading, and must be fast.
 	// The Stack's Project then has no services.
 	Lenient bool
+	// DeferUnseal leaves the encrypted .env values sealed until something
+	// needs them: the model is built with a stand-in for each (the one a
+	// decrypting load caches it with), and Stack.Unsealed — which every
+	// command that starts containers calls first — decrypts them and puts
+	// them in place. `run TASK` uses it: a container task that uses no
+	// encrypted value needs none decrypted (Stack.UsesSealed). A load whose
+	// project name or x-stackpilot block uses one decrypts at once.
+	DeferUnseal bool
+	// DetectCompose starts detecting Compose (Stack.Compose) as the load
+	// begins, for a command that will run it: the `docker compose version`
+	// it runs — a tenth of a second, in other processes — then overlaps
+	// reading the project and decrypting its encrypted values instead of
+	// following them. `deploy` uses it.
+	DetectCompose bool
 
 	// unsealed is set on the second load of a project whose env files hold
 	// encrypted values: what the first decrypted (unseal.go).
@@ -115,8 +129,9 @@ type Stack struct {
 	endpoint     *endpoint.Endpoint
 	endpointErr  error
 
-	composeMu  sync.Mutex
-	composeCLI *ComposeCLI
+	composeMu    sync.Mutex
+	composeCLI   *ComposeCLI
+	composeEarly *composeDetection // LoadOptions.DetectCompose
 
 	runsOnce sync.Once
 	runs     *runCache // see run_cache.go
@@ -125,11 +140,33 @@ type Stack struct {
 	// compose file that hands it to services' env_file (unseal.go).
 	unsealed       *unsealed
 	unsealOverride string
+	// unsealMu guards a deferred decryption (Unsealed); unsealErr is why it
+	// could not put the values in place.
+	unsealMu  sync.Mutex
+	unsealErr error
 }
 
 // Load finds and loads the stack described by opts, resolving the project
 // as `docker compose` would (see project_resolve.go).
 func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
+	if opts.DetectCompose {
+		opts.DetectCompose = false
+		runner, environ := opts.Runner, opts.Environ
+		if runner == nil {
+			runner = &ExecRunner{}
+		}
+		if environ == nil {
+			environ = os.Environ()
+		}
+		d := startComposeDetection(ctx, runner, environ)
+		st, err := Load(ctx, opts)
+		if err != nil {
+			d.cancel()
+			return nil, err
+		}
+		st.composeEarly = d
+		return st, nil
+	}
 	environ := opts.Environ
 	if environ == nil {
 		environ = os.Environ()
@@ -160,6 +197,17 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	}
 	if opts.Lenient {
 		return loadLenient(po, in, opts, environ)
+	}
+	if opts.unsealed == nil && opts.DeferUnseal {
+		if u := deferredUnseal(in, po.Environment, environ); u != nil {
+			again := opts
+			again.Environ, again.unsealed = u.tokenEnviron(environ), u
+			if st, err := Load(ctx, again); err == nil && !st.holdsSealed() {
+				return st, nil
+			}
+			// decrypt now: the model cannot be built with the tokens, or
+			// what is read first uses a value
+		}
 	}
 	if opts.unsealed == nil {
 		if u := unsealEnv(in, po.Environment, environMap(environ)); u != nil && u.err == nil {

@@ -52,6 +52,10 @@ import (
 
 // unsealed is what Load decrypted.
 type unsealed struct {
+	// keys are the keys of the encrypted values, sorted; empty says which
+	// of them hold the empty text.
+	keys  []string
+	empty map[string]bool
 	// env is KEY=plain for every encrypted value Compose would interpolate.
 	env []string
 	// values maps each key to its plain value.
@@ -61,6 +65,19 @@ type unsealed struct {
 	tokens map[string]string
 	// err is why a value could not be decrypted (nothing is then decrypted).
 	err error
+	// pending is set while the decryption waits until something needs a
+	// value (LoadOptions.DeferUnseal): the model holds the tokens, and
+	// values, env and tokens are empty.
+	pending *pendingUnseal
+}
+
+// pendingUnseal is what a deferred decryption needs: the values as the
+// env files give them, where they come from (for messages), and the
+// environment the stack was asked to load with.
+type pendingUnseal struct {
+	in      *projectInputs
+	sealed  []envcrypt.Sealed
+	environ []string
 }
 
 // The model of a project with encrypted values is built with a token in
@@ -78,17 +95,13 @@ func tokenOf(key string) string {
 	return tokenPrefix + hex.EncodeToString(h[:8]) + "__"
 }
 
-// tokenEnviron is environ with KEY=token for each decrypted value.
+// tokenEnviron is environ with KEY=token for each encrypted value (an
+// empty one as it is).
 func (u *unsealed) tokenEnviron(environ []string) []string {
-	out := withoutKeys(environ, u.values)
-	keys := make([]string, 0, len(u.values))
-	for k := range u.values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := u.values[k]
-		if v != "" {
+	out := withoutKeys(environ, u.keys)
+	for _, k := range u.keys {
+		v := ""
+		if !u.empty[k] {
 			v = tokenOf(k)
 		}
 		out = append(out, k+"="+v)
@@ -98,14 +111,18 @@ func (u *unsealed) tokenEnviron(environ []string) []string {
 
 // plainEnviron is environ with KEY=plain for each decrypted value.
 func (u *unsealed) plainEnviron(environ []string) []string {
-	return append(withoutKeys(environ, u.values), u.env...)
+	return append(withoutKeys(environ, u.keys), u.env...)
 }
 
-func withoutKeys(environ []string, keys map[string]string) []string {
+func withoutKeys(environ []string, keys []string) []string {
+	set := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		set[k] = true
+	}
 	out := make([]string, 0, len(environ)+len(keys))
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := keys[k]; !ok {
+		if !set[k] {
 			out = append(out, kv)
 		}
 	}
@@ -173,40 +190,154 @@ func replaceStrings(v reflect.Value, fn func(string) (string, bool)) {
 	}
 }
 
-// unsealEnv decrypts the encrypted values of the interpolation environment
+// sealedValues are the encrypted values of the interpolation environment
 // compose-go was given (the env files' values merged under the process
-// environment). It returns nil when there is none.
-func unsealEnv(in *projectInputs, environment map[string]string, environ map[string]string) *unsealed {
-	var keys []string
+// environment), sorted by key.
+func sealedValues(environment map[string]string) []envcrypt.Sealed {
+	var out []envcrypt.Sealed
 	for k, v := range environment {
 		if envcrypt.IsEncrypted(v) {
-			keys = append(keys, k)
+			out = append(out, envcrypt.Sealed{Key: k, Value: v})
 		}
 	}
-	if len(keys) == 0 {
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// unsealEnv decrypts the encrypted values of the interpolation environment.
+// It returns nil when there is none.
+func unsealEnv(in *projectInputs, environment map[string]string, environ map[string]string) *unsealed {
+	sealed := sealedValues(environment)
+	if len(sealed) == 0 {
 		return nil
 	}
-	sort.Strings(keys)
+	return openSealed(in, sealed, environ)
+}
+
+// openSealed decrypts sealed values with the identities environ points to.
+func openSealed(in *projectInputs, sealed []envcrypt.Sealed, environ map[string]string) *unsealed {
 	lookup := func(k string) (string, bool) { v, ok := environ[k]; return v, ok }
 	op := &envcrypt.Opener{Where: envcrypt.WhereFrom(lookup)}
-	sealed := make([]envcrypt.Sealed, len(keys))
-	for i, k := range keys {
-		sealed[i] = envcrypt.Sealed{Key: k, Value: environment[k]}
-	}
 	plains, err := op.OpenAll(sealed, func(k string) string { return fileDefining(in, k) })
 	if err != nil {
 		return &unsealed{err: fmt.Errorf("%w: %w", ErrSealed, err)}
 	}
-	u := &unsealed{values: map[string]string{}, tokens: map[string]string{}}
-	for i, k := range keys {
-		plain := plains[i]
+	u := &unsealed{empty: map[string]bool{}, values: map[string]string{}, tokens: map[string]string{}}
+	for i, s := range sealed {
+		k, plain := s.Key, plains[i]
+		u.keys = append(u.keys, k)
 		u.values[k] = plain
 		u.env = append(u.env, k+"="+plain)
 		if plain != "" {
 			u.tokens[tokenOf(k)] = plain
+		} else {
+			u.empty[k] = true
 		}
 	}
 	return u
+}
+
+// deferredUnseal is the unsealed of a deferred load (LoadOptions.DeferUnseal):
+// the keys of the encrypted values and, from their ciphertexts' length,
+// which hold the empty text, so that the model can be built with the very
+// tokens a decrypting load uses (and found in the compose-model cache). It
+// returns nil when there is no encrypted value, or when one is not an age
+// file (decrypting now says which and why).
+func deferredUnseal(in *projectInputs, environment map[string]string, environ []string) *unsealed {
+	sealed := sealedValues(environment)
+	if len(sealed) == 0 {
+		return nil
+	}
+	u := &unsealed{empty: map[string]bool{}, tokens: map[string]string{},
+		pending: &pendingUnseal{in: in, sealed: sealed, environ: environ}}
+	for _, s := range sealed {
+		empty, ok := envcrypt.IsEmptyPlain(s.Value)
+		if !ok {
+			return nil
+		}
+		u.keys = append(u.keys, s.Key)
+		if empty {
+			u.empty[s.Key] = true
+		}
+	}
+	return u
+}
+
+// holdsSealed reports whether a deferred load left a token where the
+// project's name or its x-stackpilot block uses an encrypted value: those
+// are read before anything could ask for the decryption, so such a load
+// decrypts at once. The tasks are the exception: the one that runs is
+// checked on its own (UsesSealed, in package tasks).
+func (s *Stack) holdsSealed() bool {
+	if strings.Contains(s.Name, tokenPrefix) {
+		return true
+	}
+	for section, raw := range s.config.raw {
+		if section != "tasks" && bytes.Contains(raw, []byte(tokenPrefix)) {
+			return true
+		}
+	}
+	return false
+}
+
+// UnsealPending reports whether the stack's encrypted .env values are
+// still sealed (LoadOptions.DeferUnseal): the model holds a stand-in for
+// each until Unsealed decrypts them.
+func (s *Stack) UnsealPending() bool {
+	s.unsealMu.Lock()
+	defer s.unsealMu.Unlock()
+	return s.unsealed != nil && s.unsealed.pending != nil
+}
+
+// UsesSealed reports whether any of texts — taken from the stack while its
+// values are still sealed — holds the stand-in of an encrypted value, so
+// that it must be taken again once Unsealed decrypted them.
+func (s *Stack) UsesSealed(texts ...string) bool {
+	if !s.UnsealPending() {
+		return false
+	}
+	for _, t := range texts {
+		if strings.Contains(t, tokenPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// unsealNow decrypts what a deferred load left sealed and puts it in
+// place as Load would have: the plain values in the model (the x-stackpilot
+// block parsed again from it), in the environment, and for Compose
+// (applyUnsealed). Called with unsealMu held.
+func (s *Stack) unsealNow() error {
+	p := s.unsealed.pending
+	if p == nil {
+		return nil
+	}
+	u := openSealed(p.in, p.sealed, environMap(p.environ))
+	if u.err == nil {
+		for _, k := range u.keys {
+			if u.empty[k] != s.unsealed.empty[k] {
+				// the model was built with the wrong stand-in; a ciphertext
+				// that decrypts has the length of its text, so this is not
+				// expected
+				return fmt.Errorf("%w: %s: the encrypted value's length does not match its text", ErrSealed, k)
+			}
+		}
+	}
+	if u.err != nil {
+		s.unsealed = u
+		return nil
+	}
+	u.reveal(s.Project)
+	cfg, err := parseConfig(s.Project.Extensions[ConfigExtension])
+	if err != nil {
+		return err
+	}
+	s.config = cfg
+	s.environ = u.plainEnviron(p.environ)
+	s.environOnce.Do(func() {})
+	s.environMap = environMap(s.environ)
+	return s.applyUnsealed(u)
 }
 
 // ErrSealed means an encrypted .env value could not be decrypted, so no
@@ -251,17 +382,30 @@ func fileDefines(path, key string) bool {
 
 // Unsealed reports whether every encrypted .env value could be decrypted:
 // nil, or an error naming the key, its file and where identities are looked
-// for. Commands that start or recreate containers call it before anything else.
+// for. Commands that start or recreate containers call it before anything
+// else. On a stack loaded with LoadOptions.DeferUnseal it decrypts them
+// first (once), and puts them where Load would have.
 func (s *Stack) Unsealed() error {
+	s.unsealMu.Lock()
+	defer s.unsealMu.Unlock()
 	if s.unsealed == nil {
 		return nil
+	}
+	if s.unsealed.pending != nil && s.unsealErr == nil {
+		s.unsealErr = s.unsealNow()
+		if s.unsealErr == nil {
+			s.unsealed.pending = nil
+		}
+	}
+	if s.unsealErr != nil {
+		return s.unsealErr
 	}
 	return s.unsealed.err
 }
 
 // DecryptedKeys are the keys whose values Load decrypted, sorted.
 func (s *Stack) DecryptedKeys() []string {
-	if s.unsealed == nil {
+	if s.unsealed == nil || s.unsealed.pending != nil {
 		return nil
 	}
 	var out []string
@@ -310,7 +454,7 @@ func (r *unsealedRunner) Run(ctx context.Context, c Cmd) error {
 // makes Compose do the same.
 func (s *Stack) applyUnsealed(u *unsealed) error {
 	s.unsealed = u
-	if u == nil || u.err != nil {
+	if u == nil || u.err != nil || u.pending != nil {
 		return nil
 	}
 	s.Runner = &unsealedRunner{Runner: s.Runner, env: u.env}

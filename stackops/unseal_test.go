@@ -46,20 +46,39 @@ func TestLoadUnsealsEncryptedValues(t *testing.T) {
 	})
 	rec := &envRecorder{}
 	environ := []string{"XDG_CONFIG_HOME=" + cfg, "STACKPILOT_CACHE_DIR=" + cache}
-	for i := 0; i < 2; i++ { // the second load would be the cache's
-		st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: environ, Runner: rec})
+	// Every load after the first is the cache's; a deferred load
+	// (DeferUnseal) finds the model a decrypting one cached, and is the
+	// same once Unsealed has decrypted.
+	for i, deferred := range []bool{false, false, true, true} {
+		st, err := Load(context.Background(), LoadOptions{WorkDir: dir, Environ: environ, Runner: rec, DeferUnseal: deferred})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if st.UnsealPending() != deferred {
+			t.Fatalf("load %d: pending %v", i, st.UnsealPending())
+		}
+		if deferred {
+			api := st.Project.Services["api"]
+			v, _ := st.LookupEnv("DB_PASSWORD")
+			if got := *api.Environment["DATABASE_URL"]; got != "postgres://u:"+tokenOf("DB_PASSWORD")+"@db" || v != tokenOf("DB_PASSWORD") {
+				t.Fatalf("sealed model: DATABASE_URL %q, environment %q", got, v)
+			}
+			if !st.UsesSealed("x", "postgres://u:"+tokenOf("DB_PASSWORD")+"@db") || st.UsesSealed("x", "y") || st.DecryptedKeys() != nil {
+				t.Fatal("UsesSealed or DecryptedKeys of a sealed stack")
+			}
+		}
 		if err := st.Unsealed(); err != nil {
 			t.Fatal(err)
+		}
+		if st.UnsealPending() || st.UsesSealed(tokenOf("DB_PASSWORD")) {
+			t.Fatal("still pending after Unsealed")
 		}
 		api, worker := st.Project.Services["api"], st.Project.Services["worker"]
 		if *api.Environment["DB_PASSWORD"] != plain || *api.Environment["DATABASE_URL"] != "postgres://u:"+plain+"@db" || *worker.Environment["DB_PASSWORD"] != plain {
 			t.Fatalf("model: api %v worker %v", api.Environment, worker.Environment)
 		}
-		if i == 1 && !st.modelCached {
-			t.Fatal("the second load did not use the compose-model cache")
+		if i > 0 && !st.modelCached {
+			t.Fatalf("load %d did not use the compose-model cache", i)
 		}
 		if v, _ := st.LookupEnv("DB_PASSWORD"); v != plain || st.Project.Environment["DB_PASSWORD"] != plain {
 			t.Fatalf("environment: %q, project's %q", v, st.Project.Environment["DB_PASSWORD"])
@@ -123,14 +142,28 @@ func TestLoadUnsealsEncryptedValues(t *testing.T) {
 		"compose.yaml": "services:\n  api:\n    image: x\n    ports: [\"${PORT}:80\"]\n",
 		".env":         "PORT=" + port + "\n",
 	})
-	for i := 0; i < 2; i++ {
-		st, err := Load(context.Background(), LoadOptions{WorkDir: pdir, Environ: environ, Runner: rec})
+	// A deferred load of it decrypts at once.
+	for _, deferred := range []bool{false, false, true} {
+		st, err := Load(context.Background(), LoadOptions{WorkDir: pdir, Environ: environ, Runner: rec, DeferUnseal: deferred})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := st.Project.Services["api"].Ports[0].Published; got != "8089" || st.modelCached {
-			t.Fatalf("published port %q (cached %v)", got, st.modelCached)
+		if got := st.Project.Services["api"].Ports[0].Published; got != "8089" || st.modelCached || st.UnsealPending() {
+			t.Fatalf("published port %q (cached %v, pending %v)", got, st.modelCached, st.UnsealPending())
 		}
+	}
+	// So does one whose x-stackpilot block uses a value, but in its tasks
+	// (whose use is checked task by task).
+	xdir := itest.WriteFiles(t, map[string]string{
+		"compose.yaml": "services:\n  api:\n    image: x\nx-stackpilot:\n  registry: ${PORT}\n",
+		".env":         "PORT=" + port + "\n",
+	})
+	if st, err := Load(context.Background(), LoadOptions{WorkDir: xdir, Environ: environ, Runner: rec, DeferUnseal: true}); err != nil || st.UnsealPending() || !strings.Contains(string(st.Config().raw["registry"]), "8089") {
+		t.Fatalf("x-stackpilot using a value, deferred: %v", err)
+	}
+	os.WriteFile(filepath.Join(xdir, "compose.yaml"), []byte("services:\n  api:\n    image: x\nx-stackpilot:\n  tasks:\n    t: {service: api, command: [\"echo\", \"${PORT}\"]}\n"), 0o644)
+	if st, err := Load(context.Background(), LoadOptions{WorkDir: xdir, Environ: environ, Runner: rec, DeferUnseal: true}); err != nil || !st.UnsealPending() {
+		t.Fatalf("a task using a value, deferred: %v", err)
 	}
 
 	// Without the identity: Load works (status needs no secret), Unsealed
@@ -145,5 +178,18 @@ func TestLoadUnsealsEncryptedValues(t *testing.T) {
 	}
 	if _, err := st.Deploy(context.Background(), DeployOptions{}); !errors.Is(err, ErrSealed) {
 		t.Fatalf("deploy without the identity: %v", err)
+	}
+	// Deferred, the same error comes from Unsealed, and stops a deploy.
+	for _, call := range []func(*Stack) error{
+		func(st *Stack) error { return st.Unsealed() },
+		func(st *Stack) error { _, err := st.Deploy(context.Background(), DeployOptions{}); return err },
+	} {
+		st, err = Load(context.Background(), LoadOptions{WorkDir: dir, Environ: []string{"XDG_CONFIG_HOME=" + t.TempDir()}, Runner: rec, DeferUnseal: true})
+		if err != nil || !st.UnsealPending() {
+			t.Fatalf("deferred load without the identity: %v", err)
+		}
+		if err := call(st); !errors.Is(err, ErrSealed) || !errors.Is(err, envcrypt.ErrNoIdentity) || !strings.Contains(err.Error(), "DB_PASSWORD in "+filepath.Join(dir, ".env")) {
+			t.Fatalf("deferred, without the identity: %v", err)
+		}
 	}
 }

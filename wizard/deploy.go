@@ -81,6 +81,9 @@ Exit status: 0 deployed and ready, 1 failed (build, start, health, hook, lock),
 			if opts.Timeout < 0 || opts.LockWait < 0 {
 				return usageErr("--timeout and --lock-wait must not be negative")
 			}
+			// Compose's version check (a tenth of a second) runs while
+			// the stack loads rather than after.
+			f.detectCompose = true
 			return runDeploy(cmd.Context(), f, opts)
 		},
 	}

@@ -67,6 +67,13 @@ type Factory struct {
 	// startedOutside is set when the menu found no project where it was
 	// started: it then offers to open another one later too.
 	startedOutside bool
+	// deferUnseal loads the stack with its encrypted .env values sealed
+	// until something needs them (stackops.LoadOptions.DeferUnseal): `run
+	// TASK` sets it, since most tasks use none.
+	deferUnseal bool
+	// detectCompose starts detecting Compose as the stack loads
+	// (stackops.LoadOptions.DetectCompose): `deploy` sets it.
+	detectCompose bool
 }
 
 // NewFactory returns a factory on the given streams.
@@ -114,17 +121,19 @@ func (f *Factory) runner() stackops.Runner {
 
 func (f *Factory) loadOptions() stackops.LoadOptions {
 	return stackops.LoadOptions{
-		ProjectDir:  f.Global.ProjectDir,
-		Files:       f.Global.Files,
-		ProjectName: f.Global.ProjectName,
-		EnvFiles:    f.Global.EnvFiles,
-		Profiles:    f.Global.Profiles,
-		Context:     f.Global.Context,
-		Host:        f.Global.Host,
-		Swarm:       f.Global.Swarm,
-		WorkDir:     f.WorkDir,
-		Environ:     f.Environ,
-		Runner:      f.runner(),
+		ProjectDir:    f.Global.ProjectDir,
+		Files:         f.Global.Files,
+		ProjectName:   f.Global.ProjectName,
+		EnvFiles:      f.Global.EnvFiles,
+		Profiles:      f.Global.Profiles,
+		Context:       f.Global.Context,
+		Host:          f.Global.Host,
+		Swarm:         f.Global.Swarm,
+		DeferUnseal:   f.deferUnseal,
+		DetectCompose: f.detectCompose,
+		WorkDir:       f.WorkDir,
+		Environ:       f.Environ,
+		Runner:        f.runner(),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -114,6 +115,11 @@ for it. A task marked confirm: true asks first; without a terminal it needs
 				if len(opts.Args) > 0 && opts.Args[0] == "--" {
 					opts.Args = opts.Args[1:]
 				}
+				// A task that uses no encrypted value runs without
+				// decrypting any (tasks.Prepare decrypts for one that
+				// does). Without a name, the tasks are listed to choose
+				// from, as they read with the values.
+				f.deferUnseal = true
 			}
 			return runRun(cmd.Context(), f, opts)
 		},
@@ -218,6 +224,21 @@ func runRun(ctx context.Context, f *Factory, opts *runOptions) error {
 	return nil
 }
 
+// isDevNull reports whether r is /dev/null (a script's `< /dev/null`, a
+// service manager's stdin).
+func isDevNull(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(fi, null)
+}
+
 // runPrepared connects the task to this process's terminal or streams and
 // runs it, with Ctrl-C and SIGTERM forwarded to it rather than stopping
 // stackpilot.
@@ -232,6 +253,12 @@ func runPrepared(ctx context.Context, f *Factory, p *tasks.Prepared, opts *runOp
 		keys := f.IO.KeyReader()
 		defer keys.Close()
 		ro.Stdin = keys
+		if !ro.TTY && isDevNull(f.IO.In) {
+			// Nothing to forward: the exec gets no stdin (its process
+			// reads end of file, as from ours), which the engine starts
+			// and ends a few milliseconds faster than an attached one.
+			ro.Stdin = nil
+		}
 		if ro.TTY {
 			w, h := f.IO.TerminalSize()
 			ro.Size = tasks.TermSize{Width: uint(w), Height: uint(h)}

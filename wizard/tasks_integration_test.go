@@ -86,6 +86,10 @@ func TestIntegrationRunTasks(t *testing.T) {
 	if r := itest.RunInput(t, p.Dir, nil, []byte("line 1\nline 2\n"), "run", "cat"); r.Code != 0 || r.Stdout != "line 1\nline 2\ndone\n" {
 		t.Errorf("stdin piped through: %d %q %q", r.Code, r.Stdout, r.Stderr)
 	}
+	// stdin /dev/null: the exec gets none, and reads end of file
+	if r := p.Run("run", "cat"); r.Code != 0 || r.Stdout != "done\n" {
+		t.Errorf("stdin /dev/null: %d %q %q", r.Code, r.Stdout, r.Stderr)
+	}
 	if r := p.Run("run", "onhost", "--", "x y"); r.Code != 3 || r.Stdout != "host bar "+p.Name+" "+itest.Variant()+" in "+p.Dir+": x y\n" {
 		t.Errorf("host task: %d %q %q", r.Code, r.Stdout, r.Stderr)
 	}

@@ -34,6 +34,8 @@ package envcrypt
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -41,6 +43,7 @@ import (
 	"strings"
 
 	"filippo.io/age"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Prefix and Suffix frame an encrypted value.
@@ -107,6 +110,9 @@ func Decrypt(v string, identities []age.Identity) (string, error) {
 	if len(identities) == 0 {
 		return "", ErrNoIdentity
 	}
+	if plain, ok, err := decryptShort(raw, identities); ok {
+		return plain, err
+	}
 	r, err := age.Decrypt(bytes.NewReader(raw), identities...)
 	if err != nil {
 		var nm *age.NoIdentityMatchError
@@ -120,6 +126,72 @@ func Decrypt(v string, identities []age.Identity) (string, error) {
 		return "", fmt.Errorf("%w (%v)", ErrTampered, err)
 	}
 	return string(out), nil
+}
+
+// decryptShort decrypts an age file whose text fits in one chunk — every
+// .env value short of 64 KiB — without age.Decrypt's stream reader, which
+// allocates and clears a 64 KiB buffer per file: for 20 values that is
+// most of what decrypting them costs. The header is age's own work
+// (age.DecryptHeader: the identities' unwrapping and the header's MAC);
+// the payload is age's STREAM with a single, and so final, chunk: the
+// chunk key derived from the file key and the payload's nonce (HKDF-SHA-256,
+// info "payload"), then ChaCha20-Poly1305 with a zero counter and the
+// last-chunk flag. ok is false when the file is not of that kind, or its
+// header does not parse: age.Decrypt then has the last word.
+func decryptShort(raw []byte, identities []age.Identity) (plain string, ok bool, err error) {
+	end := headerEnd(raw)
+	if end < 0 {
+		return "", false, nil
+	}
+	payload := raw[end:]
+	const nonceSize, tagSize, chunkSize = 16, chacha20poly1305.Overhead, 64 * 1024
+	if len(payload) < nonceSize+tagSize || len(payload)-nonceSize >= chunkSize+tagSize {
+		return "", false, nil // damaged (age says how), or a full or second chunk
+	}
+	fileKey, err := age.DecryptHeader(raw[:end], identities...)
+	if err != nil {
+		var nm *age.NoIdentityMatchError
+		if errors.As(err, &nm) {
+			return "", true, ErrWrongIdentity
+		}
+		return "", false, nil
+	}
+	key, err := hkdf.Key(sha256.New, fileKey, payload[:nonceSize], "payload", chacha20poly1305.KeySize)
+	if err != nil {
+		return "", false, nil
+	}
+	aead, err := chacha20poly1305.New(key)
+	if err != nil {
+		return "", false, nil
+	}
+	var nonce [chacha20poly1305.NonceSize]byte
+	nonce[len(nonce)-1] = 1 // chunk 0, the last one
+	out, err := aead.Open(nil, nonce[:], payload[nonceSize:], nil)
+	if err != nil {
+		return "", true, fmt.Errorf("%w (%v)", ErrTampered, errPayload)
+	}
+	return string(out), true, nil
+}
+
+// errPayload is age's own word for a chunk that does not authenticate.
+var errPayload = errors.New("failed to decrypt and authenticate payload chunk, file may be corrupted or tampered with")
+
+// headerEnd is the length of an age file's header: through the end of its
+// MAC line, the first that starts with "---" (stanza lines start with "->",
+// their bodies are base64); -1 when raw is not an age file.
+func headerEnd(raw []byte) int {
+	if !bytes.HasPrefix(raw, ageHeaderStart) {
+		return -1
+	}
+	mac := bytes.Index(raw, []byte("\n--- "))
+	if mac < 0 {
+		return -1
+	}
+	end := bytes.IndexByte(raw[mac+1:], '\n')
+	if end < 0 {
+		return -1
+	}
+	return mac + 1 + end + 1
 }
 
 // ParseRecipient parses one age X25519 public key (age1…).
@@ -147,4 +219,30 @@ func RecipientsOf(list []string) ([]age.Recipient, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// ageHeaderStart opens every age file (its version line).
+var ageHeaderStart = []byte("age-encryption.org/v1\n")
+
+// IsEmptyPlain reports, without decrypting, whether an encrypted value
+// holds the empty text; ok is false when v does not have the form of an age
+// file. An age file is a text header ending with its MAC line ("--- …"),
+// then a 16-byte nonce and the payload in chunks, each 16 bytes (its tag)
+// longer than the text it holds — the empty text is one empty chunk, so
+// its file ends 32 bytes after the header. The answer is as good as the
+// ciphertext: one that was altered fails its decryption anyway.
+func IsEmptyPlain(v string) (empty, ok bool) {
+	if !IsEncrypted(v) {
+		return false, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(v[len(Prefix) : len(v)-len(Suffix)])
+	if err != nil {
+		return false, false
+	}
+	end := headerEnd(raw)
+	if end < 0 {
+		return false, false
+	}
+	payload := len(raw) - end
+	return payload == 32, payload >= 32
 }

@@ -1,7 +1,11 @@
 package envcrypt
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +169,100 @@ func TestRecipientLinesAreCommentsAndByteExact(t *testing.T) {
 	bad, _ := envfile.Parse([]byte(RecipientTag+" age1nope\nA=1\n"), nil)
 	if _, err := Recipients(bad); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Fatalf("bad recipient line: %v", err)
+	}
+}
+
+// IsEmptyPlain must agree with decryption for every length around the
+// empty text and a chunk's end (age's chunks are 64 KiB), and for several
+// recipients (a longer header).
+func TestIsEmptyPlainAgreesWithDecrypt(t *testing.T) {
+	a, _ := age.GenerateX25519Identity()
+	b, _ := age.GenerateX25519Identity()
+	for _, recipients := range [][]age.Recipient{{a.Recipient()}, {a.Recipient(), b.Recipient()}} {
+		for _, n := range []int{0, 1, 2, 15, 16, 17, 31, 32, 33, 1000, 64*1024 - 1, 64 * 1024, 64*1024 + 1} {
+			v, err := Encrypt(strings.Repeat("x", n), recipients)
+			if err != nil {
+				t.Fatal(err)
+			}
+			empty, ok := IsEmptyPlain(v)
+			plain, err := Decrypt(v, []age.Identity{a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok || empty != (plain == "") {
+				t.Fatalf("%d bytes to %d recipients: IsEmptyPlain = %v, %v; decrypted %d bytes", n, len(recipients), empty, ok, len(plain))
+			}
+		}
+	}
+	for _, v := range []string{"plain", Prefix + "bm90IGFnZQ==" + Suffix, Prefix + "!!" + Suffix} {
+		if _, ok := IsEmptyPlain(v); ok {
+			t.Fatalf("IsEmptyPlain(%q) accepted it", v)
+		}
+	}
+}
+
+// Decrypt's one-chunk path (decryptShort) agrees with age.Decrypt: the
+// same text for every length up to and past a chunk, the same verdict —
+// wrong identity or damage — for a value with any byte of its payload or
+// MAC changed, cut short or lengthened, and it leaves what it does not
+// handle to age.
+func TestDecryptShortAgreesWithAge(t *testing.T) {
+	a, _ := age.GenerateX25519Identity()
+	b, _ := age.GenerateX25519Identity()
+	other, _ := age.GenerateX25519Identity()
+	ageDecrypt := func(raw []byte, ids ...age.Identity) (string, error) {
+		r, err := age.Decrypt(bytes.NewReader(raw), ids...)
+		if err != nil {
+			return "", err
+		}
+		out, err := io.ReadAll(r)
+		return string(out), err
+	}
+	rawOf := func(v string) []byte {
+		raw, err := base64.StdEncoding.DecodeString(v[len(Prefix) : len(v)-len(Suffix)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	for _, n := range []int{0, 1, 16, 100, 64*1024 - 1, 64 * 1024, 64*1024 + 1, 2*64*1024 + 5} {
+		plain := strings.Repeat("s", n)
+		v, err := Encrypt(plain, []age.Recipient{a.Recipient(), b.Recipient()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := rawOf(v)
+		got, ok, err := decryptShort(raw, []age.Identity{b})
+		if wantOK := n < 64*1024; ok != wantOK || (ok && (err != nil || got != plain)) {
+			t.Fatalf("%d bytes: ok %v, err %v, %d bytes out", n, ok, err, len(got))
+		}
+		if _, ok, err := decryptShort(raw, []age.Identity{other}); n < 64*1024 && (!ok || !errors.Is(err, ErrWrongIdentity)) {
+			t.Fatalf("%d bytes, another identity: ok %v, %v", n, ok, err)
+		}
+		if got, err := Decrypt(v, []age.Identity{a}); err != nil || got != plain {
+			t.Fatalf("%d bytes: Decrypt: %v", n, err)
+		}
+	}
+	v, _ := Encrypt("a secret value", []age.Recipient{a.Recipient()})
+	raw := rawOf(v)
+	end := headerEnd(raw)
+	variants := map[string][]byte{"cut": raw[:len(raw)-1], "longer": append(append([]byte{}, raw...), 0)}
+	for i := end - 10; i < len(raw); i++ { // the MAC, the nonce and the chunk
+		bad := append([]byte{}, raw...)
+		bad[i] ^= 0x01
+		variants[fmt.Sprintf("byte %d", i)] = bad
+	}
+	for name, bad := range variants {
+		_, ageErr := ageDecrypt(bad, a)
+		got, ok, err := decryptShort(bad, []age.Identity{a})
+		if ageErr == nil {
+			t.Fatalf("%s: age decrypted it", name)
+		}
+		if ok && (err == nil || got != "" || errors.Is(err, ErrWrongIdentity)) {
+			t.Fatalf("%s: decryptShort: %q, %v", name, got, err)
+		}
+		if _, err := Decrypt(Prefix+base64.StdEncoding.EncodeToString(bad)+Suffix, []age.Identity{a}); !errors.Is(err, ErrTampered) {
+			t.Fatalf("%s: Decrypt: %v", name, err)
+		}
 	}
 }

@@ -72,8 +72,20 @@ func Prepare(ctx context.Context, st *stackops.Stack, o PrepareOptions) (*Prepar
 	}
 	// The task's command and environment are interpolated from .env: an
 	// encrypted value that cannot be decrypted would reach it as ciphertext.
-	if err := st.Unsealed(); err != nil {
-		return nil, err
+	// A stack loaded with its values still sealed (LoadOptions.DeferUnseal)
+	// decrypts them only for a task that uses one: a container task whose
+	// definition holds none runs without (decrypting costs a key exchange
+	// per value). A host task always has them: the docker commands it runs
+	// get them, as Compose does (unseal.go).
+	if pending := st.UnsealPending(); t.Host || !pending || st.UsesSealed(t.texts()...) {
+		if err := st.Unsealed(); err != nil {
+			return nil, err
+		}
+		if pending { // read it again, with the values
+			if t, err = Find(st, o.Name); err != nil {
+				return nil, err
+			}
+		}
 	}
 	p := &Prepared{Task: t, Argv: append(append([]string{}, t.Command...), o.Args...), st: st}
 	if !t.Host {

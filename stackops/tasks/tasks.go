@@ -161,6 +161,12 @@ func decode(st *stackops.Stack, name string, b []byte) (Task, error) {
 	return t, nil
 }
 
+// texts are the task's interpolated strings.
+func (t Task) texts() []string {
+	out := append([]string{t.Description, t.Service, t.User, t.Workdir}, t.Command...)
+	return append(out, t.env...)
+}
+
 // Find returns the task called name, or an UnknownTaskError listing the
 // declared ones.
 func Find(st *stackops.Stack, name string) (Task, error) {

@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/stackpilot/stackpilot/internal/itest"
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/envcrypt"
 )
 
 func load(t *testing.T, compose string, environ ...string) *stackops.Stack {
@@ -230,5 +233,75 @@ func TestConfirmTask(t *testing.T) {
 	}
 	if _, err := Prepare(context.Background(), st, PrepareOptions{Name: "wipe", Confirm: stackops.AlwaysConfirm}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// On a stack loaded with its encrypted values sealed (DeferUnseal), a
+// container task that uses none runs without decrypting them — no
+// identity needed; a task that uses one (interpolated, or a bare
+// environment key taken from them) and any host task have them decrypted
+// first, and the task is read again with the plain values.
+func TestPrepareDecryptsOnlyForTasksThatUseValues(t *testing.T) {
+	cfg := t.TempDir()
+	id, err := envcrypt.Generate(filepath.Join(cfg, "stackpilot", "identities", "me.key"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := envcrypt.Encrypt("s3cret-value", []age.Recipient{id.Recipient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := itest.WriteFiles(t, map[string]string{
+		"compose.yaml": services + `x-stackpilot:
+  tasks:
+    plain: {service: api, command: ["true"]}
+    uses: {service: api, command: ["echo", "${SECRET}"]}
+    bare: {service: api, command: ["true"], environment: [SECRET]}
+    onhost: {host: true, command: ["true"]}
+`,
+		".env": "COMPOSE_PROJECT_NAME=" + itest.UniqueName("sealedtasks") + "\nSECRET=" + enc + "\n",
+	})
+	loadWith := func(xdg string) *stackops.Stack {
+		st, err := stackops.Load(context.Background(), stackops.LoadOptions{WorkDir: dir, DeferUnseal: true, Runner: &stackops.ExecRunner{},
+			Environ: []string{"PATH=" + os.Getenv("PATH"), "XDG_CONFIG_HOME=" + xdg, "STACKPILOT_CACHE_DIR=" + t.TempDir()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.UnsealPending() {
+			t.Fatal("the load decrypted at once")
+		}
+		return st
+	}
+	noIdentity := t.TempDir()
+	for _, name := range []string{"uses", "bare", "onhost"} {
+		st := loadWith(noIdentity)
+		if _, err := Prepare(context.Background(), st, PrepareOptions{Name: name}); !errors.Is(err, stackops.ErrSealed) || !strings.Contains(err.Error(), "SECRET") {
+			t.Fatalf("task %s without the identity: %v", name, err)
+		}
+	}
+	// The task that uses no value goes on to look for its container (the
+	// project is not running): nothing was decrypted.
+	st := loadWith(noIdentity)
+	if _, err := Prepare(context.Background(), st, PrepareOptions{Name: "plain"}); errors.Is(err, stackops.ErrSealed) || !st.UnsealPending() {
+		t.Fatalf("task plain without the identity: %v (pending %v)", err, st.UnsealPending())
+	}
+	// With the identity, a host task runs with the values in place.
+	st = loadWith(cfg)
+	p, err := Prepare(context.Background(), st, PrepareOptions{Name: "onhost"})
+	if err != nil || st.UnsealPending() {
+		t.Fatalf("host task: %v (pending %v)", err, st.UnsealPending())
+	}
+	uses, err := Find(p.st, "uses")
+	if err != nil || strings.Join(uses.Command, " ") != "echo s3cret-value" {
+		t.Fatalf("after decrypting: %q %v", uses.Command, err)
+	}
+	// and a container task that uses one is read again with it.
+	st = loadWith(cfg)
+	if _, err := Prepare(context.Background(), st, PrepareOptions{Name: "bare"}); errors.Is(err, stackops.ErrSealed) || st.UnsealPending() {
+		t.Fatalf("task bare with the identity: %v (pending %v)", err, st.UnsealPending())
+	}
+	bare, _ := Find(st, "bare")
+	if len(bare.env) != 1 || bare.env[0] != "SECRET=s3cret-value" {
+		t.Fatalf("bare task's environment: %q", bare.env)
 	}
 }
