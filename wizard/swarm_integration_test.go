@@ -1,11 +1,13 @@
 package wizard_test
 
 import (
+	"archive/tar"
 	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/stackpilot/stackpilot/internal/itest"
 )
@@ -76,6 +80,38 @@ x-stackpilot:
 `
 }
 
+// swarmDump is added to swarmStack's x-stackpilot by the walk.
+const swarmDump = `  backup:
+    dumps:
+      - {service: db, name: f, dump: ["sh", "-c", "cat /data/f"], restore: ["sh", "-c", "cat > /tmp/loaded"]}
+`
+
+// archiveMember is the content of one member of an unencrypted archive.
+func archiveMember(t *testing.T, path, name string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := zstd.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no %s in %s: %v", name, path, err)
+		}
+		if h.Name == name {
+			b, _ := io.ReadAll(tr)
+			return string(b)
+		}
+	}
+}
+
 func readSwarmStatus(t *testing.T, p *itest.Project) (swarmStatus, itest.Result) {
 	t.Helper()
 	res := p.Run("status", "--json")
@@ -118,7 +154,12 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	dbNode, other := w.Workers[0], w.Workers[1]
 	step(fmt.Sprintf("swarm %s, registry %s", w, registry))
 
-	p := itest.NewProject(t, swarmStack(registry, dbNode.Name, dbNode.Host()), map[string]string{
+	// db has a dump (its volume's f, as a database's dump tool prints its
+	// data): taken in db's running task on its worker, and loaded into the
+	// task that runs once db is scaled back after a restore (into /tmp,
+	// which only that container has: a load into the paused task would be
+	// gone with it).
+	p := itest.NewProject(t, swarmStack(registry, dbNode.Name, dbNode.Host())+swarmDump, map[string]string{
 		".env":           "GREETING=one",
 		"web/Dockerfile": "FROM " + itest.FixtureImage + "\nLABEL stackpilot.test=swarm\n",
 	})
@@ -272,14 +313,21 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	// (8 MB in big: restoring it takes long enough to interrupt, below.)
 	dbFile("echo before > /data/f; head -c 8388608 /dev/urandom > /data/big")
 	firstBackup := createBackup(t, p)
+	// The dump ran in db's task once db was back from the pause.
+	if got := archiveMember(t, firstBackup, "dumps/db/f/part-000000"); got != "before\n" {
+		t.Errorf("dump db/f in the archive holds %q, want db's f (before)", got)
+	}
 	dbFile("echo after > /data/f; touch /data/new")
-	if r := p.Run("backup", "restore", "--latest", "--yes"); r.Code != 0 || !strings.Contains(r.Stderr, "db running and healthy again") {
+	if r := p.Run("backup", "restore", "--latest", "--yes"); r.Code != 0 || !strings.Contains(r.Stderr, "db running and healthy again") || !strings.Contains(r.Stderr, "dump db/f") {
 		t.Fatalf("backup restore on a Swarm: exit %d\n%s", r.Code, r.Combined())
 	}
 	if got := dbFile("cat /data/f; ls /data; wc -c < /data/big"); got != "before\nbig\nf\n8388608" {
 		t.Errorf("db's volume on %s after the restore holds %q, want the backup's f=before, big and nothing else", dbNode.Name, got)
 	}
-	step("backup and restore of db on " + dbNode.Name)
+	if got := dbFile("cat /tmp/loaded"); got != "before" {
+		t.Errorf("dump db/f loaded into db's running task as %q, want before", got)
+	}
+	step("backup and restore of db on " + dbNode.Name + ", with its dump")
 
 	// Interrupted while db is scaled to 0: Ctrl-C scales it back before
 	// stackpilot exits; after a SIGKILL the next command does, from the
@@ -496,8 +544,8 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	term.SendLine(p.Name)
 	term.Expect("restored backup")
 	term.Expect("What do you want to do?")
-	if got := dbFile("cat /data/f; ls /data"); got != "menu\nf" {
-		t.Errorf("db's volume on %s after the menu restore holds %q, want the menu backup's f=menu and nothing else", dbNode.Name, got)
+	if got := dbFile("cat /data/f; ls /data; cat /tmp/loaded"); got != "menu\nf\nmenu" {
+		t.Errorf("db's volume on %s after the menu restore holds %q (then the dump loaded), want the menu backup's f=menu, nothing else, and its dump", dbNode.Name, got)
 	}
 	step("backup create and restore through the menu")
 	term.Expect("Quit")

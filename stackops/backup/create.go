@@ -117,14 +117,21 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 			dumps = append(dumps, d)
 		}
 	}
-	if opts.Swarm != nil && len(dumps) > 0 {
-		return nil, fmt.Errorf("dump %s/%s: dumps are not taken on a Swarm (they run in a task's container on its node) — leave the service out (--service) and take the dump with `docker exec` on node %s",
-			dumps[0].Service, dumps[0].Name, opts.Swarm.Node)
+	if opts.Swarm != nil && opts.swarmPaused && len(dumps) > 0 {
+		// (Restore takes a safety backup with dumps before it pauses.)
+		return nil, fmt.Errorf("dump %s/%s: its service is scaled to 0", dumps[0].Service, dumps[0].Name)
 	}
 	removeHelpers(ctx, st, eng)
+	// containers are the project's on one host; on a Swarm, the running
+	// task containers of the dumps' services on the node (the volumes are
+	// read from helper containers there).
 	var containers []*stackops.Container
 	if opts.Swarm == nil {
 		if containers, err = st.ProjectContainers(ctx, eng, st.ServiceNames()); err != nil {
+			return nil, err
+		}
+	} else if len(dumps) > 0 {
+		if containers, err = swarmTasks(ctx, opts.Swarm, dumpServices(dumps)); err != nil {
 			return nil, err
 		}
 	}
@@ -155,6 +162,9 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 	}
 	// A dump runs in its service's running container: check before stopping anything.
 	for _, d := range dumps {
+		if runningContainer(containers, d.Service) == nil && opts.Swarm != nil {
+			return nil, swarmDumpDown(opts.Swarm, d.Service, d.Name)
+		}
 		if runningContainer(containers, d.Service) == nil {
 			return nil, fmt.Errorf("dump %s/%s needs %s running — start it (%s) or leave it out (--service)", d.Service, d.Name, d.Service, st.CommandLine("deploy", d.Service))
 		}
@@ -201,6 +211,7 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 		}
 	}
 
+	volumesRead := false
 	if len(present) > 0 && opts.Swarm != nil && !opts.swarmPaused {
 		resume, err := pauseSwarm(ctx, st, opts.Swarm, "backup create")
 		if err != nil {
@@ -211,9 +222,29 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 				err = fmt.Errorf("after the backup: %w", rerr)
 			}
 		}()
+		// The volumes are read at rest; a dump needs its service running:
+		// as the services stopped on one host are started again (and
+		// waited for) before the dumps, the paused ones are scaled back
+		// through the Swarm gate first, and the dumps run in their new tasks.
+		if len(dumps) > 0 {
+			if _, err := captureVolumes(ctx, st, eng, cfg, present, nil, w, id, sink, func(msg string) { res.Warnings = append(res.Warnings, msg) }, swarmHelperImage(opts.Swarm)); err != nil {
+				return nil, err
+			}
+			volumesRead = true
+			if err := resume(ctx); err != nil {
+				return nil, fmt.Errorf("after reading the volumes: %w", err)
+			}
+			if containers, err = swarmTasks(ctx, opts.Swarm, dumpServices(dumps)); err != nil {
+				return nil, err
+			}
+		}
 	}
-	if len(present) > 0 {
-		stopped, err := captureVolumes(ctx, st, eng, cfg, present, containers, w, id, sink, func(msg string) { res.Warnings = append(res.Warnings, msg) }, swarmHelperImage(opts.Swarm))
+	if len(present) > 0 && !volumesRead {
+		volContainers := containers
+		if opts.Swarm != nil {
+			volContainers = nil // task containers' volumes are read through a helper
+		}
+		stopped, err := captureVolumes(ctx, st, eng, cfg, present, volContainers, w, id, sink, func(msg string) { res.Warnings = append(res.Warnings, msg) }, swarmHelperImage(opts.Swarm))
 		res.Stopped = stopped
 		if err != nil {
 			return nil, err

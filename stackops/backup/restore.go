@@ -219,9 +219,23 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		}
 	}
 
+	// On a Swarm a dump is loaded into its service's running task on the
+	// node (after the service is scaled back, when it was paused): it must
+	// run now, or a scale-back would not bring it either.
 	if opts.Swarm != nil && len(plan.dumps) > 0 {
-		d := plan.dumps[0].entry
-		return nil, fmt.Errorf("dump %s/%s: dumps are not loaded on a Swarm, nothing was changed — leave the service out (--service)", d.Services[0], d.Dump)
+		var svcs []string
+		for _, d := range plan.dumps {
+			svcs = append(svcs, d.entry.Services[0])
+		}
+		tasks, err := swarmTasks(ctx, opts.Swarm, svcs)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range plan.dumps {
+			if runningContainer(tasks, d.entry.Services[0]) == nil {
+				return nil, fmt.Errorf("%w, nothing was changed", swarmDumpDown(opts.Swarm, d.entry.Services[0], d.entry.Dump))
+			}
+		}
 	}
 
 	// 3. Consent.
@@ -236,10 +250,55 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	if !ok {
 		return nil, stackops.ErrNotConfirmed
 	}
-	// On a Swarm the services are paused (scaled to 0) from here to the end:
-	// the safety backup and the replacement see the volumes at rest, and the
-	// services come back through the Swarm health gate.
+	// 4. A safety backup of what is there now.
+	var scope []string
+	for _, v := range plan.volumes {
+		scope = append(scope, v.vol.Services...)
+	}
+	for _, d := range plan.dumps {
+		scope = append(scope, d.entry.Services[0])
+	}
+	scope = dedupe(scope)
 	var resume func(context.Context) error
+	safety := func() error {
+		if opts.NoSafetyBackup {
+			return nil
+		}
+		sb, err := createBackup(ctx, st, CreateOptions{Services: scope, Tag: "pre-restore", ToolVersion: opts.ToolVersion, Swarm: opts.Swarm, swarmPaused: resume != nil}, sink)
+		switch {
+		case err == nil:
+			res.SafetyBackup = &sb.Backup
+		case errors.Is(err, ErrNothingToBackUp):
+			sink.Event(stackops.Event{Op: "restore", Service: "safety backup", Phase: "skipped", Message: "nothing there yet to save", Time: time.Now(), Final: true})
+		default:
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return fmt.Errorf("safety backup failed, nothing was restored: %w — fix it, or pass --no-safety-backup", err)
+		}
+		// The safety backup may have stopped and started services.
+		if opts.Swarm == nil {
+			if containers, err = st.ProjectContainers(ctx, eng, st.ServiceNames()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// On a Swarm the services are paused (scaled to 0) from here until the
+	// volumes are replaced: the replacement sees the volumes at rest, and the
+	// services come back through the Swarm health gate. The safety backup is
+	// taken in the same pause — unless it holds dumps, which need their
+	// services running: then it pauses and resumes them itself first (as on
+	// one host, where it stops and starts the services it stops on its own).
+	safetyDumps := false
+	for _, d := range cfg.Dumps {
+		safetyDumps = safetyDumps || contains(scope, d.Service)
+	}
+	if opts.Swarm != nil && safetyDumps {
+		if err := safety(); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Swarm != nil && len(plan.volumes) > 0 {
 		if resume, err = pauseSwarm(ctx, st, opts.Swarm, "backup restore"); err != nil {
 			return nil, err
@@ -250,34 +309,28 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 			}
 		}()
 	}
-
-	// 4. A safety backup of what is there now.
-	if !opts.NoSafetyBackup {
-		var scope []string
+	if opts.Swarm == nil || !safetyDumps {
+		if err := safety(); err != nil {
+			return nil, err
+		}
+	}
+	// swarmUp scales the paused services back, through the gate: before
+	// the first dump is loaded (dumps follow the volumes in the archive),
+	// or once the volumes are replaced.
+	swarmUp := func(ctx context.Context) error {
+		if resume == nil {
+			return nil
+		}
+		r := resume
+		resume = nil
+		if err := r(ctx); err != nil {
+			return err
+		}
 		for _, v := range plan.volumes {
-			scope = append(scope, v.vol.Services...)
+			res.Started = append(res.Started, v.vol.Services...)
 		}
-		for _, d := range plan.dumps {
-			scope = append(scope, d.entry.Services[0])
-		}
-		sb, err := createBackup(ctx, st, CreateOptions{Services: dedupe(scope), Tag: "pre-restore", ToolVersion: opts.ToolVersion, Swarm: opts.Swarm, swarmPaused: resume != nil}, sink)
-		switch {
-		case err == nil:
-			res.SafetyBackup = &sb.Backup
-		case errors.Is(err, ErrNothingToBackUp):
-			sink.Event(stackops.Event{Op: "restore", Service: "safety backup", Phase: "skipped", Message: "nothing there yet to save", Time: time.Now(), Final: true})
-		default:
-			if ctx.Err() != nil {
-				return nil, context.Cause(ctx)
-			}
-			return nil, fmt.Errorf("safety backup failed, nothing was restored: %w — fix it, or pass --no-safety-backup", err)
-		}
-		// The safety backup may have stopped and started services.
-		if opts.Swarm == nil {
-			if containers, err = st.ProjectContainers(ctx, eng, st.ServiceNames()); err != nil {
-				return nil, err
-			}
-		}
+		res.Started = dedupe(res.Started)
+		return nil
 	}
 
 	// The file read again must be the file verified: any change since —
@@ -306,7 +359,7 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		}
 	}
 	run := &restoreRun{st: st, eng: eng, cfg: cfg, plan: plan, sink: sink, res: res, identities: identities, containers: containers, noReadBack: opts.NoReadBack,
-		keepSpecial: opts.KeepSpecialBits}
+		keepSpecial: opts.KeepSpecialBits, swarm: opts.Swarm, swarmUp: swarmUp}
 	if res.SafetyBackup != nil {
 		run.safetyPath = res.SafetyBackup.Path
 	}
@@ -316,16 +369,8 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 		return res, err
 	}
 	// 5. Healthy again?
-	if resume != nil {
-		r := resume
-		resume = nil
-		if gerr := r(ctx); gerr != nil {
-			return res, fmt.Errorf("restored, but: %w", gerr)
-		}
-		for _, v := range plan.volumes {
-			res.Started = append(res.Started, v.vol.Services...)
-		}
-		res.Started = dedupe(res.Started)
+	if gerr := swarmUp(ctx); gerr != nil {
+		return res, fmt.Errorf("restored, but: %w", gerr)
 	}
 	if len(run.gate) > 0 {
 		gate, gerr := st.WaitHealthy(ctx, stackops.HealthGateOptions{Services: run.gate, Op: "restore", Sink: quietGate(sink), Since: start, Timeout: opts.Timeout})
@@ -594,6 +639,10 @@ type restoreRun struct {
 	marker      *opMarker
 	noReadBack  bool
 	keepSpecial bool
+	// swarm is set on a Swarm, where swarmUp scales the paused services
+	// back (through the gate) before a dump is loaded into its task.
+	swarm   *OnSwarm
+	swarmUp func(context.Context) error
 
 	wasRunning map[string]bool
 	stopped    []*stackops.Container // stopped, containers kept
@@ -982,12 +1031,26 @@ func remove(list []string, s string) []string {
 func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in *archiveGroup) error {
 	svc := d.entry.Services[0]
 	label := "dump " + svc + "/" + d.entry.Dump
-	if err := r.ensureUp(ctx, svc); err != nil {
-		return fmt.Errorf("%s: %w", label, err)
-	}
-	containers, err := r.st.ProjectContainers(ctx, r.eng, []string{svc})
-	if err != nil {
-		return err
+	var containers []*stackops.Container
+	var err error
+	if r.swarm != nil {
+		// The service's task on the node, once a paused service is back.
+		if err := r.swarmUp(ctx); err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		if containers, err = swarmTasks(ctx, r.swarm, []string{svc}); err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		if runningContainer(containers, svc) == nil {
+			return swarmDumpDown(r.swarm, svc, d.entry.Dump)
+		}
+	} else {
+		if err := r.ensureUp(ctx, svc); err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		if containers, err = r.st.ProjectContainers(ctx, r.eng, []string{svc}); err != nil {
+			return err
+		}
 	}
 	c := runningContainer(containers, svc)
 	if c == nil {

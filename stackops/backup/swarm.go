@@ -3,7 +3,9 @@ package backup
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	"github.com/stackpilot/stackpilot/stackops"
 	"github.com/stackpilot/stackpilot/stackops/internal/engine"
 )
 
@@ -80,4 +82,42 @@ func swarmHelperImage(sw *OnSwarm) string {
 		return ""
 	}
 	return sw.Image
+}
+
+// swarmTasks lists the running task containers of services on the node,
+// each as a container of its compose service: on a Swarm a dump runs in
+// one of them, through the node's engine, as it runs in the service's
+// container on one host (found there by Compose's labels, here by Swarm's).
+func swarmTasks(ctx context.Context, sw *OnSwarm, services []string) ([]*stackops.Container, error) {
+	var out []*stackops.Container
+	for _, svc := range dedupe(services) {
+		list, err := sw.Engine.ListContainers(ctx, false, engine.Filters{"label": {sw.TaskLabel + "=" + sw.SwarmService(svc)}, "status": {"running"}})
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", sw.Node, stackops.DockerError(err))
+		}
+		for _, c := range list {
+			name := engine.ShortID(c.ID)
+			if len(c.Names) > 0 {
+				name = strings.TrimPrefix(c.Names[0], "/")
+			}
+			out = append(out, &stackops.Container{ID: c.ID, Name: name, Service: svc, Labels: c.Labels, State: c.State, Image: c.Image, ImageID: c.ImageID})
+		}
+	}
+	return out, nil
+}
+
+// swarmDumpDown says that a dump's service has no running task on the
+// node, and what to do: a dump's command runs in one.
+func swarmDumpDown(sw *OnSwarm, service, name string) error {
+	return fmt.Errorf("dump %s/%s needs %s running on node %s (its command runs in the service's task there) — scale it up (docker service scale %s=1) or leave it out (--service)",
+		service, name, service, sw.Node, sw.SwarmService(service))
+}
+
+// dumpServices are the services of dumps.
+func dumpServices(dumps []DumpConfig) []string {
+	var out []string
+	for _, d := range dumps {
+		out = append(out, d.Service)
+	}
+	return dedupe(out)
 }

@@ -22,7 +22,8 @@ const pauseWait = 2 * time.Minute
 // BackupAccess prepares a backup or restore of services (every service with
 // a named volume when empty) on the Swarm: it finds the node that holds
 // their volumes from their placement constraint (node.hostname == X or
-// node.id == Y), connects to that node's own engine through
+// node.id == Y) — and the node of the services with a dump, which runs in
+// their task there — connects to that node's own engine through
 // x-stackpilot.nodes, and returns the access package backup uses — with a
 // pause that scales the services to 0 through the manager and a resume that
 // scales them back and waits on the Swarm health gate (timeout). Services
@@ -39,7 +40,17 @@ func (c *Cluster) BackupAccess(ctx context.Context, services []string, op string
 	if err != nil {
 		return nil, err
 	}
-	var stateful []string
+	cfg, err := backup.ConfigOf(st)
+	if err != nil {
+		return nil, err
+	}
+	hasDump := map[string]bool{}
+	for _, d := range cfg.Dumps {
+		hasDump[d.Service] = true
+	}
+	// stateful services mount a volume (paused for the copy); located ones
+	// have a volume or a dump (run in their task): all must be on the node.
+	var stateful, located []string
 	pinned := map[string]string{} // service → node hostname
 	var nodes []engine.Node
 	for _, n := range names {
@@ -50,10 +61,15 @@ func (c *Cluster) BackupAccess(ctx context.Context, services []string, op string
 				hasVolume = true
 			}
 		}
-		if !hasVolume {
+		if !hasVolume && !hasDump[n] {
 			continue
 		}
-		stateful = append(stateful, n)
+		located = append(located, n)
+		what := "has a dump in " + stackops.ConfigExtension + ".backup.dumps, which runs in its task,"
+		if hasVolume {
+			stateful = append(stateful, n)
+			what = "mounts a volume"
+		}
 		var constraints []string
 		if svc.Deploy != nil {
 			constraints = svc.Deploy.Placement.Constraints
@@ -63,19 +79,19 @@ func (c *Cluster) BackupAccess(ctx context.Context, services []string, op string
 				return nil, c.explain(ctx, err)
 			}
 		}
-		hostname, err := pinnedNode(n, constraints, nodes)
+		hostname, err := pinnedNode(n, what, constraints, nodes)
 		if err != nil {
 			return nil, err
 		}
 		pinned[n] = hostname
 	}
-	if len(stateful) == 0 {
-		return nil, fmt.Errorf("%w: %s mount no named volume (dumps are not taken on a Swarm)", backup.ErrNothingToBackUp, strings.Join(names, ", "))
+	if len(located) == 0 {
+		return nil, fmt.Errorf("%w: %s mount no named volume and have no dump in %s.backup.dumps", backup.ErrNothingToBackUp, strings.Join(names, ", "), stackops.ConfigExtension)
 	}
-	node := pinned[stateful[0]]
-	for _, n := range stateful[1:] {
+	node := pinned[located[0]]
+	for _, n := range located[1:] {
 		if pinned[n] != node {
-			return nil, fmt.Errorf("%s's volume is on node %s and %s's on %s: a backup job reaches one node — run it once per node with --service", stateful[0], node, n, pinned[n])
+			return nil, fmt.Errorf("%s is pinned to node %s and %s to %s (their volumes and dumps are there): a backup job reaches one node — run it once per node with --service", located[0], node, n, pinned[n])
 		}
 	}
 	host, err := st.NodeHost(node)
@@ -265,7 +281,7 @@ func needsNodes(constraints []string) bool {
 // pinnedNode is the hostname of the one node a service's placement
 // constraints pin it to: node.hostname == X, or the node a node.id == or
 // node.labels.K == V constraint matches — which must be exactly one.
-func pinnedNode(service string, constraints []string, nodes []engine.Node) (string, error) {
+func pinnedNode(service, what string, constraints []string, nodes []engine.Node) (string, error) {
 	var id, label string
 	for _, con := range constraints {
 		con = strings.ReplaceAll(con, " ", "")
@@ -278,12 +294,12 @@ func pinnedNode(service string, constraints []string, nodes []engine.Node) (stri
 		}
 	}
 	if id == "" && label == "" {
-		return "", fmt.Errorf("%s mounts a volume but is not pinned to a node, so its volume may be on any node — pin it with deploy.placement.constraints: [\"node.hostname == NODE\"] and deploy again", service)
+		return "", fmt.Errorf("%s %s but is not pinned to a node, so its task may be on any node — pin it with deploy.placement.constraints: [\"node.hostname == NODE\"] and deploy again, or leave it out (--service)", service, what)
 	}
 	k, v, _ := strings.Cut(label, "==")
-	what := "node.labels." + k + " == " + v
+	pin := "node.labels." + k + " == " + v
 	if id != "" {
-		what = "node.id == " + id
+		pin = "node.id == " + id
 	}
 	var match []string
 	for _, nd := range nodes {
@@ -292,7 +308,7 @@ func pinnedNode(service string, constraints []string, nodes []engine.Node) (stri
 		}
 	}
 	if len(match) != 1 {
-		return "", fmt.Errorf("%s is pinned to %s, which matches %d nodes (%s), and its volume lives on one — pin it to exactly one node (`docker node ls`)", service, what, len(match), strings.Join(match, ", "))
+		return "", fmt.Errorf("%s is pinned to %s, which matches %d nodes (%s), and its volume or dump is on one — pin it to exactly one node (`docker node ls`)", service, pin, len(match), strings.Join(match, ", "))
 	}
 	return match[0], nil
 }

@@ -29,7 +29,7 @@ func TestPinnedNode(t *testing.T) {
 		{[]string{"node.role == worker"}, "", `not pinned to a node`},
 		{nil, "", `["node.hostname == NODE"]`},
 	} {
-		got, err := pinnedNode("db", tc.constraints, nodes)
+		got, err := pinnedNode("db", "mounts a volume", tc.constraints, nodes)
 		if tc.err == "" && (err != nil || got != tc.want) {
 			t.Errorf("%v: %q, %v; want %q", tc.constraints, got, err, tc.want)
 		}
