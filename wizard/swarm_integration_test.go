@@ -83,7 +83,7 @@ x-stackpilot:
 // swarmDump is added to swarmStack's x-stackpilot by the walk.
 const swarmDump = `  backup:
     dumps:
-      - {service: db, name: f, dump: ["sh", "-c", "cat /data/f"], restore: ["sh", "-c", "cat > /tmp/loaded"]}
+      - {service: db, name: f, dump: ["sh", "-c", "cat /data/f"], restore: ["sh", "-c", "cat > /loaded"]}
 `
 
 // archiveMember is the content of one member of an unencrypted archive.
@@ -156,7 +156,7 @@ func TestIntegrationSwarmStack(t *testing.T) {
 
 	// db has a dump (its volume's f, as a database's dump tool prints its
 	// data): taken in db's running task on its worker, and loaded into the
-	// task that runs once db is scaled back after a restore (into /tmp,
+	// task that runs once db is scaled back after a restore (into /loaded,
 	// which only that container has: a load into the paused task would be
 	// gone with it).
 	p := itest.NewProject(t, swarmStack(registry, dbNode.Name, dbNode.Host())+swarmDump, map[string]string{
@@ -324,7 +324,7 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	if got := dbFile("cat /data/f; ls /data; wc -c < /data/big"); got != "before\nbig\nf\n8388608" {
 		t.Errorf("db's volume on %s after the restore holds %q, want the backup's f=before, big and nothing else", dbNode.Name, got)
 	}
-	if got := dbFile("cat /tmp/loaded"); got != "before" {
+	if got := dbFile("cat /loaded"); got != "before" {
 		t.Errorf("dump db/f loaded into db's running task as %q, want before", got)
 	}
 	step("backup and restore of db on " + dbNode.Name + ", with its dump")
@@ -544,7 +544,7 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	term.SendLine(p.Name)
 	term.Expect("restored backup")
 	term.Expect("What do you want to do?")
-	if got := dbFile("cat /data/f; ls /data; cat /tmp/loaded"); got != "menu\nf\nmenu" {
+	if got := dbFile("cat /data/f; ls /data; cat /loaded"); got != "menu\nf\nmenu" {
 		t.Errorf("db's volume on %s after the menu restore holds %q (then the dump loaded), want the menu backup's f=menu, nothing else, and its dump", dbNode.Name, got)
 	}
 	step("backup create and restore through the menu")
