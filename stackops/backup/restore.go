@@ -1034,7 +1034,12 @@ func (r *restoreRun) loadDump(ctx context.Context, d *plannedDump, in *archiveGr
 	var containers []*stackops.Container
 	var err error
 	if r.swarm != nil {
-		// The service's task on the node, once a paused service is back.
+		// The service's task on the node, once a paused service is back —
+		// never before every volume is replaced (stackpilot writes the
+		// dumps after the volumes; an archive that does not is refused here).
+		if len(r.res.Volumes) < len(r.plan.volumes) {
+			return fmt.Errorf("%s comes before a volume in the archive: the services cannot be scaled back for it before their volumes are replaced", label)
+		}
 		if err := r.swarmUp(ctx); err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}
