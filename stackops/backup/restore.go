@@ -317,6 +317,7 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	// swarmUp scales the paused services back, through the gate: before
 	// the first dump is loaded (dumps follow the volumes in the archive),
 	// or once the volumes are replaced.
+	var swarmStarted []string
 	swarmUp := func(ctx context.Context) error {
 		if resume == nil {
 			return nil
@@ -327,9 +328,8 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 			return err
 		}
 		for _, v := range plan.volumes {
-			res.Started = append(res.Started, v.vol.Services...)
+			swarmStarted = append(swarmStarted, v.vol.Services...)
 		}
-		res.Started = dedupe(res.Started)
 		return nil
 	}
 
@@ -371,6 +371,10 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	// 5. Healthy again?
 	if gerr := swarmUp(ctx); gerr != nil {
 		return res, fmt.Errorf("restored, but: %w", gerr)
+	}
+	if len(swarmStarted) > 0 {
+		// (scaled back and through the Swarm gate, before a dump or now)
+		res.Started = dedupe(append(res.Started, swarmStarted...))
 	}
 	if len(run.gate) > 0 {
 		gate, gerr := st.WaitHealthy(ctx, stackops.HealthGateOptions{Services: run.gate, Op: "restore", Sink: quietGate(sink), Since: start, Timeout: opts.Timeout})
