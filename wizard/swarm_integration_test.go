@@ -313,7 +313,7 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	// (8 MB in big: restoring it takes long enough to interrupt, below.)
 	dbFile("echo before > /data/f; head -c 8388608 /dev/urandom > /data/big")
 	firstBackup := createBackup(t, p)
-	// The dump ran in db's task once db was back from the pause.
+	// The dump ran in db's running task, before the pause, and follows the volume.
 	if got := archiveMember(t, firstBackup, "dumps/db/f/part-000000"); got != "before\n" {
 		t.Errorf("dump db/f in the archive holds %q, want db's f (before)", got)
 	}

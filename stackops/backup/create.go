@@ -38,8 +38,13 @@ type CreateOptions struct {
 	Sink stackops.EventSink
 	// Swarm reaches the volumes of a stack on a Docker Swarm (nil: one engine).
 	Swarm *OnSwarm
-	// swarmPaused: a restore has paused the services already.
-	swarmPaused bool
+	// holdPause, on a Swarm, receives the resume of the pause this backup
+	// made, instead of resuming (a restore goes on in the same pause);
+	// left nil when the backup did not pause or failed.
+	holdPause *func(context.Context) error
+	// pauseOp names the run that paused the services in the Swarm marker
+	// ("backup create" when empty; a restore's safety backup pauses for it).
+	pauseOp string
 }
 
 // CreateResult describes the archive written.
@@ -116,10 +121,6 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 		if contains(services, d.Service) {
 			dumps = append(dumps, d)
 		}
-	}
-	if opts.Swarm != nil && opts.swarmPaused && len(dumps) > 0 {
-		// (Restore takes a safety backup with dumps before it pauses.)
-		return nil, fmt.Errorf("dump %s/%s: its service is scaled to 0", dumps[0].Service, dumps[0].Name)
 	}
 	removeHelpers(ctx, st, eng)
 	// containers are the project's on one host; on a Swarm, the running
@@ -211,40 +212,48 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 		}
 	}
 
-	volumesRead := false
-	if len(present) > 0 && opts.Swarm != nil && !opts.swarmPaused {
-		resume, err := pauseSwarm(ctx, st, opts.Swarm, "backup create")
+	if len(present) > 0 && opts.Swarm != nil {
+		// The volumes are read with their services at 0, and a dump needs
+		// its service running: the dumps are taken first, into a spool,
+		// and written after the volumes (the order a restore loads them in).
+		var spool *dumpSpool
+		if len(dumps) > 0 {
+			if spool, err = newDumpSpool(); err != nil {
+				return nil, err
+			}
+			defer spool.remove()
+			for _, d := range dumps {
+				if err := captureDump(ctx, st, eng, d, containers, func(e ManifestEntry, r io.Reader, _ func(int64)) error {
+					return spool.store(dir, st.Name, id, e, r)
+				}, sink); err != nil {
+					return nil, err
+				}
+			}
+			dumps = nil
+		}
+		resume, err := pauseSwarm(ctx, st, opts.Swarm, orDefault(opts.pauseOp, "backup create"))
 		if err != nil {
 			return nil, err
 		}
 		defer func() {
+			if err == nil && opts.holdPause != nil {
+				*opts.holdPause = resume
+				return
+			}
 			if rerr := resume(context.WithoutCancel(ctx)); rerr != nil && err == nil {
 				err = fmt.Errorf("after the backup: %w", rerr)
 			}
 		}()
-		// The volumes are read at rest; a dump needs its service running:
-		// as the services stopped on one host are started again (and
-		// waited for) before the dumps, the paused ones are scaled back
-		// through the Swarm gate first, and the dumps run in their new tasks.
-		if len(dumps) > 0 {
-			if _, err := captureVolumes(ctx, st, eng, cfg, present, nil, w, id, sink, func(msg string) { res.Warnings = append(res.Warnings, msg) }, swarmHelperImage(opts.Swarm)); err != nil {
-				return nil, err
-			}
-			volumesRead = true
-			if err := resume(ctx); err != nil {
-				return nil, fmt.Errorf("after reading the volumes: %w", err)
-			}
-			if containers, err = swarmTasks(ctx, opts.Swarm, dumpServices(dumps)); err != nil {
+		if _, err := captureVolumes(ctx, st, eng, cfg, present, nil, w, id, sink, func(msg string) { res.Warnings = append(res.Warnings, msg) }, swarmHelperImage(opts.Swarm)); err != nil {
+			return nil, err
+		}
+		if spool != nil {
+			if err := spool.writeTo(w); err != nil {
 				return nil, err
 			}
 		}
-	}
-	if len(present) > 0 && !volumesRead {
-		volContainers := containers
-		if opts.Swarm != nil {
-			volContainers = nil // task containers' volumes are read through a helper
-		}
-		stopped, err := captureVolumes(ctx, st, eng, cfg, present, volContainers, w, id, sink, func(msg string) { res.Warnings = append(res.Warnings, msg) }, swarmHelperImage(opts.Swarm))
+	} else if len(present) > 0 {
+		stopped, err := captureVolumes(ctx, st, eng, cfg, present, containers, w, id, sink, func(msg string) { res.Warnings = append(res.Warnings, msg) }, swarmHelperImage(opts.Swarm))
 		res.Stopped = stopped
 		if err != nil {
 			return nil, err
@@ -258,7 +267,7 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 	}
 
 	for _, d := range dumps {
-		if err := captureDump(ctx, st, eng, d, containers, w, sink); err != nil {
+		if err := captureDump(ctx, st, eng, d, containers, w.addDump, sink); err != nil {
 			return nil, err
 		}
 	}
@@ -444,7 +453,7 @@ func captureVolume(ctx context.Context, st *stackops.Stack, eng *engine.Client, 
 
 // captureDump runs a dump command inside the service's running container
 // and streams its stdout into the archive.
-func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d DumpConfig, containers []*stackops.Container, w *archiveWriter, sink stackops.EventSink) error {
+func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d DumpConfig, containers []*stackops.Container, store func(ManifestEntry, io.Reader, func(int64)) error, sink stackops.EventSink) error {
 	label := "dump " + d.Service + "/" + d.Name
 	c := runningContainer(containers, d.Service)
 	if c == nil {
@@ -476,7 +485,8 @@ func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d 
 	entry := ManifestEntry{Kind: EntryDump, Path: "dumps/" + d.Service + "/" + d.Name + "/", Services: []string{d.Service}, Dump: d.Name,
 		DumpCommand: red.Args(d.Dump), RestoreCommand: red.Args(d.Restore), User: d.User}
 	lastReport := time.Now()
-	addErr := w.addDump(entry, pr, func(n int64) {
+	counted := &countingReader{r: pr}
+	addErr := store(entry, counted, func(n int64) {
 		if time.Since(lastReport) > 500*time.Millisecond {
 			lastReport = time.Now()
 			sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "dumping", Message: humanBytes(n), Time: time.Now()})
@@ -502,8 +512,7 @@ func captureDump(ctx context.Context, st *stackops.Stack, eng *engine.Client, d 
 		}
 		return errors.New(msg)
 	}
-	e := w.manifest.Entries[len(w.manifest.Entries)-1]
-	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "done", Message: humanBytes(e.Size), Time: time.Now(), Final: true})
+	sink.Event(stackops.Event{Op: "backup", Service: label, Phase: "done", Message: humanBytes(counted.n), Time: time.Now(), Final: true})
 	return nil
 }
 

@@ -250,7 +250,6 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	if !ok {
 		return nil, stackops.ErrNotConfirmed
 	}
-	// 4. A safety backup of what is there now.
 	var scope []string
 	for _, v := range plan.volumes {
 		scope = append(scope, v.vol.Services...)
@@ -260,11 +259,22 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 	}
 	scope = dedupe(scope)
 	var resume func(context.Context) error
-	safety := func() error {
-		if opts.NoSafetyBackup {
-			return nil
+	// 4. A safety backup of what is there now. On a Swarm the services are
+	// paused (scaled to 0) from here until the volumes are replaced: the
+	// safety backup pauses them (taking its dumps first, while they run)
+	// and hands the pause on; the replacement sees the volumes at rest,
+	// and the services come back through the Swarm health gate.
+	if !opts.NoSafetyBackup {
+		var held func(context.Context) error
+		sb, err := createBackup(ctx, st, CreateOptions{Services: scope, Tag: "pre-restore", ToolVersion: opts.ToolVersion, Swarm: opts.Swarm, holdPause: &held, pauseOp: "backup restore"}, sink)
+		resume = held
+		if resume != nil {
+			defer func() {
+				if resume != nil {
+					_ = resume(context.WithoutCancel(ctx))
+				}
+			}()
 		}
-		sb, err := createBackup(ctx, st, CreateOptions{Services: scope, Tag: "pre-restore", ToolVersion: opts.ToolVersion, Swarm: opts.Swarm, swarmPaused: resume != nil}, sink)
 		switch {
 		case err == nil:
 			res.SafetyBackup = &sb.Backup
@@ -272,34 +282,18 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 			sink.Event(stackops.Event{Op: "restore", Service: "safety backup", Phase: "skipped", Message: "nothing there yet to save", Time: time.Now(), Final: true})
 		default:
 			if ctx.Err() != nil {
-				return context.Cause(ctx)
+				return nil, context.Cause(ctx)
 			}
-			return fmt.Errorf("safety backup failed, nothing was restored: %w — fix it, or pass --no-safety-backup", err)
+			return nil, fmt.Errorf("safety backup failed, nothing was restored: %w — fix it, or pass --no-safety-backup", err)
 		}
 		// The safety backup may have stopped and started services.
 		if opts.Swarm == nil {
 			if containers, err = st.ProjectContainers(ctx, eng, st.ServiceNames()); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return nil
 	}
-	// On a Swarm the services are paused (scaled to 0) from here until the
-	// volumes are replaced: the replacement sees the volumes at rest, and the
-	// services come back through the Swarm health gate. The safety backup is
-	// taken in the same pause — unless it holds dumps, which need their
-	// services running: then it pauses and resumes them itself first (as on
-	// one host, where it stops and starts the services it stops on its own).
-	safetyDumps := false
-	for _, d := range cfg.Dumps {
-		safetyDumps = safetyDumps || contains(scope, d.Service)
-	}
-	if opts.Swarm != nil && safetyDumps {
-		if err := safety(); err != nil {
-			return nil, err
-		}
-	}
-	if opts.Swarm != nil && len(plan.volumes) > 0 {
+	if opts.Swarm != nil && len(plan.volumes) > 0 && resume == nil {
 		if resume, err = pauseSwarm(ctx, st, opts.Swarm, "backup restore"); err != nil {
 			return nil, err
 		}
@@ -308,11 +302,6 @@ func restoreBackup(ctx context.Context, st *stackops.Stack, opts RestoreOptions,
 				_ = resume(context.WithoutCancel(ctx))
 			}
 		}()
-	}
-	if opts.Swarm == nil || !safetyDumps {
-		if err := safety(); err != nil {
-			return nil, err
-		}
 	}
 	// swarmUp scales the paused services back, through the gate: before
 	// the first dump is loaded (dumps follow the volumes in the archive),

@@ -195,3 +195,46 @@ func TestSwarmRestoreDumpNeedsARunningTask(t *testing.T) {
 		t.Fatalf("Restore: %v", err)
 	}
 }
+
+// Dumps taken before a Swarm pause wait in a spool that never holds them in
+// the clear, go into the archive after the volumes in the order taken, and
+// leave nothing behind.
+func TestDumpSpool(t *testing.T) {
+	dir := t.TempDir()
+	s, err := newDumpSpool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.Repeat("row 42: canary-5b1e\n", 1000)
+	for _, name := range []string{"a", "b"} {
+		e := ManifestEntry{Kind: EntryDump, Path: "dumps/db/" + name + "/", Services: []string{"db"}, Dump: name}
+		if err := s.store(dir, "proj", "20261207-000000", e, strings.NewReader(name+":"+secret)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, ".proj_*.tmp")) // what removeStaleTemps removes
+	if len(files) != 2 {
+		t.Fatalf("spool files %v", files)
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if strings.Contains(string(b), "canary-5b1e") {
+			t.Fatalf("%s holds the dump in the clear", f)
+		}
+	}
+	w, err := createArchive(filepath.Join(dir, "proj_x.tar.zst"), ArchiveHeader{Tool: "stackpilot", ID: "x", Project: "proj"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writeTo(w); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.manifest.Entries) != 2 || w.manifest.Entries[0].Dump != "a" || w.manifest.Entries[1].Dump != "b" || w.manifest.Entries[1].Size != int64(len("b:"+secret)) {
+		t.Fatalf("archive entries %+v", w.manifest.Entries)
+	}
+	w.abort()
+	s.remove()
+	if left, _ := filepath.Glob(filepath.Join(dir, ".proj_*.tmp")); len(left) != 0 {
+		t.Fatalf("spool left %v", left)
+	}
+}
