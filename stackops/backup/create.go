@@ -231,8 +231,10 @@ func createBackup(ctx context.Context, st *stackops.Stack, opts CreateOptions, s
 			}
 			dumps = nil
 		}
-		resume, err := pauseSwarm(ctx, st, opts.Swarm, orDefault(opts.pauseOp, "backup create"))
-		if err != nil {
+		// (err below is the function's result: the deferred resume reads
+		// and sets it.)
+		var resume func(context.Context) error
+		if resume, err = pauseSwarm(ctx, st, opts.Swarm, orDefault(opts.pauseOp, "backup create")); err != nil {
 			return nil, err
 		}
 		defer func() {
