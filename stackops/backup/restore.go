@@ -1271,6 +1271,10 @@ func (r *restoreRun) recover(ctx context.Context, cause error) error {
 
 // rollback replaces the listed volumes with their content in the safety backup.
 func (r *restoreRun) rollback(ctx context.Context, volumes []string) error {
+	// A helper whose creation the interruption cut short may still have
+	// been created by the engine (no id came back to remove it): it holds
+	// the volume, which could then not be replaced.
+	removeHelpers(ctx, r.st, r.eng)
 	a, err := openArchive(r.safetyPath)
 	if err != nil {
 		return err
