@@ -286,14 +286,28 @@ func TestIntegrationSwarmStack(t *testing.T) {
 		}
 	}
 
-	// logs -f streams until stopped.
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	// logs -f streams until stopped: read until db's line arrives (up to
+	// 60 s — a loaded machine took more than 4 s to print it), then stop it.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	follow := exec.CommandContext(ctx, itest.Binary(t), "logs", "-f", "db")
 	follow.Dir, follow.Env = p.Dir, append(itest.BaseEnv(), p.Env...)
-	out, _ := follow.Output()
+	pipe, err := follow.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var printed strings.Builder
+	found := false
+	for sc := bufio.NewScanner(pipe); !found && sc.Scan(); {
+		printed.WriteString(sc.Text() + "\n")
+		found = strings.Contains(sc.Text(), "@"+dbNode.Name+" | db up")
+	}
 	cancel()
-	if !strings.Contains(string(out), "@"+dbNode.Name+" | db up") {
-		t.Errorf("logs -f db printed %q", out)
+	_ = follow.Wait()
+	if !found {
+		t.Errorf("logs -f db printed %q", printed.String())
 	}
 
 	// History records the Swarm deploys; jobs without a Swarm meaning refuse.
