@@ -1,17 +1,13 @@
 package wizard_test
 
 import (
-	"archive/tar"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/stackpilot/stackpilot/internal/itest"
 	"github.com/stackpilot/stackpilot/stackops/backup"
@@ -156,27 +152,7 @@ x-stackpilot:
 // rawManifest is the manifest.json of an unencrypted archive, as stored.
 func rawManifest(t *testing.T, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := zstd.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			t.Fatalf("no manifest in %s: %v", path, err)
-		}
-		if h.Name == "manifest.json" {
-			b, _ := io.ReadAll(tr)
-			return string(b)
-		}
-	}
+	return archiveMember(t, path, "manifest.json")
 }
 
 func dexecOut(t *testing.T, container, script string) string {

@@ -291,12 +291,12 @@ func recoverSwarm(ctx context.Context, st *stackops.Stack, opts RecoverOptions) 
 			}
 		}
 	}
-	var todo, held []swarmScaled
+	var pending, held []swarmScaled
 	for _, s := range d.Scaled {
 		if blocked[s.Service] {
 			held = append(held, s)
 		} else {
-			todo = append(todo, s)
+			pending = append(pending, s)
 		}
 	}
 	// A run killed mid-copy left its helper container on the node.
@@ -308,7 +308,7 @@ func recoverSwarm(ctx context.Context, st *stackops.Stack, opts RecoverOptions) 
 			eng.Close()
 		}
 	}
-	done, left, gateErr := scaleBack(ctx, st, todo, opts.SwarmGate)
+	done, left, gateErr := scaleBack(ctx, st, pending, opts.SwarmGate)
 	op := d.Op
 	if op == "" {
 		op = "a backup"
