@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stackpilot/stackpilot/stackops"
+	"github.com/stackpilot/stackpilot/stackops/backup"
 )
 
 // Doctor checks what a stack on a Swarm needs beyond one engine: a manager
@@ -98,19 +99,35 @@ func (c *Cluster) registryCheck(ctx context.Context) stackops.DoctorCheck {
 		Fix: "check that the registry runs and listens there; a registry without TLS must be in every node's insecure-registries (/etc/docker/daemon.json)"}
 }
 
-// pinnedCheck warns about services that mount a named volume without a
-// placement constraint naming their node.
+// pinnedCheck warns about services that keep data on one node without a
+// placement constraint naming that node: a service that mounts a named
+// volume, and one with a dump in x-stackpilot.backup.dumps (a backup runs
+// the dump in its task, on the node it is pinned to; unpinned, the backup
+// refuses it).
 func pinnedCheck(st *stackops.Stack) stackops.DoctorCheck {
+	dumps := map[string][]string{}
+	if cfg, err := backup.ConfigOf(st); err == nil {
+		for _, d := range cfg.Dumps {
+			dumps[d.Service] = append(dumps[d.Service], d.Name)
+		}
+	}
 	var loose []string
 	for _, n := range st.ServiceNames() {
 		svc := st.Project.Services[n]
+		var holds []string
 		var vols []string
 		for _, v := range svc.Volumes {
 			if v.Type == "volume" && v.Source != "" {
 				vols = append(vols, v.Source)
 			}
 		}
-		if len(vols) == 0 {
+		if len(vols) > 0 {
+			holds = append(holds, "volume "+strings.Join(vols, ", "))
+		}
+		if d := dumps[n]; len(d) > 0 {
+			holds = append(holds, "dump "+strings.Join(d, ", "))
+		}
+		if len(holds) == 0 {
 			continue
 		}
 		pinned := false
@@ -123,13 +140,13 @@ func pinnedCheck(st *stackops.Stack) stackops.DoctorCheck {
 			}
 		}
 		if !pinned {
-			loose = append(loose, fmt.Sprintf("%s (volume %s)", n, strings.Join(vols, ", ")))
+			loose = append(loose, fmt.Sprintf("%s (%s)", n, strings.Join(holds, "; ")))
 		}
 	}
 	if len(loose) == 0 {
 		return stackops.DoctorCheck{Name: "stateful services pinned", OK: true, Detail: "every service with a volume is pinned to a node"}
 	}
 	return stackops.DoctorCheck{Name: "stateful services pinned", OK: true, Warning: true,
-		Detail: "not pinned: " + strings.Join(loose, ", ") + " — a volume lives on one node; a task moved to another starts on an empty one",
+		Detail: "not pinned: " + strings.Join(loose, ", ") + " — a volume lives on one node (a task moved to another starts on an empty one), and a backup runs a dump in the service's task on the node it is pinned to (it refuses an unpinned one)",
 		Fix:    "pin each with deploy.placement.constraints: [\"node.hostname == NODE\"] (or a node label)"}
 }
