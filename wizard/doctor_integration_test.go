@@ -26,20 +26,21 @@ func composeGoOf(info *debug.BuildInfo) string {
 }
 
 // doctor gives the installed Compose's verdict: a key stackpilot's newer
-// compose-go knows (pre_start hooks) but the installed Compose refuses is a
+// compose-go knows (umask, new in compose-go v2.16.2; Compose v5.6.0 has
+// v2.16.1, and v1 knows neither) but the installed Compose refuses is a
 // failed check with Compose's own message, and so is a container name two
 // services use (v2's config says so; v1's up fails on it, and the doctor
 // says so for v1).
 func TestIntegrationDoctorComposeVerdict(t *testing.T) {
 	itest.Require(t)
-	p := itest.NewProject(t, "services:\n  api:\n    image: stackpilot-fixture:latest\n    pre_start:\n      - command: [\"true\"]\n", nil)
+	p := itest.NewProject(t, "services:\n  api:\n    image: stackpilot-fixture:latest\n    umask: \"0022\"\n", nil)
 	res := p.Run("doctor")
-	if res.Code != 1 || !strings.Contains(res.Stdout, "✗ Compose's verdict") || !strings.Contains(res.Stdout, "pre_start") || !strings.Contains(res.Stdout, "compose file ") {
+	if res.Code != 1 || !strings.Contains(res.Stdout, "✗ Compose's verdict") || !strings.Contains(res.Stdout, "umask") || !strings.Contains(res.Stdout, "compose file ") {
 		t.Fatalf("doctor on a file the installed Compose refuses: exit %d\n%s", res.Code, res.Combined())
 	}
 	// stackpilot's own reading accepted it: the compose file check passes.
 	if !strings.Contains(res.Stdout, "✓ compose file") {
-		t.Errorf("the compose file check should pass (stackpilot's compose-go knows pre_start):\n%s", res.Stdout)
+		t.Errorf("the compose file check should pass (stackpilot's compose-go knows umask):\n%s", res.Stdout)
 	}
 	// The compose-go check names stackpilot's compose-go and, on v2, the
 	// one in the installed plugin (read here from its binary on our own).
