@@ -273,7 +273,9 @@ func (p *Project) TryCompose(args ...string) (string, error) {
 	}
 	argv = append(argv, "--project-name", p.Name)
 	argv = append(argv, args...)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// A guard against a hung Compose, not a speed limit: `up -d` of the
+	// 200-service project took over 5 minutes once in a full run at load ~35.
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = p.Dir
