@@ -56,23 +56,36 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { tail -20 /var/log/dockerd.log >&2 || true; die "dockerd did not come up within 60 s (see /var/log/dockerd.log)"; }
 fi
 
-# 3. Compose v2, built once per machine.
-if ! docker compose version --short >/dev/null 2>&1; then
+# 3. Compose v2, built once per machine. A plugin this script installed
+# before (byte for byte one of its cached builds) is moved to the pinned
+# release; one installed any other way is left alone.
+installed="$PLUGIN_DIR/docker-compose"
+ours_but_old=""
+if [ -x "$installed" ] && ! cmp -s "$installed" "$CACHE_DIR/compose-$COMPOSE_V2_VERSION/docker-compose"; then
+  for old in "$CACHE_DIR"/compose-*/docker-compose; do
+    if [ -f "$old" ] && cmp -s "$installed" "$old"; then ours_but_old=1; fi
+  done
+fi
+if [ -n "$ours_but_old" ] || ! docker compose version --short >/dev/null 2>&1; then
   bin="$CACHE_DIR/compose-$COMPOSE_V2_VERSION/docker-compose"
   if [ ! -x "$bin" ]; then
     command -v go >/dev/null 2>&1 || die "go is needed to build Compose v2"
     say "building Compose $COMPOSE_V2_VERSION from source (once per machine, ~3 min)"
+    # `go install module/cmd@version` refuses a module whose go.mod has
+    # exclude directives, as Compose's has: build it in its own module.
+    src=$(go mod download -json "$COMPOSE_V2_MODULE@$COMPOSE_V2_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [ -d "$src" ] || die "go mod download $COMPOSE_V2_MODULE@$COMPOSE_V2_VERSION gave no source directory"
     tmp=$(mktemp -d)
-    GOBIN="$tmp" CGO_ENABLED=0 go install \
-      -ldflags "-X $COMPOSE_V2_MODULE/internal.Version=$COMPOSE_V2_VERSION" \
-      "$COMPOSE_V2_MODULE/cmd@$COMPOSE_V2_VERSION"
+    (cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$tmp/docker-compose" \
+      -ldflags "-X $COMPOSE_V2_MODULE/internal.Version=$COMPOSE_V2_VERSION" ./cmd)
     mkdir -p "$(dirname "$bin")"
-    mv "$tmp/cmd" "$bin"
+    mv "$tmp/docker-compose" "$bin"
     rm -rf "$tmp"
   fi
   mkdir -p "$PLUGIN_DIR"
-  cp "$bin" "$PLUGIN_DIR/docker-compose"
-  chmod +x "$PLUGIN_DIR/docker-compose"
+  cp "$bin" "$PLUGIN_DIR/docker-compose.new"
+  chmod +x "$PLUGIN_DIR/docker-compose.new"
+  mv "$PLUGIN_DIR/docker-compose.new" "$PLUGIN_DIR/docker-compose"
 fi
 
 say "docker $(docker version --format '{{.Server.Version}}' 2>/dev/null), compose v2 $(docker compose version --short), compose v1 $(docker-compose version --short 2>/dev/null)"

@@ -26,8 +26,9 @@ func composeGoOf(info *debug.BuildInfo) string {
 }
 
 // doctor gives the installed Compose's verdict: a key stackpilot's newer
-// compose-go knows (umask, new in compose-go v2.16.2; Compose v5.6.0 has
-// v2.16.1, and v1 knows neither) but the installed Compose refuses is a
+// compose-go knows (umask, new in compose-go v2.16.2: Compose v5.0.2 has
+// v2.10, v5.6.0 v2.16.1, and v1 knows neither) but the installed Compose
+// refuses is a
 // failed check with Compose's own message, and so is a container name two
 // services use (v2's config says so; v1's up fails on it, and the doctor
 // says so for v1).
