@@ -38,10 +38,6 @@ func (s *Stack) newEngine() (*engine.Client, error) {
 // Close ends the stack's engine connection: for an ssh:// engine, the ssh
 // connection the command opened. The Stack must not be used afterwards.
 func (s *Stack) Close() {
-	if e := s.engineEarly; e != nil {
-		s.engineEarly = nil
-		e.close()
-	}
 	if s.engine != nil {
 		s.engine.Close()
 	}

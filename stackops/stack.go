@@ -82,10 +82,6 @@ type LoadOptions struct {
 	// reading the project and decrypting its encrypted values instead of
 	// following them. `deploy` uses it.
 	DetectCompose bool
-	// WarmEngine connects to the engine — the endpoint resolved, the API
-	// version negotiated — as the load begins, for a command that will
-	// certainly call it (engine_early.go). `run TASK` uses it.
-	WarmEngine bool
 
 	// unsealed is set on the second load of a project whose env files hold
 	// encrypted values: what the first decrypted (unseal.go).
@@ -136,7 +132,6 @@ type Stack struct {
 	composeMu    sync.Mutex
 	composeCLI   *ComposeCLI
 	composeEarly *composeDetection // LoadOptions.DetectCompose
-	engineEarly  *earlyEngine      // LoadOptions.WarmEngine
 
 	runsOnce sync.Once
 	runs     *runCache // see run_cache.go
@@ -170,21 +165,6 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 			return nil, err
 		}
 		st.composeEarly = d
-		return st, nil
-	}
-	if opts.WarmEngine {
-		opts.WarmEngine = false
-		environ := opts.Environ
-		if environ == nil {
-			environ = os.Environ()
-		}
-		e := startEarlyEngine(ctx, opts, environ)
-		st, err := Load(ctx, opts)
-		if err != nil {
-			e.close()
-			return nil, err
-		}
-		st.engineEarly = e
 		return st, nil
 	}
 	environ := opts.Environ
@@ -567,18 +547,6 @@ func (s *Stack) LookupComposeEnv(key string) (string, bool) {
 // Engine returns the Docker Engine client for the stack's Endpoint, built once.
 func (s *Stack) Engine() (*engine.Client, error) {
 	s.engineOnce.Do(func() {
-		if e := s.engineEarly; e != nil {
-			s.engineEarly = nil
-			if ep, c := e.take(s.opts, s.environ); c != nil {
-				// the same inputs as Endpoint's: the same endpoint
-				s.endpointOnce.Do(func() { s.endpoint = ep })
-				if s.endpointErr == nil {
-					s.engine = c
-					return
-				}
-				c.Close()
-			}
-		}
 		s.engine, s.engineErr = s.newEngine()
 	})
 	return s.engine, s.engineErr

@@ -74,9 +74,6 @@ type Factory struct {
 	// detectCompose starts detecting Compose as the stack loads
 	// (stackops.LoadOptions.DetectCompose): `deploy` sets it.
 	detectCompose bool
-	// warmEngine connects to the engine as the stack loads
-	// (stackops.LoadOptions.WarmEngine): `run TASK` sets it.
-	warmEngine bool
 }
 
 // NewFactory returns a factory on the given streams.
@@ -134,7 +131,6 @@ func (f *Factory) loadOptions() stackops.LoadOptions {
 		Swarm:         f.Global.Swarm,
 		DeferUnseal:   f.deferUnseal,
 		DetectCompose: f.detectCompose,
-		WarmEngine:    f.warmEngine,
 		WorkDir:       f.WorkDir,
 		Environ:       f.Environ,
 		Runner:        f.runner(),

@@ -120,9 +120,6 @@ for it. A task marked confirm: true asks first; without a terminal it needs
 				// does). Without a name, the tasks are listed to choose
 				// from, as they read with the values.
 				f.deferUnseal = true
-				// and it reaches the engine (for a container task) while
-				// the stack loads
-				f.warmEngine = true
 			}
 			return runRun(cmd.Context(), f, opts)
 		},
