@@ -22,15 +22,7 @@ func TestIntegrationBackupMenuCreateAndRestore(t *testing.T) {
 
 	term := itest.StartTerminal(t, p.Dir, nil)
 	term.Expect("What do you want to do?")
-	term.Send("Backups", itest.KeyEnter)
-	term.Expect("Backups — what do you want to do?")
-	term.Send(itest.KeyEnter) // Create now
-	term.Expect("Which services do you want to back up?")
-	term.Send(itest.KeyEnter) // All services
-	term.Expect("Tag for this backup")
-	answerCursorQuery(term)
-	term.SendLine("menu-test")
-	term.Expect("written to backups/")
+	menuCreateBackup(term, "menu-test")
 	term.Expect("Equivalent command:")
 	term.Expect("backup create --tag menu-test")
 	term.Expect("What do you want to do?")
@@ -73,6 +65,20 @@ func TestIntegrationBackupMenuCreateAndRestore(t *testing.T) {
 	if l := backupList(t, p); len(l.Backups) != 2 || l.Backups[1].Tag != "menu-test" || l.Backups[0].Tag != "pre-restore" {
 		t.Errorf("backups after the menu flow: %+v", l.Backups)
 	}
+}
+
+// menuCreateBackup drives the menu's Backups → Create now, all services,
+// with tag, until the archive is written (one host or a Swarm alike).
+func menuCreateBackup(term *itest.Terminal, tag string) {
+	term.Send("Backups", itest.KeyEnter)
+	term.Expect("Backups — what do you want to do?")
+	term.Send(itest.KeyEnter) // Create now
+	term.Expect("Which services do you want to back up?")
+	term.Send(itest.KeyEnter) // All services
+	term.Expect("Tag for this backup")
+	answerCursorQuery(term)
+	term.SendLine(tag)
+	term.Expect("written to backups/")
 }
 
 // answerCursorQuery waits until survey has asked the terminal where the

@@ -534,15 +534,7 @@ func TestIntegrationSwarmStack(t *testing.T) {
 	// back on the worker's volume.
 	dbFile("echo menu > /data/f")
 	step("menu: Backups")
-	term.Send("Backups", itest.KeyEnter)
-	term.Expect("Backups — what do you want to do?")
-	term.Send(itest.KeyEnter) // Create now
-	term.Expect("Which services do you want to back up?")
-	term.Send(itest.KeyEnter) // All services
-	term.Expect("Tag for this backup")
-	answerCursorQuery(term)
-	term.SendLine("menu-swarm")
-	term.Expect("written to backups/")
+	menuCreateBackup(term, "menu-swarm")
 	step("menu: backup written")
 	term.Expect("backup create --tag menu-swarm")
 	term.Expect("What do you want to do?")
